@@ -1,0 +1,42 @@
+import type { AmountOverrideNotAllowed, UnknownFeature } from './credits.errors';
+import { isCreditAmount } from './credits.limits';
+
+/**
+ * What each feature costs. Shipped as `config/price-list.json`; a feature may
+ * let the caller name the amount (`amountOverride`), up to a maximum.
+ */
+export type FeaturePrice = {
+  credits: number;
+  amountOverride?: { amountMax: number };
+};
+
+export type PriceList = Readonly<Record<string, FeaturePrice>>;
+
+export type Pricing = { kind: 'priced'; amount: number } | { kind: 'refused'; error: UnknownFeature | AmountOverrideNotAllowed };
+
+export function priceConsumption(priceList: PriceList, feature: string, requestedAmount?: number): Pricing {
+  const price = Object.hasOwn(priceList, feature) ? priceList[feature] : undefined;
+  if (price === undefined) return { kind: 'refused', error: { type: 'unknown-feature', feature } };
+  if (requestedAmount === undefined) return { kind: 'priced', amount: price.credits };
+  const amountMax = price.amountOverride?.amountMax;
+  if (amountMax === undefined || requestedAmount > amountMax) {
+    return { kind: 'refused', error: { type: 'amount-override-not-allowed', feature, amountMax } };
+  }
+  return { kind: 'priced', amount: requestedAmount };
+}
+
+/** Checks a price list read from a file; throws with the offending feature named. */
+export function assertValidPriceList(value: unknown, source: string): asserts value is PriceList {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${source}: a price list is an object of feature → { credits, amountOverride? }`);
+  }
+  for (const [feature, price] of Object.entries(value as Record<string, unknown>)) {
+    const { credits, amountOverride } = (price ?? {}) as Partial<FeaturePrice>;
+    if (typeof credits !== 'number' || !isCreditAmount(credits)) {
+      throw new Error(`${source}: feature "${feature}" needs a positive integer "credits"`);
+    }
+    if (amountOverride !== undefined && !isCreditAmount(amountOverride?.amountMax)) {
+      throw new Error(`${source}: feature "${feature}" has an "amountOverride" without a positive integer "amountMax"`);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import type { ExpectedVersion } from './expected-version';
+
+export type EventToAppend = {
+  /** A UUID; the store refuses a second event with the same id. */
+  id: string;
+  type: string;
+  schemaVersion: number;
+  data: unknown;
+  metadata: Readonly<Record<string, unknown>>;
+};
+
+export type RecordedEvent = EventToAppend & {
+  streamId: string;
+  /** 1 for the first event of a stream. */
+  streamVersion: number;
+  /**
+   * Position in the store's global feed, as a decimal string: it is 64-bit and
+   * must never pass through a JavaScript number.
+   */
+  globalPosition: string;
+  /** UTC ISO 8601, set by the store. */
+  recordedAt: string;
+};
+
+export type AppendResult = {
+  nextStreamVersion: number;
+  lastGlobalPosition: string;
+  events: ReadonlyArray<{ id: string; streamVersion: number; globalPosition: string }>;
+};
+
+export type ReadStreamOptions = {
+  /** Inclusive; default 1 forwards, the last event backwards. */
+  fromVersion?: number;
+  /** Inclusive. */
+  toVersion?: number;
+  direction?: 'forwards' | 'backwards';
+  batchSize?: number;
+};
+
+export type ReadAllOptions = {
+  /** Exclusive: a global position already read (a checkpoint); omit to start at the beginning. */
+  afterPosition?: string;
+  batchSize?: number;
+};
+
+export const APPEND_EVENTS_MAX = 1000;
+export const READ_BATCH_SIZE_DEFAULT = 1000;
+export const READ_BATCH_SIZE_MAX = 10_000;
+
+/**
+ * The event store port. Every adapter passes test/contract/event-store.contract.ts.
+ */
+export interface EventStore {
+  /** Atomic for all events of one call; throws VersionConflictError or DuplicateEventIdError. */
+  appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    options: { expectedVersion: ExpectedVersion },
+  ): Promise<AppendResult>;
+
+  readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
+
+  /**
+   * Every event of every stream, in an order that never changes once read:
+   * an event that commits later is never placed before a position already
+   * returned, so a reader that checkpoints the last position never skips one.
+   */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+
+  /** Resolves when the store answers a trivial query; for readiness probes. */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export const EVENT_STORE = Symbol('EventStore');

@@ -1,0 +1,10 @@
+export * from './event-store.errors';
+export * from './event-store.port';
+export * from './expected-version';
+export * from './open-event-store';
+export { migrate } from './sql/migrate';
+export { EVENT_STORE_MIGRATIONS } from './sql/migrations';
+export type { SqlDriver, SqlExecutor } from './sql/sql-driver';
+export { SqlEventStore, appendInTransaction } from './sql/sql-event-store';
+export { PgliteDriver } from './pglite/pglite-driver';
+export { PostgresDriver } from './postgres/postgres-driver';

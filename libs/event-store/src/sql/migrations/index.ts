@@ -1,0 +1,4 @@
+import { createEvents } from './0001-create-events';
+
+/** Every migration in order. Each one is idempotent (`if not exists`), so a crash mid-way is safe to re-run. */
+export const EVENT_STORE_MIGRATIONS: ReadonlyArray<{ name: string; up: string }> = [createEvents];

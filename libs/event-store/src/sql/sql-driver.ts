@@ -1,0 +1,25 @@
+/**
+ * The few calls the shared SQL needs from a PostgreSQL driver. Two drivers
+ * implement it: `pg` (a server) and PGlite (in-process WebAssembly).
+ */
+export interface SqlExecutor {
+  query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Several statements, no parameters (migrations). */
+  exec(text: string): Promise<void>;
+}
+
+export interface SqlDriver extends SqlExecutor {
+  /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs `work` while holding a lock that other processes on the same database respect. */
+  withExclusiveLock<T>(lockName: string, work: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** What both drivers report for a unique violation: SQLSTATE 23505 and the constraint. */
+export function uniqueViolationConstraint(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  if (code !== '23505') return undefined;
+  return typeof constraint === 'string' ? constraint : '';
+}

@@ -1,0 +1,204 @@
+import { DuplicateEventIdError, UnknownPositionError, VersionConflictError } from '../event-store.errors';
+import {
+  APPEND_EVENTS_MAX,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  READ_BATCH_SIZE_DEFAULT,
+  READ_BATCH_SIZE_MAX,
+} from '../event-store.port';
+import { type ExpectedVersion, assertValidExpectedVersion, matchesExpectedVersion } from '../expected-version';
+import { type SqlDriver, type SqlExecutor, uniqueViolationConstraint } from './sql-driver';
+
+type EventRow = {
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  global_position: string;
+  recorded_at: Date | string;
+};
+
+const EVENT_COLUMNS = `stream_id, stream_version, event_id::text as event_id, type, schema_version, data, metadata,
+  global_position::text as global_position, recorded_at`;
+
+/** One implementation of the port over PostgreSQL SQL, shared by the `pg` and PGlite drivers. */
+export class SqlEventStore implements EventStore {
+  constructor(private readonly driver: SqlDriver) {}
+
+  async appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    options: { expectedVersion: ExpectedVersion },
+  ): Promise<AppendResult> {
+    assertAppendable(streamId, events, options.expectedVersion);
+    try {
+      return await this.driver.transaction((tx) => appendInTransaction(tx, streamId, events, options.expectedVersion));
+    } catch (error) {
+      throw translateAppendError(error, streamId, events, options.expectedVersion);
+    }
+  }
+
+  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    const batchSize = checkedBatchSize(options.batchSize);
+    const backwards = options.direction === 'backwards';
+    let from = options.fromVersion ?? (backwards ? Number.MAX_SAFE_INTEGER : 1);
+    const to = options.toVersion ?? (backwards ? 1 : Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const rows = await this.driver.query<EventRow>(
+        backwards
+          ? `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version <= $2 and stream_version >= $3
+             order by stream_version desc limit $4`
+          : `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 and stream_version <= $3
+             order by stream_version limit $4`,
+        [streamId, Math.min(from, 2 ** 31 - 1), Math.min(to, 2 ** 31 - 1), batchSize],
+      );
+      for (const row of rows) yield toRecordedEvent(row);
+      if (rows.length < batchSize) return;
+      from = rows[rows.length - 1].stream_version + (backwards ? -1 : 1);
+    }
+  }
+
+  /**
+   * Reads in (transaction id, position) order and only events whose
+   * transaction is older than every transaction still running
+   * (`pg_snapshot_xmin`). Positions are taken at insert time, so a
+   * transaction can commit after a higher position became visible; ordering by
+   * transaction id and hiding in-flight transactions means such an event is
+   * returned later, after the reader's checkpoint, never skipped. The scheme
+   * of Emmett and Beckett.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    const batchSize = checkedBatchSize(options.batchSize);
+    let after = options.afterPosition === undefined ? undefined : await this.commitOrderOf(options.afterPosition);
+    for (;;) {
+      const rows = await this.driver.query<EventRow & { transaction_id: string }>(
+        `select ${EVENT_COLUMNS}, transaction_id::text as transaction_id from events
+         where (transaction_id, global_position) > ($1::xid8, $2::bigint)
+           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         order by transaction_id, global_position limit $3`,
+        [after?.transactionId ?? '0', after?.globalPosition ?? '0', batchSize],
+      );
+      for (const row of rows) yield toRecordedEvent(row);
+      if (rows.length < batchSize) return;
+      const last = rows[rows.length - 1];
+      after = { transactionId: last.transaction_id, globalPosition: last.global_position };
+    }
+  }
+
+  /** A checkpoint is a global position; its place in the feed is (transaction id, position). */
+  private async commitOrderOf(position: string): Promise<{ transactionId: string; globalPosition: string }> {
+    const [row] = await this.driver.query<{ transaction_id: string }>(
+      'select transaction_id::text as transaction_id from events where global_position = $1::bigint',
+      [checkedPosition(position)],
+    );
+    if (row === undefined) throw new UnknownPositionError(position);
+    return { transactionId: row.transaction_id, globalPosition: position };
+  }
+
+  async ping(): Promise<void> {
+    await this.driver.query('select 1');
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+}
+
+/** Exported for tests that hold an append's transaction open (out-of-order commits). */
+export async function appendInTransaction(
+  tx: SqlExecutor,
+  streamId: string,
+  events: readonly EventToAppend[],
+  expectedVersion: ExpectedVersion,
+): Promise<AppendResult> {
+  // Read before any write: the transaction gets its id at the insert below,
+  // after this read, so within a stream transaction ids grow with versions.
+  const [{ version: actualVersion }] = await tx.query<{ version: number }>(
+    'select coalesce(max(stream_version), 0)::integer as version from events where stream_id = $1',
+    [streamId],
+  );
+  if (!matchesExpectedVersion(expectedVersion, actualVersion)) {
+    throw new VersionConflictError(streamId, expectedVersion, actualVersion);
+  }
+  const params: unknown[] = [];
+  const values = events.map((event, index) => {
+    params.push(streamId, actualVersion + index + 1, event.id, event.type, event.schemaVersion);
+    params.push(JSON.stringify(event.data), JSON.stringify(event.metadata));
+    const p = params.length - 7;
+    return `($${p + 1}, $${p + 2}, $${p + 3}::uuid, $${p + 4}, $${p + 5}, $${p + 6}::jsonb, $${p + 7}::jsonb)`;
+  });
+  const inserted = await tx.query<{ event_id: string; stream_version: number; global_position: string }>(
+    `insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+     values ${values.join(', ')}
+     returning event_id::text as event_id, stream_version, global_position::text as global_position`,
+    params,
+  );
+  const recorded = inserted
+    .map((row) => ({ id: row.event_id, streamVersion: row.stream_version, globalPosition: row.global_position }))
+    .sort((a, b) => a.streamVersion - b.streamVersion);
+  const last = recorded[recorded.length - 1];
+  return { nextStreamVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, events: recorded };
+}
+
+function translateAppendError(
+  error: unknown,
+  streamId: string,
+  events: readonly EventToAppend[],
+  expectedVersion: ExpectedVersion,
+): unknown {
+  const constraint = uniqueViolationConstraint(error);
+  if (constraint === 'events_stream_version_unique') {
+    return new VersionConflictError(streamId, expectedVersion, undefined);
+  }
+  if (constraint === 'events_event_id_unique') {
+    return new DuplicateEventIdError(
+      streamId,
+      events.map((event) => event.id),
+    );
+  }
+  return error;
+}
+
+function assertAppendable(streamId: string, events: readonly EventToAppend[], expectedVersion: ExpectedVersion): void {
+  assertValidExpectedVersion(expectedVersion);
+  if (streamId.length === 0 || streamId.length > 256) throw new RangeError('stream id must be 1 to 256 characters');
+  if (events.length === 0 || events.length > APPEND_EVENTS_MAX) {
+    throw new RangeError(`an append takes 1 to ${APPEND_EVENTS_MAX} events, got ${events.length}`);
+  }
+  if (new Set(events.map((event) => event.id)).size !== events.length) {
+    throw new RangeError(`an append must not repeat an event id (stream ${streamId})`);
+  }
+}
+
+function checkedBatchSize(batchSize = READ_BATCH_SIZE_DEFAULT): number {
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > READ_BATCH_SIZE_MAX) {
+    throw new RangeError(`batch size must be 1 to ${READ_BATCH_SIZE_MAX}, got ${batchSize}`);
+  }
+  return batchSize;
+}
+
+function checkedPosition(position: string): string {
+  if (!/^[0-9]{1,19}$/.test(position)) throw new RangeError(`not a global position: ${position}`);
+  return position;
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    globalPosition: row.global_position,
+    recordedAt: new Date(row.recorded_at).toISOString(),
+  };
+}

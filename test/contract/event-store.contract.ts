@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DuplicateEventIdError,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  UnknownPositionError,
+  VersionConflictError,
+} from '@libs/event-store';
+import { collect } from '../support/test-stores';
+
+/** A transaction left open by the test after its append, so others can commit past it. */
+export type HeldAppend = { appended: AppendResult; commit(): Promise<void> };
+
+export type EventStoreUnderTest = {
+  store: EventStore;
+  /**
+   * Appends in a transaction that stays open until `commit`. Only stores with
+   * concurrent writers can hold one while another commits; PGlite cannot (one
+   * connection), and the suite then checks that a second writer waits instead.
+   */
+  holdAppendOpen?: (streamId: string, events: EventToAppend[]) => Promise<HeldAppend>;
+  close(): Promise<void>;
+};
+
+function anEvent(type = 'SomethingHappened', data: unknown = { value: 1 }): EventToAppend {
+  return { id: randomUUID(), type, schemaVersion: 1, data, metadata: { by: 'contract' } };
+}
+
+function aStream(): string {
+  return `contract-${randomUUID()}`;
+}
+
+export function eventStoreContract(name: string, open: () => Promise<EventStoreUnderTest>): void {
+  describe(`event store contract: ${name}`, () => {
+    let subject: EventStoreUnderTest;
+    let store: EventStore;
+    beforeAll(async () => {
+      subject = await open();
+      store = subject.store;
+    });
+    afterAll(() => subject?.close());
+
+    describe('appendToStream with an expected version', () => {
+      it('creates a stream with no_stream and numbers its events from 1', async () => {
+        const streamId = aStream();
+        const result = await store.appendToStream(streamId, [anEvent(), anEvent()], { expectedVersion: 'no_stream' });
+        expect(result.nextStreamVersion).toBe(2);
+        expect(result.events.map((event) => event.streamVersion)).toEqual([1, 2]);
+        expect(BigInt(result.events[1].globalPosition)).toBeGreaterThan(BigInt(result.events[0].globalPosition));
+        expect(result.lastGlobalPosition).toBe(result.events[1].globalPosition);
+      });
+
+      it('refuses no_stream when the stream exists', async () => {
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
+        await expect(store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' })).rejects.toThrow(
+          VersionConflictError,
+        );
+      });
+
+      it('appends at the exact version read and refuses a stale one', async () => {
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 0 });
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 1 });
+        const stale = store.appendToStream(streamId, [anEvent()], { expectedVersion: 1 });
+        await expect(stale).rejects.toMatchObject({ name: 'VersionConflictError', streamId, actualVersion: 2 });
+        expect(await collect(store.readStream(streamId))).toHaveLength(2);
+      });
+
+      it('refuses stream_exists on a missing stream and accepts it on an existing one', async () => {
+        const streamId = aStream();
+        await expect(store.appendToStream(streamId, [anEvent()], { expectedVersion: 'stream_exists' })).rejects.toThrow(
+          VersionConflictError,
+        );
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
+        const result = await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'stream_exists' });
+        expect(result.nextStreamVersion).toBe(2);
+      });
+
+      it('appends with any whatever the version', async () => {
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'any' });
+        const result = await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'any' });
+        expect(result.nextStreamVersion).toBe(2);
+      });
+
+      it('lets exactly one of two concurrent appends at the same version win', async () => {
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 5 }, () => store.appendToStream(streamId, [anEvent()], { expectedVersion: 1 })),
+        );
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+        }
+        expect(await collect(store.readStream(streamId))).toHaveLength(2);
+      });
+
+      it('rejects an invalid expected version or an empty append before touching the store', async () => {
+        await expect(store.appendToStream(aStream(), [anEvent()], { expectedVersion: -1 })).rejects.toThrow(RangeError);
+        await expect(store.appendToStream(aStream(), [], { expectedVersion: 'any' })).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('atomic batches and duplicate ids', () => {
+      it('stores nothing of a batch that fails', async () => {
+        const streamId = aStream();
+        const first = anEvent();
+        await store.appendToStream(streamId, [first], { expectedVersion: 'no_stream' });
+        const batch = [anEvent(), anEvent(), { ...anEvent(), id: first.id }];
+        await expect(store.appendToStream(streamId, batch, { expectedVersion: 1 })).rejects.toThrow(DuplicateEventIdError);
+        const stored = await collect(store.readStream(streamId));
+        expect(stored.map((event) => event.id)).toEqual([first.id]);
+      });
+
+      it('never stores an event id twice, even in another stream', async () => {
+        const event = anEvent();
+        await store.appendToStream(aStream(), [event], { expectedVersion: 'no_stream' });
+        const otherStream = aStream();
+        await expect(store.appendToStream(otherStream, [event], { expectedVersion: 'any' })).rejects.toMatchObject({
+          name: 'DuplicateEventIdError',
+          eventIds: [event.id],
+        });
+        expect(await collect(store.readStream(otherStream))).toEqual([]);
+      });
+
+      it('refuses a batch that repeats an id', async () => {
+        const event = anEvent();
+        await expect(store.appendToStream(aStream(), [event, event], { expectedVersion: 'any' })).rejects.toThrow(
+          RangeError,
+        );
+      });
+    });
+
+    describe('readStream', () => {
+      it('returns the events as appended, in version order, with data and metadata intact', async () => {
+        const streamId = aStream();
+        const events = [anEvent('A', { n: 1, nested: { list: [1, 2] } }), anEvent('B', { n: 2 }), anEvent('C', { n: 3 })];
+        const appended = await store.appendToStream(streamId, events, { expectedVersion: 'no_stream' });
+        const read = await collect(store.readStream(streamId, { batchSize: 2 }));
+        expect(read).toEqual(
+          events.map((event, index) =>
+            expect.objectContaining({
+              ...event,
+              streamId,
+              streamVersion: index + 1,
+              globalPosition: appended.events[index].globalPosition,
+            }),
+          ),
+        );
+        expect(new Date(read[0].recordedAt).toISOString()).toBe(read[0].recordedAt);
+      });
+
+      it('reads a version range forwards and backwards', async () => {
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent(), anEvent(), anEvent(), anEvent()], { expectedVersion: 'no_stream' });
+        const middle = await collect(store.readStream(streamId, { fromVersion: 2, toVersion: 3 }));
+        expect(middle.map((event) => event.streamVersion)).toEqual([2, 3]);
+        const backwards = await collect(store.readStream(streamId, { direction: 'backwards', batchSize: 3 }));
+        expect(backwards.map((event) => event.streamVersion)).toEqual([4, 3, 2, 1]);
+      });
+
+      it('reads a missing stream as empty', async () => {
+        expect(await collect(store.readStream(aStream()))).toEqual([]);
+      });
+    });
+
+    describe('readAll', () => {
+      it('returns every event once, in batches, continuing from a checkpoint', async () => {
+        const before = await lastPosition(store);
+        const streams = [aStream(), aStream(), aStream()];
+        const appendedIds: string[] = [];
+        for (let round = 0; round < 4; round++) {
+          for (const streamId of streams) {
+            const events = [anEvent(), anEvent()];
+            await store.appendToStream(streamId, events, { expectedVersion: 'any' });
+            appendedIds.push(...events.map((event) => event.id));
+          }
+        }
+        const read = await collect(store.readAll({ afterPosition: before, batchSize: 5 }));
+        expect(read.map((event) => event.id)).toEqual(appendedIds);
+        const middle = read[10].globalPosition;
+        const rest = await collect(store.readAll({ afterPosition: middle, batchSize: 7 }));
+        expect(rest.map((event) => event.id)).toEqual(appendedIds.slice(11));
+      });
+
+      it('refuses to continue from a position that holds no event', async () => {
+        await expect(collect(store.readAll({ afterPosition: '999999999999' }))).rejects.toThrow(UnknownPositionError);
+      });
+
+      it('never skips an event whose transaction commits after a later-numbered one', async () => {
+        if (subject.holdAppendOpen === undefined) {
+          await expectSecondWriterToWait(store);
+          return;
+        }
+        const checkpoint = await lastPosition(store);
+        const slow = [anEvent('Slow')];
+        const held = await subject.holdAppendOpen(aStream(), slow);
+        const fast = [anEvent('Fast')];
+        const fastAppend = await store.appendToStream(aStream(), fast, { expectedVersion: 'no_stream' });
+        expect(BigInt(fastAppend.lastGlobalPosition)).toBeGreaterThan(BigInt(held.appended.lastGlobalPosition));
+
+        // While the slow transaction is open, its event is invisible, and so is every later one:
+        // a reader that took the fast event now would checkpoint past the slow one and skip it forever.
+        const whileOpen = await collect(store.readAll({ afterPosition: checkpoint }));
+        expect(whileOpen.map((event) => event.id)).toEqual([]);
+
+        await held.commit();
+        const afterCommit = await collect(store.readAll({ afterPosition: checkpoint }));
+        expect(afterCommit.map((event) => event.id)).toEqual([slow[0].id, fast[0].id]);
+      });
+    });
+  });
+}
+
+/** The last position in the feed, or undefined on an empty store. */
+async function lastPosition(store: EventStore): Promise<string | undefined> {
+  const streamId = aStream();
+  const appended = await store.appendToStream(streamId, [anEvent('Marker')], { expectedVersion: 'no_stream' });
+  return appended.lastGlobalPosition;
+}
+
+/**
+ * A store with one connection cannot commit out of order: a second append
+ * waits until the first transaction has committed, so positions follow commits.
+ */
+async function expectSecondWriterToWait(store: EventStore): Promise<void> {
+  const order: string[] = [];
+  const first = store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' }).then(() => order.push('first'));
+  const second = store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' }).then(() => order.push('second'));
+  await Promise.all([first, second]);
+  expect(order).toEqual(['first', 'second']);
+}

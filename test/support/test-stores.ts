@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+/**
+ * Which stores the store-dependent suites run on: PGlite always, PostgreSQL
+ * when DATABASE_URL names a server. In CI (CI=true) PostgreSQL is required.
+ */
+export type StoreKind = 'pglite' | 'postgres';
+
+export function storeKindsUnderTest(): StoreKind[] {
+  if (process.env.DATABASE_URL) return ['pglite', 'postgres'];
+  if (process.env.CI === 'true') {
+    throw new Error('CI=true but DATABASE_URL is not set: the PostgreSQL suites must run in CI');
+  }
+  return ['pglite'];
+}
+
+export function postgresUrlUnderTest(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set');
+  return url;
+}
+
+export type TestDatabase = { url: string; drop(): Promise<void> };
+
+/** A fresh database on the DATABASE_URL server, so suites running in parallel never see each other's events. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = new URL(postgresUrlUnderTest());
+  const name = `credits_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withAdminClient(serverUrl, (client) => client.query(`create database ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => withAdminClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)),
+  };
+}
+
+async function withAdminClient<T>(serverUrl: URL, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: serverUrl.toString() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
