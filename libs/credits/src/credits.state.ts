@@ -1,4 +1,5 @@
 import type { CreditsEvent, CreditsEventType, RecordedCreditsEvent } from './credits.events';
+import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
 export type CommandOutcome = {
@@ -31,7 +32,8 @@ export function initialState(): CreditsState {
 export function evolve(state: CreditsState, event: RecordedCreditsEvent): CreditsState {
   assertNextVersion(state, event);
   const balance = state.balance + balanceDelta(event);
-  assertBalanceNotNegative(balance, event);
+  assertBalanceInBounds(balance, event);
+  assertFirstUseOfKey(state, event);
   state.outcomes.set(event.metadata.idempotencyKey, {
     payloadFingerprint: event.metadata.payloadFingerprint,
     eventId: event.id,
@@ -66,10 +68,17 @@ function assertNextVersion(state: CreditsState, event: RecordedCreditsEvent): vo
   }
 }
 
-/** `decide` refuses any overdraft; a negative fold means a bug or a tampered stream. */
-function assertBalanceNotNegative(balance: number, event: RecordedCreditsEvent): void {
-  if (balance < 0) {
-    throw new Error(`credits balance below zero (${balance}) after event ${event.id} at version ${event.streamVersion}`);
+/** `decide` refuses any overdraft or overflow; a fold outside the bounds means a bug or a tampered stream. */
+function assertBalanceInBounds(balance: number, event: RecordedCreditsEvent): void {
+  if (balance < 0 || balance > BALANCE_CREDITS_MAX) {
+    throw new Error(`credits balance out of bounds (${balance}) after event ${event.id} at version ${event.streamVersion}`);
+  }
+}
+
+/** `decide` never records a key twice; a repeat would hide the first outcome from retries. */
+function assertFirstUseOfKey(state: CreditsState, event: RecordedCreditsEvent): void {
+  if (state.outcomes.has(event.metadata.idempotencyKey)) {
+    throw new Error(`idempotency key recorded twice in one stream, again by event ${event.id} at version ${event.streamVersion}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AmountOverrideNotAllowed, UnknownFeature } from './credits.errors';
+import type { AmountOverrideNotAllowed, InvalidAmount, UnknownFeature } from './credits.errors';
 import { isCreditAmount } from './credits.limits';
 
 /**
@@ -12,14 +12,18 @@ export type FeaturePrice = {
 
 export type PriceList = Readonly<Record<string, FeaturePrice>>;
 
-export type Pricing = { kind: 'priced'; amount: number } | { kind: 'refused'; error: UnknownFeature | AmountOverrideNotAllowed };
+export type Pricing =
+  | { kind: 'priced'; amount: number }
+  | { kind: 'refused'; error: UnknownFeature | AmountOverrideNotAllowed | InvalidAmount };
 
 export function priceConsumption(priceList: PriceList, feature: string, requestedAmount?: number): Pricing {
   const price = Object.hasOwn(priceList, feature) ? priceList[feature] : undefined;
   if (price === undefined) return { kind: 'refused', error: { type: 'unknown-feature', feature } };
   if (requestedAmount === undefined) return { kind: 'priced', amount: price.credits };
+  if (!isCreditAmount(requestedAmount)) return { kind: 'refused', error: { type: 'invalid-amount', amount: requestedAmount } };
   const amountMax = price.amountOverride?.amountMax;
-  if (amountMax === undefined || requestedAmount > amountMax) {
+  if (amountMax === undefined) return { kind: 'refused', error: { type: 'amount-override-not-allowed', feature } };
+  if (requestedAmount > amountMax) {
     return { kind: 'refused', error: { type: 'amount-override-not-allowed', feature, amountMax } };
   }
   return { kind: 'priced', amount: requestedAmount };
@@ -31,7 +35,11 @@ export function assertValidPriceList(value: unknown, source: string): asserts va
     throw new Error(`${source}: a price list is an object of feature → { credits, amountOverride? }`);
   }
   for (const [feature, price] of Object.entries(value as Record<string, unknown>)) {
-    const { credits, amountOverride } = (price ?? {}) as Partial<FeaturePrice>;
+    const { credits, amountOverride, ...unknownKeys } = (price ?? {}) as Partial<FeaturePrice>;
+    const unknownKey = Object.keys(unknownKeys)[0];
+    if (unknownKey !== undefined) {
+      throw new Error(`${source}: feature "${feature}" has an unknown key "${unknownKey}" (known: credits, amountOverride)`);
+    }
     if (typeof credits !== 'number' || !isCreditAmount(credits)) {
       throw new Error(`${source}: feature "${feature}" needs a positive integer "credits"`);
     }

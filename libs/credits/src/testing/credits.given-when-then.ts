@@ -7,7 +7,9 @@ import { type CommandOutcome, type CreditsState, evolve, initialState } from '..
 /**
  * Given/When/Then for the credits decider, in the shape of Emmett's DeciderSpecification:
  *
- *   given(completeRecharge(100)).when(consumeCredits(30)).thenRecords(creditsConsumed);
+ *   given(completeRecharge({ credits: 100 }))
+ *     .when(consumeCredits({ amount: 30 }))
+ *     .thenRefuses / thenRecords(...events) / thenReplays(originalOutcome)
  *
  * `given` takes the history of one stream, oldest first: commands are decided and their events folded, as the
  * command handler would; events are folded as they are. Every event is recorded the way the store records it, with

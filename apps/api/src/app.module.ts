@@ -1,0 +1,57 @@
+import { type DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { ApiKey, AppConfig } from '@libs/config';
+import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module';
+import type { AuthenticatedRequest } from './auth/api-key.guard';
+import { CreditsModule } from './credits/credits.module';
+import { EventStoreModule } from './event-store/event-store.module';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { ProblemException } from './problems/problem-details';
+import { ProblemDetailsFilter } from './problems/problem-details.filter';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, apiKeys: readonly ApiKey[]): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+            customProps: (request) => ({ apiKey: (request as AuthenticatedRequest).apiKey?.name }),
+          },
+        }),
+        CqrsModule.forRoot(),
+        EventStoreModule.forRoot(config.eventStore),
+        MetricsModule,
+        AuthModule.forRoot(apiKeys),
+        HealthModule,
+        CreditsModule.forRoot({ priceList: config.priceList, commandRetriesMax: config.commandRetriesMax }),
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_PIPE, useValue: validationPipe() },
+      ],
+    };
+  }
+}
+
+/** Validation happens once, here, from the DTOs; unknown fields are refused. */
+function validationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    exceptionFactory: (errors) =>
+      ProblemException.of(400, 'invalid-request', 'Invalid request', {
+        detail: 'the request body does not match the schema',
+        errors: errors.flatMap((error) =>
+          Object.values(error.constraints ?? {}).map((message) => ({ field: error.property, message })),
+        ),
+      }),
+  });
+}

@@ -1,0 +1,32 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { ApiKey, AppConfig } from '@libs/config';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+
+export const REQUEST_BODY_LIMIT = '64kb';
+
+/** Builds the API (not yet listening): used by main.ts and by the end-to-end tests. */
+export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, apiKeys), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: REQUEST_BODY_LIMIT });
+  app.disable('x-powered-by');
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Credits ledger')
+      .setDescription('Prepaid usage credits: consume, grant, recharge, audit. Errors are RFC 9457 problem details.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  await app.init();
+  return app;
+}

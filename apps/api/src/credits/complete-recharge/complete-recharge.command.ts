@@ -1,0 +1,18 @@
+import { Command } from '@nestjs/cqrs';
+import type { ClientMetadata, RechargeSource } from '@libs/credits';
+import type { CreditsCommandResult } from '../credits-command.runner';
+
+/** A paid recharge; idempotent by its recharge id (for Stripe, the payment's id). */
+export class CompleteRechargeCommand extends Command<CreditsCommandResult> {
+  constructor(
+    readonly userId: string,
+    readonly rechargeId: string,
+    readonly credits: number,
+    readonly amountPaid: number,
+    readonly currency: string,
+    readonly source: RechargeSource,
+    readonly metadata: ClientMetadata,
+  ) {
+    super();
+  }
+}

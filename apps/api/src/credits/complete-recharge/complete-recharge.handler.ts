@@ -1,0 +1,17 @@
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
+import { CompleteRechargeCommand } from './complete-recharge.command';
+
+@CommandHandler(CompleteRechargeCommand)
+export class CompleteRechargeHandler implements ICommandHandler<CompleteRechargeCommand> {
+  constructor(private readonly runner: CreditsCommandRunner) {}
+
+  execute(command: CompleteRechargeCommand): Promise<CreditsCommandResult> {
+    const { userId, rechargeId, credits, amountPaid, currency, source, metadata } = command;
+    return this.runner.run({
+      type: 'CompleteRecharge',
+      data: { userId, rechargeId, credits, amountPaid, currency, source, metadata },
+      metadata: { idempotencyKey: `recharge:${rechargeId}`, now: new Date().toISOString() },
+    });
+  }
+}

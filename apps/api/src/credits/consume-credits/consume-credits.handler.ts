@@ -1,0 +1,25 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { type PriceList, priceConsumption } from '@libs/credits';
+import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
+import { PRICE_LIST } from '../price-list.provider';
+import { ConsumeCreditsCommand } from './consume-credits.command';
+
+@CommandHandler(ConsumeCreditsCommand)
+export class ConsumeCreditsHandler implements ICommandHandler<ConsumeCreditsCommand> {
+  constructor(
+    private readonly runner: CreditsCommandRunner,
+    @Inject(PRICE_LIST) private readonly priceList: PriceList,
+  ) {}
+
+  async execute(command: ConsumeCreditsCommand): Promise<CreditsCommandResult> {
+    const { userId, feature, reference, requestedAmount, metadata, idempotencyKey } = command;
+    const pricing = priceConsumption(this.priceList, feature, requestedAmount);
+    if (pricing.kind === 'refused') return { kind: 'refused', userId, error: pricing.error };
+    return this.runner.run({
+      type: 'ConsumeCredits',
+      data: { userId, feature, reference, amount: pricing.amount, metadata },
+      metadata: { idempotencyKey, now: new Date().toISOString() },
+    });
+  }
+}

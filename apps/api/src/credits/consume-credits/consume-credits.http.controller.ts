@@ -1,0 +1,42 @@
+import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { RequiresScope } from '../../auth/api-key.guard';
+import { CreditsMovementResponse, UserIdPipe, answerMovement, idempotencyKeyFrom } from '../credits.http';
+import { ConsumeCreditsCommand } from './consume-credits.command';
+import { ConsumeCreditsRequest } from './consume-credits.request.dto';
+
+@ApiTags('credits')
+@ApiBearerAuth()
+@Controller('v1/users/:userId/consumptions')
+export class ConsumeCreditsHttpController {
+  constructor(private readonly commandBus: CommandBus) {}
+
+  @Post()
+  @RequiresScope('consume')
+  @ApiOperation({ summary: 'Spend credits on a feature, priced by the price list' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Defaults to the feature and reference' })
+  @ApiResponse({ status: 201, type: CreditsMovementResponse, description: 'Consumed' })
+  @ApiResponse({ status: 200, type: CreditsMovementResponse, description: 'Replay of an earlier identical request' })
+  @ApiResponse({ status: 402, description: 'insufficient-credits' })
+  @ApiResponse({ status: 404, description: 'unknown-feature' })
+  @ApiResponse({ status: 409, description: 'idempotency-key-reused' })
+  async consume(
+    @Param('userId', UserIdPipe) userId: string,
+    @Body() body: ConsumeCreditsRequest,
+    @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<CreditsMovementResponse> {
+    const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: false });
+    const command = new ConsumeCreditsCommand(
+      userId,
+      body.feature,
+      body.reference,
+      body.amount,
+      body.metadata ?? {},
+      idempotencyKey,
+    );
+    return answerMovement(await this.commandBus.execute(command), response);
+  }
+}

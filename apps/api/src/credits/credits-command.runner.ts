@@ -1,0 +1,108 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type CommandOutcome,
+  type CreditsCommand,
+  type CreditsDomainError,
+  type CreditsState,
+  creditsStreamId,
+  decide,
+  evolve,
+} from '@libs/credits';
+import { DuplicateEventIdError, EVENT_STORE, type EventStore, VersionConflictError } from '@libs/event-store';
+import { CreditsMetrics } from '../metrics/credits-metrics';
+import { foldCreditsStream, toEventToAppend } from './credits-stream.reader';
+import { PerStreamQueue } from './per-stream-queue';
+
+export type CreditsCommandResult =
+  | { kind: 'recorded' | 'replayed'; userId: string; outcome: CommandOutcome }
+  | { kind: 'refused'; userId: string; error: CreditsDomainError };
+
+export const COMMAND_RETRIES_MAX = Symbol('COMMAND_RETRIES_MAX');
+
+/** Every retry after a version conflict lost the race: the caller should try again later (HTTP 503). */
+export class CommandRetriesExhaustedError extends Error {
+  override readonly name = 'CommandRetriesExhaustedError';
+  constructor(
+    readonly streamId: string,
+    readonly attempts: number,
+  ) {
+    super(`stream ${streamId}: still conflicting after ${attempts} attempts`);
+  }
+}
+
+/**
+ * The one way a credits command runs: read the stream, fold it, decide, and
+ * append at the version read. A version conflict (or a duplicate event id:
+ * the same command won elsewhere) means another writer got there first: read
+ * again and decide again, after a jittered, growing pause, at most
+ * `retriesMax` times.
+ */
+@Injectable()
+export class CreditsCommandRunner {
+  private readonly queue = new PerStreamQueue();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(COMMAND_RETRIES_MAX) private readonly retriesMax: number,
+    private readonly metrics: CreditsMetrics,
+  ) {}
+
+  async run(command: CreditsCommand): Promise<CreditsCommandResult> {
+    const streamId = creditsStreamId(command.data.userId);
+    try {
+      const result = await this.queue.run(streamId, () => this.runWithRetries(streamId, command));
+      this.metrics.commands.inc({ command: command.type, outcome: outcomeLabel(result) });
+      return result;
+    } catch (error) {
+      this.metrics.commands.inc({ command: command.type, outcome: 'failed' });
+      throw error;
+    }
+  }
+
+  private async runWithRetries(streamId: string, command: CreditsCommand): Promise<CreditsCommandResult> {
+    for (let attempt = 0; ; attempt++) {
+      const state = await foldCreditsStream(this.store, streamId);
+      try {
+        return await this.decideAndAppend(streamId, command, state);
+      } catch (error) {
+        if (!isLostRace(error)) throw error;
+        this.metrics.versionConflicts.inc();
+        if (attempt >= this.retriesMax) throw new CommandRetriesExhaustedError(streamId, attempt + 1);
+        this.metrics.retries.inc();
+        await sleep(backoffMilliseconds(attempt));
+      }
+    }
+  }
+
+  private async decideAndAppend(streamId: string, command: CreditsCommand, state: CreditsState): Promise<CreditsCommandResult> {
+    const userId = command.data.userId;
+    const decision = decide(command, state);
+    if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
+    if (decision.kind === 'replayed') return { kind: 'replayed', userId, outcome: decision.outcome };
+    const stopTimer = this.metrics.appendDuration.startTimer();
+    const appended = await this.store
+      .appendToStream(streamId, decision.events.map(toEventToAppend), { expectedVersion: state.version })
+      .finally(stopTimer);
+    let next = state;
+    decision.events.forEach((event, index) => {
+      const { streamVersion, globalPosition } = appended.events[index];
+      next = evolve(next, { ...event, streamVersion, globalPosition });
+    });
+    return { kind: 'recorded', userId, outcome: next.outcomes.get(command.metadata.idempotencyKey)! };
+  }
+}
+
+function isLostRace(error: unknown): boolean {
+  return error instanceof VersionConflictError || error instanceof DuplicateEventIdError;
+}
+
+/** Full jitter over an exponential ceiling: 5 ms, 10 ms, ... capped at 250 ms. */
+function backoffMilliseconds(attempt: number): number {
+  const ceiling = Math.min(250, 5 * 2 ** attempt);
+  return Math.random() * ceiling;
+}
+
+function outcomeLabel(result: CreditsCommandResult): string {
+  return result.kind === 'refused' ? `refused:${result.error.type}` : result.kind;
+}

@@ -1,0 +1,96 @@
+import { HttpStatus, type PipeTransform } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
+import { type CreditsDomainError, USER_ID_PATTERN, assertNever } from '@libs/credits';
+import type { Response } from 'express';
+import { ProblemException } from '../problems/problem-details';
+import type { CreditsCommandResult } from './credits-command.runner';
+
+/** What a command that moved credits answers, the first time and on every replay. */
+export class CreditsMovementResponse {
+  @ApiProperty({ example: 'user-42' }) userId!: string;
+  @ApiProperty({ format: 'uuid' }) eventId!: string;
+  @ApiProperty({ description: 'Credits moved, always positive', example: 1 }) amount!: number;
+  @ApiProperty({ description: 'Balance right after this movement', example: 99 }) balance!: number;
+  @ApiProperty({ description: 'Stream version of the event', example: 2 }) version!: number;
+  @ApiProperty({ description: 'Global position of the event (64-bit, as a string)', example: '1042' }) position!: string;
+}
+
+/** 201 for a new movement; 200 and `Idempotent-Replayed: true` for a replay; a problem for a refusal. */
+export function answerMovement(result: CreditsCommandResult, response: Response): CreditsMovementResponse {
+  if (result.kind === 'refused') throw problemOfDomainError(result.error);
+  response.status(result.kind === 'recorded' ? HttpStatus.CREATED : HttpStatus.OK);
+  if (result.kind === 'replayed') response.setHeader('Idempotent-Replayed', 'true');
+  const { eventId, amount, balanceAfter, streamVersion, globalPosition } = result.outcome;
+  return { userId: result.userId, eventId, amount, balance: balanceAfter, version: streamVersion, position: globalPosition };
+}
+
+export function problemOfDomainError(error: CreditsDomainError): ProblemException {
+  switch (error.type) {
+    case 'insufficient-credits':
+      return ProblemException.of(402, error.type, 'Insufficient credits', {
+        detail: `the balance is ${error.balance}, the consumption needs ${error.requested}`,
+        balance: error.balance,
+        requested: error.requested,
+      });
+    case 'idempotency-key-reused':
+      return ProblemException.of(409, error.type, 'Idempotency key reused with another payload', {
+        detail: `the key "${error.idempotencyKey}" was already used for a different request`,
+        idempotencyKey: error.idempotencyKey,
+      });
+    case 'balance-limit-exceeded':
+      return ProblemException.of(422, error.type, 'Balance limit exceeded', {
+        detail: `a balance may not exceed ${error.balanceMax} credits`,
+        balance: error.balance,
+        requested: error.requested,
+        balanceMax: error.balanceMax,
+      });
+    case 'invalid-amount':
+      return ProblemException.of(400, error.type, 'Invalid amount', { amount: error.amount });
+    case 'unknown-feature':
+      return ProblemException.of(404, error.type, 'Unknown feature', {
+        detail: `the price list has no feature "${error.feature}"`,
+        feature: error.feature,
+      });
+    case 'amount-override-not-allowed':
+      return ProblemException.of(422, error.type, 'Amount override not allowed', {
+        detail:
+          error.amountMax === undefined
+            ? `the price of "${error.feature}" is fixed by the price list`
+            : `"${error.feature}" allows an amount of at most ${error.amountMax}`,
+        feature: error.feature,
+        amountMax: error.amountMax,
+      });
+    default:
+      return assertNever(error);
+  }
+}
+
+/** Validates the `{userId}` path parameter. */
+export class UserIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!USER_ID_PATTERN.test(value)) {
+      throw ProblemException.of(400, 'invalid-user-id', 'Invalid user id', {
+        detail: 'a user id is 1 to 128 characters of A-Z a-z 0-9 . _ : @ -',
+      });
+    }
+    return value;
+  }
+}
+
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** Reads the `Idempotency-Key` header: 1 to 255 visible ASCII characters. */
+export function idempotencyKeyFrom(header: string | undefined, options: { required: boolean }): string | undefined {
+  if (header === undefined || header === '') {
+    if (!options.required) return undefined;
+    throw ProblemException.of(400, 'idempotency-key-required', 'Idempotency-Key header required', {
+      detail: 'this request moves credits: send an Idempotency-Key header so a retry cannot apply it twice',
+    });
+  }
+  if (!IDEMPOTENCY_KEY_PATTERN.test(header)) {
+    throw ProblemException.of(400, 'invalid-idempotency-key', 'Invalid Idempotency-Key header', {
+      detail: 'an idempotency key is 1 to 255 visible ASCII characters',
+    });
+  }
+  return header;
+}

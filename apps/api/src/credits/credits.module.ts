@@ -1,0 +1,43 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { PriceList } from '@libs/credits';
+import { CompleteRechargeHandler } from './complete-recharge/complete-recharge.handler';
+import { CompleteRechargeHttpController } from './complete-recharge/complete-recharge.http.controller';
+import { ConsumeCreditsHandler } from './consume-credits/consume-credits.handler';
+import { ConsumeCreditsHttpController } from './consume-credits/consume-credits.http.controller';
+import { COMMAND_RETRIES_MAX, CreditsCommandRunner } from './credits-command.runner';
+import { GetBalanceHandler } from './get-balance/get-balance.handler';
+import { GetBalanceHttpController } from './get-balance/get-balance.http.controller';
+import { GrantBonusHandler } from './grant-bonus/grant-bonus.handler';
+import { GrantBonusHttpController } from './grant-bonus/grant-bonus.http.controller';
+import { ListEventsHandler } from './list-events/list-events.handler';
+import { ListEventsHttpController } from './list-events/list-events.http.controller';
+import { PRICE_LIST } from './price-list.provider';
+
+export type CreditsModuleOptions = { priceList: PriceList; commandRetriesMax: number };
+
+@Module({})
+export class CreditsModule {
+  static forRoot(options: CreditsModuleOptions): DynamicModule {
+    return {
+      module: CreditsModule,
+      controllers: [
+        ConsumeCreditsHttpController,
+        GrantBonusHttpController,
+        CompleteRechargeHttpController,
+        GetBalanceHttpController,
+        ListEventsHttpController,
+      ],
+      providers: [
+        { provide: PRICE_LIST, useValue: options.priceList },
+        { provide: COMMAND_RETRIES_MAX, useValue: options.commandRetriesMax },
+        CreditsCommandRunner,
+        ConsumeCreditsHandler,
+        GrantBonusHandler,
+        CompleteRechargeHandler,
+        GetBalanceHandler,
+        ListEventsHandler,
+      ],
+      exports: [CreditsCommandRunner],
+    };
+  }
+}

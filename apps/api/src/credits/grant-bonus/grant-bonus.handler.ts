@@ -1,0 +1,16 @@
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
+import { GrantBonusCommand } from './grant-bonus.command';
+
+@CommandHandler(GrantBonusCommand)
+export class GrantBonusHandler implements ICommandHandler<GrantBonusCommand> {
+  constructor(private readonly runner: CreditsCommandRunner) {}
+
+  execute({ userId, amount, reason, metadata, idempotencyKey }: GrantBonusCommand): Promise<CreditsCommandResult> {
+    return this.runner.run({
+      type: 'GrantBonus',
+      data: { userId, amount, reason, metadata },
+      metadata: { idempotencyKey, now: new Date().toISOString() },
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { RequiresScope } from '../../auth/api-key.guard';
+import { CreditsMovementResponse, UserIdPipe, answerMovement, idempotencyKeyFrom } from '../credits.http';
+import { GrantBonusCommand } from './grant-bonus.command';
+import { GrantBonusRequest } from './grant-bonus.request.dto';
+
+@ApiTags('credits')
+@ApiBearerAuth()
+@Controller('v1/users/:userId/bonuses')
+export class GrantBonusHttpController {
+  constructor(private readonly commandBus: CommandBus) {}
+
+  @Post()
+  @RequiresScope('grant')
+  @ApiOperation({ summary: 'Grant bonus credits' })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiResponse({ status: 201, type: CreditsMovementResponse, description: 'Granted' })
+  @ApiResponse({ status: 200, type: CreditsMovementResponse, description: 'Replay of an earlier identical request' })
+  @ApiResponse({ status: 409, description: 'idempotency-key-reused' })
+  async grant(
+    @Param('userId', UserIdPipe) userId: string,
+    @Body() body: GrantBonusRequest,
+    @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<CreditsMovementResponse> {
+    const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: true })!;
+    const command = new GrantBonusCommand(userId, body.amount, body.reason, body.metadata ?? {}, idempotencyKey);
+    return answerMovement(await this.commandBus.execute(command), response);
+  }
+}

@@ -1,0 +1,21 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { AMOUNT_CREDITS_MAX } from '@libs/credits';
+import { IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+
+export class GrantBonusRequest {
+  @ApiProperty({ example: 50 })
+  @IsInt()
+  @Min(1)
+  @Max(AMOUNT_CREDITS_MAX)
+  amount!: number;
+
+  @ApiProperty({ example: 'welcome bonus' })
+  @IsString()
+  @Length(1, 200)
+  reason!: string;
+
+  @ApiPropertyOptional({ example: { campaign: 'launch' } })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}

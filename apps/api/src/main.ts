@@ -1,0 +1,28 @@
+import 'reflect-metadata';
+import { type ApiKey, ConfigError, loadConfig } from '@libs/config';
+import { developmentApiKey } from './auth/development-api-key';
+import { createApp } from './create-app';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const apiKeys = config.apiKeys ?? [announceDevelopmentKey(config.dataDir)];
+  const app = await createApp(config, apiKeys);
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+  const store = config.eventStore.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.eventStore.dataDir}`;
+  console.log(`Credits ledger listening on ${await app.getUrl()} (events in ${store}); API docs at /docs`);
+}
+
+function announceDevelopmentKey(dataDir: string): ApiKey {
+  const { key, file, created } = developmentApiKey(dataDir);
+  console.log(
+    `API_KEYS is unset: ${created ? 'made' : 'using'} a development key with scope admin, kept in ${file}\n` +
+      `  Authorization: Bearer ${key.secret}`,
+  );
+  return key;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ProblemException, problemType } from './problem-details';
+
+/** Every error leaves the API as application/problem+json; unexpected ones are logged and answered 500. */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ProblemDetailsFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const context = host.switchToHttp();
+    const request = context.getRequest<Request>();
+    const response = context.getResponse<Response>();
+    const problem = { ...this.problemOf(exception), instance: request.originalUrl };
+    if (problem.status >= 500) this.logger.error({ err: exception, problemType: problem.type }, 'request failed');
+    response.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+  }
+
+  private problemOf(exception: unknown): ProblemDetails {
+    if (exception instanceof ProblemException) return exception.problem;
+    if (exception instanceof HttpException) return fromHttpException(exception);
+    const status = httpStatusOfFramework(exception);
+    if (status !== undefined) return fromFrameworkError(status, exception as Error);
+    return { type: problemType('internal-error'), title: 'Internal server error', status: HttpStatus.INTERNAL_SERVER_ERROR };
+  }
+}
+
+function fromHttpException(exception: HttpException): ProblemDetails {
+  const status = exception.getStatus();
+  const slugs: Record<number, [string, string]> = {
+    [HttpStatus.NOT_FOUND]: ['not-found', 'Not found'],
+    [HttpStatus.METHOD_NOT_ALLOWED]: ['method-not-allowed', 'Method not allowed'],
+    [HttpStatus.PAYLOAD_TOO_LARGE]: ['payload-too-large', 'Payload too large'],
+    [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ['unsupported-media-type', 'Unsupported media type'],
+  };
+  const [slug, title] = slugs[status] ?? (status >= 500 ? ['internal-error', 'Internal server error'] : ['bad-request', 'Bad request']);
+  return { type: problemType(slug), title, status, detail: exception.message };
+}
+
+/** Body-parser errors (too large, malformed JSON) carry a `status` and a `type`, not an HttpException. */
+function httpStatusOfFramework(exception: unknown): number | undefined {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const { status, type } = exception as { status?: unknown; type?: unknown };
+  return typeof status === 'number' && typeof type === 'string' && status >= 400 && status < 500 ? status : undefined;
+}
+
+function fromFrameworkError(status: number, error: Error): ProblemDetails {
+  if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
+    return { type: problemType('payload-too-large'), title: 'Payload too large', status, detail: 'the body is over 64 KiB' };
+  }
+  if ((error as { type?: string }).type === 'entity.parse.failed') {
+    return { type: problemType('malformed-json'), title: 'Malformed JSON body', status, detail: error.message };
+  }
+  return { type: problemType('bad-request'), title: 'Bad request', status, detail: error.message };
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type PriceList, assertValidPriceList } from '@libs/credits';
+import type { EventStoreLocation } from '@libs/event-store';
+import { type ApiKey, parseApiKeys } from './api-keys';
+
+export type AppConfig = {
+  port: number;
+  eventStore: EventStoreLocation;
+  /** Undefined only in the embedded mode, where a development key is made on first start. */
+  apiKeys: ApiKey[] | undefined;
+  dataDir: string;
+  commandRetriesMax: number;
+  priceList: PriceList;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+};
+
+/** A configuration value that cannot be used; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable} ${reason}`);
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads and validates the whole configuration once, at start-up. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const dataDir = resolve(env.DATA_DIR || './data');
+  const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
+  const apiKeys = env.API_KEYS === undefined || env.API_KEYS === '' ? undefined : read('API_KEYS', () => parseApiKeys(env.API_KEYS!));
+  if (apiKeys === undefined && databaseUrl !== undefined) {
+    throw new ConfigError('API_KEYS', 'must be set when DATABASE_URL is (a development key is made only in the embedded mode)');
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    eventStore:
+      databaseUrl === undefined
+        ? { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') }
+        : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) },
+    apiKeys,
+    dataDir,
+    commandRetriesMax: integer(env, 'COMMAND_RETRIES_MAX', 10, 0, 100),
+    priceList: priceListFrom(env.PRICE_LIST_FILE || 'config/price-list.json'),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+function optionalDatabaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = read('DATABASE_URL', () => new URL(value));
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  return value;
+}
+
+function integer(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
+  const value = env[variable];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!/^[0-9]+$/.test(value) || parsed < min || parsed > max) {
+    throw new ConfigError(variable, `must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return parsed;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, variable: string, allowed: readonly T[], fallback: T): T {
+  const value = env[variable];
+  if (value === undefined || value === '') return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(variable, `must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function priceListFrom(file: string): PriceList {
+  return read('PRICE_LIST_FILE', () => {
+    const path = resolve(file);
+    const priceList: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    assertValidPriceList(priceList, path);
+    return priceList;
+  });
+}
+
+/** Runs a parser and turns its failure into a ConfigError naming the variable. */
+function read<T>(variable: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new ConfigError(variable, `is invalid: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,50 @@
+import type { INestApplication } from '@nestjs/common';
+import { type ApiKey, type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
+import { createApp } from '../../apps/api/src/create-app';
+import { type StoreKind, createTestDatabase } from './test-stores';
+
+/** One key per scope, and an admin key, for the end-to-end suites. */
+export const TEST_KEYS = {
+  consume: 'consumer-secret-0123456789',
+  grant: 'granter-secret-0123456789',
+  read: 'reader-secret-0123456789',
+  audit: 'auditor-secret-0123456789',
+  admin: 'admin-secret-0123456789abc',
+} as const;
+
+export const TEST_API_KEYS: ApiKey[] = parseApiKeys(
+  Object.entries(TEST_KEYS)
+    .map(([scope, secret]) => `${scope}-key:${scope}:${secret}`)
+    .join(','),
+);
+
+export function bearer(scope: keyof typeof TEST_KEYS): string {
+  return `Bearer ${TEST_KEYS[scope]}`;
+}
+
+export type TestApp = { app: INestApplication; config: AppConfig; close(): Promise<void> };
+
+/**
+ * The real app on a fresh store: an in-memory PGlite, or a new PostgreSQL
+ * database. `shareDatabaseOf` starts a second app on the first one's database
+ * (two API processes sharing one store).
+ */
+export async function startTestApp(kind: StoreKind, options: { shareDatabaseOf?: TestApp } = {}): Promise<TestApp> {
+  const shared = options.shareDatabaseOf?.config.eventStore;
+  const database = kind === 'postgres' && shared === undefined ? await createTestDatabase() : undefined;
+  const config: AppConfig = {
+    ...loadConfig({ LOG_LEVEL: 'silent' }),
+    eventStore:
+      shared ??
+      (database ? { kind: 'postgres', connectionString: database.url, poolSize: 10 } : { kind: 'pglite', dataDir: undefined }),
+  };
+  const app = await createApp(config, TEST_API_KEYS);
+  return {
+    app,
+    config,
+    close: async () => {
+      await app.close();
+      await database?.drop();
+    },
+  };
+}
