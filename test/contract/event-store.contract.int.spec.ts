@@ -1,4 +1,11 @@
-import { PgliteDriver, PostgresDriver, SqlEventStore, appendInTransaction, migrate, EVENT_STORE_MIGRATIONS } from '@libs/event-store';
+import {
+  PgliteDriver,
+  PostgresDriver,
+  SqlEventStore,
+  appendInTransaction,
+  migrate,
+  EVENT_STORE_MIGRATIONS,
+} from '@libs/event-store';
 import { createTestDatabase, storeKindsUnderTest } from '../support/test-stores';
 import { eventStoreContract, type HeldAppend } from './event-store.contract';
 

@@ -93,7 +93,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
         );
         expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
         for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
-          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+          expect(outcome.reason).toBeInstanceOf(VersionConflictError);
         }
         expect(await collect(store.readStream(streamId))).toHaveLength(2);
       });
@@ -110,7 +110,9 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
         const first = anEvent();
         await store.appendToStream(streamId, [first], { expectedVersion: 'no_stream' });
         const batch = [anEvent(), anEvent(), { ...anEvent(), id: first.id }];
-        await expect(store.appendToStream(streamId, batch, { expectedVersion: 1 })).rejects.toThrow(DuplicateEventIdError);
+        await expect(store.appendToStream(streamId, batch, { expectedVersion: 1 })).rejects.toThrow(
+          DuplicateEventIdError,
+        );
         const stored = await collect(store.readStream(streamId));
         expect(stored.map((event) => event.id)).toEqual([first.id]);
       });
@@ -137,7 +139,11 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
     describe('readStream', () => {
       it('returns the events as appended, in version order, with data and metadata intact', async () => {
         const streamId = aStream();
-        const events = [anEvent('A', { n: 1, nested: { list: [1, 2] } }), anEvent('B', { n: 2 }), anEvent('C', { n: 3 })];
+        const events = [
+          anEvent('A', { n: 1, nested: { list: [1, 2] } }),
+          anEvent('B', { n: 2 }),
+          anEvent('C', { n: 3 }),
+        ];
         const appended = await store.appendToStream(streamId, events, { expectedVersion: 'no_stream' });
         const read = await collect(store.readStream(streamId, { batchSize: 2 }));
         expect(read).toEqual(
@@ -155,7 +161,9 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
 
       it('reads a version range forwards and backwards', async () => {
         const streamId = aStream();
-        await store.appendToStream(streamId, [anEvent(), anEvent(), anEvent(), anEvent()], { expectedVersion: 'no_stream' });
+        await store.appendToStream(streamId, [anEvent(), anEvent(), anEvent(), anEvent()], {
+          expectedVersion: 'no_stream',
+        });
         const middle = await collect(store.readStream(streamId, { fromVersion: 2, toVersion: 3 }));
         expect(middle.map((event) => event.streamVersion)).toEqual([2, 3]);
         const backwards = await collect(store.readStream(streamId, { direction: 'backwards', batchSize: 3 }));
@@ -228,8 +236,12 @@ async function lastPosition(store: EventStore): Promise<string | undefined> {
  */
 async function expectSecondWriterToWait(store: EventStore): Promise<void> {
   const order: string[] = [];
-  const first = store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' }).then(() => order.push('first'));
-  const second = store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' }).then(() => order.push('second'));
+  const first = store
+    .appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' })
+    .then(() => order.push('first'));
+  const second = store
+    .appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' })
+    .then(() => order.push('second'));
   await Promise.all([first, second]);
   expect(order).toEqual(['first', 'second']);
 }

@@ -36,7 +36,9 @@ export async function startTestApp(kind: StoreKind, options: { shareDatabaseOf?:
     ...loadConfig({ LOG_LEVEL: 'silent' }),
     eventStore:
       shared ??
-      (database ? { kind: 'postgres', connectionString: database.url, poolSize: 10 } : { kind: 'pglite', dataDir: undefined }),
+      (database
+        ? { kind: 'postgres', connectionString: database.url, poolSize: 10 }
+        : { kind: 'pglite', dataDir: undefined }),
   };
   const app = await createApp(config, TEST_API_KEYS);
   return {

@@ -32,22 +32,31 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const dataDir = resolve(env.DATA_DIR || './data');
   const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
-  const apiKeys = env.API_KEYS === undefined || env.API_KEYS === '' ? undefined : read('API_KEYS', () => parseApiKeys(env.API_KEYS!));
+  const apiKeys =
+    env.API_KEYS === undefined || env.API_KEYS === '' ? undefined : read('API_KEYS', () => parseApiKeys(env.API_KEYS!));
   if (apiKeys === undefined && databaseUrl !== undefined) {
-    throw new ConfigError('API_KEYS', 'must be set when DATABASE_URL is (a development key is made only in the embedded mode)');
+    throw new ConfigError(
+      'API_KEYS',
+      'must be set when DATABASE_URL is (a development key is made only in the embedded mode)',
+    );
   }
   return {
     port: integer(env, 'PORT', 3000, 0, 65_535),
-    eventStore:
-      databaseUrl === undefined
-        ? { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') }
-        : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) },
+    eventStore: eventStoreLocationFrom(env),
     apiKeys,
     dataDir,
     commandRetriesMax: integer(env, 'COMMAND_RETRIES_MAX', 10, 0, 100),
     priceList: priceListFrom(env.PRICE_LIST_FILE || 'config/price-list.json'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
+}
+
+/** Where events live: PostgreSQL when DATABASE_URL is set, else PGlite under DATA_DIR. */
+export function eventStoreLocationFrom(env: NodeJS.ProcessEnv = process.env): EventStoreLocation {
+  const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
+  return databaseUrl === undefined
+    ? { kind: 'pglite', dataDir: resolve(env.DATA_DIR || './data', 'pglite') }
+    : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) };
 }
 
 function optionalDatabaseUrl(value: string | undefined): string | undefined {

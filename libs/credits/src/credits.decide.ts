@@ -1,6 +1,12 @@
 import type { CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
 import type { CreditsDomainError } from './credits.errors';
-import type { BonusGranted, CreditsConsumed, CreditsEventMetadata, RechargeCompleted, CreditsEvent } from './credits.events';
+import type {
+  BonusGranted,
+  CreditsConsumed,
+  CreditsEventMetadata,
+  RechargeCompleted,
+  CreditsEvent,
+} from './credits.events';
 import { eventIdFor, payloadFingerprint } from './credits.idempotency';
 import { BALANCE_CREDITS_MAX, isCreditAmount } from './credits.limits';
 import { type CommandOutcome, type CreditsState, assertNever } from './credits.state';

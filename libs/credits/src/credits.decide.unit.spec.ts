@@ -429,7 +429,11 @@ describe('evolve', () => {
 
   it('throws when a stream records one idempotency key twice', () => {
     const state = stateAfter(completeRecharge({ credits: 100 }));
-    const again = { ...rechargeCompleted(completeRecharge({ credits: 100 })), streamVersion: 2, globalPosition: '1002' };
+    const again = {
+      ...rechargeCompleted(completeRecharge({ credits: 100 })),
+      streamVersion: 2,
+      globalPosition: '1002',
+    };
 
     expect(() => evolve(state, again)).toThrow('idempotency key recorded twice in one stream');
   });

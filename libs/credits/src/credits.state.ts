@@ -71,14 +71,18 @@ function assertNextVersion(state: CreditsState, event: RecordedCreditsEvent): vo
 /** `decide` refuses any overdraft or overflow; a fold outside the bounds means a bug or a tampered stream. */
 function assertBalanceInBounds(balance: number, event: RecordedCreditsEvent): void {
   if (balance < 0 || balance > BALANCE_CREDITS_MAX) {
-    throw new Error(`credits balance out of bounds (${balance}) after event ${event.id} at version ${event.streamVersion}`);
+    throw new Error(
+      `credits balance out of bounds (${balance}) after event ${event.id} at version ${event.streamVersion}`,
+    );
   }
 }
 
 /** `decide` never records a key twice; a repeat would hide the first outcome from retries. */
 function assertFirstUseOfKey(state: CreditsState, event: RecordedCreditsEvent): void {
   if (state.outcomes.has(event.metadata.idempotencyKey)) {
-    throw new Error(`idempotency key recorded twice in one stream, again by event ${event.id} at version ${event.streamVersion}`);
+    throw new Error(
+      `idempotency key recorded twice in one stream, again by event ${event.id} at version ${event.streamVersion}`,
+    );
   }
 }
 

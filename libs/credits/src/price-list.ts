@@ -20,7 +20,8 @@ export function priceConsumption(priceList: PriceList, feature: string, requeste
   const price = Object.hasOwn(priceList, feature) ? priceList[feature] : undefined;
   if (price === undefined) return { kind: 'refused', error: { type: 'unknown-feature', feature } };
   if (requestedAmount === undefined) return { kind: 'priced', amount: price.credits };
-  if (!isCreditAmount(requestedAmount)) return { kind: 'refused', error: { type: 'invalid-amount', amount: requestedAmount } };
+  if (!isCreditAmount(requestedAmount))
+    return { kind: 'refused', error: { type: 'invalid-amount', amount: requestedAmount } };
   const amountMax = price.amountOverride?.amountMax;
   if (amountMax === undefined) return { kind: 'refused', error: { type: 'amount-override-not-allowed', feature } };
   if (requestedAmount > amountMax) {
@@ -38,7 +39,9 @@ export function assertValidPriceList(value: unknown, source: string): asserts va
     const { credits, amountOverride, ...unknownKeys } = (price ?? {}) as Partial<FeaturePrice>;
     const unknownKey = Object.keys(unknownKeys)[0];
     if (unknownKey !== undefined) {
-      throw new Error(`${source}: feature "${feature}" has an unknown key "${unknownKey}" (known: credits, amountOverride)`);
+      throw new Error(
+        `${source}: feature "${feature}" has an unknown key "${unknownKey}" (known: credits, amountOverride)`,
+      );
     }
     if (typeof credits !== 'number' || !isCreditAmount(credits)) {
       throw new Error(`${source}: feature "${feature}" needs a positive integer "credits"`);

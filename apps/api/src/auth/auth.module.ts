@@ -10,7 +10,10 @@ export class AuthModule {
   static forRoot(apiKeys: readonly ApiKey[]): DynamicModule {
     return {
       module: AuthModule,
-      providers: [{ provide: ApiKeyVerifier, useValue: new ApiKeyVerifier(apiKeys) }, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+      providers: [
+        { provide: ApiKeyVerifier, useValue: new ApiKeyVerifier(apiKeys) },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+      ],
     };
   }
 }

@@ -75,7 +75,11 @@ export class CreditsCommandRunner {
     }
   }
 
-  private async decideAndAppend(streamId: string, command: CreditsCommand, state: CreditsState): Promise<CreditsCommandResult> {
+  private async decideAndAppend(
+    streamId: string,
+    command: CreditsCommand,
+    state: CreditsState,
+  ): Promise<CreditsCommandResult> {
     const userId = command.data.userId;
     const decision = decide(command, state);
     if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };

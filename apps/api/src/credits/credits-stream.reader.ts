@@ -21,5 +21,11 @@ export function toCreditsEvent(event: RecordedEvent): RecordedCreditsEvent {
 }
 
 export function toEventToAppend(event: CreditsEvent) {
-  return { id: event.id, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata: event.metadata };
+  return {
+    id: event.id,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    data: event.data,
+    metadata: event.metadata,
+  };
 }

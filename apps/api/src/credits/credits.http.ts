@@ -12,7 +12,8 @@ export class CreditsMovementResponse {
   @ApiProperty({ description: 'Credits moved, always positive', example: 1 }) amount!: number;
   @ApiProperty({ description: 'Balance right after this movement', example: 99 }) balance!: number;
   @ApiProperty({ description: 'Stream version of the event', example: 2 }) version!: number;
-  @ApiProperty({ description: 'Global position of the event (64-bit, as a string)', example: '1042' }) position!: string;
+  @ApiProperty({ description: 'Global position of the event (64-bit, as a string)', example: '1042' })
+  position!: string;
 }
 
 /** 201 for a new movement; 200 and `Idempotent-Replayed: true` for a replay; a problem for a refusal. */
@@ -21,7 +22,14 @@ export function answerMovement(result: CreditsCommandResult, response: Response)
   response.status(result.kind === 'recorded' ? HttpStatus.CREATED : HttpStatus.OK);
   if (result.kind === 'replayed') response.setHeader('Idempotent-Replayed', 'true');
   const { eventId, amount, balanceAfter, streamVersion, globalPosition } = result.outcome;
-  return { userId: result.userId, eventId, amount, balance: balanceAfter, version: streamVersion, position: globalPosition };
+  return {
+    userId: result.userId,
+    eventId,
+    amount,
+    balance: balanceAfter,
+    version: streamVersion,
+    position: globalPosition,
+  };
 }
 
 export function problemOfDomainError(error: CreditsDomainError): ProblemException {

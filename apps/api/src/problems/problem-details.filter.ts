@@ -21,7 +21,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) return fromHttpException(exception);
     const status = httpStatusOfFramework(exception);
     if (status !== undefined) return fromFrameworkError(status, exception as Error);
-    return { type: problemType('internal-error'), title: 'Internal server error', status: HttpStatus.INTERNAL_SERVER_ERROR };
+    return {
+      type: problemType('internal-error'),
+      title: 'Internal server error',
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+    };
   }
 }
 
@@ -33,7 +37,8 @@ function fromHttpException(exception: HttpException): ProblemDetails {
     [HttpStatus.PAYLOAD_TOO_LARGE]: ['payload-too-large', 'Payload too large'],
     [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ['unsupported-media-type', 'Unsupported media type'],
   };
-  const [slug, title] = slugs[status] ?? (status >= 500 ? ['internal-error', 'Internal server error'] : ['bad-request', 'Bad request']);
+  const [slug, title] =
+    slugs[status] ?? (status >= 500 ? ['internal-error', 'Internal server error'] : ['bad-request', 'Bad request']);
   return { type: problemType(slug), title, status, detail: exception.message };
 }
 
@@ -45,8 +50,13 @@ function httpStatusOfFramework(exception: unknown): number | undefined {
 }
 
 function fromFrameworkError(status: number, error: Error): ProblemDetails {
-  if (status === HttpStatus.PAYLOAD_TOO_LARGE) {
-    return { type: problemType('payload-too-large'), title: 'Payload too large', status, detail: 'the body is over 64 KiB' };
+  if (status === 413) {
+    return {
+      type: problemType('payload-too-large'),
+      title: 'Payload too large',
+      status,
+      detail: 'the body is over 64 KiB',
+    };
   }
   if ((error as { type?: string }).type === 'entity.parse.failed') {
     return { type: problemType('malformed-json'), title: 'Malformed JSON body', status, detail: error.message };

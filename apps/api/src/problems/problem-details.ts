@@ -26,7 +26,12 @@ export class ProblemException extends HttpException {
     super(problem, problem.status);
   }
 
-  static of(status: number, slug: string, title: string, extensions: Omit<Partial<ProblemDetails>, 'type' | 'status' | 'title'> = {}): ProblemException {
+  static of(
+    status: number,
+    slug: string,
+    title: string,
+    extensions: Omit<Partial<ProblemDetails>, 'type' | 'status' | 'title'> = {},
+  ): ProblemException {
     return new ProblemException({ type: problemType(slug), title, status, ...extensions });
   }
 }

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { SqlDriver, SqlExecutor } from '../sql/sql-driver';
 
@@ -11,6 +12,7 @@ export class PgliteDriver implements SqlDriver {
 
   /** `dataDir` undefined keeps the database in memory (tests). */
   static async open(dataDir: string | undefined): Promise<PgliteDriver> {
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
     const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
     return new PgliteDriver(db);
   }

@@ -3,7 +3,10 @@ import { AMOUNT_CREDITS_MAX, AMOUNT_PAID_MINOR_MAX } from '@libs/credits';
 import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 export class CompleteRechargeRequest {
-  @ApiProperty({ description: 'Your id of the payment; a recharge is recorded once per id', example: 'invoice-2026-0042' })
+  @ApiProperty({
+    description: 'Your id of the payment; a recharge is recorded once per id',
+    example: 'invoice-2026-0042',
+  })
   @IsString()
   @Length(1, 255)
   rechargeId!: string;

@@ -16,7 +16,11 @@ export class ListEventsHttpController {
   @RequiresScope('audit')
   @ApiOperation({ summary: "A user's events in stream order, a page at a time" })
   @ApiQuery({ name: 'fromVersion', required: false, description: 'First version of the page (default 1)' })
-  @ApiQuery({ name: 'limit', required: false, description: `Events per page, 1 to ${LIST_EVENTS_LIMIT_MAX} (default 100)` })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    description: `Events per page, 1 to ${LIST_EVENTS_LIMIT_MAX} (default 100)`,
+  })
   events(
     @Param('userId', UserIdPipe) userId: string,
     @Query('fromVersion', new DefaultValuePipe(1), ParseIntPipe) fromVersion: number,

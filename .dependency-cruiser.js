@@ -1,0 +1,59 @@
+/**
+ * The layering rules of DESIGN.md, checked on every `npm test`.
+ * @type {import('dependency-cruiser').IConfiguration}
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      comment: 'libs/credits is the pure domain: no framework, no database driver, no store client.',
+      severity: 'error',
+      from: { path: '^libs/credits/' },
+      to: {
+        path: [
+          '^libs/(event-store|config)/',
+          '^apps/',
+          '^projections/',
+          'node_modules/(@nestjs|pg|pg-pool|@electric-sql|@kurrent|@eventstore|stripe|express)/',
+        ],
+      },
+    },
+    {
+      name: 'apps-are-independent',
+      comment: 'A runnable app never imports another: shared code lives in libs/.',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/' },
+      to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'projections-do-not-import-apps',
+      severity: 'error',
+      from: { path: '^projections/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'libs-do-not-import-apps',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^(apps|projections)/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    exclude: { path: '(^|/)dist/' },
+  },
+};

@@ -1,0 +1,130 @@
+import { type CreditsCommand, creditsStreamId } from '@libs/credits';
+import {
+  EVENT_STORE_MIGRATIONS,
+  type EventStore,
+  type EventToAppend,
+  PgliteDriver,
+  SqlEventStore,
+  migrate,
+} from '@libs/event-store';
+import { CreditsMetrics } from '../metrics/credits-metrics';
+import { CommandRetriesExhaustedError, CreditsCommandRunner } from './credits-command.runner';
+import { foldCreditsStream } from './credits-stream.reader';
+
+const USER_ID = 'user-1';
+const NOW = '2026-11-27T12:00:00.000Z';
+
+/**
+ * A real PGlite store, wrapped so a test can slip another writer's append in
+ * just before the runner's own: the interleaving two processes can produce.
+ */
+class InterleavingStore {
+  readonly interleaved: Array<() => Promise<unknown>> = [];
+
+  constructor(readonly store: EventStore) {}
+
+  asEventStore(): EventStore {
+    const appendToStream: EventStore['appendToStream'] = async (streamId, events, options) => {
+      const otherWriter = this.interleaved.shift();
+      if (otherWriter) await otherWriter();
+      return this.store.appendToStream(streamId, events, options);
+    };
+    return Object.assign(Object.create(this.store) as EventStore, { appendToStream });
+  }
+}
+
+function grant(key: string, amount: number): CreditsCommand {
+  return {
+    type: 'GrantBonus',
+    data: { userId: USER_ID, amount, reason: 'test', metadata: {} },
+    metadata: { idempotencyKey: key, now: NOW },
+  };
+}
+
+function consume(reference: string, amount: number): CreditsCommand {
+  return {
+    type: 'ConsumeCredits',
+    data: { userId: USER_ID, feature: 'face_swap', reference, amount, metadata: {} },
+    metadata: { idempotencyKey: `consume:${reference}`, now: NOW },
+  };
+}
+
+function otherWritersEvent(key: string): EventToAppend {
+  return {
+    id: crypto.randomUUID(),
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    data: { amount: 1, reason: 'other process', metadata: {} },
+    metadata: { idempotencyKey: key, payloadFingerprint: 'other', occurredAt: NOW },
+  };
+}
+
+describe('CreditsCommandRunner on PGlite', () => {
+  let store: EventStore;
+  let interleaving: InterleavingStore;
+  let metrics: CreditsMetrics;
+
+  beforeEach(async () => {
+    const driver = await PgliteDriver.open(undefined);
+    await migrate(driver, EVENT_STORE_MIGRATIONS);
+    store = new SqlEventStore(driver);
+    interleaving = new InterleavingStore(store);
+    metrics = new CreditsMetrics();
+  });
+  afterEach(() => store.close());
+
+  const runner = (retriesMax: number) => new CreditsCommandRunner(interleaving.asEventStore(), retriesMax, metrics);
+  const streamId = creditsStreamId(USER_ID);
+  const appendByAnotherProcess = (key: string) => () =>
+    store.appendToStream(streamId, [otherWritersEvent(key)], { expectedVersion: 'any' });
+
+  describe('when another writer appends between the read and the append', () => {
+    it('reads again, decides again on the new state, and records once', async () => {
+      await runner(3).run(grant('grant-1', 5));
+      interleaving.interleaved.push(appendByAnotherProcess('other-1'));
+
+      const result = await runner(3).run(consume('upload-1', 2));
+
+      // Decided first at version 1 (balance 5); recorded at version 3 after the other writer's bonus of 1.
+      expect(result).toMatchObject({ kind: 'recorded', outcome: { amount: 2, balanceAfter: 4, streamVersion: 3 } });
+      expect((await foldCreditsStream(store, streamId)).balance).toBe(4);
+      expect(await metrics.retries.get()).toMatchObject({ values: [{ value: 1 }] });
+    });
+
+    it('refuses on the second decision when the other writer spent the credits first', async () => {
+      await runner(3).run(grant('grant-1', 5));
+      interleaving.interleaved.push(() => runner(0).run(consume('upload-other', 5)));
+
+      const result = await runner(3).run(consume('upload-1', 5));
+
+      expect(result).toEqual({
+        kind: 'refused',
+        userId: USER_ID,
+        error: { type: 'insufficient-credits', balance: 0, requested: 5 },
+      });
+    });
+
+    it('answers with the original outcome when the other writer recorded the same command', async () => {
+      await runner(3).run(grant('grant-1', 5));
+      let original: unknown;
+      interleaving.interleaved.push(async () => (original = await runner(0).run(consume('upload-1', 2))));
+
+      const result = await runner(3).run(consume('upload-1', 2));
+
+      expect(result).toEqual({ ...(original as object), kind: 'replayed' });
+      expect((await foldCreditsStream(store, streamId)).balance).toBe(3);
+    });
+  });
+
+  describe('when every attempt loses the race', () => {
+    it('gives up after retriesMax retries and appends nothing of its own', async () => {
+      await runner(3).run(grant('grant-1', 5));
+      for (let index = 0; index < 3; index++) interleaving.interleaved.push(appendByAnotherProcess(`other-${index}`));
+
+      await expect(runner(2).run(consume('upload-1', 1))).rejects.toThrow(CommandRetriesExhaustedError);
+      const state = await foldCreditsStream(store, streamId);
+      expect(state.version).toBe(4);
+      expect(state.outcomes.has('consume:upload-1')).toBe(false);
+    });
+  });
+});

@@ -1,0 +1,24 @@
+import { ConfigError, eventStoreLocationFrom } from '@libs/config';
+import { EVENT_STORE_MIGRATIONS, migrate, openSqlDriver } from '@libs/event-store';
+
+/**
+ * `npm run migrate`: applies pending migrations to the configured store and
+ * says which. The API also migrates at start; this is for deploys that
+ * migrate first. Idempotent: a second run applies nothing.
+ */
+async function main(): Promise<void> {
+  const location = eventStoreLocationFrom();
+  const driver = await openSqlDriver(location);
+  try {
+    const applied = await migrate(driver, EVENT_STORE_MIGRATIONS);
+    const where = location.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${location.dataDir}`;
+    console.log(applied.length === 0 ? `${where}: up to date` : `${where}: applied ${applied.join(', ')}`);
+  } finally {
+    await driver.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './app-config';
+
+const SECRET = 'a-secret-of-enough-length';
+
+describe('loadConfig', () => {
+  describe('with nothing set', () => {
+    it('runs embedded on PGlite in ./data, on port 3000, without keys (a development key is made at start)', () => {
+      const config = loadConfig({});
+
+      expect(config.port).toBe(3000);
+      expect(config.eventStore).toEqual({ kind: 'pglite', dataDir: join(process.cwd(), 'data', 'pglite') });
+      expect(config.apiKeys).toBeUndefined();
+      expect(config.commandRetriesMax).toBe(10);
+      expect(config.priceList.face_swap).toEqual({ credits: 1 });
+    });
+  });
+
+  describe('with DATABASE_URL', () => {
+    it('uses PostgreSQL and needs API_KEYS', () => {
+      expect(() => loadConfig({ DATABASE_URL: 'postgres://localhost/credits' })).toThrow(
+        new ConfigError('API_KEYS', 'must be set when DATABASE_URL is (a development key is made only in the embedded mode)'),
+      );
+      const config = loadConfig({ DATABASE_URL: 'postgres://localhost/credits', API_KEYS: `svc:consume+read:${SECRET}` });
+      expect(config.eventStore).toEqual({ kind: 'postgres', connectionString: 'postgres://localhost/credits', poolSize: 10 });
+      expect(config.apiKeys?.map((key) => [key.name, [...key.scopes]])).toEqual([['svc', ['consume', 'read']]]);
+    });
+
+    it('refuses a URL that is not PostgreSQL', () => {
+      expect(() => loadConfig({ DATABASE_URL: 'mysql://localhost/credits', API_KEYS: `a:read:${SECRET}` })).toThrow(
+        /^DATABASE_URL must be a postgres/,
+      );
+    });
+  });
+
+  describe('a bad value stops start-up with a message naming the variable', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['COMMAND_RETRIES_MAX', '-1'],
+      ['DATABASE_POOL_SIZE', '0'],
+      ['LOG_LEVEL', 'loud'],
+      ['PRICE_LIST_FILE', '/nonexistent/price-list.json'],
+    ])('%s=%s', (variable, value) => {
+      const env = { [variable]: value, DATABASE_URL: variable === 'DATABASE_POOL_SIZE' ? 'postgres://h/d' : undefined };
+      expect(() => loadConfig({ ...env, API_KEYS: `a:read:${SECRET}` })).toThrow(
+        expect.objectContaining({ name: 'ConfigError', variable }),
+      );
+    });
+
+    it('PRICE_LIST_FILE with an invalid price', () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'prices-')), 'prices.json');
+      writeFileSync(file, JSON.stringify({ face_swap: { credits: 0 } }));
+      expect(() => loadConfig({ PRICE_LIST_FILE: file })).toThrow(/^PRICE_LIST_FILE is invalid: .*face_swap/);
+    });
+  });
+
+  describe('API_KEYS', () => {
+    it('reads several keys with scopes joined by +', () => {
+      const config = loadConfig({ API_KEYS: `backend:consume+read:${SECRET}, ops:admin:${SECRET}x` });
+      expect(config.apiKeys?.map((key) => key.name)).toEqual(['backend', 'ops']);
+      expect(config.apiKeys?.[1].secret).toBe(`${SECRET}x`);
+    });
+
+    it.each([
+      ['an unknown scope', `backend:spend:${SECRET}`, 'unknown scope "spend"'],
+      ['a short secret', 'backend:read:short', 'shorter than 16'],
+      ['a missing part', 'backend:read', 'not name:scopes:secret'],
+      ['a name used twice', `a:read:${SECRET},a:grant:${SECRET}`, 'names the same key twice'],
+    ])('refuses %s without echoing any secret', (_, value, reason) => {
+      let message = '';
+      try {
+        loadConfig({ API_KEYS: value });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('API_KEYS is invalid');
+      expect(message).toContain(reason);
+      expect(message).not.toContain(SECRET);
+    });
+  });
+});

@@ -1,0 +1,56 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@libs/config';
+import request from 'supertest';
+import { developmentApiKey } from '../../apps/api/src/auth/development-api-key';
+import { createApp } from '../../apps/api/src/create-app';
+
+describe('the embedded mode (npm start with no configuration)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'credits-embedded-'));
+
+  it('makes a development key once, readable by its owner only, and reuses it on the next start', () => {
+    const first = developmentApiKey(dataDir);
+    const second = developmentApiKey(dataDir);
+
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.key.secret).toBe(first.key.secret);
+    expect([...first.key.scopes]).toEqual(['admin']);
+    expect(readFileSync(first.file, 'utf8').trim()).toBe(first.key.secret);
+    expect(statSync(first.file).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the events in the PGlite data directory across restarts', async () => {
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+    const { key } = developmentApiKey(dataDir);
+    const authorization = `Bearer ${key.secret}`;
+
+    const before = await createApp(config, [key]);
+    await request(before.getHttpServer())
+      .post('/v1/users/alice/bonuses')
+      .set('Authorization', authorization)
+      .set('Idempotency-Key', 'welcome-alice')
+      .send({ amount: 10, reason: 'welcome' })
+      .expect(201);
+    await before.close();
+
+    const after = await createApp(config, [key]);
+    try {
+      const balance = await request(after.getHttpServer())
+        .get('/v1/users/alice/balance')
+        .set('Authorization', authorization)
+        .expect(200);
+      expect(balance.body).toEqual({ userId: 'alice', balance: 10, version: 1 });
+      await request(after.getHttpServer())
+        .post('/v1/users/alice/bonuses')
+        .set('Authorization', authorization)
+        .set('Idempotency-Key', 'welcome-alice')
+        .send({ amount: 10, reason: 'welcome' })
+        .expect(200)
+        .expect('Idempotent-Replayed', 'true');
+    } finally {
+      await after.close();
+    }
+  });
+});
