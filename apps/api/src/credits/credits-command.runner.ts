@@ -12,6 +12,7 @@ import {
 import { DuplicateEventIdError, EVENT_STORE, type EventStore, VersionConflictError } from '@libs/event-store';
 import { CreditsMetrics } from '../metrics/credits-metrics';
 import { foldCreditsStream, toEventToAppend } from './credits-stream.reader';
+import { CreditsStateCache } from './credits-state.cache';
 import { PerStreamQueue } from './per-stream-queue';
 
 export type CreditsCommandResult =
@@ -41,6 +42,7 @@ export class CommandRetriesExhaustedError extends Error {
 @Injectable()
 export class CreditsCommandRunner {
   private readonly queue = new PerStreamQueue();
+  private readonly states = new CreditsStateCache();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -60,9 +62,15 @@ export class CreditsCommandRunner {
     }
   }
 
+  /** The user's current state, read in turn with the commands for the same user. */
+  async currentState(userId: string): Promise<CreditsState> {
+    const streamId = creditsStreamId(userId);
+    return this.queue.run(streamId, () => this.readState(streamId));
+  }
+
   private async runWithRetries(streamId: string, command: CreditsCommand): Promise<CreditsCommandResult> {
     for (let attempt = 0; ; attempt++) {
-      const state = await foldCreditsStream(this.store, streamId);
+      const state = await this.readState(streamId);
       try {
         return await this.decideAndAppend(streamId, command, state);
       } catch (error) {
@@ -93,7 +101,21 @@ export class CreditsCommandRunner {
       const { streamVersion, globalPosition } = appended.events[index];
       next = evolve(next, { ...event, streamVersion, globalPosition });
     });
+    this.states.set(streamId, next);
     return { kind: 'recorded', userId, outcome: next.outcomes.get(command.metadata.idempotencyKey)! };
+  }
+
+  /** Cached state plus the events other writers appended since; always current when it returns. */
+  private async readState(streamId: string): Promise<CreditsState> {
+    try {
+      const state = await foldCreditsStream(this.store, streamId, this.states.get(streamId));
+      this.states.set(streamId, state);
+      return state;
+    } catch (error) {
+      // A failed fold may have extended the cached state's outcomes: never reuse it.
+      this.states.delete(streamId);
+      throw error;
+    }
   }
 }
 

@@ -1,10 +1,19 @@
 import { type CreditsEvent, type CreditsState, type RecordedCreditsEvent, evolve, initialState } from '@libs/credits';
 import type { EventStore, RecordedEvent } from '@libs/event-store';
 
-/** Reads a user's stream from the store and folds it with the domain's `evolve`. */
-export async function foldCreditsStream(store: EventStore, streamId: string): Promise<CreditsState> {
-  let state = initialState();
-  for await (const event of store.readStream(streamId)) state = evolve(state, toCreditsEvent(event));
+/**
+ * Reads a user's stream from the store and folds it with the domain's `evolve`,
+ * from the beginning or onto a state already folded up to its version.
+ */
+export async function foldCreditsStream(
+  store: EventStore,
+  streamId: string,
+  from: CreditsState = initialState(),
+): Promise<CreditsState> {
+  let state = from;
+  for await (const event of store.readStream(streamId, { fromVersion: from.version + 1 })) {
+    state = evolve(state, toCreditsEvent(event));
+  }
   return state;
 }
 

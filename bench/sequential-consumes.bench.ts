@@ -1,0 +1,148 @@
+/**
+ * `npm run bench`: 1,000 sequential consumes on one user, on each store, through
+ * the command runner and through the HTTP API. Prints commands/s and latency
+ * percentiles, and checks the result (final balance, events stored); exits 1
+ * if a check fails. Figures only: nothing here fails because a machine is slow.
+ */
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
+import { creditsStreamId } from '@libs/credits';
+import { type EventStore, type EventStoreLocation, openEventStore } from '@libs/event-store';
+import { Client } from 'pg';
+import { CreditsCommandRunner } from '../apps/api/src/credits/credits-command.runner';
+import { foldCreditsStream } from '../apps/api/src/credits/credits-stream.reader';
+import { createApp } from '../apps/api/src/create-app';
+import { CreditsMetrics } from '../apps/api/src/metrics/credits-metrics';
+
+const CONSUMES = Number(process.env.BENCH_CONSUMES ?? 1000);
+const NOW = new Date().toISOString();
+const SECRET = 'bench-secret-0123456789';
+
+type Figures = { store: string; path: string; commandsPerSecond: number; p50Ms: number; p99Ms: number; verified: boolean };
+
+async function main(): Promise<void> {
+  const figures: Figures[] = [];
+  for (const target of await targets()) {
+    figures.push(await throughRunner(target));
+    figures.push(await throughHttp(target));
+    await target.cleanUp();
+  }
+  console.table(figures.map((f) => ({ ...f, commandsPerSecond: Math.round(f.commandsPerSecond) })));
+  if (figures.some((f) => !f.verified)) process.exit(1);
+}
+
+type Target = { name: string; location: () => EventStoreLocation; cleanUp(): Promise<void> };
+
+async function targets(): Promise<Target[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'credits-bench-'));
+  let runs = 0;
+  const list: Target[] = [
+    {
+      name: 'pglite (disk)',
+      location: () => ({ kind: 'pglite', dataDir: join(dataDir, `run-${runs++}`) }),
+      cleanUp: async () => rmSync(dataDir, { recursive: true, force: true }),
+    },
+  ];
+  const serverUrl = process.env.DATABASE_URL;
+  if (serverUrl) {
+    const database = `credits_bench_${process.pid}`;
+    await admin(serverUrl, `create database ${database}`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${database}`;
+    list.push({
+      name: 'postgresql',
+      location: () => ({ kind: 'postgres', connectionString: url.toString(), poolSize: 10 }),
+      cleanUp: () => admin(serverUrl, `drop database ${database} with (force)`),
+    });
+  } else {
+    console.log('DATABASE_URL unset: PostgreSQL not measured');
+  }
+  return list;
+}
+
+async function throughRunner(target: Target): Promise<Figures> {
+  const store = await openEventStore(target.location());
+  const runner = new CreditsCommandRunner(store, 10, new CreditsMetrics());
+  const userId = `runner-${Date.now()}`;
+  await runner.run({
+    type: 'GrantBonus',
+    data: { userId, amount: CONSUMES, reason: 'bench', metadata: {} },
+    metadata: { idempotencyKey: 'grant', now: NOW },
+  });
+  const latencies = await timeSequentially(async (index) => {
+    const result = await runner.run({
+      type: 'ConsumeCredits',
+      data: { userId, feature: 'face_swap', reference: `upload-${index}`, amount: 1, metadata: {} },
+      metadata: { idempotencyKey: `consume:${index}`, now: NOW },
+    });
+    if (result.kind !== 'recorded') throw new Error(`consume ${index} was ${result.kind}`);
+  });
+  const verified = await verify(store, userId);
+  await store.close();
+  return { store: target.name, path: 'runner', ...summarize(latencies), verified };
+}
+
+async function throughHttp(target: Target): Promise<Figures> {
+  const config: AppConfig = { ...loadConfig({ LOG_LEVEL: 'silent' }), eventStore: target.location() };
+  const app = await createApp(config, parseApiKeys(`bench:admin:${SECRET}`));
+  await app.listen(0, '127.0.0.1');
+  const base = await app.getUrl();
+  const userId = `http-${Date.now()}`;
+  const post = (path: string, body: unknown, key?: string) =>
+    fetch(`${base}/v1/users/${userId}/${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json', ...(key ? { 'Idempotency-Key': key } : {}) },
+      body: JSON.stringify(body),
+    });
+  await post('bonuses', { amount: CONSUMES, reason: 'bench' }, 'grant');
+  const latencies = await timeSequentially(async (index) => {
+    const response = await post('consumptions', { feature: 'face_swap', reference: `upload-${index}` });
+    if (response.status !== 201) throw new Error(`consume ${index} answered ${response.status}`);
+    await response.arrayBuffer();
+  });
+  const { EVENT_STORE } = await import('@libs/event-store');
+  const verified = await verify(app.get<EventStore>(EVENT_STORE), userId);
+  await app.close();
+  return { store: target.name, path: 'http', ...summarize(latencies), verified };
+}
+
+async function timeSequentially(consume: (index: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let index = 0; index < CONSUMES; index++) {
+    const before = performance.now();
+    await consume(index);
+    latencies.push(performance.now() - before);
+  }
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
+async function verify(store: EventStore, userId: string): Promise<boolean> {
+  const state = await foldCreditsStream(store, creditsStreamId(userId));
+  return state.balance === 0 && state.version === CONSUMES + 1;
+}
+
+function summarize({ latencies, seconds }: { latencies: number[]; seconds: number }) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (quantile: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
+  return { commandsPerSecond: CONSUMES / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+async function admin(serverUrl: string, statement: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
