@@ -22,7 +22,14 @@ const CONSUMES = Number(process.env.BENCH_CONSUMES ?? 1000);
 const NOW = new Date().toISOString();
 const SECRET = 'bench-secret-0123456789';
 
-type Figures = { store: string; path: string; commandsPerSecond: number; p50Ms: number; p99Ms: number; verified: boolean };
+type Figures = {
+  store: string;
+  path: string;
+  commandsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  verified: boolean;
+};
 
 async function main(): Promise<void> {
   const figures: Figures[] = [];
@@ -44,7 +51,7 @@ async function targets(): Promise<Target[]> {
     {
       name: 'pglite (disk)',
       location: () => ({ kind: 'pglite', dataDir: join(dataDir, `run-${runs++}`) }),
-      cleanUp: async () => rmSync(dataDir, { recursive: true, force: true }),
+      cleanUp: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
     },
   ];
   const serverUrl = process.env.DATABASE_URL;
@@ -95,7 +102,11 @@ async function throughHttp(target: Target): Promise<Figures> {
   const post = (path: string, body: unknown, key?: string) =>
     fetch(`${base}/v1/users/${userId}/${path}`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json', ...(key ? { 'Idempotency-Key': key } : {}) },
+      headers: {
+        Authorization: `Bearer ${SECRET}`,
+        'Content-Type': 'application/json',
+        ...(key ? { 'Idempotency-Key': key } : {}),
+      },
       body: JSON.stringify(body),
     });
   await post('bonuses', { amount: CONSUMES, reason: 'bench' }, 'grant');
@@ -110,7 +121,9 @@ async function throughHttp(target: Target): Promise<Figures> {
   return { store: target.name, path: 'http', ...summarize(latencies), verified };
 }
 
-async function timeSequentially(consume: (index: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+async function timeSequentially(
+  consume: (index: number) => Promise<void>,
+): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   const started = performance.now();
   for (let index = 0; index < CONSUMES; index++) {
@@ -128,7 +141,8 @@ async function verify(store: EventStore, userId: string): Promise<boolean> {
 
 function summarize({ latencies, seconds }: { latencies: number[]; seconds: number }) {
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (quantile: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
+  const at = (quantile: number) =>
+    Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
   return { commandsPerSecond: CONSUMES / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 

@@ -5,8 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiKey, AppConfig } from '@libs/config';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-
-export const REQUEST_BODY_LIMIT = '64kb';
+import { acceptJsonBodies } from './http/json-body';
 
 /** Builds the API (not yet listening): used by main.ts and by the end-to-end tests. */
 export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): Promise<INestApplication> {
@@ -15,7 +14,7 @@ export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): 
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: REQUEST_BODY_LIMIT });
+  acceptJsonBodies(app);
   app.disable('x-powered-by');
   const document = SwaggerModule.createDocument(
     app,

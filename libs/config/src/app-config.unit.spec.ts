@@ -21,10 +21,20 @@ describe('loadConfig', () => {
   describe('with DATABASE_URL', () => {
     it('uses PostgreSQL and needs API_KEYS', () => {
       expect(() => loadConfig({ DATABASE_URL: 'postgres://localhost/credits' })).toThrow(
-        new ConfigError('API_KEYS', 'must be set when DATABASE_URL is (a development key is made only in the embedded mode)'),
+        new ConfigError(
+          'API_KEYS',
+          'must be set when DATABASE_URL is (a development key is made only in the embedded mode)',
+        ),
       );
-      const config = loadConfig({ DATABASE_URL: 'postgres://localhost/credits', API_KEYS: `svc:consume+read:${SECRET}` });
-      expect(config.eventStore).toEqual({ kind: 'postgres', connectionString: 'postgres://localhost/credits', poolSize: 10 });
+      const config = loadConfig({
+        DATABASE_URL: 'postgres://localhost/credits',
+        API_KEYS: `svc:consume+read:${SECRET}`,
+      });
+      expect(config.eventStore).toEqual({
+        kind: 'postgres',
+        connectionString: 'postgres://localhost/credits',
+        poolSize: 10,
+      });
       expect(config.apiKeys?.map((key) => [key.name, [...key.scopes]])).toEqual([['svc', ['consume', 'read']]]);
     });
 

@@ -53,7 +53,7 @@ function fromHttpException(exception: HttpException): ProblemDetails {
   return { type: problemType(slug), title, status, detail: exception.message };
 }
 
-/** Body-parser errors (too large, malformed JSON) carry a `status` and a `type`, not an HttpException. */
+/** Other body-parser errors (an unsupported charset, an aborted request) carry a 4xx `status` and a `type`. */
 function httpStatusOfFramework(exception: unknown): number | undefined {
   if (typeof exception !== 'object' || exception === null) return undefined;
   const { status, type } = exception as { status?: unknown; type?: unknown };
@@ -61,16 +61,6 @@ function httpStatusOfFramework(exception: unknown): number | undefined {
 }
 
 function fromFrameworkError(status: number, error: Error): ProblemDetails {
-  if (status === 413) {
-    return {
-      type: problemType('payload-too-large'),
-      title: 'Payload too large',
-      status,
-      detail: 'the body is over 64 KiB',
-    };
-  }
-  if ((error as { type?: string }).type === 'entity.parse.failed') {
-    return { type: problemType('malformed-json'), title: 'Malformed JSON body', status, detail: error.message };
-  }
-  return { type: problemType('bad-request'), title: 'Bad request', status, detail: error.message };
+  const slug = status === 415 ? 'unsupported-media-type' : 'bad-request';
+  return { type: problemType(slug), title: 'Bad request', status, detail: error.message };
 }

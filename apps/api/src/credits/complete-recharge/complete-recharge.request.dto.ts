@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { AMOUNT_CREDITS_MAX, AMOUNT_PAID_MINOR_MAX } from '@libs/credits';
-import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsObject, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 export class CompleteRechargeRequest {
   @ApiProperty({
@@ -29,7 +29,7 @@ export class CompleteRechargeRequest {
   currency!: string;
 
   @ApiPropertyOptional({ example: { note: 'bank transfer' } })
-  @IsOptional()
+  @ValidateIf((_, value) => value !== undefined)
   @IsObject()
   metadata?: Record<string, unknown>;
 }

@@ -10,9 +10,13 @@ export class ConsumeCreditsCommand extends Command<CreditsCommandResult> {
     /** Undefined: the price list's price. */
     readonly requestedAmount: number | undefined,
     readonly metadata: ClientMetadata,
-    /** Defaults to the feature and reference: one charge per upload. */
-    readonly idempotencyKey: string = `consume:${feature}:${reference}`,
+    /** The client's Idempotency-Key; without one, the feature and reference: one charge per upload. */
+    clientKey: string = `${feature}:${reference}`,
   ) {
     super();
+    this.idempotencyKey = `consume:${clientKey}`;
   }
+
+  /** Namespaced per command, so a key chosen for one kind of command never blocks another. */
+  readonly idempotencyKey: string;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { AMOUNT_CREDITS_MAX } from '@libs/credits';
-import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsObject, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 export class ConsumeCreditsRequest {
   @ApiProperty({ description: 'A feature of the price list', example: 'face_swap' })
@@ -14,14 +14,14 @@ export class ConsumeCreditsRequest {
   reference!: string;
 
   @ApiPropertyOptional({ description: 'Overrides the price, where the price list allows it', example: 25 })
-  @IsOptional()
+  @ValidateIf((_, value) => value !== undefined)
   @IsInt()
   @Min(1)
   @Max(AMOUNT_CREDITS_MAX)
   amount?: number;
 
   @ApiPropertyOptional({ description: 'Kept with the event, returned in the history', example: { model: 'v2' } })
-  @IsOptional()
+  @ValidateIf((_, value) => value !== undefined)
   @IsObject()
   metadata?: Record<string, unknown>;
 }

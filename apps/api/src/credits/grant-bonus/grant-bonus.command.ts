@@ -8,8 +8,13 @@ export class GrantBonusCommand extends Command<CreditsCommandResult> {
     readonly amount: number,
     readonly reason: string,
     readonly metadata: ClientMetadata,
-    readonly idempotencyKey: string,
+    /** The client's Idempotency-Key. */
+    clientKey: string,
   ) {
     super();
+    this.idempotencyKey = `bonus:${clientKey}`;
   }
+
+  /** Namespaced per command, so a key chosen for one kind of command never blocks another. */
+  readonly idempotencyKey: string;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { AMOUNT_CREDITS_MAX } from '@libs/credits';
-import { IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsInt, IsObject, IsString, Length, Max, Min, ValidateIf } from 'class-validator';
 
 export class GrantBonusRequest {
   @ApiProperty({ example: 50 })
@@ -15,7 +15,7 @@ export class GrantBonusRequest {
   reason!: string;
 
   @ApiPropertyOptional({ example: { campaign: 'launch' } })
-  @IsOptional()
+  @ValidateIf((_, value) => value !== undefined)
   @IsObject()
   metadata?: Record<string, unknown>;
 }

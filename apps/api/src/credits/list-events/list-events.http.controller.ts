@@ -1,4 +1,4 @@
-import { Controller, DefaultValuePipe, Get, Param, ParseIntPipe, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequiresScope } from '../../auth/api-key.guard';
@@ -23,14 +23,26 @@ export class ListEventsHttpController {
   })
   events(
     @Param('userId', UserIdPipe) userId: string,
-    @Query('fromVersion', new DefaultValuePipe(1), ParseIntPipe) fromVersion: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limit: number,
+    @Query('fromVersion') fromVersion: string | undefined,
+    @Query('limit') limit: string | undefined,
   ): Promise<UserEventsPage> {
-    if (fromVersion < 1 || limit < 1 || limit > LIST_EVENTS_LIMIT_MAX) {
-      throw ProblemException.of(400, 'invalid-page', 'Invalid page', {
-        detail: `fromVersion must be at least 1 and limit from 1 to ${LIST_EVENTS_LIMIT_MAX}`,
-      });
-    }
-    return this.queryBus.execute(new ListEventsQuery(userId, fromVersion, limit));
+    const page = new ListEventsQuery(
+      userId,
+      pageParameter(fromVersion, 1, 2 ** 31 - 1),
+      pageParameter(limit, 100, LIST_EVENTS_LIMIT_MAX),
+    );
+    return this.queryBus.execute(page);
   }
+}
+
+/** Plain decimal digits within bounds; anything else (`ten`, `1.5`, `0x10`) is refused, not defaulted. */
+function pageParameter(value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const parsed = /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= 1 && parsed <= max)) {
+    throw ProblemException.of(400, 'invalid-page', 'Invalid page', {
+      detail: `fromVersion must be a whole number of at least 1, and limit one from 1 to ${LIST_EVENTS_LIMIT_MAX}`,
+    });
+  }
+  return parsed;
 }

@@ -1,0 +1,60 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { ProblemException } from '../problems/problem-details';
+
+export const REQUEST_BODY_LIMIT = '64kb';
+/** Deeper bodies are refused before validation, whose recursive copy would overflow the stack. */
+export const REQUEST_BODY_DEPTH_MAX = 16;
+
+/**
+ * JSON bodies up to 64 KiB and 16 levels deep. Body-parser's own errors
+ * (malformed JSON, too large) become problem details here, before NestJS
+ * would turn them into generic ones.
+ */
+export function acceptJsonBodies(app: NestExpressApplication): void {
+  app.useBodyParser('json', { limit: REQUEST_BODY_LIMIT });
+  app.use(bodyParserErrorsAsProblems);
+  app.use(refuseDeepBodies);
+}
+
+function bodyParserErrorsAsProblems(error: unknown, _request: Request, _response: Response, next: NextFunction): void {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (type === 'entity.parse.failed') {
+    return next(
+      ProblemException.of(400, 'malformed-json', 'Malformed JSON body', {
+        detail: 'the request body is not valid JSON',
+      }),
+    );
+  }
+  if (type === 'entity.too.large' || status === 413) {
+    return next(
+      ProblemException.of(413, 'payload-too-large', 'Payload too large', {
+        detail: `the body is over ${REQUEST_BODY_LIMIT}`,
+      }),
+    );
+  }
+  next(error);
+}
+
+function refuseDeepBodies(request: Request, _response: Response, next: NextFunction): void {
+  if (depthExceeds(request.body, REQUEST_BODY_DEPTH_MAX)) {
+    return next(
+      ProblemException.of(400, 'invalid-request', 'Invalid request', {
+        detail: `the body nests objects or arrays more than ${REQUEST_BODY_DEPTH_MAX} levels deep`,
+      }),
+    );
+  }
+  next();
+}
+
+/** Iterative, so that checking a hostile body cannot itself overflow the stack. */
+export function depthExceeds(value: unknown, depthMax: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= depthMax) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
