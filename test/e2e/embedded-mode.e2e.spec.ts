@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@libs/config';
+import { EVENT_STORE, type EventStore } from '@libs/event-store';
 import request from 'supertest';
 import { developmentApiKey } from '../../apps/api/src/auth/development-api-key';
 import { createApp } from '../../apps/api/src/create-app';
@@ -51,6 +52,27 @@ describe('the embedded mode (npm start with no configuration)', () => {
         .expect('Idempotent-Replayed', 'true');
     } finally {
       await after.close();
+    }
+  });
+
+  it('is not ready once its store stops answering', async () => {
+    const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), 'credits-ready-')), LOG_LEVEL: 'silent' });
+    const app = await createApp(config, [developmentApiKey(config.dataDir).key]);
+    try {
+      await request(app.getHttpServer()).get('/health/ready').expect(200);
+      await app.get<EventStore>(EVENT_STORE).close();
+
+      const response = await request(app.getHttpServer()).get('/health/ready');
+
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({
+        type: '/problems/not-ready',
+        status: 503,
+        checks: { status: 'error', error: { eventStore: { status: 'down' } } },
+      });
+      await request(app.getHttpServer()).get('/health/live').expect(200);
+    } finally {
+      await app.close();
     }
   });
 });

@@ -1,8 +1,9 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { EVENT_STORE, type EventStore } from '@libs/event-store';
 import { Public } from '../auth/api-key.guard';
+import { ProblemException } from '../problems/problem-details';
 
 @ApiTags('health')
 @Controller('health')
@@ -25,8 +26,13 @@ export class HealthController {
   @Public()
   @Get('ready')
   @HealthCheck()
-  ready() {
-    return this.health.check([() => this.eventStoreReachable()]);
+  async ready() {
+    try {
+      return await this.health.check([() => this.eventStoreReachable()]);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      throw ProblemException.of(503, 'not-ready', 'Not ready', { checks: error.getResponse() });
+    }
   }
 
   private async eventStoreReachable() {
