@@ -15,6 +15,8 @@ module.exports = {
     '^@libs/credits$': '<rootDir>/libs/credits/src',
     '^@libs/event-store$': '<rootDir>/libs/event-store/src',
     '^@libs/config$': '<rootDir>/libs/config/src',
+    '^@libs/http$': '<rootDir>/libs/http/src',
+    '^@projections$': '<rootDir>/projections',
   },
   testTimeout: 60000,
 };

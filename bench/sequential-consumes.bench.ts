@@ -4,6 +4,7 @@
  * percentiles, and checks the result (final balance, events stored); exits 1
  * if a check fails. Figures only: nothing here fails because a machine is slow.
  */
+import { MetricsRegistry } from '@libs/http';
 import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { Client } from 'pg';
 import { CreditsCommandRunner } from '../apps/api/src/credits/credits-command.runner';
 import { foldCreditsStream } from '../apps/api/src/credits/credits-stream.reader';
 import { createApp } from '../apps/api/src/create-app';
-import { CreditsMetrics } from '../apps/api/src/metrics/credits-metrics';
+import { CreditsMetrics } from '../apps/api/src/credits/credits-metrics';
 
 const CONSUMES = Number(process.env.BENCH_CONSUMES ?? 1000);
 const NOW = new Date().toISOString();
@@ -73,7 +74,7 @@ async function targets(): Promise<Target[]> {
 
 async function throughRunner(target: Target): Promise<Figures> {
   const store = await openEventStore(target.location());
-  const runner = new CreditsCommandRunner(store, 10, new CreditsMetrics());
+  const runner = new CreditsCommandRunner(store, 10, new CreditsMetrics(new MetricsRegistry()));
   const userId = `runner-${Date.now()}`;
   await runner.run({
     type: 'GrantBonus',

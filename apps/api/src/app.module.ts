@@ -1,16 +1,13 @@
 import { type DynamicModule, Module, ValidationPipe } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { ApiKey, AppConfig } from '@libs/config';
+import { HttpConventionsModule, ProblemException } from '@libs/http';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
 import { EventStoreModule } from './event-store/event-store.module';
-import { HealthModule } from './health/health.module';
-import { MetricsModule } from './metrics/metrics.module';
-import { ProblemException } from './problems/problem-details';
-import { ProblemDetailsFilter } from './problems/problem-details.filter';
 
 @Module({})
 export class AppModule {
@@ -27,15 +24,11 @@ export class AppModule {
         }),
         CqrsModule.forRoot(),
         EventStoreModule.forRoot(config.eventStore),
-        MetricsModule,
+        HttpConventionsModule,
         AuthModule.forRoot(apiKeys),
-        HealthModule,
         CreditsModule.forRoot({ priceList: config.priceList, commandRetriesMax: config.commandRetriesMax }),
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-        { provide: APP_PIPE, useValue: validationPipe() },
-      ],
+      providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };
   }
 }

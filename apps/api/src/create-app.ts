@@ -3,9 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiKey, AppConfig } from '@libs/config';
+import { acceptJsonBodies } from '@libs/http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { acceptJsonBodies } from './http/json-body';
 
 /** Builds the API (not yet listening): used by main.ts and by the end-to-end tests. */
 export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): Promise<INestApplication> {

@@ -2,16 +2,13 @@ import { type CanActivate, type ExecutionContext, Injectable, SetMetadata } from
 import { Reflector } from '@nestjs/core';
 import { type ApiKey, type ApiScope, hasScope } from '@libs/config';
 import type { Request } from 'express';
-import { ProblemException } from '../problems/problem-details';
+import { PUBLIC_ROUTE, ProblemException } from '@libs/http';
 import { ApiKeyVerifier } from './api-key.verifier';
 
 const REQUIRED_SCOPE = 'credits:required-scope';
-const PUBLIC_ROUTE = 'credits:public-route';
 
-/** The scope a route needs; a route without one and not @Public is refused to everyone. */
+/** The scope a route needs; a route without one and not @Public (libs/http) is refused to everyone. */
 export const RequiresScope = (scope: ApiScope) => SetMetadata(REQUIRED_SCOPE, scope);
-/** Health, metrics and docs: no key needed. */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 export type AuthenticatedRequest = Request & { apiKey?: ApiKey };
 

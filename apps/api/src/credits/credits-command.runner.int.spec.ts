@@ -1,3 +1,4 @@
+import { MetricsRegistry } from '@libs/http';
 import { type CreditsCommand, creditsStreamId } from '@libs/credits';
 import {
   EVENT_STORE_MIGRATIONS,
@@ -7,7 +8,7 @@ import {
   SqlEventStore,
   migrate,
 } from '@libs/event-store';
-import { CreditsMetrics } from '../metrics/credits-metrics';
+import { CreditsMetrics } from './credits-metrics';
 import { CommandRetriesExhaustedError, CreditsCommandRunner } from './credits-command.runner';
 import { foldCreditsStream } from './credits-stream.reader';
 
@@ -69,7 +70,7 @@ describe('CreditsCommandRunner on PGlite', () => {
     await migrate(driver, EVENT_STORE_MIGRATIONS);
     store = new SqlEventStore(driver);
     interleaving = new InterleavingStore(store);
-    metrics = new CreditsMetrics();
+    metrics = new CreditsMetrics(new MetricsRegistry());
   });
   afterEach(() => store.close());
 

@@ -10,7 +10,7 @@ import {
   evolve,
 } from '@libs/credits';
 import { DuplicateEventIdError, EVENT_STORE, type EventStore, VersionConflictError } from '@libs/event-store';
-import { CreditsMetrics } from '../metrics/credits-metrics';
+import { CreditsMetrics } from './credits-metrics';
 import { foldCreditsStream, toEventToAppend } from './credits-stream.reader';
 import { CreditsStateCache } from './credits-state.cache';
 import { PerStreamQueue } from './per-stream-queue';

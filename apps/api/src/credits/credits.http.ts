@@ -1,9 +1,10 @@
 import { HttpStatus, type PipeTransform } from '@nestjs/common';
+import type { Command, CommandBus } from '@nestjs/cqrs';
 import { ApiProperty } from '@nestjs/swagger';
 import { type CreditsDomainError, USER_ID_PATTERN, assertNever } from '@libs/credits';
 import type { Response } from 'express';
-import { ProblemException } from '../problems/problem-details';
-import type { CreditsCommandResult } from './credits-command.runner';
+import { ProblemException } from '@libs/http';
+import { CommandRetriesExhaustedError, type CreditsCommandResult } from './credits-command.runner';
 
 /** What a command that moved credits answers, the first time and on every replay. */
 export class CreditsMovementResponse {
@@ -16,8 +17,27 @@ export class CreditsMovementResponse {
   position!: string;
 }
 
-/** 201 for a new movement; 200 and `Idempotent-Replayed: true` for a replay; a problem for a refusal. */
-export function answerMovement(result: CreditsCommandResult, response: Response): CreditsMovementResponse {
+/**
+ * Runs a command that moves credits and answers it: 201 for a new movement,
+ * 200 and `Idempotent-Replayed: true` for a replay, a problem for a refusal,
+ * 503 when it kept losing races with other writers.
+ */
+export async function runMovement(
+  commandBus: CommandBus,
+  command: Command<CreditsCommandResult>,
+  response: Response,
+): Promise<CreditsMovementResponse> {
+  try {
+    return answerMovement(await commandBus.execute(command), response);
+  } catch (error) {
+    if (!(error instanceof CommandRetriesExhaustedError)) throw error;
+    throw ProblemException.of(503, 'concurrency-conflict', 'Concurrency conflict', {
+      detail: 'other writers kept changing this user; retry the request (its idempotency key makes that safe)',
+    });
+  }
+}
+
+function answerMovement(result: CreditsCommandResult, response: Response): CreditsMovementResponse {
   if (result.kind === 'refused') throw problemOfDomainError(result.error);
   response.status(result.kind === 'recorded' ? HttpStatus.CREATED : HttpStatus.OK);
   if (result.kind === 'replayed') response.setHeader('Idempotent-Replayed', 'true');

@@ -5,6 +5,7 @@ import { CompleteRechargeHttpController } from './complete-recharge/complete-rec
 import { ConsumeCreditsHandler } from './consume-credits/consume-credits.handler';
 import { ConsumeCreditsHttpController } from './consume-credits/consume-credits.http.controller';
 import { COMMAND_RETRIES_MAX, CreditsCommandRunner } from './credits-command.runner';
+import { CreditsMetrics } from './credits-metrics';
 import { GetBalanceHandler } from './get-balance/get-balance.handler';
 import { GetBalanceHttpController } from './get-balance/get-balance.http.controller';
 import { GrantBonusHandler } from './grant-bonus/grant-bonus.handler';
@@ -30,6 +31,7 @@ export class CreditsModule {
       providers: [
         { provide: PRICE_LIST, useValue: options.priceList },
         { provide: COMMAND_RETRIES_MAX, useValue: options.commandRetriesMax },
+        CreditsMetrics,
         CreditsCommandRunner,
         ConsumeCreditsHandler,
         GrantBonusHandler,

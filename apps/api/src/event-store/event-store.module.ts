@@ -1,9 +1,24 @@
-import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type EventStoreLocation, openEventStore } from '@libs/event-store';
+import { ReadinessChecks } from '@libs/http';
 
-/** Closes the store's connections (or the PGlite database) when the app shuts down. */
-class EventStoreCloser implements OnApplicationShutdown {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+/** Makes readiness depend on the store, and closes its connections (or PGlite) at shutdown. */
+class EventStoreLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly readiness: ReadinessChecks,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.register('eventStore', () => this.store.ping());
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.store.close();
@@ -17,7 +32,7 @@ export class EventStoreModule {
   static forRoot(location: EventStoreLocation): DynamicModule {
     return {
       module: EventStoreModule,
-      providers: [{ provide: EVENT_STORE, useFactory: () => openEventStore(location) }, EventStoreCloser],
+      providers: [{ provide: EVENT_STORE, useFactory: () => openEventStore(location) }, EventStoreLifecycle],
       exports: [EVENT_STORE],
     };
   }

@@ -3,7 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { RequiresScope } from '../../auth/api-key.guard';
-import { CreditsMovementResponse, UserIdPipe, answerMovement } from '../credits.http';
+import { CreditsMovementResponse, UserIdPipe, runMovement } from '../credits.http';
 import { CompleteRechargeCommand } from './complete-recharge.command';
 import { CompleteRechargeRequest } from './complete-recharge.request.dto';
 
@@ -33,6 +33,6 @@ export class CompleteRechargeHttpController {
       { kind: 'manual' },
       body.metadata ?? {},
     );
-    return answerMovement(await this.commandBus.execute(command), response);
+    return runMovement(this.commandBus, command, response);
   }
 }

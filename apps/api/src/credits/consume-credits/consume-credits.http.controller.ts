@@ -3,7 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { RequiresScope } from '../../auth/api-key.guard';
-import { CreditsMovementResponse, UserIdPipe, answerMovement, idempotencyKeyFrom } from '../credits.http';
+import { CreditsMovementResponse, UserIdPipe, runMovement, idempotencyKeyFrom } from '../credits.http';
 import { ConsumeCreditsCommand } from './consume-credits.command';
 import { ConsumeCreditsRequest } from './consume-credits.request.dto';
 
@@ -37,6 +37,6 @@ export class ConsumeCreditsHttpController {
       body.metadata ?? {},
       idempotencyKey,
     );
-    return answerMovement(await this.commandBus.execute(command), response);
+    return runMovement(this.commandBus, command, response);
   }
 }

@@ -3,7 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { RequiresScope } from '../../auth/api-key.guard';
-import { CreditsMovementResponse, UserIdPipe, answerMovement, idempotencyKeyFrom } from '../credits.http';
+import { CreditsMovementResponse, UserIdPipe, runMovement, idempotencyKeyFrom } from '../credits.http';
 import { GrantBonusCommand } from './grant-bonus.command';
 import { GrantBonusRequest } from './grant-bonus.request.dto';
 
@@ -28,6 +28,6 @@ export class GrantBonusHttpController {
   ): Promise<CreditsMovementResponse> {
     const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: true })!;
     const command = new GrantBonusCommand(userId, body.amount, body.reason, body.metadata ?? {}, idempotencyKey);
-    return answerMovement(await this.commandBus.execute(command), response);
+    return runMovement(this.commandBus, command, response);
   }
 }

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequiresScope } from '../../auth/api-key.guard';
-import { ProblemException } from '../../problems/problem-details';
+import { ProblemException } from '@libs/http';
 import { UserIdPipe } from '../credits.http';
 import { LIST_EVENTS_LIMIT_MAX, ListEventsQuery, type UserEventsPage } from './list-events.query';
 

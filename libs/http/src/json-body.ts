@@ -1,6 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { ProblemException } from '../problems/problem-details';
+import { ProblemException } from './problems/problem-details';
 
 export const REQUEST_BODY_LIMIT = '64kb';
 /** Deeper bodies are refused before validation, whose recursive copy would overflow the stack. */

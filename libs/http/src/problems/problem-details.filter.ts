@@ -1,6 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CommandRetriesExhaustedError } from '../credits/credits-command.runner';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ProblemException, problemType } from './problem-details';
 
 /** Every error leaves the API as application/problem+json; unexpected ones are logged and answered 500. */
@@ -22,14 +21,6 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private problemOf(exception: unknown): ProblemDetails {
     if (exception instanceof ProblemException) return exception.problem;
     if (exception instanceof HttpException) return fromHttpException(exception);
-    if (exception instanceof CommandRetriesExhaustedError) {
-      return {
-        type: problemType('concurrency-conflict'),
-        title: 'Concurrency conflict',
-        status: HttpStatus.SERVICE_UNAVAILABLE,
-        detail: 'other writers kept changing this user; retry the request (its idempotency key makes that safe)',
-      };
-    }
     const status = httpStatusOfFramework(exception);
     if (status !== undefined) return fromFrameworkError(status, exception as Error);
     return {

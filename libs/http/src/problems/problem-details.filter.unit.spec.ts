@@ -1,5 +1,5 @@
 import type { ArgumentsHost } from '@nestjs/common';
-import { CommandRetriesExhaustedError } from '../credits/credits-command.runner';
+import { ProblemException } from './problem-details';
 import { ProblemDetailsFilter } from './problem-details.filter';
 
 /** Catches one exception as the filter would for a request to /v1/users/u/consumptions. */
@@ -27,13 +27,24 @@ function answerTo(exception: unknown) {
 }
 
 describe('ProblemDetailsFilter', () => {
-  it('answers a command that kept losing races with 503 concurrency-conflict and Retry-After', () => {
-    const answer = answerTo(new CommandRetriesExhaustedError('credits-u', 11));
+  it('answers a problem exception with its problem, as application/problem+json', () => {
+    const answer = answerTo(ProblemException.of(402, 'insufficient-credits', 'Insufficient credits', { balance: 0 }));
 
-    expect(answer.status).toBe(503);
-    expect(answer.headers['Retry-After']).toBe('1');
+    expect(answer.status).toBe(402);
     expect(answer.contentType).toBe('application/problem+json');
-    expect(answer.body).toMatchObject({ type: '/problems/concurrency-conflict', status: 503 });
+    expect(answer.body).toEqual({
+      type: '/problems/insufficient-credits',
+      title: 'Insufficient credits',
+      status: 402,
+      balance: 0,
+      instance: '/v1/users/u/consumptions',
+    });
+  });
+
+  it('adds WWW-Authenticate to a 401', () => {
+    const answer = answerTo(ProblemException.of(401, 'unauthorized', 'Unauthorized'));
+
+    expect(answer.headers['WWW-Authenticate']).toBe('Bearer');
   });
 
   it('answers an unexpected error with 500 internal-error, without its message', () => {

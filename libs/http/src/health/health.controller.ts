@@ -1,9 +1,9 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { EVENT_STORE, type EventStore } from '@libs/event-store';
-import { Public } from '../auth/api-key.guard';
 import { ProblemException } from '../problems/problem-details';
+import { Public } from '../public-route';
+import { type ReadinessCheck, ReadinessChecks } from './readiness-checks';
 
 @ApiTags('health')
 @Controller('health')
@@ -11,7 +11,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly checks: ReadinessChecks,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -22,26 +22,31 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** The event store answers: the service can take commands. */
+  /** Every registered dependency answers: the process can do its work. */
   @Public()
   @Get('ready')
   @HealthCheck()
   async ready() {
     try {
-      return await this.health.check([() => this.eventStoreReachable()]);
+      return await this.health.check(
+        this.checks.entries().map(
+          ([name, check]) =>
+            () =>
+              this.run(name, check),
+        ),
+      );
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       throw ProblemException.of(503, 'not-ready', 'Not ready', { checks: error.getResponse() });
     }
   }
 
-  private async eventStoreReachable() {
-    const check = this.indicator.check('eventStore');
+  private async run(name: string, check: ReadinessCheck) {
+    const indicator = this.indicator.check(name);
     try {
-      await this.store.ping();
-      return check.up();
+      return indicator.up((await check()) ?? {});
     } catch (error) {
-      return check.down({ message: error instanceof Error ? error.message : String(error) });
+      return indicator.down({ message: error instanceof Error ? error.message : String(error) });
     }
   }
 }

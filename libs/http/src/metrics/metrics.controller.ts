@@ -1,17 +1,17 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Public } from '../auth/api-key.guard';
-import { CreditsMetrics } from './credits-metrics';
+import { Public } from '../public-route';
+import { MetricsRegistry } from './metrics-registry';
 
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {
-  constructor(private readonly metrics: CreditsMetrics) {}
+  constructor(private readonly registry: MetricsRegistry) {}
 
   @Public()
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.registry.metrics();
   }
 }
