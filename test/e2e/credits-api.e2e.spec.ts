@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request, { type Response } from 'supertest';
-import { TEST_KEYS, type TestApp, bearer, startTestApp } from '../support/test-app';
+import { TEST_KEYS, type TestApp, bearer, projectionsCaughtUp, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
 /**
@@ -73,7 +73,9 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       .send(body);
   }
 
-  function getBalance(userId: string, options: { scope?: Scope } = {}) {
+  /** Waits for every command made so far to reach the read model, then reads it. */
+  async function getBalance(userId: string, options: { scope?: Scope } = {}) {
+    await projectionsCaughtUp(testApp.app);
     return http()
       .get(`/v1/users/${userId}/balance`)
       .set('Authorization', bearer(options.scope ?? 'read'));
@@ -96,7 +98,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
   async function expectBalance(userId: string, expected: { balance: number; version: number }): Promise<void> {
     const response = await getBalance(userId);
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ userId, ...expected });
+    expect(response.body).toMatchObject({ userId, ...expected });
   }
 
   describe('POST /v1/users/{userId}/consumptions', () => {
@@ -616,18 +618,26 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       const response = await getBalance(userId);
 
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ userId, balance: 0, version: 0 });
+      expect(response.body).toEqual({ userId, balance: 0, version: 0, position: null, projectedAt: null });
     });
 
     it('answers the sum of every movement, at the version of the last one', async () => {
       const userId = await givenUserWith(100);
       await grantBonus(userId, { amount: 20, reason: 'welcome bonus' }, { idempotencyKey: 'b-1' }).expect(201);
-      await consume(userId, { feature: 'video_generation', reference: 'render-1', amount: 45 }).expect(201);
+      const last = await consume(userId, { feature: 'video_generation', reference: 'render-1', amount: 45 }).expect(
+        201,
+      );
 
       const response = await getBalance(userId);
 
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ userId, balance: 75, version: 3 });
+      expect(response.body).toEqual({
+        userId,
+        balance: 75,
+        version: 3,
+        position: last.body.position,
+        projectedAt: expect.stringMatching(ISO_TIMESTAMP),
+      });
     });
 
     it.each<[string, string]>([
@@ -637,7 +647,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       const response = await getBalance(userId);
 
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ userId, balance: 0, version: 0 });
+      expect(response.body).toEqual({ userId, balance: 0, version: 0, position: null, projectedAt: null });
     });
 
     it.each(INVALID_USER_IDS)('refuses a user id of %s with 400 invalid-user-id', async (_, userId) => {

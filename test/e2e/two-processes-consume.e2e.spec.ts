@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { type TestApp, bearer, startTestApp } from '../support/test-app';
+import { type TestApp, bearer, projectionsCaughtUp, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
 /**
@@ -59,6 +59,7 @@ describeOnPostgres('two API instances sharing one PostgreSQL database', () => {
   }
 
   async function balanceOf(userId: string): Promise<number> {
+    await projectionsCaughtUp(first.app);
     const response = await request(urls[0])
       .get(`/v1/users/${userId}/balance`)
       .set('Authorization', bearer('read'))

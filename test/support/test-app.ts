@@ -1,5 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { type ApiKey, type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
+import { PROJECTIONS, READ_MODEL_DB, projectionLag } from '@projections';
 import { createApp } from '../../apps/api/src/create-app';
 import { type StoreKind, createTestDatabase } from './test-stores';
 
@@ -23,6 +26,23 @@ export function bearer(scope: keyof typeof TEST_KEYS): string {
 }
 
 export type TestApp = { app: INestApplication; config: AppConfig; close(): Promise<void> };
+
+/**
+ * Waits until every projection has applied every committed event: the read
+ * model is updated asynchronously, and a test that checks it after many
+ * concurrent commands cannot name one position to wait for.
+ */
+export async function projectionsCaughtUp(app: INestApplication, timeoutMs = 10_000): Promise<void> {
+  const store = app.get<EventStore>(EVENT_STORE);
+  const db = app.get<SqlDriver>(READ_MODEL_DB);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lags = await Promise.all(PROJECTIONS.map(({ name }) => projectionLag(db, store, name)));
+    if (lags.every((lag) => lag.lagEvents === 0)) return;
+    if (Date.now() > deadline) throw new Error(`projections still behind: ${JSON.stringify(lags)}`);
+    await sleep(5);
+  }
+}
 
 /**
  * The real app on a fresh store: an in-memory PGlite, or a new PostgreSQL

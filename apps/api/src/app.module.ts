@@ -3,11 +3,11 @@ import { APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { ApiKey, AppConfig } from '@libs/config';
 import { HttpConventionsModule, ProblemException } from '@libs/http';
+import { ProjectorModule, StoresModule } from '@projections';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
-import { EventStoreModule } from './event-store/event-store.module';
 
 @Module({})
 export class AppModule {
@@ -23,10 +23,16 @@ export class AppModule {
           },
         }),
         CqrsModule.forRoot(),
-        EventStoreModule.forRoot(config.eventStore),
+        StoresModule.forRoot(config.eventStore),
+        // ROLE=all: the projector runs here too; ROLE=api leaves it to a projector process.
+        ...(config.role === 'all' ? [ProjectorModule.forRoot(config.projector)] : []),
         HttpConventionsModule,
         AuthModule.forRoot(apiKeys),
-        CreditsModule.forRoot({ priceList: config.priceList, commandRetriesMax: config.commandRetriesMax }),
+        CreditsModule.forRoot({
+          priceList: config.priceList,
+          commandRetriesMax: config.commandRetriesMax,
+          readYourWritesTimeoutMs: config.readYourWritesTimeoutMs,
+        }),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };

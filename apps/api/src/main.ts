@@ -3,7 +3,8 @@ import { type ApiKey, ConfigError, loadConfig } from '@libs/config';
 import { developmentApiKey } from './auth/development-api-key';
 import { createApp } from './create-app';
 
-async function main(): Promise<void> {
+/** `npm start`: the API, with the projector in the same process unless ROLE=api. */
+export async function main(): Promise<void> {
   const config = loadConfig();
   const apiKeys = config.apiKeys ?? [announceDevelopmentKey(config.dataDir)];
   const app = await createApp(config, apiKeys);
@@ -22,7 +23,9 @@ function announceDevelopmentKey(dataDir: string): ApiKey {
   return key;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
+    process.exit(1);
+  });
+}

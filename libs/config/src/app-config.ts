@@ -4,7 +4,19 @@ import { type PriceList, assertValidPriceList } from '@libs/credits';
 import type { EventStoreLocation } from '@libs/event-store';
 import { type ApiKey, parseApiKeys } from './api-keys';
 
+/** What this process runs: the API and the projector (`all`), or one of them. */
+export type ProcessRole = 'all' | 'api' | 'projector';
+
+export type ProjectorConfig = {
+  batchSize: number;
+  idlePollMs: number;
+  lockRetryMs: number;
+  /** Readiness fails when a projection is further behind than this. */
+  lagSecondsMax: number;
+};
+
 export type AppConfig = {
+  role: ProcessRole;
   port: number;
   eventStore: EventStoreLocation;
   /** Undefined only in the embedded mode, where a development key is made on first start. */
@@ -12,6 +24,9 @@ export type AppConfig = {
   dataDir: string;
   commandRetriesMax: number;
   priceList: PriceList;
+  projector: ProjectorConfig;
+  /** How long a query with `minPosition` waits for the projection before answering 503. */
+  readYourWritesTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 };
 
@@ -34,19 +49,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
   const apiKeys =
     env.API_KEYS === undefined || env.API_KEYS === '' ? undefined : read('API_KEYS', () => parseApiKeys(env.API_KEYS!));
-  if (apiKeys === undefined && databaseUrl !== undefined) {
+  const serves = env.ROLE !== 'projector';
+  if (apiKeys === undefined && databaseUrl !== undefined && serves) {
     throw new ConfigError(
       'API_KEYS',
       'must be set when DATABASE_URL is (a development key is made only in the embedded mode)',
     );
   }
   return {
+    role: oneOf(env, 'ROLE', ['all', 'api', 'projector'] as const, 'all'),
     port: integer(env, 'PORT', 3000, 0, 65_535),
     eventStore: eventStoreLocationFrom(env),
     apiKeys,
     dataDir,
-    commandRetriesMax: integer(env, 'COMMAND_RETRIES_MAX', 10, 0, 100),
+    commandRetriesMax: integer(env, 'COMMAND_RETRIES_MAX', 25, 0, 100),
     priceList: priceListFrom(env.PRICE_LIST_FILE || 'config/price-list.json'),
+    projector: {
+      batchSize: integer(env, 'PROJECTOR_BATCH_SIZE', 1000, 1, 10_000),
+      idlePollMs: integer(env, 'PROJECTOR_POLL_MS', 100, 1, 60_000),
+      lockRetryMs: integer(env, 'PROJECTOR_LOCK_RETRY_MS', 1000, 10, 60_000),
+      lagSecondsMax: integer(env, 'PROJECTION_LAG_SECONDS_MAX', 30, 1, 86_400),
+    },
+    readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -13,7 +13,7 @@ describe('loadConfig', () => {
       expect(config.port).toBe(3000);
       expect(config.eventStore).toEqual({ kind: 'pglite', dataDir: join(process.cwd(), 'data', 'pglite') });
       expect(config.apiKeys).toBeUndefined();
-      expect(config.commandRetriesMax).toBe(10);
+      expect(config.commandRetriesMax).toBe(25);
       expect(config.priceList.face_swap).toEqual({ credits: 1 });
     });
   });

@@ -7,3 +7,4 @@ export * from './credits.limits';
 export * from './credits.state';
 export * from './credits.stream';
 export * from './price-list';
+export * from './credits.parse';

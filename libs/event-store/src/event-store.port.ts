@@ -67,6 +67,20 @@ export interface EventStore {
    */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
 
+  /** The highest position stored, or undefined for an empty store. Not the last in feed order: see `hasPassed`. */
+  headPosition(): Promise<string | undefined>;
+
+  /** How many events `readAll` would still return after `afterPosition`, counting at most `countMax` (for lag). */
+  countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number>;
+
+  /**
+   * Whether a reader of `readAll` whose checkpoint is `checkpoint` has already
+   * read the event at `position` (positions are not in feed order: compare
+   * with this, never with `<`). Throws UnknownPositionError for a position no
+   * event holds.
+   */
+  hasPassed(checkpoint: string | undefined, position: string): Promise<boolean>;
+
   /** Resolves when the store answers a trivial query; for readiness probes. */
   ping(): Promise<void>;
 

@@ -13,8 +13,13 @@ import { GrantBonusHttpController } from './grant-bonus/grant-bonus.http.control
 import { ListEventsHandler } from './list-events/list-events.handler';
 import { ListEventsHttpController } from './list-events/list-events.http.controller';
 import { PRICE_LIST } from './price-list.provider';
+import { GetLedgerHandler } from './get-ledger/get-ledger.handler';
+import { GetLedgerHttpController } from './get-ledger/get-ledger.http.controller';
+import { ListRechargesHandler } from '../recharges/list-recharges/list-recharges.handler';
+import { ListRechargesHttpController } from '../recharges/list-recharges/list-recharges.http.controller';
+import { READ_YOUR_WRITES_TIMEOUT_MS, ReadYourWrites } from './read-your-writes';
 
-export type CreditsModuleOptions = { priceList: PriceList; commandRetriesMax: number };
+export type CreditsModuleOptions = { priceList: PriceList; commandRetriesMax: number; readYourWritesTimeoutMs: number };
 
 @Module({})
 export class CreditsModule {
@@ -27,6 +32,8 @@ export class CreditsModule {
         CompleteRechargeHttpController,
         GetBalanceHttpController,
         ListEventsHttpController,
+        GetLedgerHttpController,
+        ListRechargesHttpController,
       ],
       providers: [
         { provide: PRICE_LIST, useValue: options.priceList },
@@ -38,6 +45,10 @@ export class CreditsModule {
         CompleteRechargeHandler,
         GetBalanceHandler,
         ListEventsHandler,
+        GetLedgerHandler,
+        ListRechargesHandler,
+        ReadYourWrites,
+        { provide: READ_YOUR_WRITES_TIMEOUT_MS, useValue: options.readYourWritesTimeoutMs },
       ],
       exports: [CreditsCommandRunner],
     };

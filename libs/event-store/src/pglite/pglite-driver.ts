@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { SqlDriver, SqlExecutor } from '../sql/sql-driver';
+import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
 
 /**
  * The embedded driver: PostgreSQL compiled to WebAssembly, in this process,
@@ -8,6 +8,9 @@ import type { SqlDriver, SqlExecutor } from '../sql/sql-driver';
  * has a single connection and runs one transaction at a time.
  */
 export class PgliteDriver implements SqlDriver {
+  /** Locks held by the sessions of this database: PGlite's advisory locks all share its one connection. */
+  private readonly heldLocks = new Set<string>();
+
   private constructor(private readonly db: PGlite) {}
 
   /** `dataDir` undefined keeps the database in memory (tests). */
@@ -32,6 +35,26 @@ export class PgliteDriver implements SqlDriver {
   /** One process owns a PGlite data directory, so a lock between processes is moot. */
   async withExclusiveLock<T>(_lockName: string, work: () => Promise<T>): Promise<T> {
     return work();
+  }
+
+  /** Only this process opens the data directory, so the locks live in this driver. */
+  openLockSession(): Promise<LockSession> {
+    const mine = new Set<string>();
+    const unlock = (lockName: string) => {
+      if (mine.delete(lockName)) this.heldLocks.delete(lockName);
+    };
+    const tryLock = (lockName: string) => {
+      if (mine.has(lockName)) return true;
+      if (this.heldLocks.has(lockName)) return false;
+      this.heldLocks.add(lockName);
+      mine.add(lockName);
+      return true;
+    };
+    return Promise.resolve({
+      tryLock: (lockName) => Promise.resolve(tryLock(lockName)),
+      unlock: (lockName) => Promise.resolve(unlock(lockName)),
+      close: () => Promise.resolve([...mine].forEach(unlock)),
+    });
   }
 
   async close(): Promise<void> {

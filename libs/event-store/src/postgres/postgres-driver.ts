@@ -1,11 +1,11 @@
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
-import type { SqlDriver, SqlExecutor } from '../sql/sql-driver';
+import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
+import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
 
 /** The production driver: a `pg` connection pool on a PostgreSQL server. */
 export class PostgresDriver implements SqlDriver {
   private readonly pool: Pool;
 
-  constructor(config: PoolConfig) {
+  constructor(private readonly config: PoolConfig) {
     this.pool = new Pool(config);
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
@@ -43,6 +43,26 @@ export class PostgresDriver implements SqlDriver {
         await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
       }
     });
+  }
+
+  /** Advisory locks on a connection of its own, outside the pool: they end with it. */
+  async openLockSession(): Promise<LockSession> {
+    const client = new Client(this.config);
+    client.on('error', () => undefined);
+    await client.connect();
+    return {
+      tryLock: async (lockName) => {
+        const { rows } = await client.query<{ locked: boolean }>(
+          'select pg_try_advisory_lock(hashtext($1)) as locked',
+          [lockName],
+        );
+        return rows[0].locked;
+      },
+      unlock: async (lockName) => {
+        await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+      },
+      close: () => client.end(),
+    };
   }
 
   async close(): Promise<void> {

@@ -11,8 +11,21 @@ export interface SqlExecutor {
 export interface SqlDriver extends SqlExecutor {
   /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * A session for locks that last as long as it does: held by one process at a
+   * time on this database, and released when the process dies (its session ends).
+   */
+  openLockSession(): Promise<LockSession>;
   /** Runs `work` while holding a lock that other processes on the same database respect. */
   withExclusiveLock<T>(lockName: string, work: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface LockSession {
+  /** Takes the named lock if no other session holds it; true when this session holds it now. */
+  tryLock(lockName: string): Promise<boolean>;
+  unlock(lockName: string): Promise<void>;
+  /** Releases every lock of the session and ends it. */
   close(): Promise<void>;
 }
 

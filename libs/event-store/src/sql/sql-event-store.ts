@@ -30,7 +30,19 @@ const EVENT_COLUMNS = `stream_id, stream_version, event_id::text as event_id, ty
 
 /** One implementation of the port over PostgreSQL SQL, shared by the `pg` and PGlite drivers. */
 export class SqlEventStore implements EventStore {
+  private readonly appendListeners = new Set<() => void>();
+
   constructor(private readonly driver: SqlDriver) {}
+
+  /**
+   * Calls `listener` after each append of this process commits, so an
+   * in-process projector reacts at once instead of at its next poll.
+   * Returns the function that removes it.
+   */
+  onAppended(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
 
   async appendToStream(
     streamId: string,
@@ -38,11 +50,16 @@ export class SqlEventStore implements EventStore {
     options: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
     assertAppendable(streamId, events, options.expectedVersion);
+    let result: AppendResult;
     try {
-      return await this.driver.transaction((tx) => appendInTransaction(tx, streamId, events, options.expectedVersion));
+      result = await this.driver.transaction((tx) =>
+        appendInTransaction(tx, streamId, events, options.expectedVersion),
+      );
     } catch (error) {
       throw translateAppendError(error, streamId, events, options.expectedVersion);
     }
+    for (const listener of this.appendListeners) listener();
+    return result;
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
@@ -100,6 +117,38 @@ export class SqlEventStore implements EventStore {
     );
     if (row === undefined) throw new UnknownPositionError(position);
     return { transactionId: row.transaction_id, globalPosition: position };
+  }
+
+  async headPosition(): Promise<string | undefined> {
+    const [row] = await this.driver.query<{ head: string | null }>(
+      'select max(global_position)::text as head from events',
+    );
+    return row.head ?? undefined;
+  }
+
+  async countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number> {
+    const after = afterPosition === undefined ? undefined : await this.commitOrderOf(afterPosition);
+    const [row] = await this.driver.query<{ count: number }>(
+      `select count(*)::int as count from (
+         select from events
+         where (transaction_id, global_position) > ($1::xid8, $2::bigint)
+           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         limit $3) as pending`,
+      [after?.transactionId ?? '0', after?.globalPosition ?? '0', countMax],
+    );
+    return row.count;
+  }
+
+  async hasPassed(checkpoint: string | undefined, position: string): Promise<boolean> {
+    const [row] = await this.driver.query<{ known: boolean; passed: boolean }>(
+      `select exists (select from events where global_position = $1::bigint) as known,
+              exists (select from events e join events c on c.global_position = $2::bigint
+                      where e.global_position = $1::bigint
+                        and (e.transaction_id, e.global_position) <= (c.transaction_id, c.global_position)) as passed`,
+      [checkedPosition(position), checkpoint === undefined ? null : checkedPosition(checkpoint)],
+    );
+    if (!row.known) throw new UnknownPositionError(position);
+    return row.passed;
   }
 
   async ping(): Promise<void> {

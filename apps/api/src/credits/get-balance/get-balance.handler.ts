@@ -1,14 +1,28 @@
+import { Inject } from '@nestjs/common';
 import { type IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { CreditsCommandRunner } from '../credits-command.runner';
+import type { SqlDriver } from '@libs/event-store';
+import { BALANCE_PROJECTION, READ_MODEL_DB, findBalance } from '@projections';
+import { ReadYourWrites } from '../read-your-writes';
 import { type BalanceView, GetBalanceQuery } from './get-balance.query';
 
-/** Folds the user's stream (from the runner's cache): always current. The projections issue adds a read model. */
+/** Reads the balance projection, after waiting for `minPosition` when asked. */
 @QueryHandler(GetBalanceQuery)
 export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
-  constructor(private readonly runner: CreditsCommandRunner) {}
+  constructor(
+    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    private readonly readYourWrites: ReadYourWrites,
+  ) {}
 
-  async execute({ userId }: GetBalanceQuery): Promise<BalanceView> {
-    const state = await this.runner.currentState(userId);
-    return { userId, balance: state.balance, version: state.version };
+  async execute({ userId, minPosition }: GetBalanceQuery): Promise<BalanceView> {
+    await this.readYourWrites.waitFor(BALANCE_PROJECTION, minPosition);
+    const row = await findBalance(this.db, userId);
+    if (row === undefined) return { userId, balance: 0, version: 0, position: null, projectedAt: null };
+    return {
+      userId,
+      balance: row.balance,
+      version: row.version,
+      position: row.lastPosition,
+      projectedAt: row.projectedAt,
+    };
   }
 }

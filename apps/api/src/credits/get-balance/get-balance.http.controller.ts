@@ -1,14 +1,19 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequiresScope } from '../../auth/api-key.guard';
 import { UserIdPipe } from '../credits.http';
+import { minPositionFrom } from '../read-your-writes';
 import { GetBalanceQuery } from './get-balance.query';
 
 class BalanceResponse {
   @ApiProperty({ example: 'user-42' }) userId!: string;
   @ApiProperty({ example: 99 }) balance!: number;
-  @ApiProperty({ description: 'Stream version: the number of events of this user', example: 2 }) version!: number;
+  @ApiProperty({ description: 'Stream version of the last event applied', example: 2 }) version!: number;
+  @ApiProperty({ description: 'Its global position; null for a user with no events', example: '1042', nullable: true })
+  position!: string | null;
+  @ApiProperty({ description: 'When the read model row was written', nullable: true })
+  projectedAt!: string | null;
 }
 
 @ApiTags('credits')
@@ -19,9 +24,15 @@ export class GetBalanceHttpController {
 
   @Get()
   @RequiresScope('read')
-  @ApiOperation({ summary: "A user's balance (0 and version 0 for a user with no history)" })
+  @ApiOperation({ summary: "A user's balance, from the balance projection (0 for a user with no events)" })
+  @ApiQuery({ name: 'minPosition', required: false, description: "Wait until this command's position is projected" })
+  @ApiHeader({ name: 'X-Min-Position', required: false, description: 'Same as minPosition' })
   @ApiOkResponse({ type: BalanceResponse })
-  balance(@Param('userId', UserIdPipe) userId: string): Promise<BalanceResponse> {
-    return this.queryBus.execute(new GetBalanceQuery(userId));
+  balance(
+    @Param('userId', UserIdPipe) userId: string,
+    @Query('minPosition') minPosition: string | undefined,
+    @Headers('x-min-position') minPositionHeader: string | undefined,
+  ): Promise<BalanceResponse> {
+    return this.queryBus.execute(new GetBalanceQuery(userId, minPositionFrom(minPosition, minPositionHeader)));
   }
 }

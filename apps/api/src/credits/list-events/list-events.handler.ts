@@ -1,8 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { type IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { creditsStreamId } from '@libs/credits';
+import { creditsStreamId, parseCreditsEvent } from '@libs/credits';
 import { EVENT_STORE, type EventStore } from '@libs/event-store';
-import { toCreditsEvent } from '../credits-stream.reader';
 import { ListEventsQuery, type UserEventView, type UserEventsPage } from './list-events.query';
 
 @QueryHandler(ListEventsQuery)
@@ -18,7 +17,7 @@ export class ListEventsHandler implements IQueryHandler<ListEventsQuery> {
       batchSize: limit + 1,
     });
     for await (const recorded of read) {
-      const event = toCreditsEvent(recorded);
+      const event = parseCreditsEvent(recorded);
       events.push({
         eventId: event.id,
         version: event.streamVersion,

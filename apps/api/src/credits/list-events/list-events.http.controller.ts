@@ -2,8 +2,8 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequiresScope } from '../../auth/api-key.guard';
-import { ProblemException } from '@libs/http';
 import { UserIdPipe } from '../credits.http';
+import { PAGE_LIMIT_DEFAULT, wholeNumberParameter } from '../paging.http';
 import { LIST_EVENTS_LIMIT_MAX, ListEventsQuery, type UserEventsPage } from './list-events.query';
 
 @ApiTags('audit')
@@ -28,21 +28,9 @@ export class ListEventsHttpController {
   ): Promise<UserEventsPage> {
     const page = new ListEventsQuery(
       userId,
-      pageParameter(fromVersion, 1, 2 ** 31 - 1),
-      pageParameter(limit, 100, LIST_EVENTS_LIMIT_MAX),
+      wholeNumberParameter('fromVersion', fromVersion, 1, 2 ** 31 - 1),
+      wholeNumberParameter('limit', limit, PAGE_LIMIT_DEFAULT, LIST_EVENTS_LIMIT_MAX),
     );
     return this.queryBus.execute(page);
   }
-}
-
-/** Plain decimal digits within bounds; anything else (`ten`, `1.5`, `0x10`) is refused, not defaulted. */
-function pageParameter(value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const parsed = /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(parsed >= 1 && parsed <= max)) {
-    throw ProblemException.of(400, 'invalid-page', 'Invalid page', {
-      detail: `fromVersion must be a whole number of at least 1, and limit one from 1 to ${LIST_EVENTS_LIMIT_MAX}`,
-    });
-  }
-  return parsed;
 }

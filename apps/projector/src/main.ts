@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadConfig } from '@libs/config';
+import { Logger } from 'nestjs-pino';
+import { ProjectorAppModule } from './projector-app.module';
+
+/** `ROLE=projector npm start`: keeps the read model up to date; serves /health and /metrics on PORT. */
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await NestFactory.create(ProjectorAppModule.forRoot(config), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+  const store = config.eventStore.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.eventStore.dataDir}`;
+  console.log(`Credits projector running on ${store}; /health and /metrics on ${await app.getUrl()}`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
+    process.exit(1);
+  });
+}

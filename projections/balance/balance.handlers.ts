@@ -1,0 +1,62 @@
+import { assertNever, balanceDelta } from '@libs/credits';
+import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
+
+/** One user's row of the balance read model. */
+export type BalanceRow = {
+  userId: string;
+  balance: number;
+  /** Stream version of the last event applied. */
+  version: number;
+  lastPosition: string;
+  lastEventAt: string;
+  consumesCount: number;
+  rechargesCount: number;
+  bonusesCount: number;
+};
+
+export const BALANCE_PROJECTION = 'balance';
+
+export function emptyBalanceRow(userId: string): BalanceRow {
+  return {
+    userId,
+    balance: 0,
+    version: 0,
+    lastPosition: '0',
+    lastEventAt: '',
+    consumesCount: 0,
+    rechargesCount: 0,
+    bonusesCount: 0,
+  };
+}
+
+/** The row after one event; the same row for an event already applied. Pure. */
+export function evolveBalanceRow(row: BalanceRow, event: ProjectedEvent): BalanceRow {
+  if (!isNextEvent(BALANCE_PROJECTION, row.version, event)) return row;
+  const balance = row.balance + balanceDelta(event);
+  if (balance < 0) {
+    throw new ProjectionInvariantError(
+      `balance projection: user ${row.userId} would go below zero (${balance}) at version ${event.streamVersion}`,
+    );
+  }
+  return {
+    ...row,
+    ...countedIn(row, event),
+    balance,
+    version: event.streamVersion,
+    lastPosition: event.globalPosition,
+    lastEventAt: event.metadata.occurredAt,
+  };
+}
+
+function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> {
+  switch (event.type) {
+    case 'CreditsConsumed':
+      return { consumesCount: row.consumesCount + 1 };
+    case 'RechargeCompleted':
+      return { rechargesCount: row.rechargesCount + 1 };
+    case 'BonusGranted':
+      return { bonusesCount: row.bonusesCount + 1 };
+    default:
+      return assertNever(event);
+  }
+}

@@ -1,0 +1,102 @@
+import type { SqlExecutor } from '@libs/event-store';
+import type { Projection, TableNames } from '../runtime/projection';
+import { columnsOf, safeInteger } from '../runtime/sql-values';
+import { BALANCE_PROJECTION, type BalanceRow, emptyBalanceRow, evolveBalanceRow } from './balance.handlers';
+
+type BalanceTable = 'balances';
+
+/** One row per user: balance, version, last position, counts by kind. */
+export const balanceProjection: Projection<BalanceTable> = {
+  name: BALANCE_PROJECTION,
+  tables: { balances: 'balances' },
+
+  createTables: ({ balances }) => `
+    create table if not exists ${balances} (
+      user_id text primary key,
+      balance bigint not null check (balance >= 0),
+      version integer not null check (version > 0),
+      last_position bigint not null,
+      last_event_at timestamptz not null,
+      consumes_count integer not null,
+      recharges_count integer not null,
+      bonuses_count integer not null,
+      projected_at timestamptz not null default now()
+    );`,
+
+  async apply(tx, events, names) {
+    const rows = await loadBalanceRows(tx, names, [...new Set(events.map((event) => event.userId))]);
+    const changed = new Map<string, BalanceRow>();
+    for (const event of events) {
+      const before = rows.get(event.userId) ?? emptyBalanceRow(event.userId);
+      const after = evolveBalanceRow(before, event);
+      rows.set(event.userId, after);
+      if (after !== before) changed.set(event.userId, after);
+    }
+    await saveBalanceRows(tx, names, [...changed.values()]);
+  },
+};
+
+async function loadBalanceRows(
+  tx: SqlExecutor,
+  { balances }: TableNames<BalanceTable>,
+  userIds: string[],
+): Promise<Map<string, BalanceRow>> {
+  const rows = await tx.query<BalanceRecord>(
+    `select ${BALANCE_COLUMNS} from ${balances} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  return new Map(rows.map((row) => [row.user_id, toBalanceRow(row)]));
+}
+
+async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<BalanceTable>, rows: BalanceRow[]) {
+  if (rows.length === 0) return;
+  const columns = columnsOf(rows, [
+    'userId',
+    'balance',
+    'version',
+    'lastPosition',
+    'lastEventAt',
+    'consumesCount',
+    'rechargesCount',
+    'bonusesCount',
+  ]);
+  await tx.query(
+    `insert into ${balances}
+       (user_id, balance, version, last_position, last_event_at, consumes_count, recharges_count, bonuses_count)
+     select * from unnest($1::text[], $2::bigint[], $3::int[], $4::bigint[], $5::timestamptz[], $6::int[], $7::int[], $8::int[])
+     on conflict (user_id) do update set
+       balance = excluded.balance, version = excluded.version, last_position = excluded.last_position,
+       last_event_at = excluded.last_event_at, consumes_count = excluded.consumes_count,
+       recharges_count = excluded.recharges_count, bonuses_count = excluded.bonuses_count, projected_at = now()`,
+    columns,
+  );
+}
+
+/** A balance row as queries read it. */
+export type BalanceRecord = {
+  user_id: string;
+  balance: string;
+  version: number;
+  last_position: string;
+  last_event_at: Date | string;
+  consumes_count: number;
+  recharges_count: number;
+  bonuses_count: number;
+  projected_at: Date | string;
+};
+
+export const BALANCE_COLUMNS = `user_id, balance::text as balance, version, last_position::text as last_position,
+  last_event_at, consumes_count, recharges_count, bonuses_count, projected_at`;
+
+export function toBalanceRow(record: BalanceRecord): BalanceRow {
+  return {
+    userId: record.user_id,
+    balance: safeInteger(record.balance, 'balances.balance'),
+    version: record.version,
+    lastPosition: record.last_position,
+    lastEventAt: new Date(record.last_event_at).toISOString(),
+    consumesCount: record.consumes_count,
+    rechargesCount: record.recharges_count,
+    bonusesCount: record.bonuses_count,
+  };
+}

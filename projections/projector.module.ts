@@ -1,0 +1,113 @@
+import {
+  type DynamicModule,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { ProjectorConfig } from '@libs/config';
+import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
+import { MetricsRegistry, ReadinessChecks } from '@libs/http';
+import { Gauge } from 'prom-client';
+import { PROJECTIONS } from './read-model';
+import { projectionLag } from './runtime/projection-lag';
+import { Projector } from './runtime/projector';
+import { OPENED_STORES, type OpenedStores, READ_MODEL_DB } from './stores.module';
+
+export const PROJECTOR = Symbol('PROJECTOR');
+const PROJECTOR_CONFIG = Symbol('PROJECTOR_CONFIG');
+
+/** Runs the projector in this process, and reports its lag on /metrics and /health/ready. */
+class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private stopListening: (() => void) | undefined;
+
+  constructor(
+    @Inject(PROJECTOR) private readonly projector: Projector,
+    @Inject(PROJECTOR_CONFIG) private readonly config: ProjectorConfig,
+    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(OPENED_STORES) private readonly opened: OpenedStores,
+    private readonly readiness: ReadinessChecks,
+    private readonly registry: MetricsRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.register('projections', () => this.checkProjections());
+    this.registerLagGauges();
+  }
+
+  onApplicationBootstrap(): void {
+    this.stopListening = this.opened.store.onAppended(() => this.projector.wake());
+    this.projector.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopListening?.();
+    await this.projector.stop();
+  }
+
+  private async checkProjections() {
+    const failed = this.projector.status().filter((progress) => progress.failure !== undefined);
+    if (failed.length > 0) throw new Error(failed.map((progress) => progress.failure!.message).join('; '));
+    const lags = await Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+    const behind = lags.filter((lag) => lag.lagSeconds > this.config.lagSecondsMax);
+    if (behind.length > 0) {
+      throw new Error(
+        `behind by more than ${this.config.lagSecondsMax} s: ${behind.map((lag) => lag.projection).join(', ')}`,
+      );
+    }
+    return { lag: lags.map(({ projection, lagEvents, lagSeconds }) => ({ projection, lagEvents, lagSeconds })) };
+  }
+
+  private registerLagGauges(): void {
+    const lagOf = () => Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+    new Gauge({
+      name: 'credits_projection_lag_events',
+      help: 'Committed events the projection has not applied yet',
+      labelNames: ['projection'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const lag of await lagOf()) this.set({ projection: lag.projection }, lag.lagEvents);
+      },
+    });
+    new Gauge({
+      name: 'credits_projection_lag_seconds',
+      help: 'Age of the oldest event the projection has not applied yet',
+      labelNames: ['projection'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const lag of await lagOf()) this.set({ projection: lag.projection }, lag.lagSeconds);
+      },
+    });
+  }
+}
+
+/** The projector of every read model, in this process (ROLE=all or ROLE=projector). Needs StoresModule. */
+@Module({})
+export class ProjectorModule {
+  static forRoot(config: ProjectorConfig): DynamicModule {
+    const logger = new Logger('Projector');
+    return {
+      module: ProjectorModule,
+      providers: [
+        { provide: PROJECTOR_CONFIG, useValue: config },
+        {
+          provide: PROJECTOR,
+          inject: [READ_MODEL_DB, EVENT_STORE],
+          useFactory: (db: SqlDriver, store: EventStore) =>
+            new Projector(db, store, PROJECTIONS, {
+              ...config,
+              log: {
+                info: (message, details) => logger.log({ ...details, msg: message }),
+                error: (message, details) => logger.error({ ...details, msg: message }),
+              },
+            }),
+        },
+        ProjectorLifecycle,
+      ],
+      exports: [PROJECTOR],
+    };
+  }
+}

@@ -1,0 +1,139 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventStore, LockSession, SqlDriver } from '@libs/event-store';
+import { applyNextBatch } from './projection-batch';
+import { type Projection, ProjectionInvariantError } from './projection';
+
+export type ProjectorOptions = {
+  /** Events read and applied per transaction. */
+  batchSize: number;
+  /** How often to look for events appended by other processes when caught up. */
+  idlePollMs: number;
+  /** How often a waiting instance tries to take a projection over. */
+  lockRetryMs: number;
+  log: ProjectorLog;
+};
+
+export type ProjectorLog = {
+  info(message: string, details?: Record<string, unknown>): void;
+  error(message: string, details?: Record<string, unknown>): void;
+};
+
+export type ProjectionProgress = {
+  projection: string;
+  /** This instance holds the projection's lock and applies it. */
+  active: boolean;
+  position: string | undefined;
+  /** Set when an invariant broke: the projection stopped and needs an operator. */
+  failure: Error | undefined;
+};
+
+const TRANSIENT_ERROR_PAUSE_MS = 1000;
+
+/**
+ * Keeps projections up to date: one loop per projection follows the feed
+ * from its checkpoint. Only the instance holding a projection's lock (a
+ * PostgreSQL advisory lock, released when its process dies) applies it; others
+ * wait and take over. Database errors are retried; a broken invariant (a gap,
+ * a corrupt event) stops that projection loudly.
+ */
+export class Projector {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  /** One session holds this instance's locks; a promise, so that loops starting together share it. */
+  private lockSession: Promise<LockSession> | undefined;
+  private readonly sleepers = new Set<() => void>();
+  private readonly progress = new Map<string, ProjectionProgress>();
+
+  constructor(
+    private readonly driver: SqlDriver,
+    private readonly store: EventStore,
+    private readonly projections: readonly Projection[],
+    private readonly options: ProjectorOptions,
+  ) {
+    for (const { name } of projections) {
+      this.progress.set(name, { projection: name, active: false, position: undefined, failure: undefined });
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loops = this.projections.map((projection) => this.follow(projection));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await Promise.all(this.loops);
+    await this.dropLockSession();
+  }
+
+  /** Looks for new events now instead of at the next poll (called after an append in this process). */
+  wake(): void {
+    for (const wakeUp of this.sleepers) wakeUp();
+    this.sleepers.clear();
+  }
+
+  status(): ProjectionProgress[] {
+    return [...this.progress.values()].map((progress) => ({ ...progress }));
+  }
+
+  private async follow(projection: Projection): Promise<void> {
+    const progress = this.progress.get(projection.name)!;
+    while (this.running) {
+      try {
+        progress.active = await this.holdLock(projection.name);
+        if (!progress.active) {
+          await this.pause(this.options.lockRetryMs);
+          continue;
+        }
+        const batch = await applyNextBatch(this.driver, this.store, projection, {
+          checkpointName: projection.name,
+          tables: projection.tables,
+          batchSize: this.options.batchSize,
+        });
+        progress.position = batch.position;
+        if (batch.eventsRead < this.options.batchSize) await this.pause(this.options.idlePollMs);
+      } catch (error) {
+        if (error instanceof ProjectionInvariantError) {
+          progress.failure = error;
+          this.options.log.error(`projection ${projection.name} stopped: ${error.message}`, { err: error });
+          return;
+        }
+        this.options.log.error(`projection ${projection.name}: ${String(error)}; retrying`, { err: error });
+        await this.dropLockSession();
+        await this.pause(TRANSIENT_ERROR_PAUSE_MS);
+      }
+    }
+  }
+
+  private async holdLock(projectionName: string): Promise<boolean> {
+    this.lockSession ??= this.driver.openLockSession();
+    const session = this.lockSession;
+    try {
+      return await (await session).tryLock(`credits-ledger:projection:${projectionName}`);
+    } catch (error) {
+      if (this.lockSession === session) this.lockSession = undefined;
+      throw error;
+    }
+  }
+
+  /** After an error the session may be dead; a fresh one re-takes the locks (another instance may have them now). */
+  private async dropLockSession(): Promise<void> {
+    const session = this.lockSession;
+    this.lockSession = undefined;
+    for (const progress of this.progress.values()) progress.active = false;
+    await session?.then((opened) => opened.close()).catch(() => undefined);
+  }
+
+  private async pause(milliseconds: number): Promise<void> {
+    if (!this.running) return;
+    let wakeUp!: () => void;
+    const woken = new Promise<void>((resolve) => (wakeUp = resolve));
+    this.sleepers.add(wakeUp);
+    const controller = new AbortController();
+    await Promise.race([woken, sleep(milliseconds, undefined, { signal: controller.signal }).catch(() => undefined)]);
+    controller.abort();
+    this.sleepers.delete(wakeUp);
+  }
+}

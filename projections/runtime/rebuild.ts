@@ -1,0 +1,67 @@
+import type { EventStore, SqlDriver } from '@libs/event-store';
+import { CHECKPOINTS_TABLE, readCheckpoint } from './checkpoints';
+import { type CatchUpProgress, catchUp } from './catch-up';
+import type { Projection, TableNames } from './projection';
+
+/**
+ * Rebuilds a projection from the first event into fresh tables, then swaps
+ * them in in one transaction: readers see the old model until the swap and
+ * the whole new one after it, never a half-built one. A live projector goes
+ * on meanwhile; at the swap its checkpoint takes the rebuild's, and a batch
+ * it had in flight fails its checkpoint check and is applied again, on the new
+ * tables. On PGlite, run it with the service stopped (one process per data directory).
+ */
+export async function rebuildProjection(
+  driver: SqlDriver,
+  store: EventStore,
+  projection: Projection,
+  options: { batchSize: number; onProgress?: (progress: CatchUpProgress) => void },
+): Promise<CatchUpProgress> {
+  const suffix = `__rebuild_${Date.now().toString(36)}`;
+  const fresh = renamed(projection.tables, suffix);
+  const checkpointName = `${projection.name}${suffix}`;
+  await driver.exec(projection.createTables(fresh));
+  try {
+    const progress = await catchUp(driver, store, projection, { ...options, checkpointName, tables: fresh });
+    await swapIn(driver, projection, fresh, checkpointName);
+    return progress;
+  } catch (error) {
+    await dropTables(driver, fresh).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function swapIn(driver: SqlDriver, projection: Projection, fresh: TableNames, checkpointName: string) {
+  await readCheckpoint(driver, projection.name);
+  await driver.transaction(async (tx) => {
+    // Waits for the live projector's batch in flight, and holds its next one until the swap commits.
+    await tx.query(`select from ${CHECKPOINTS_TABLE} where projection = $1 for update`, [projection.name]);
+    const { position } = await readCheckpoint(tx, checkpointName);
+    const old = renamed(projection.tables, `__old_${Date.now().toString(36)}`);
+    for (const [table, live] of Object.entries(projection.tables)) {
+      await tx.exec(`alter table ${live} rename to ${old[table]}; alter table ${fresh[table]} rename to ${live};`);
+    }
+    await tx.exec(
+      Object.values(old)
+        .map((table) => `drop table ${table};`)
+        .join('\n'),
+    );
+    await tx.query(
+      `update ${CHECKPOINTS_TABLE} set global_position = $2::bigint, updated_at = now() where projection = $1`,
+      [projection.name, position ?? null],
+    );
+    await tx.query(`delete from ${CHECKPOINTS_TABLE} where projection = $1`, [checkpointName]);
+  });
+}
+
+async function dropTables(driver: SqlDriver, tables: TableNames) {
+  await driver.exec(
+    Object.values(tables)
+      .map((table) => `drop table if exists ${table};`)
+      .join('\n'),
+  );
+}
+
+function renamed(tables: TableNames, suffix: string): TableNames {
+  return Object.fromEntries(Object.entries(tables).map(([table, live]) => [table, `${live}${suffix}`]));
+}
