@@ -19,4 +19,5 @@ module.exports = {
     '^@projections$': '<rootDir>/projections',
   },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/support/build-for-child-processes.js',
 };

@@ -84,7 +84,7 @@ async function throughRunner(target: Target): Promise<Figures> {
   const latencies = await timeSequentially(async (index) => {
     const result = await runner.run({
       type: 'ConsumeCredits',
-      data: { userId, feature: 'face_swap', reference: `upload-${index}`, amount: 1, metadata: {} },
+      data: { userId, feature: 'face_swap', reference: `upload-${index}`, price: { credits: 1 }, metadata: {} },
       metadata: { idempotencyKey: `consume:${index}`, now: NOW },
     });
     if (result.kind !== 'recorded') throw new Error(`consume ${index} was ${result.kind}`);

@@ -16,7 +16,7 @@ export async function pageRecharges(
      from recharges
      where ($1::text is null or status = $1) and ($2::text is null or user_id = $2)
        and ($3::bigint is null or global_position < $3::bigint)
-     order by global_position desc limit $4`,
+     order by recharges.global_position desc limit $4`,
     [options.status ?? null, options.userId ?? null, options.beforePosition ?? null, options.limit + 1],
   );
   const recharges = rows.slice(0, options.limit).map(toRechargeRow);

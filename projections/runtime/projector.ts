@@ -42,6 +42,8 @@ export class Projector {
   /** One session holds this instance's locks; a promise, so that loops starting together share it. */
   private lockSession: Promise<LockSession> | undefined;
   private readonly sleepers = new Set<() => void>();
+  /** Counts wake() calls, so that a loop busy when one came does not then sleep through it. */
+  private wakesCount = 0;
   private readonly progress = new Map<string, ProjectionProgress>();
 
   constructor(
@@ -70,6 +72,7 @@ export class Projector {
 
   /** Looks for new events now instead of at the next poll (called after an append in this process). */
   wake(): void {
+    this.wakesCount += 1;
     for (const wakeUp of this.sleepers) wakeUp();
     this.sleepers.clear();
   }
@@ -87,13 +90,16 @@ export class Projector {
           await this.pause(this.options.lockRetryMs);
           continue;
         }
+        const wakesSeen = this.wakesCount;
         const batch = await applyNextBatch(this.driver, this.store, projection, {
           checkpointName: projection.name,
           tables: projection.tables,
           batchSize: this.options.batchSize,
         });
         progress.position = batch.position;
-        if (batch.eventsRead < this.options.batchSize) await this.pause(this.options.idlePollMs);
+        if (batch.eventsRead < this.options.batchSize && this.wakesCount === wakesSeen) {
+          await this.pause(this.options.idlePollMs);
+        }
       } catch (error) {
         if (error instanceof ProjectionInvariantError) {
           progress.failure = error;

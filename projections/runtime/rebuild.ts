@@ -27,6 +27,9 @@ export async function rebuildProjection(
     return progress;
   } catch (error) {
     await dropTables(driver, fresh).catch(() => undefined);
+    await driver
+      .query(`delete from ${CHECKPOINTS_TABLE} where projection = $1`, [checkpointName])
+      .catch(() => undefined);
     throw error;
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   PgliteDriver,
   PostgresDriver,
@@ -7,7 +8,7 @@ import {
   EVENT_STORE_MIGRATIONS,
 } from '@libs/event-store';
 import { createTestDatabase, storeKindsUnderTest } from '../support/test-stores';
-import { eventStoreContract, type HeldAppend } from './event-store.contract';
+import { eventStoreContract, type OpenTransaction } from './event-store.contract';
 
 describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
   eventStoreContract(kind, async () => {
@@ -23,17 +24,7 @@ describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
     const store = new SqlEventStore(driver);
     return {
       store,
-      holdAppendOpen: (streamId, events) =>
-        new Promise<HeldAppend>((resolveHeld, rejectHeld) => {
-          let commit!: () => void;
-          const committed = driver.transaction(async (tx) => {
-            const appended = await appendInTransaction(tx, streamId, events, 'no_stream');
-            const released = new Promise<void>((resolve) => (commit = resolve));
-            resolveHeld({ appended, commit: async () => (commit(), await committed) });
-            await released;
-          });
-          committed.catch(rejectHeld);
-        }),
+      openTransaction: () => openTransaction(driver),
       close: async () => {
         await store.close();
         await database.drop();
@@ -41,3 +32,44 @@ describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
     };
   });
 });
+
+/** How long `waitUntilAnotherWaits` polls before failing the test. */
+const WAIT_FOR_WAITER_MS_MAX = 5_000;
+
+/** A transaction of `driver` that runs the test's steps until the test commits it. */
+function openTransaction(driver: PostgresDriver): Promise<OpenTransaction> {
+  return new Promise<OpenTransaction>((opened, failed) => {
+    const committed = driver.transaction(async (tx) => {
+      let commit!: () => void;
+      const released = new Promise<void>((resolve) => (commit = resolve));
+      const [{ pid }] = await tx.query<{ pid: number }>('select pg_backend_pid() as pid');
+      opened({
+        takeTransactionId: async () => {
+          await tx.query('select pg_current_xact_id()');
+        },
+        append: (streamId, events, expectedVersion = 'any') =>
+          appendInTransaction(tx, streamId, events, expectedVersion),
+        waitUntilAnotherWaits: () => waitUntilAnotherWaitsFor(driver, pid),
+        commit: async () => {
+          commit();
+          await committed;
+        },
+      });
+      await released;
+    });
+    committed.catch(failed);
+  });
+}
+
+async function waitUntilAnotherWaitsFor(driver: PostgresDriver, pid: number): Promise<void> {
+  const deadline = Date.now() + WAIT_FOR_WAITER_MS_MAX;
+  while (Date.now() < deadline) {
+    const [{ waited }] = await driver.query<{ waited: boolean }>(
+      'select exists (select from pg_stat_activity where $1::integer = any (pg_blocking_pids(pid))) as waited',
+      [pid],
+    );
+    if (waited) return;
+    await sleep(5);
+  }
+  throw new Error(`no transaction waited for backend ${pid} within ${WAIT_FOR_WAITER_MS_MAX} ms`);
+}

@@ -4,22 +4,35 @@ import {
   type AppendResult,
   type EventStore,
   type EventToAppend,
+  type ExpectedVersion,
   UnknownPositionError,
   VersionConflictError,
 } from '@libs/event-store';
 import { collect } from '../support/test-stores';
 
-/** A transaction left open by the test after its append, so others can commit past it. */
-export type HeldAppend = { appended: AppendResult; commit(): Promise<void> };
+/**
+ * A transaction the test drives step by step and leaves open while others
+ * commit: how a store with concurrent writers gets commits out of position order.
+ */
+export type OpenTransaction = {
+  /** Makes the transaction take its transaction id now, before it writes (`select pg_current_xact_id()`). */
+  takeTransactionId(): Promise<void>;
+  /** Appends in this transaction; `expectedVersion` defaults to 'any'. */
+  append(streamId: string, events: EventToAppend[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
+  /** Resolves once another transaction waits for one this one holds (a row it inserted). */
+  waitUntilAnotherWaits(): Promise<void>;
+  /** Ends the transaction; a second call does nothing more. */
+  commit(): Promise<void>;
+};
 
 export type EventStoreUnderTest = {
   store: EventStore;
   /**
-   * Appends in a transaction that stays open until `commit`. Only stores with
-   * concurrent writers can hold one while another commits; PGlite cannot (one
-   * connection), and the suite then checks that a second writer waits instead.
+   * Only stores with concurrent writers can hold a transaction open while
+   * another commits; PGlite cannot (one connection), and the suite then
+   * checks that a second writer waits instead.
    */
-  holdAppendOpen?: (streamId: string, events: EventToAppend[]) => Promise<HeldAppend>;
+  openTransaction?: () => Promise<OpenTransaction>;
   close(): Promise<void>;
 };
 
@@ -40,6 +53,18 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
       store = subject.store;
     });
     afterAll(() => subject?.close());
+
+    /** Transactions a test opened; a test that fails half-way leaves them open, and they would hold up the others. */
+    const openTransactions: OpenTransaction[] = [];
+    async function openTransaction(): Promise<OpenTransaction> {
+      if (subject.openTransaction === undefined) throw new Error(`${name} cannot hold a transaction open`);
+      const transaction = await subject.openTransaction();
+      openTransactions.push(transaction);
+      return transaction;
+    }
+    afterEach(async () => {
+      await Promise.allSettled(openTransactions.splice(0).map((transaction) => transaction.commit()));
+    });
 
     describe('appendToStream with an expected version', () => {
       it('creates a stream with no_stream and numbers its events from 1', async () => {
@@ -85,6 +110,34 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
         expect(result.nextStreamVersion).toBe(2);
       });
 
+      it('appends with any from many writers at once, every one of them, numbered 1 to 10', async () => {
+        const streamId = aStream();
+        const events = Array.from({ length: 10 }, () => anEvent());
+        const outcomes = await Promise.allSettled(
+          events.map((event) => store.appendToStream(streamId, [event], { expectedVersion: 'any' })),
+        );
+        expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+        const stored = await collect(store.readStream(streamId));
+        expect(stored.map((event) => event.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(new Set(stored.map((event) => event.id))).toEqual(new Set(events.map((event) => event.id)));
+      });
+
+      it('appends with any after a writer at an exact version took the version it read', async () => {
+        if (subject.openTransaction === undefined) {
+          await expectSecondWriterToWait(store);
+          return;
+        }
+        const streamId = aStream();
+        await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
+        const exact = await openTransaction();
+        await exact.append(streamId, [anEvent()], 1);
+        // Reads version 1 and waits on version 2, which the open transaction holds.
+        const any = store.appendToStream(streamId, [anEvent()], { expectedVersion: 'any' });
+        await exact.waitUntilAnotherWaits();
+        await exact.commit();
+        expect((await any).nextStreamVersion).toBe(3);
+      });
+
       it('lets exactly one of two concurrent appends at the same version win', async () => {
         const streamId = aStream();
         await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
@@ -110,9 +163,10 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
         const first = anEvent();
         await store.appendToStream(streamId, [first], { expectedVersion: 'no_stream' });
         const batch = [anEvent(), anEvent(), { ...anEvent(), id: first.id }];
-        await expect(store.appendToStream(streamId, batch, { expectedVersion: 1 })).rejects.toThrow(
-          DuplicateEventIdError,
-        );
+        const failed = store.appendToStream(streamId, batch, { expectedVersion: 1 });
+        await expect(failed).rejects.toThrow(DuplicateEventIdError);
+        // Names the id already stored, not every id of the batch.
+        await expect(failed).rejects.toMatchObject({ streamId, eventIds: [first.id] });
         const stored = await collect(store.readStream(streamId));
         expect(stored.map((event) => event.id)).toEqual([first.id]);
       });
@@ -199,16 +253,17 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
       });
 
       it('never skips an event whose transaction commits after a later-numbered one', async () => {
-        if (subject.holdAppendOpen === undefined) {
+        if (subject.openTransaction === undefined) {
           await expectSecondWriterToWait(store);
           return;
         }
         const checkpoint = await lastPosition(store);
         const slow = [anEvent('Slow')];
-        const held = await subject.holdAppendOpen(aStream(), slow);
+        const held = await openTransaction();
+        const slowAppend = await held.append(aStream(), slow);
         const fast = [anEvent('Fast')];
         const fastAppend = await store.appendToStream(aStream(), fast, { expectedVersion: 'no_stream' });
-        expect(BigInt(fastAppend.lastGlobalPosition)).toBeGreaterThan(BigInt(held.appended.lastGlobalPosition));
+        expect(BigInt(fastAppend.lastGlobalPosition)).toBeGreaterThan(BigInt(slowAppend.lastGlobalPosition));
 
         // While the slow transaction is open, its event is invisible, and so is every later one:
         // a reader that took the fast event now would checkpoint past the slow one and skip it forever.
@@ -219,12 +274,80 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
         const afterCommit = await collect(store.readAll({ afterPosition: checkpoint }));
         expect(afterCommit.map((event) => event.id)).toEqual([slow[0].id, fast[0].id]);
       });
+
+      it('never skips an event numbered before one that a reader has already read', async () => {
+        if (subject.openTransaction === undefined) {
+          await expectSecondWriterToWait(store);
+          return;
+        }
+        const checkpoint = await lastPosition(store);
+        const x = await openTransaction();
+        await x.takeTransactionId();
+        const y = await openTransaction();
+        const yEvents = [anEvent('Y')];
+        const yAppend = await y.append(aStream(), yEvents);
+        const xEvents = [anEvent('X')];
+        const xAppend = await x.append(aStream(), xEvents);
+        expect(BigInt(xAppend.lastGlobalPosition)).toBeGreaterThan(BigInt(yAppend.lastGlobalPosition));
+        await x.commit();
+
+        // X's transaction is older than every one still open, so its event is readable
+        // although Y holds a lower position.
+        const whileYOpen = await collect(store.readAll({ afterPosition: checkpoint }));
+        expect(whileYOpen.map((event) => event.id)).toEqual([xEvents[0].id]);
+        const readerCheckpoint = whileYOpen[0].globalPosition;
+
+        await y.commit();
+        const afterY = await collect(store.readAll({ afterPosition: readerCheckpoint }));
+        expect(afterY.map((event) => event.id)).toEqual([yEvents[0].id]);
+        expect(await store.hasPassed(readerCheckpoint, yAppend.lastGlobalPosition)).toBe(false);
+        expect(await store.countEventsAfter(readerCheckpoint, 10)).toBe(1);
+        const fromStart = await collect(store.readAll({ afterPosition: checkpoint }));
+        expect(fromStart.map((event) => event.id)).toEqual([xEvents[0].id, yEvents[0].id]);
+      });
+    });
+
+    describe('positions', () => {
+      it('headPosition is the highest position appended so far', async () => {
+        const appended = await store.appendToStream(aStream(), [anEvent(), anEvent()], {
+          expectedVersion: 'no_stream',
+        });
+        expect(await store.headPosition()).toBe(appended.lastGlobalPosition);
+      });
+
+      it('countEventsAfter counts the events after a checkpoint, at most countMax', async () => {
+        const checkpoint = await lastPosition(store);
+        await store.appendToStream(aStream(), [anEvent(), anEvent()], { expectedVersion: 'no_stream' });
+        const last = await store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' });
+        expect(await store.countEventsAfter(checkpoint, 10)).toBe(3);
+        expect(await store.countEventsAfter(checkpoint, 2)).toBe(2);
+        expect(await store.countEventsAfter(undefined, 1)).toBe(1);
+        expect(await store.countEventsAfter(last.lastGlobalPosition, 10)).toBe(0);
+      });
+
+      it('hasPassed is true up to the checkpoint and false after it', async () => {
+        const earlier = await lastPosition(store);
+        const checkpoint = await lastPosition(store);
+        const later = await lastPosition(store);
+        expect(await store.hasPassed(checkpoint, earlier)).toBe(true);
+        expect(await store.hasPassed(checkpoint, checkpoint)).toBe(true);
+        expect(await store.hasPassed(checkpoint, later)).toBe(false);
+      });
+
+      it('hasPassed is false without a checkpoint', async () => {
+        expect(await store.hasPassed(undefined, await lastPosition(store))).toBe(false);
+      });
+
+      it('hasPassed refuses a position that holds no event', async () => {
+        const checkpoint = await lastPosition(store);
+        await expect(store.hasPassed(checkpoint, '999999999999')).rejects.toThrow(UnknownPositionError);
+      });
     });
   });
 }
 
-/** The last position in the feed, or undefined on an empty store. */
-async function lastPosition(store: EventStore): Promise<string | undefined> {
+/** The position of a marker event appended now: the last in the feed. */
+async function lastPosition(store: EventStore): Promise<string> {
   const streamId = aStream();
   const appended = await store.appendToStream(streamId, [anEvent('Marker')], { expectedVersion: 'no_stream' });
   return appended.lastGlobalPosition;

@@ -538,19 +538,40 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       it('adds the credits and answers 201 with the movement', async () => {
         const userId = await givenUserWith(0);
 
-        const response = await recharge(userId, rechargeOf(500, 'invoice-2026-0042'));
+        const response = await recharge(userId, rechargeOf(500, `invoice-2026-${randomUUID()}`));
 
         expectMovement(response, 201, { userId, amount: 500, balance: 500, version: 1 });
         await expectBalance(userId, { balance: 500, version: 1 });
       });
     });
 
+    describe('when the recharge id was already recorded for another user', () => {
+      it('refuses it with 409 recharge-already-recorded: one payment is credited once in the ledger', async () => {
+        const alice = await givenUserWith(0);
+        const bob = await givenUserWith(0);
+        const invoiceId = `invoice-${randomUUID()}`;
+        await recharge(alice, rechargeOf(500, invoiceId)).expect(201);
+
+        const response = await recharge(bob, rechargeOf(500, invoiceId));
+
+        expectProblem(response, {
+          status: 409,
+          type: '/problems/recharge-already-recorded',
+          rechargeId: invoiceId,
+        });
+        await expectBalance(bob, { balance: 0, version: 0 });
+      });
+    });
+
     describe('when a client chose an Idempotency-Key that looks like a recharge', () => {
       it('still records the recharge: keys are namespaced per kind of command', async () => {
         const userId = await givenUserWith(0);
-        await grantBonus(userId, { amount: 5, reason: 'promo' }, { idempotencyKey: 'recharge:inv-9' }).expect(201);
+        const invoiceId = `inv-${randomUUID()}`;
+        await grantBonus(userId, { amount: 5, reason: 'promo' }, { idempotencyKey: `recharge:${invoiceId}` }).expect(
+          201,
+        );
 
-        const response = await recharge(userId, rechargeOf(500, 'inv-9'));
+        const response = await recharge(userId, rechargeOf(500, invoiceId));
 
         expectMovement(response, 201, { userId, amount: 500, balance: 505, version: 2 });
       });
@@ -559,9 +580,10 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
     describe('when the recharge id was already recorded', () => {
       it('replays the same recharge: 200, the identical body, Idempotent-Replayed: true, nothing appended', async () => {
         const userId = await givenUserWith(0);
-        const first = await recharge(userId, rechargeOf(500, 'invoice-1')).expect(201);
+        const invoiceId = `invoice-${randomUUID()}`;
+        const first = await recharge(userId, rechargeOf(500, invoiceId)).expect(201);
 
-        const retry = await recharge(userId, rechargeOf(500, 'invoice-1'));
+        const retry = await recharge(userId, rechargeOf(500, invoiceId));
 
         expect(retry.status).toBe(200);
         expect(retry.headers['idempotent-replayed']).toBe('true');
@@ -570,19 +592,20 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       });
 
       it.each<[string, Body]>([
-        ['other credits', { ...rechargeOf(600, 'invoice-1') }],
-        ['another amount paid', { ...rechargeOf(500, 'invoice-1'), amountPaid: 1 }],
-        ['another currency', { ...rechargeOf(500, 'invoice-1'), currency: 'eur' }],
-      ])('refuses it with %s with 409 idempotency-key-reused, and appends nothing', async (_, body) => {
+        ['other credits', { credits: 600 }],
+        ['another amount paid', { amountPaid: 1 }],
+        ['another currency', { currency: 'eur' }],
+      ])('refuses it with %s with 409 idempotency-key-reused, and appends nothing', async (_, change) => {
         const userId = await givenUserWith(0);
-        await recharge(userId, rechargeOf(500, 'invoice-1')).expect(201);
+        const invoiceId = `invoice-${randomUUID()}`;
+        await recharge(userId, rechargeOf(500, invoiceId)).expect(201);
 
-        const response = await recharge(userId, body);
+        const response = await recharge(userId, { ...rechargeOf(500, invoiceId), ...change });
 
         expectProblem(response, {
           status: 409,
           type: '/problems/idempotency-key-reused',
-          idempotencyKey: 'recharge:invoice-1',
+          idempotencyKey: `recharge:${invoiceId}`,
         });
         await expectBalance(userId, { balance: 500, version: 1 });
       });
@@ -660,7 +683,8 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
   describe('GET /v1/users/{userId}/events', () => {
     it('lists every movement in stream order, with its ids, data, idempotency key and times', async () => {
       const userId = await givenUserWith(0);
-      const recharged = await recharge(userId, rechargeOf(100, 'invoice-1')).expect(201);
+      const invoiceId = `invoice-${randomUUID()}`;
+      const recharged = await recharge(userId, rechargeOf(100, invoiceId)).expect(201);
       const bonus = { amount: 20, reason: 'welcome' };
       const granted = await grantBonus(userId, bonus, { idempotencyKey: 'b-1' }).expect(201);
       const consumed = await consume(userId, {
@@ -680,14 +704,14 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
             ...recordedEvent(recharged),
             type: 'RechargeCompleted',
             data: {
-              rechargeId: 'invoice-1',
+              rechargeId: invoiceId,
               credits: 100,
               amountPaid: 999,
               currency: 'usd',
               source: { kind: 'manual' },
               metadata: {},
             },
-            idempotencyKey: 'recharge:invoice-1',
+            idempotencyKey: `recharge:${invoiceId}`,
           },
           {
             ...recordedEvent(granted),

@@ -19,6 +19,9 @@ export function parseApiKeys(value: string): ApiKey[] {
   const keys = entries.map((entry, index) => parseApiKey(entry, index));
   const names = new Set(keys.map((key) => key.name));
   if (names.size !== keys.length) throw new Error('names the same key twice');
+  // One secret under two names would grant the wider scopes of either: refuse it.
+  const secrets = new Set(keys.map((key) => key.secret));
+  if (secrets.size !== keys.length) throw new Error('gives two keys the same secret');
   return keys;
 }
 

@@ -80,7 +80,7 @@ export function eventStoreLocationFrom(env: NodeJS.ProcessEnv = process.env): Ev
   const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
   return databaseUrl === undefined
     ? { kind: 'pglite', dataDir: resolve(env.DATA_DIR || './data', 'pglite') }
-    : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) };
+    : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 2, 200) };
 }
 
 function optionalDatabaseUrl(value: string | undefined): string | undefined {

@@ -50,7 +50,7 @@ describe('loadConfig', () => {
       ['PORT', 'abc'],
       ['PORT', '70000'],
       ['COMMAND_RETRIES_MAX', '-1'],
-      ['DATABASE_POOL_SIZE', '0'],
+      ['DATABASE_POOL_SIZE', '1'],
       ['LOG_LEVEL', 'loud'],
       ['PRICE_LIST_FILE', '/nonexistent/price-list.json'],
     ])('%s=%s', (variable, value) => {
@@ -78,7 +78,8 @@ describe('loadConfig', () => {
       ['an unknown scope', `backend:spend:${SECRET}`, 'unknown scope "spend"'],
       ['a short secret', 'backend:read:short', 'shorter than 16'],
       ['a missing part', 'backend:read', 'not name:scopes:secret'],
-      ['a name used twice', `a:read:${SECRET},a:grant:${SECRET}`, 'names the same key twice'],
+      ['a name used twice', `a:read:${SECRET},a:grant:${SECRET}x`, 'names the same key twice'],
+      ['a secret used twice', `a:read:${SECRET},b:admin:${SECRET}`, 'gives two keys the same secret'],
     ])('refuses %s without echoing any secret', (_, value, reason) => {
       let message = '';
       try {

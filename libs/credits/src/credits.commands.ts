@@ -1,4 +1,5 @@
 import type { ClientMetadata, RechargeSource } from './credits.events';
+import type { FeaturePrice } from './price-list';
 
 /**
  * What callers ask of the domain. Time and the idempotency key come in on the
@@ -22,8 +23,14 @@ export type ConsumeCredits = CreditsCommandOf<
     userId: string;
     feature: string;
     reference: string;
-    /** The cost, already priced from the price list (see `priceConsumption`). */
-    amount: number;
+    /** The amount the caller named, where the feature allows it; undefined: the price. */
+    requestedAmount?: number;
+    /**
+     * The feature's entry in the price list when the command was made
+     * (undefined: not listed). Not part of the payload a retry must repeat:
+     * a retry after a price change is still the same request.
+     */
+    price: FeaturePrice | undefined;
     metadata: ClientMetadata;
   }
 >;

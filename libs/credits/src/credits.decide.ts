@@ -7,10 +7,11 @@ import type {
   RechargeCompleted,
   CreditsEvent,
 } from './credits.events';
-import { eventIdFor, payloadFingerprint } from './credits.idempotency';
+import { eventIdFor, payloadFingerprint, rechargeEventId, rechargeIdempotencyKey } from './credits.idempotency';
 import { BALANCE_CREDITS_MAX, isCreditAmount } from './credits.limits';
 import { type CommandOutcome, type CreditsState, assertNever } from './credits.state';
 import { creditsStreamId } from './credits.stream';
+import { priceFeature } from './price-list';
 
 export type Decision =
   /** New events to append at the state's version. */
@@ -20,6 +21,7 @@ export type Decision =
   | { kind: 'refused'; error: CreditsDomainError };
 
 export function decide(command: CreditsCommand, state: CreditsState): Decision {
+  assertRechargeKeyedByItsId(command);
   const fingerprint = payloadFingerprint(command);
   const original = state.outcomes.get(command.metadata.idempotencyKey);
   if (original !== undefined) {
@@ -45,8 +47,10 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
 }
 
 function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: CreditsEventMetadata): Decision {
-  const { userId, amount, feature, reference } = command.data;
-  if (!isCreditAmount(amount)) return refuse({ type: 'invalid-amount', amount });
+  const { userId, feature, reference, price, requestedAmount } = command.data;
+  const pricing = priceFeature(feature, price, requestedAmount);
+  if (pricing.kind === 'refused') return refuse(pricing.error);
+  const amount = pricing.amount;
   if (amount > state.balance) {
     return refuse({ type: 'insufficient-credits', balance: state.balance, requested: amount });
   }
@@ -75,13 +79,13 @@ function grantBonus(command: GrantBonus, state: CreditsState, metadata: CreditsE
 }
 
 function completeRecharge(command: CompleteRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
-  const { userId, rechargeId, credits, amountPaid, currency, source } = command.data;
+  const { rechargeId, credits, amountPaid, currency, source } = command.data;
   const refusal = refuseCredit(credits, state);
   if (refusal) return refusal;
   const event: RechargeCompleted = {
     type: 'RechargeCompleted',
     schemaVersion: 1,
-    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    id: rechargeEventId(rechargeId),
     data: { rechargeId, credits, amountPaid, currency, source, metadata: command.data.metadata },
     metadata,
   };
@@ -100,6 +104,15 @@ function refuseCredit(amount: number, state: CreditsState): Decision | undefined
     });
   }
   return undefined;
+}
+
+/** Two keys for one recharge id would let one payment be credited twice: a caller's bug, asserted. */
+function assertRechargeKeyedByItsId(command: CreditsCommand): void {
+  if (command.type !== 'CompleteRecharge') return;
+  const expected = rechargeIdempotencyKey(command.data.rechargeId);
+  if (command.metadata.idempotencyKey !== expected) {
+    throw new Error(`a CompleteRecharge must carry the idempotency key "${expected}"`);
+  }
 }
 
 function record(...events: CreditsEvent[]): Decision {

@@ -2,8 +2,9 @@ import { validate as isUuid, version as uuidVersion } from 'uuid';
 import type { CommandMetadata, CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
 import { type Decision, decide } from './credits.decide';
 import type { BonusGranted, CreditsConsumed, CreditsEvent, RechargeCompleted } from './credits.events';
-import { eventIdFor, payloadFingerprint } from './credits.idempotency';
+import { eventIdFor, payloadFingerprint, rechargeEventId, rechargeIdempotencyKey } from './credits.idempotency';
 import { AMOUNT_CREDITS_MAX, BALANCE_CREDITS_MAX } from './credits.limits';
+import type { FeaturePrice } from './price-list';
 import { type CreditsState, evolve, initialState } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { given, recordAfter } from './testing/credits.given-when-then';
@@ -120,6 +121,39 @@ describe('decide ConsumeCredits', () => {
     });
   });
 
+  describe('when the price list changed since the command was recorded', () => {
+    it('replays a retry with the original outcome, at the price it was charged', () => {
+      const original = consumeCredits({ amount: 30, price: { credits: 1, amountOverride: { amountMax: 50 } } });
+      const retry = consumeCredits({ amount: 30, price: { credits: 5 } });
+      const state = stateAfter(completeRecharge({ credits: 100 }), original);
+
+      expect(decide(retry, state)).toEqual({ kind: 'replayed', outcome: state.outcomes.get('consume-1') });
+      expect(state.outcomes.get('consume-1')?.amount).toBe(30);
+    });
+
+    it('replays a retry even once the feature left the price list', () => {
+      const original = consumeCredits({ amount: 30 });
+      const retry = consumeCredits({ amount: 30, price: undefined });
+      const state = stateAfter(completeRecharge({ credits: 100 }), original);
+
+      expect(decide(retry, state)).toMatchObject({ kind: 'replayed' });
+    });
+  });
+
+  describe('when the price list refuses it', () => {
+    it('refuses a feature it does not list with unknown-feature', () => {
+      given(completeRecharge({ credits: 100 }))
+        .when(consumeCredits({ amount: 1, price: undefined }))
+        .thenRefuses({ type: 'unknown-feature', feature: 'document-upload' });
+    });
+
+    it('refuses a named amount on a fixed price with amount-override-not-allowed', () => {
+      given(completeRecharge({ credits: 100 }))
+        .when(consumeCredits({ amount: 3, price: { credits: 3 } }))
+        .thenRefuses({ type: 'amount-override-not-allowed', feature: 'document-upload' });
+    });
+  });
+
   describe('with the same key and another payload', () => {
     it.each<[string, Partial<ConsumeArguments>]>([
       ['another amount', { amount: 31 }],
@@ -133,7 +167,7 @@ describe('decide ConsumeCredits', () => {
     });
 
     it('refuses a key already recorded by another kind of command', () => {
-      given(completeRecharge({ credits: 100, idempotencyKey: 'shared-key' }))
+      given(completeRecharge({ credits: 100 }), grantBonus({ amount: 1, idempotencyKey: 'shared-key' }))
         .when(consumeCredits({ amount: 30, idempotencyKey: 'shared-key' }))
         .thenRefuses({ type: 'idempotency-key-reused', idempotencyKey: 'shared-key' });
     });
@@ -283,7 +317,7 @@ describe('decide CompleteRecharge', () => {
 
   describe('when the balance is positive', () => {
     it('adds the credits bought to it', () => {
-      const recharge = completeRecharge({ credits: 500, idempotencyKey: 'recharge-2', rechargeId: 'recharge-2' });
+      const recharge = completeRecharge({ credits: 500, rechargeId: 'recharge-2' });
 
       const state = given(completeRecharge({ credits: 100 }))
         .when(recharge)
@@ -301,7 +335,7 @@ describe('decide CompleteRecharge', () => {
         .when(completeRecharge({ credits: 500, now: LATER }))
         .thenReplays({
           eventType: 'RechargeCompleted',
-          eventId: eventIdFor(STREAM_ID, 'recharge-1'),
+          eventId: rechargeEventId('recharge-1'),
           payloadFingerprint: payloadFingerprint(recharge),
           amount: 500,
           balanceAfter: 500,
@@ -316,12 +350,28 @@ describe('decide CompleteRecharge', () => {
       ['other credits', { credits: 501 }],
       ['another amount paid', { amountPaid: 2_999 }],
       ['another currency', { currency: 'usd' }],
-      ['another recharge id', { rechargeId: 'recharge-2' }],
       ['another source', { source: { kind: 'stripe', stripeEventId: 'evt_2', checkoutSessionId: 'cs_1' } }],
     ])('refuses %s with idempotency-key-reused', (_, change) => {
       given(completeRecharge({ credits: 500 }))
         .when(completeRecharge({ credits: 500, ...change }))
-        .thenRefuses({ type: 'idempotency-key-reused', idempotencyKey: 'recharge-1' });
+        .thenRefuses({ type: 'idempotency-key-reused', idempotencyKey: 'recharge:recharge-1' });
+    });
+  });
+
+  describe('with a key that is not its recharge id', () => {
+    it('is a caller bug and throws: two keys for one payment could credit it twice', () => {
+      const keyedAnyhow = completeRecharge({ credits: 500, idempotencyKey: 'webhook-evt_1' });
+
+      expect(() => decide(keyedAnyhow, initialState())).toThrow('must carry the idempotency key "recharge:recharge-1"');
+    });
+  });
+
+  describe('event id', () => {
+    it('depends on the recharge id alone, so the store refuses the same payment for another user', () => {
+      const forAlice = completeRecharge({ credits: 500, userId: 'alice' });
+      const forBob = completeRecharge({ credits: 500, userId: 'bob' });
+
+      expect(eventIdsOf(decide(forAlice, initialState()))).toEqual(eventIdsOf(decide(forBob, initialState())));
     });
   });
 
@@ -444,19 +494,34 @@ describe('evolve', () => {
 
     const state = evolve(initialState(), recorded);
 
-    expect(state.outcomes.get('recharge-1')?.globalPosition).toBe('9007199254740993');
+    expect(state.outcomes.get('recharge:recharge-1')?.globalPosition).toBe('9007199254740993');
   });
 });
 
-type ConsumeArguments = ConsumeCredits['data'] & CommandMetadata;
+/** The amount a test names is the caller's requested amount, on a feature that allows any. */
+type ConsumeArguments = Omit<ConsumeCredits['data'], 'requestedAmount' | 'price'> &
+  CommandMetadata & { amount: number; price?: FeaturePrice };
+
+const ANY_AMOUNT_PRICE: FeaturePrice = { credits: 1, amountOverride: { amountMax: AMOUNT_CREDITS_MAX } };
 type GrantArguments = GrantBonus['data'] & CommandMetadata;
 type RechargeArguments = CompleteRecharge['data'] & CommandMetadata;
 
 function consumeCredits(changes: Partial<ConsumeArguments> & Pick<ConsumeArguments, 'amount'>): ConsumeCredits {
-  const { idempotencyKey = 'consume-1', now = NOW, ...data } = changes;
+  const { idempotencyKey = 'consume-1', now = NOW, amount, ...data } = changes;
+  // An explicit `price: undefined` means a feature missing from the price list.
+  const price = 'price' in changes ? changes.price : ANY_AMOUNT_PRICE;
+  delete data.price;
   return {
     type: 'ConsumeCredits',
-    data: { userId: USER_ID, feature: 'document-upload', reference: 'upload-42', metadata: {}, ...data },
+    data: {
+      userId: USER_ID,
+      feature: 'document-upload',
+      reference: 'upload-42',
+      metadata: {},
+      ...data,
+      requestedAmount: amount,
+      price,
+    },
     metadata: { idempotencyKey, now },
   };
 }
@@ -471,7 +536,9 @@ function grantBonus(changes: Partial<GrantArguments> & Pick<GrantArguments, 'amo
 }
 
 function completeRecharge(changes: Partial<RechargeArguments> & Pick<RechargeArguments, 'credits'>): CompleteRecharge {
-  const { idempotencyKey = 'recharge-1', now = NOW, ...data } = changes;
+  const { now = NOW, ...data } = changes;
+  const idempotencyKey = changes.idempotencyKey ?? rechargeIdempotencyKey(changes.rechargeId ?? 'recharge-1');
+  delete data.idempotencyKey;
   return {
     type: 'CompleteRecharge',
     data: {
@@ -490,7 +557,10 @@ function completeRecharge(changes: Partial<RechargeArguments> & Pick<RechargeArg
 /** What the store identifies an event by: the id from the stream and key, and the command it records. */
 function idAndMetadataOf(command: CreditsCommand): Pick<CreditsEvent, 'id' | 'metadata'> {
   return {
-    id: eventIdFor(STREAM_ID, command.metadata.idempotencyKey),
+    id:
+      command.type === 'CompleteRecharge'
+        ? rechargeEventId(command.data.rechargeId)
+        : eventIdFor(STREAM_ID, command.metadata.idempotencyKey),
     metadata: {
       idempotencyKey: command.metadata.idempotencyKey,
       payloadFingerprint: payloadFingerprint(command),
@@ -500,7 +570,7 @@ function idAndMetadataOf(command: CreditsCommand): Pick<CreditsEvent, 'id' | 'me
 }
 
 function creditsConsumed(command: ConsumeCredits): CreditsConsumed {
-  const { amount, feature, reference, metadata } = command.data;
+  const { requestedAmount: amount = NaN, feature, reference, metadata } = command.data;
   return {
     type: 'CreditsConsumed',
     schemaVersion: 1,
@@ -544,9 +614,11 @@ function decidedEvents(command: CreditsCommand, state = initialState()): Credits
   return decision.events;
 }
 
-function stateAfter(command: CreditsCommand): CreditsState {
-  const state = initialState();
-  return recordAfter(state, decidedEvents(command, state), 1000n).reduce(evolve, state);
+function stateAfter(...commands: CreditsCommand[]): CreditsState {
+  return commands.reduce(
+    (state, command) => recordAfter(state, decidedEvents(command, state), 1000n).reduce(evolve, state),
+    initialState(),
+  );
 }
 
 function eventIdsOf(decision: Decision): string[] {

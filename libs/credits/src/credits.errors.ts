@@ -37,10 +37,17 @@ export type AmountOverrideNotAllowed = {
   amountMax?: number;
 };
 
+/** The recharge id was already recorded for another user: a payment is credited once in the whole ledger. */
+export type RechargeAlreadyRecorded = {
+  type: 'recharge-already-recorded';
+  rechargeId: string;
+};
+
 export type CreditsDomainError =
   | InsufficientCredits
   | IdempotencyKeyReused
   | BalanceLimitExceeded
   | InvalidAmount
   | UnknownFeature
-  | AmountOverrideNotAllowed;
+  | AmountOverrideNotAllowed
+  | RechargeAlreadyRecorded;

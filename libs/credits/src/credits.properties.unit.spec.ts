@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { CreditsCommand } from './credits.commands';
 import { type Decision, decide } from './credits.decide';
 import type { RecordedCreditsEvent } from './credits.events';
+import { rechargeIdempotencyKey } from './credits.idempotency';
 import { AMOUNT_CREDITS_MAX } from './credits.limits';
 import { type CommandOutcome, type CreditsState, balanceDelta, evolve, initialState } from './credits.state';
 import { recordAfter } from './testing/credits.given-when-then';
@@ -40,9 +41,9 @@ describe('credits ledger properties', () => {
           expect(decision.error).toEqual({
             type: 'insufficient-credits',
             balance: stateBefore.balance,
-            requested: command.data.amount,
+            requested: command.data.requestedAmount,
           });
-          expect(command.data.amount).toBeGreaterThan(stateBefore.balance);
+          expect(command.data.requestedAmount).toBeGreaterThan(stateBefore.balance);
         }
       }),
       RUNS,
@@ -135,14 +136,17 @@ function runLedger(steps: readonly Step[]): { handled: Handled[]; streams: Map<s
   const recorded: Array<{ command: CreditsCommand; outcome: CommandOutcome }> = [];
   const handled: Handled[] = [];
   let lastGlobalPosition = 0n;
+  // Like the store: an event id is stored once in the whole ledger (a recharge id is ledger-wide).
+  const storedEventIds = new Set<string>();
   for (const step of steps) {
     if (step.kind === 'retry' && recorded.length === 0) continue;
     const original = step.kind === 'retry' ? recorded[step.recordedIndex % recorded.length] : undefined;
     const command = step.kind === 'retry' ? retryAt(step.now, original!.command) : step.command;
     const stream = streams.get(command.data.userId)!;
     const stateBefore = structuredClone(stream.state);
-    const decision = decide(command, stream.state);
+    const decision = refusedIfStoredElsewhere(decide(command, stream.state), command, storedEventIds);
     const appended = decision.kind === 'recorded' ? recordAfter(stream.state, decision.events, lastGlobalPosition) : [];
+    for (const event of appended) storedEventIds.add(event.id);
     lastGlobalPosition += BigInt(appended.length);
     stream.events.push(...appended);
     stream.state = appended.reduce(evolve, stream.state);
@@ -152,6 +156,13 @@ function runLedger(steps: readonly Step[]): { handled: Handled[]; streams: Map<s
     handled.push({ command, decision, originalOutcome: original?.outcome, answer, appended, stateBefore, stateAfter });
   }
   return { handled, streams };
+}
+
+/** What the command runner answers when the store refuses a recharge another user already has. */
+function refusedIfStoredElsewhere(decision: Decision, command: CreditsCommand, storedEventIds: Set<string>): Decision {
+  if (decision.kind !== 'recorded' || !decision.events.some((event) => storedEventIds.has(event.id))) return decision;
+  if (command.type !== 'CompleteRecharge') throw new Error('only a recharge id is ledger-wide');
+  return { kind: 'refused', error: { type: 'recharge-already-recorded', rechargeId: command.data.rechargeId } };
 }
 
 function retryAt(now: string, command: CreditsCommand): CreditsCommand {
@@ -186,7 +197,8 @@ const commandArbitrary: fc.Arbitrary<CreditsCommand> = fc.oneof(
         userId: userIdArbitrary,
         feature: fc.constantFrom('document-upload', 'llm-completion'),
         reference: fc.constantFrom('reference-1', 'reference-2'),
-        amount: amountArbitrary(60),
+        requestedAmount: amountArbitrary(60),
+        price: fc.constant({ credits: 1, amountOverride: { amountMax: AMOUNT_CREDITS_MAX } }),
         metadata: clientMetadataArbitrary,
       }),
       metadata: metadataArbitrary,
@@ -207,19 +219,24 @@ const commandArbitrary: fc.Arbitrary<CreditsCommand> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.record({
-      type: fc.constant('CompleteRecharge' as const),
-      data: fc.record({
-        userId: userIdArbitrary,
-        rechargeId: fc.constantFrom('recharge-1', 'recharge-2'),
-        credits: amountArbitrary(100),
-        amountPaid: fc.integer({ min: 1, max: 10_000 }),
-        currency: fc.constant('eur'),
-        source: fc.constant({ kind: 'stripe' as const, stripeEventId: 'evt_1' }),
-        metadata: clientMetadataArbitrary,
-      }),
-      metadata: metadataArbitrary,
-    }),
+    arbitrary: fc
+      .record({
+        type: fc.constant('CompleteRecharge' as const),
+        data: fc.record({
+          userId: userIdArbitrary,
+          rechargeId: fc.constantFrom('recharge-1', 'recharge-2'),
+          credits: amountArbitrary(100),
+          amountPaid: fc.integer({ min: 1, max: 10_000 }),
+          currency: fc.constant('eur'),
+          source: fc.constant({ kind: 'stripe' as const, stripeEventId: 'evt_1' }),
+          metadata: clientMetadataArbitrary,
+        }),
+        metadata: metadataArbitrary,
+      })
+      .map((command) => ({
+        ...command,
+        metadata: { ...command.metadata, idempotencyKey: rechargeIdempotencyKey(command.data.rechargeId) },
+      })),
   },
 );
 

@@ -17,7 +17,16 @@ export type Pricing =
   | { kind: 'refused'; error: UnknownFeature | AmountOverrideNotAllowed | InvalidAmount };
 
 export function priceConsumption(priceList: PriceList, feature: string, requestedAmount?: number): Pricing {
-  const price = Object.hasOwn(priceList, feature) ? priceList[feature] : undefined;
+  return priceFeature(feature, featurePrice(priceList, feature), requestedAmount);
+}
+
+/** The list's entry for a feature; undefined for one it does not list (never an inherited property). */
+export function featurePrice(priceList: PriceList, feature: string): FeaturePrice | undefined {
+  return Object.hasOwn(priceList, feature) ? priceList[feature] : undefined;
+}
+
+/** What a consumption of `feature` costs at `price`, with the amount the caller named if any. */
+export function priceFeature(feature: string, price: FeaturePrice | undefined, requestedAmount?: number): Pricing {
   if (price === undefined) return { kind: 'refused', error: { type: 'unknown-feature', feature } };
   if (requestedAmount === undefined) return { kind: 'priced', amount: price.credits };
   if (!isCreditAmount(requestedAmount))

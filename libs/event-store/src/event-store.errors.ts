@@ -14,14 +14,15 @@ export class VersionConflictError extends Error {
   }
 }
 
-/** An event with one of these ids is already stored: the append wrote nothing. */
+/** Events with these ids of the batch are already stored: the append wrote nothing. */
 export class DuplicateEventIdError extends Error {
   override readonly name = 'DuplicateEventIdError';
   constructor(
     readonly streamId: string,
+    /** The ids of the batch that the store already holds (in any stream). */
     readonly eventIds: readonly string[],
   ) {
-    super(`stream ${streamId}: an event with one of these ids is already stored: ${eventIds.join(', ')}`);
+    super(`stream ${streamId}: events with these ids are already stored: ${eventIds.join(', ')}`);
   }
 }
 

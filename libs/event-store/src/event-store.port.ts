@@ -70,7 +70,11 @@ export interface EventStore {
   /** The highest position stored, or undefined for an empty store. Not the last in feed order: see `hasPassed`. */
   headPosition(): Promise<string | undefined>;
 
-  /** How many events `readAll` would still return after `afterPosition`, counting at most `countMax` (for lag). */
+  /**
+   * How many committed events come after `afterPosition` in feed order,
+   * counting at most `countMax` (for lag): those `readAll` returns now, and
+   * those it still holds back behind an older transaction in flight.
+   */
   countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number>;
 
   /**

@@ -14,6 +14,8 @@ import { foldCreditsStream } from './credits-stream.reader';
 
 const USER_ID = 'user-1';
 const NOW = '2026-11-27T12:00:00.000Z';
+/** A price that lets the test name any amount. */
+const ANY_AMOUNT = { credits: 1, amountOverride: { amountMax: 1_000_000 } };
 
 /**
  * A real PGlite store, wrapped so a test can slip another writer's append in
@@ -45,7 +47,14 @@ function grant(key: string, amount: number): CreditsCommand {
 function consume(reference: string, amount: number): CreditsCommand {
   return {
     type: 'ConsumeCredits',
-    data: { userId: USER_ID, feature: 'face_swap', reference, amount, metadata: {} },
+    data: {
+      userId: USER_ID,
+      feature: 'face_swap',
+      reference,
+      requestedAmount: amount,
+      price: ANY_AMOUNT,
+      metadata: {},
+    },
     metadata: { idempotencyKey: `consume:${reference}`, now: NOW },
   };
 }

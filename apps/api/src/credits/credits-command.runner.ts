@@ -68,7 +68,11 @@ export class CreditsCommandRunner {
       try {
         return await this.decideAndAppend(streamId, command, state);
       } catch (error) {
-        if (!isLostRace(error)) throw error;
+        if (error instanceof DuplicateEventIdError) return this.answerDuplicate(streamId, command, error);
+        if (!(error instanceof VersionConflictError)) throw error;
+        // Normally the cache is only behind; after a failover to a replica that lost commits it
+        // could be ahead. A conflict is cheap to answer with a full read, so drop it.
+        this.states.delete(streamId);
         this.metrics.versionConflicts.inc();
         if (attempt >= this.retriesMax) throw new CommandRetriesExhaustedError(streamId, attempt + 1);
         this.metrics.retries.inc();
@@ -99,6 +103,32 @@ export class CreditsCommandRunner {
     return { kind: 'recorded', userId, outcome: next.outcomes.get(command.metadata.idempotencyKey)! };
   }
 
+  /**
+   * An event of this decision is stored already. If this stream holds it, the
+   * same command won in another process: answer with its outcome. Otherwise
+   * another user's stream holds it: only a recharge id is unique ledger-wide.
+   */
+  private async answerDuplicate(
+    streamId: string,
+    command: CreditsCommand,
+    duplicate: DuplicateEventIdError,
+  ): Promise<CreditsCommandResult> {
+    this.states.delete(streamId);
+    const state = await this.readState(streamId);
+    const decision = decide(command, state);
+    const userId = command.data.userId;
+    if (decision.kind === 'replayed') return { kind: 'replayed', userId, outcome: decision.outcome };
+    if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
+    if (command.type === 'CompleteRecharge') {
+      return {
+        kind: 'refused',
+        userId,
+        error: { type: 'recharge-already-recorded', rechargeId: command.data.rechargeId },
+      };
+    }
+    throw duplicate;
+  }
+
   /** Cached state plus the events other writers appended since; always current when it returns. */
   private async readState(streamId: string): Promise<CreditsState> {
     try {
@@ -111,10 +141,6 @@ export class CreditsCommandRunner {
       throw error;
     }
   }
-}
-
-function isLostRace(error: unknown): boolean {
-  return error instanceof VersionConflictError || error instanceof DuplicateEventIdError;
 }
 
 /**

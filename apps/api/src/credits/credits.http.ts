@@ -88,6 +88,11 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         feature: error.feature,
         amountMax: error.amountMax,
       });
+    case 'recharge-already-recorded':
+      return ProblemException.of(409, error.type, 'Recharge already recorded', {
+        detail: `the recharge "${error.rechargeId}" is already recorded for another user`,
+        rechargeId: error.rechargeId,
+      });
     default:
       return assertNever(error);
   }

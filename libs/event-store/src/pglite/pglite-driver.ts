@@ -1,23 +1,38 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
+import { type DataDirectoryLock, lockDataDirectory } from './data-directory-lock';
 
 /**
  * The embedded driver: PostgreSQL compiled to WebAssembly, in this process,
  * with its data directory on disk (or in memory when none is given). PGlite
- * has a single connection and runs one transaction at a time.
+ * has a single connection and runs one transaction at a time, and one process
+ * at a time opens a data directory: `open` takes a lock file beside it.
  */
 export class PgliteDriver implements SqlDriver {
   /** Locks held by the sessions of this database: PGlite's advisory locks all share its one connection. */
   private readonly heldLocks = new Set<string>();
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly dataDirectoryLock: DataDirectoryLock | undefined,
+  ) {}
 
-  /** `dataDir` undefined keeps the database in memory (tests). */
+  /**
+   * `dataDir` undefined keeps the database in memory (tests). Throws
+   * DataDirectoryLockedError while another driver, in this process or
+   * another, has the directory open.
+   */
   static async open(dataDir: string | undefined): Promise<PgliteDriver> {
-    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
-    return new PgliteDriver(db);
+    if (dataDir === undefined) return new PgliteDriver(await PGlite.create({}), undefined);
+    mkdirSync(dataDir, { recursive: true });
+    const lock = lockDataDirectory(dataDir);
+    try {
+      return new PgliteDriver(await PGlite.create({ dataDir }), lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
 
   async query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]> {
@@ -32,7 +47,7 @@ export class PgliteDriver implements SqlDriver {
     return this.db.transaction((tx) => work(executorOf(tx)));
   }
 
-  /** One process owns a PGlite data directory, so a lock between processes is moot. */
+  /** One process owns a PGlite data directory (its lock file), so a lock between processes is moot. */
   async withExclusiveLock<T>(_lockName: string, work: () => Promise<T>): Promise<T> {
     return work();
   }
@@ -57,8 +72,10 @@ export class PgliteDriver implements SqlDriver {
     });
   }
 
+  /** The data directory stays locked if closing fails: until this process ends. */
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
+    this.dataDirectoryLock?.release();
   }
 }
 

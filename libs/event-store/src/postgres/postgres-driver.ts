@@ -1,13 +1,25 @@
 import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
 
+/** Defaults a caller's `PoolConfig` overrides. */
+export const POSTGRES_POOL_DEFAULTS = {
+  /** A server that accepts the connection but never answers fails the query instead of hanging it. */
+  connectionTimeoutMillis: 10_000,
+} as const satisfies PoolConfig;
+
 /** The production driver: a `pg` connection pool on a PostgreSQL server. */
 export class PostgresDriver implements SqlDriver {
+  private readonly config: PoolConfig;
   private readonly pool: Pool;
 
-  constructor(private readonly config: PoolConfig) {
-    this.pool = new Pool(config);
-    // An idle client losing its connection must not crash the process; the next query reconnects.
+  constructor(config: PoolConfig) {
+    this.config = { ...POSTGRES_POOL_DEFAULTS, ...config };
+    this.pool = new Pool(this.config);
+    // The pool emits 'error' when an idle client's connection fails (a server
+    // restart, a dropped network). An EventEmitter without an 'error' listener
+    // throws, which would crash the process. The pool has already discarded
+    // that client and the next query opens a new connection; an error on a
+    // client in use reaches its query, so there is nothing more to do here.
     this.pool.on('error', () => undefined);
   }
 
@@ -20,29 +32,42 @@ export class PostgresDriver implements SqlDriver {
     await this.pool.query(text);
   }
 
+  /**
+   * The client goes back to the pool only when its transaction ended cleanly
+   * (committed or rolled back); otherwise (a lost connection, a failed
+   * rollback) it is destroyed, never lent again in an aborted transaction.
+   * The error of `work` (or of begin or commit) is the one thrown.
+   */
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.withClient(async (client) => {
+    const { client, release } = await this.checkOut();
+    let endedCleanly = false;
+    try {
       await client.query('begin');
-      try {
-        const result = await work(executorOf(client));
-        await client.query('commit');
-        return result;
-      } catch (error) {
-        await client.query('rollback');
-        throw error;
-      }
-    });
+      const result = await work(executorOf(client));
+      await client.query('commit');
+      endedCleanly = true;
+      return result;
+    } catch (error) {
+      endedCleanly = await rolledBack(client);
+      throw error;
+    } finally {
+      release(endedCleanly);
+    }
   }
 
+  /**
+   * Holds a session advisory lock on one pooled client while `work` runs. When
+   * the unlock fails the client is destroyed, which ends its session and so
+   * releases the lock: the outcome of `work`, result or error, stands.
+   */
   async withExclusiveLock<T>(lockName: string, work: () => Promise<T>): Promise<T> {
-    return this.withClient(async (client) => {
+    const { client, release } = await this.checkOut();
+    try {
       await client.query('select pg_advisory_lock(hashtext($1))', [lockName]);
-      try {
-        return await work();
-      } finally {
-        await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
-      }
-    });
+      return await work();
+    } finally {
+      release(await advisoryUnlocked(client, lockName));
+    }
   }
 
   /** Advisory locks on a connection of its own, outside the pool: they end with it. */
@@ -50,16 +75,23 @@ export class PostgresDriver implements SqlDriver {
     const client = new Client(this.config);
     client.on('error', () => undefined);
     await client.connect();
+    // PostgreSQL counts a session's re-takes of a lock, one unlock each; the
+    // port's lock is taken once, so the session remembers what it holds.
+    const held = new Set<string>();
     return {
       tryLock: async (lockName) => {
+        if (held.has(lockName)) return true;
         const { rows } = await client.query<{ locked: boolean }>(
           'select pg_try_advisory_lock(hashtext($1)) as locked',
           [lockName],
         );
+        if (rows[0].locked) held.add(lockName);
         return rows[0].locked;
       },
       unlock: async (lockName) => {
+        if (!held.has(lockName)) return;
         await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+        held.delete(lockName);
       },
       close: () => client.end(),
     };
@@ -69,18 +101,43 @@ export class PostgresDriver implements SqlDriver {
     await this.pool.end();
   }
 
-  /** A client whose connection failed mid-transaction is destroyed, not returned to the pool. */
-  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A pooled client with an 'error' listener for as long as it is checked
+   * out: `pg` emits a connection lost between two queries as an 'error'
+   * event, which would crash the process with no listener. `release(healthy)`
+   * returns it to the pool only if healthy and its connection never failed.
+   */
+  private async checkOut(): Promise<{ client: PoolClient; release(healthy: boolean): void }> {
     const client = await this.pool.connect();
-    let failure: Error | undefined;
-    try {
-      return await work(client);
-    } catch (error) {
-      failure = error instanceof Error && !('code' in error) ? error : undefined;
-      throw error;
-    } finally {
-      client.release(failure);
-    }
+    let connectionFailed = false;
+    const onError = () => (connectionFailed = true);
+    client.on('error', onError);
+    return {
+      client,
+      release: (healthy) => {
+        client.removeListener('error', onError);
+        client.release(!healthy || connectionFailed);
+      },
+    };
+  }
+}
+
+/** Whether the rollback succeeded; a failed one leaves the client in an unknown state. */
+async function rolledBack(client: PoolClient): Promise<boolean> {
+  try {
+    await client.query('rollback');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function advisoryUnlocked(client: PoolClient, lockName: string): Promise<boolean> {
+  try {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -28,6 +28,20 @@ type EventRow = {
 const EVENT_COLUMNS = `stream_id, stream_version, event_id::text as event_id, type, schema_version, data, metadata,
   global_position::text as global_position, recorded_at`;
 
+/**
+ * How many times an append with expected version 'any' is tried. Appends with
+ * 'any' to one stream take turns (a transaction lock), so only a writer that
+ * expected an exact version can take their version first.
+ */
+const APPEND_ANY_ATTEMPTS_MAX = 5;
+
+/**
+ * The first key ('EVNT' in ASCII) of the transaction lock that appends with
+ * 'any' take per stream. Two-key advisory locks never meet the one-key locks
+ * of migrations and projections: PostgreSQL keeps the two kinds apart.
+ */
+const APPEND_ANY_LOCK_CLASS = 0x45_56_4e_54;
+
 /** One implementation of the port over PostgreSQL SQL, shared by the `pg` and PGlite drivers. */
 export class SqlEventStore implements EventStore {
   private readonly appendListeners = new Set<() => void>();
@@ -50,16 +64,56 @@ export class SqlEventStore implements EventStore {
     options: { expectedVersion: ExpectedVersion },
   ): Promise<AppendResult> {
     assertAppendable(streamId, events, options.expectedVersion);
-    let result: AppendResult;
-    try {
-      result = await this.driver.transaction((tx) =>
-        appendInTransaction(tx, streamId, events, options.expectedVersion),
-      );
-    } catch (error) {
-      throw translateAppendError(error, streamId, events, options.expectedVersion);
-    }
+    const result = await this.appendWithRetries(streamId, events, options.expectedVersion);
     for (const listener of this.appendListeners) listener();
     return result;
+  }
+
+  /**
+   * An append with 'any' that loses a race for a version to a writer that
+   * expected an exact version tries again: that writer has committed when the
+   * unique violation is raised, so the next attempt reads its version.
+   */
+  private async appendWithRetries(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<AppendResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.driver.transaction((tx) => appendInTransaction(tx, streamId, events, expectedVersion));
+      } catch (error) {
+        const versionTaken = uniqueViolationConstraint(error) === 'events_stream_version_unique';
+        if (versionTaken && expectedVersion === 'any' && attempt < APPEND_ANY_ATTEMPTS_MAX) continue;
+        throw await this.translateAppendError(error, streamId, events, expectedVersion);
+      }
+    }
+  }
+
+  private async translateAppendError(
+    error: unknown,
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<unknown> {
+    const constraint = uniqueViolationConstraint(error);
+    if (constraint === 'events_stream_version_unique') {
+      return new VersionConflictError(streamId, expectedVersion, undefined);
+    }
+    if (constraint === 'events_event_id_unique') {
+      return new DuplicateEventIdError(streamId, await this.storedEventIds(events));
+    }
+    return error;
+  }
+
+  /** The ids of `events` already stored, in batch order: looked up after the failed append. */
+  private async storedEventIds(events: readonly EventToAppend[]): Promise<string[]> {
+    const rows = await this.driver.query<{ event_id: string }>(
+      'select event_id::text as event_id from events where event_id = any($1::uuid[])',
+      [events.map((event) => event.id)],
+    );
+    const stored = new Set(rows.map((row) => row.event_id));
+    return events.map((event) => event.id).filter((id) => stored.has(id.toLowerCase()));
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
@@ -99,7 +153,7 @@ export class SqlEventStore implements EventStore {
         `select ${EVENT_COLUMNS}, transaction_id::text as transaction_id from events
          where (transaction_id, global_position) > ($1::xid8, $2::bigint)
            and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         order by transaction_id, global_position limit $3`,
+         order by events.transaction_id, events.global_position limit $3`,
         [after?.transactionId ?? '0', after?.globalPosition ?? '0', batchSize],
       );
       for (const row of rows) yield toRecordedEvent(row);
@@ -126,13 +180,17 @@ export class SqlEventStore implements EventStore {
     return row.head ?? undefined;
   }
 
+  /**
+   * Counts every committed event after the checkpoint, including those
+   * `readAll` still holds back behind an older open transaction: they are lag
+   * too, and a reader waiting for "caught up" must not stop before them.
+   */
   async countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number> {
     const after = afterPosition === undefined ? undefined : await this.commitOrderOf(afterPosition);
     const [row] = await this.driver.query<{ count: number }>(
       `select count(*)::int as count from (
          select from events
          where (transaction_id, global_position) > ($1::xid8, $2::bigint)
-           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          limit $3) as pending`,
       [after?.transactionId ?? '0', after?.globalPosition ?? '0', countMax],
     );
@@ -167,6 +225,12 @@ export async function appendInTransaction(
   events: readonly EventToAppend[],
   expectedVersion: ExpectedVersion,
 ): Promise<AppendResult> {
+  if (expectedVersion === 'any') {
+    // Without it, concurrent appends with 'any' all read the same version and
+    // all but one fail on the unique (stream, version), round after round.
+    // A statement of its own: the read below then sees the previous holder's commit.
+    await tx.query('select pg_advisory_xact_lock($1::integer, hashtext($2))', [APPEND_ANY_LOCK_CLASS, streamId]);
+  }
   // Read before any write: the transaction gets its id at the insert below,
   // after this read, so within a stream transaction ids grow with versions.
   const [{ version: actualVersion }] = await tx.query<{ version: number }>(
@@ -194,25 +258,6 @@ export async function appendInTransaction(
     .sort((a, b) => a.streamVersion - b.streamVersion);
   const last = recorded[recorded.length - 1];
   return { nextStreamVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, events: recorded };
-}
-
-function translateAppendError(
-  error: unknown,
-  streamId: string,
-  events: readonly EventToAppend[],
-  expectedVersion: ExpectedVersion,
-): unknown {
-  const constraint = uniqueViolationConstraint(error);
-  if (constraint === 'events_stream_version_unique') {
-    return new VersionConflictError(streamId, expectedVersion, undefined);
-  }
-  if (constraint === 'events_event_id_unique') {
-    return new DuplicateEventIdError(
-      streamId,
-      events.map((event) => event.id),
-    );
-  }
-  return error;
 }
 
 function assertAppendable(streamId: string, events: readonly EventToAppend[], expectedVersion: ExpectedVersion): void {

@@ -1,4 +1,5 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { rechargeIdempotencyKey } from '@libs/credits';
 import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
 import { CompleteRechargeCommand } from './complete-recharge.command';
 
@@ -11,7 +12,7 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
     return this.runner.run({
       type: 'CompleteRecharge',
       data: { userId, rechargeId, credits, amountPaid, currency, source, metadata },
-      metadata: { idempotencyKey: `recharge:${rechargeId}`, now: new Date().toISOString() },
+      metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now: new Date().toISOString() },
     });
   }
 }

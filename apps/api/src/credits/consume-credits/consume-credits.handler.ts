@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { type PriceList, priceConsumption } from '@libs/credits';
+import { type PriceList, featurePrice } from '@libs/credits';
 import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
 import { PRICE_LIST } from '../price-list.provider';
 import { ConsumeCreditsCommand } from './consume-credits.command';
@@ -14,11 +14,11 @@ export class ConsumeCreditsHandler implements ICommandHandler<ConsumeCreditsComm
 
   async execute(command: ConsumeCreditsCommand): Promise<CreditsCommandResult> {
     const { userId, feature, reference, requestedAmount, metadata, idempotencyKey } = command;
-    const pricing = priceConsumption(this.priceList, feature, requestedAmount);
-    if (pricing.kind === 'refused') return { kind: 'refused', userId, error: pricing.error };
+    // The domain prices it, after checking for a retry: a retry is answered even if the price changed since.
+    const price = featurePrice(this.priceList, feature);
     return this.runner.run({
       type: 'ConsumeCredits',
-      data: { userId, feature, reference, amount: pricing.amount, metadata },
+      data: { userId, feature, reference, requestedAmount, price, metadata },
       metadata: { idempotencyKey, now: new Date().toISOString() },
     });
   }

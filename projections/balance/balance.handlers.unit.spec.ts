@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import type { CreditsEventMetadata } from '@libs/credits';
+import { type ProjectedEvent, ProjectionGapError, ProjectionInvariantError } from '../runtime/projection';
+import { type BalanceRow, emptyBalanceRow, evolveBalanceRow } from './balance.handlers';
+
+const USER_ID = 'user-1';
+const OCCURRED_AT = '2025-03-01T09:00:00.000Z';
+const RECORDED_AT = '2025-03-01T09:00:00.250Z';
+/** Other streams wrote first: a global position is never mistaken for a stream version. */
+const GLOBAL_POSITION_BEFORE_STREAM = 1000;
+/** An invariant error, not a gap. */
+const BELOW_ZERO = { name: 'ProjectionInvariantError', message: expect.stringContaining('below zero') };
+
+describe('evolveBalanceRow', () => {
+  describe('when the user has no row yet', () => {
+    it('opens the row on RechargeCompleted with its credits, the version, position and time of the event', () => {
+      const event = rechargeCompleted({ version: 1, credits: 100 });
+
+      given().when(event).thenRow({
+        userId: USER_ID,
+        balance: 100,
+        version: 1,
+        lastPosition: '1001',
+        lastEventAt: OCCURRED_AT,
+        consumesCount: 0,
+        rechargesCount: 1,
+        bonusesCount: 0,
+      });
+    });
+
+    it('opens the row on BonusGranted and counts one bonus', () => {
+      given()
+        .when(bonusGranted({ version: 1, amount: 25 }))
+        .thenRow(expect.objectContaining({ balance: 25, version: 1, bonusesCount: 1, rechargesCount: 0 }));
+    });
+
+    it('throws ProjectionInvariantError on CreditsConsumed: the balance would go below zero', () => {
+      given()
+        .when(creditsConsumed({ version: 1, amount: 1 }))
+        .thenThrows(ProjectionInvariantError, BELOW_ZERO);
+    });
+
+    it('throws ProjectionGapError on a first event at version 2: version 1 is missing', () => {
+      given()
+        .when(bonusGranted({ version: 2, amount: 25 }))
+        .thenThrows(ProjectionGapError, { projection: 'balance', userId: USER_ID, appliedVersion: 0, eventVersion: 2 });
+    });
+  });
+
+  describe('when the balance is 100 at version 3', () => {
+    const history = [
+      rechargeCompleted({ version: 1, credits: 80 }),
+      creditsConsumed({ version: 2, amount: 30 }),
+      bonusGranted({ version: 3, amount: 50 }),
+    ];
+
+    it('lowers the balance on CreditsConsumed and counts one more consume', () => {
+      given(...history)
+        .when(creditsConsumed({ version: 4, amount: 40 }))
+        .thenRow({
+          userId: USER_ID,
+          balance: 60,
+          version: 4,
+          lastPosition: '1004',
+          lastEventAt: OCCURRED_AT,
+          consumesCount: 2,
+          rechargesCount: 1,
+          bonusesCount: 1,
+        });
+    });
+
+    it('spends the whole balance down to zero', () => {
+      given(...history)
+        .when(creditsConsumed({ version: 4, amount: 100 }))
+        .thenRow(expect.objectContaining({ balance: 0, version: 4 }));
+    });
+
+    it('raises the balance on RechargeCompleted and counts one more recharge', () => {
+      given(...history)
+        .when(rechargeCompleted({ version: 4, credits: 500 }))
+        .thenRow(expect.objectContaining({ balance: 600, version: 4, rechargesCount: 2 }));
+    });
+
+    it('raises the balance on BonusGranted and counts one more bonus', () => {
+      given(...history)
+        .when(bonusGranted({ version: 4, amount: 5 }))
+        .thenRow(expect.objectContaining({ balance: 105, version: 4, bonusesCount: 2 }));
+    });
+
+    it('throws ProjectionInvariantError on a CreditsConsumed above the balance', () => {
+      given(...history)
+        .when(creditsConsumed({ version: 4, amount: 101 }))
+        .thenThrows(ProjectionInvariantError, BELOW_ZERO);
+    });
+
+    it('returns the same row for the event at version 3, already applied', () => {
+      given(...history)
+        .when(bonusGranted({ version: 3, amount: 50 }))
+        .thenUnchanged();
+    });
+
+    it('returns the same row for an event at version 1, already applied, even one that would overdraw now', () => {
+      given(...history)
+        .when(creditsConsumed({ version: 1, amount: 1_000 }))
+        .thenUnchanged();
+    });
+
+    it('throws ProjectionGapError on an event at version 5: version 4 is missing', () => {
+      given(...history)
+        .when(bonusGranted({ version: 5, amount: 5 }))
+        .thenThrows(ProjectionGapError, { projection: 'balance', userId: USER_ID, appliedVersion: 3, eventVersion: 5 });
+    });
+  });
+});
+
+/**
+ * Given the user's events, folded from an empty row; when one more event is
+ * applied; then the row it gives. Rows and events are frozen: the handler is
+ * pure and must never change what it is given.
+ */
+function given(...history: ProjectedEvent[]) {
+  const row = deepFreeze(history.reduce(evolveBalanceRow, emptyBalanceRow(USER_ID)));
+  return {
+    when(event: ProjectedEvent) {
+      const apply = () => evolveBalanceRow(row, deepFreeze(event));
+      return {
+        thenRow: (expected: BalanceRow) => expect(apply()).toEqual(expected),
+        thenUnchanged: () => expect(apply()).toBe(row),
+        thenThrows: (errorType: abstract new (...args: never[]) => Error, fields: Record<string, unknown>) => {
+          const thrown = thrownBy(apply);
+          expect(thrown).toBeInstanceOf(errorType);
+          expect(thrown).toMatchObject(fields);
+        },
+      };
+    },
+  };
+}
+
+function thrownBy(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error, but nothing was thrown');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const nested of Object.values(value)) deepFreeze(nested);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function rechargeCompleted({ version, credits }: { version: number; credits: number }): ProjectedEvent {
+  return {
+    type: 'RechargeCompleted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: {
+      rechargeId: `recharge-${version}`,
+      credits,
+      amountPaid: credits * 10,
+      currency: 'eur',
+      source: { kind: 'stripe', stripeEventId: `evt_${version}`, checkoutSessionId: `cs_${version}` },
+      metadata: {},
+    },
+    ...recordedAt(version),
+  };
+}
+
+function creditsConsumed({ version, amount }: { version: number; amount: number }): ProjectedEvent {
+  return {
+    type: 'CreditsConsumed',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount, feature: 'document-upload', reference: `upload-${version}`, metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+function bonusGranted({ version, amount }: { version: number; amount: number }): ProjectedEvent {
+  return {
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount, reason: 'welcome', metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+function recordedAt(version: number) {
+  const metadata: CreditsEventMetadata = {
+    idempotencyKey: `key-${version}`,
+    payloadFingerprint: `fingerprint-${version}`,
+    occurredAt: OCCURRED_AT,
+  };
+  return {
+    metadata,
+    streamVersion: version,
+    globalPosition: String(GLOBAL_POSITION_BEFORE_STREAM + version),
+    userId: USER_ID,
+    recordedAt: RECORDED_AT,
+  };
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { CreditsEventMetadata, RechargeSource } from '@libs/credits';
+import { type ProjectedEvent, ProjectionGapError } from '../runtime/projection';
+import { type RechargeRow, rechargeChangeOf } from './recharges.handlers';
+
+const USER_ID = 'user-1';
+const OCCURRED_AT = '2025-03-01T09:00:00.000Z';
+const RECORDED_AT = '2025-03-01T09:00:00.250Z';
+/** Other streams wrote first: a global position is never mistaken for a stream version. */
+const GLOBAL_POSITION_BEFORE_STREAM = 1000;
+
+describe('rechargeChangeOf', () => {
+  describe('when no event of the user was applied yet', () => {
+    it('records a completed recharge row from a Stripe RechargeCompleted, with every Stripe id', () => {
+      const event = rechargeCompleted({
+        version: 1,
+        credits: 100,
+        source: {
+          kind: 'stripe',
+          stripeEventId: 'evt_1',
+          checkoutSessionId: 'cs_1',
+          paymentIntentId: 'pi_1',
+          invoiceId: 'in_1',
+          subscriptionId: 'sub_1',
+        },
+      });
+
+      given().when(event).thenRecords({
+        userId: USER_ID,
+        rechargeId: 'recharge-1',
+        credits: 100,
+        amountPaid: 1_000,
+        currency: 'eur',
+        sourceKind: 'stripe',
+        stripeEventId: 'evt_1',
+        checkoutSessionId: 'cs_1',
+        paymentIntentId: 'pi_1',
+        invoiceId: 'in_1',
+        subscriptionId: 'sub_1',
+        status: 'completed',
+        eventId: event.id,
+        globalPosition: '1001',
+        completedAt: OCCURRED_AT,
+      });
+    });
+
+    it('records a manual recharge with its Stripe ids null', () => {
+      given()
+        .when(rechargeCompleted({ version: 1, credits: 100, source: { kind: 'manual' } }))
+        .thenRecords(
+          expect.objectContaining({
+            sourceKind: 'manual',
+            stripeEventId: null,
+            checkoutSessionId: null,
+            paymentIntentId: null,
+            invoiceId: null,
+            subscriptionId: null,
+          }),
+        );
+    });
+
+    it('counts the version of a BonusGranted without a row', () => {
+      given()
+        .when(bonusGranted({ version: 1 }))
+        .thenCountsVersionOnly();
+    });
+
+    it('counts the version of a CreditsConsumed without a row (the balance is not this model’s to check)', () => {
+      given()
+        .when(creditsConsumed({ version: 1 }))
+        .thenCountsVersionOnly();
+    });
+
+    it('throws ProjectionGapError on a first event at version 2: version 1 is missing', () => {
+      given()
+        .when(rechargeCompleted({ version: 2, credits: 100, source: { kind: 'manual' } }))
+        .thenThrowsGap({ projection: 'recharges', userId: USER_ID, appliedVersion: 0, eventVersion: 2 });
+    });
+  });
+
+  describe('when the user’s events are applied up to version 3', () => {
+    const history = [
+      rechargeCompleted({ version: 1, credits: 80, source: { kind: 'manual' } }),
+      creditsConsumed({ version: 2 }),
+      bonusGranted({ version: 3 }),
+    ];
+
+    it('records the next RechargeCompleted, at version 4', () => {
+      given(...history)
+        .when(rechargeCompleted({ version: 4, credits: 500, source: { kind: 'manual' } }))
+        .thenRecords(expect.objectContaining({ rechargeId: 'recharge-4', credits: 500, globalPosition: '1004' }));
+    });
+
+    it('counts the version of the next BonusGranted or CreditsConsumed without a row', () => {
+      given(...history)
+        .when(bonusGranted({ version: 4 }))
+        .thenCountsVersionOnly();
+      given(...history)
+        .when(creditsConsumed({ version: 4 }))
+        .thenCountsVersionOnly();
+    });
+
+    it('skips the event at version 3, already applied', () => {
+      given(...history)
+        .when(bonusGranted({ version: 3 }))
+        .thenSkips();
+    });
+
+    it('skips the RechargeCompleted at version 1, already applied: no second row', () => {
+      given(...history)
+        .when(rechargeCompleted({ version: 1, credits: 80, source: { kind: 'manual' } }))
+        .thenSkips();
+    });
+
+    it('throws ProjectionGapError on an event at version 5: version 4 is missing', () => {
+      given(...history)
+        .when(rechargeCompleted({ version: 5, credits: 100, source: { kind: 'manual' } }))
+        .thenThrowsGap({ projection: 'recharges', userId: USER_ID, appliedVersion: 3, eventVersion: 5 });
+    });
+  });
+});
+
+/**
+ * Given the user's events, applied in order; when one more event comes; then
+ * what it changes in the recharges model. Events are frozen: the handler is
+ * pure and must never change what it is given.
+ */
+function given(...history: ProjectedEvent[]) {
+  const appliedVersion = history.reduce(versionAfter, 0);
+  return {
+    when(event: ProjectedEvent) {
+      const apply = () => rechargeChangeOf(appliedVersion, deepFreeze(event));
+      return {
+        thenRecords: (row: RechargeRow) => expect(apply()).toEqual({ applies: true, row }),
+        thenCountsVersionOnly: () => expect(apply()).toEqual({ applies: true, row: undefined }),
+        thenSkips: () => expect(apply()).toEqual({ applies: false, row: undefined }),
+        thenThrowsGap: (fields: Partial<ProjectionGapError>) => {
+          const thrown = thrownBy(apply);
+          expect(thrown).toBeInstanceOf(ProjectionGapError);
+          expect(thrown).toMatchObject(fields);
+        },
+      };
+    },
+  };
+}
+
+function versionAfter(appliedVersion: number, event: ProjectedEvent): number {
+  return rechargeChangeOf(appliedVersion, event).applies ? event.streamVersion : appliedVersion;
+}
+
+function thrownBy(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error, but nothing was thrown');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const nested of Object.values(value)) deepFreeze(nested);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function rechargeCompleted({
+  version,
+  credits,
+  source,
+}: {
+  version: number;
+  credits: number;
+  source: RechargeSource;
+}): ProjectedEvent {
+  return {
+    type: 'RechargeCompleted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: {
+      rechargeId: `recharge-${version}`,
+      credits,
+      amountPaid: credits * 10,
+      currency: 'eur',
+      source,
+      metadata: {},
+    },
+    ...recordedAt(version),
+  };
+}
+
+/** Far above any balance: the recharges model never looks at the balance. */
+function creditsConsumed({ version }: { version: number }): ProjectedEvent {
+  return {
+    type: 'CreditsConsumed',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount: 1_000_000, feature: 'document-upload', reference: `upload-${version}`, metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+function bonusGranted({ version }: { version: number }): ProjectedEvent {
+  return {
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount: 10, reason: 'welcome', metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+function recordedAt(version: number) {
+  const metadata: CreditsEventMetadata = {
+    idempotencyKey: `key-${version}`,
+    payloadFingerprint: `fingerprint-${version}`,
+    occurredAt: OCCURRED_AT,
+  };
+  return {
+    metadata,
+    streamVersion: version,
+    globalPosition: String(GLOBAL_POSITION_BEFORE_STREAM + version),
+    userId: USER_ID,
+    recordedAt: RECORDED_AT,
+  };
+}

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CreditsEvent,
+  type CreditsState,
+  creditsStreamId,
+  evolve,
+  initialState,
+  parseCreditsEvent,
+  rechargeEventId,
+} from '@libs/credits';
+import type { EventStore, EventToAppend } from '@libs/event-store';
+
+/**
+ * Writes a realistic history straight to the store: for each user a recharge,
+ * then bonuses and consumptions that never overdraw. `eventsPerUser` events each.
+ */
+export async function writeHistory(
+  store: EventStore,
+  options: { users: number; eventsPerUser: number; prefix?: string },
+): Promise<string[]> {
+  const prefix = options.prefix ?? `user-${randomUUID().slice(0, 8)}`;
+  const userIds = Array.from({ length: options.users }, (_, index) => `${prefix}-${index}`);
+  for (const userId of userIds) {
+    const events = Array.from({ length: options.eventsPerUser }, (_, index) => eventOf(userId, index));
+    await store.appendToStream(creditsStreamId(userId), events, { expectedVersion: 'no_stream' });
+  }
+  return userIds;
+}
+
+function eventOf(userId: string, index: number): EventToAppend {
+  const metadata = {
+    idempotencyKey: `history-${index}`,
+    payloadFingerprint: 'history',
+    occurredAt: new Date().toISOString(),
+  };
+  const event: CreditsEvent =
+    index === 0
+      ? {
+          type: 'RechargeCompleted',
+          schemaVersion: 1,
+          id: rechargeEventId(`${userId}-recharge`),
+          data: {
+            rechargeId: `${userId}-recharge`,
+            credits: 1_000,
+            amountPaid: 999,
+            currency: 'usd',
+            source: { kind: 'manual' },
+            metadata: {},
+          },
+          metadata: { ...metadata, idempotencyKey: `recharge:${userId}-recharge` },
+        }
+      : index % 5 === 0
+        ? {
+            type: 'BonusGranted',
+            schemaVersion: 1,
+            id: randomUUID(),
+            data: { amount: 3, reason: 'loyal', metadata: {} },
+            metadata,
+          }
+        : {
+            type: 'CreditsConsumed',
+            schemaVersion: 1,
+            id: randomUUID(),
+            data: { amount: 1, feature: 'face_swap', reference: `upload-${index}`, metadata: {} },
+            metadata,
+          };
+  return {
+    id: event.id,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    data: event.data,
+    metadata: event.metadata,
+  };
+}
+
+/** Every credits stream folded with the domain's `evolve`: the truth a read model must equal. */
+export async function foldEveryStream(store: EventStore): Promise<Map<string, CreditsState>> {
+  const states = new Map<string, CreditsState>();
+  for await (const event of store.readAll({ batchSize: 5000 })) {
+    if (!event.streamId.startsWith('credits-')) continue;
+    const userId = event.streamId.slice('credits-'.length);
+    states.set(userId, evolve(states.get(userId) ?? initialState(), parseCreditsEvent(event)));
+  }
+  return states;
+}
