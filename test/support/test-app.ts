@@ -49,11 +49,15 @@ export async function projectionsCaughtUp(app: INestApplication, timeoutMs = 10_
  * database. `shareDatabaseOf` starts a second app on the first one's database
  * (two API processes sharing one store).
  */
-export async function startTestApp(kind: StoreKind, options: { shareDatabaseOf?: TestApp } = {}): Promise<TestApp> {
+export async function startTestApp(
+  kind: StoreKind,
+  options: { shareDatabaseOf?: TestApp; config?: Partial<AppConfig> } = {},
+): Promise<TestApp> {
   const shared = options.shareDatabaseOf?.config.eventStore;
   const database = kind === 'postgres' && shared === undefined ? await createTestDatabase() : undefined;
   const config: AppConfig = {
     ...loadConfig({ LOG_LEVEL: 'silent' }),
+    ...options.config,
     eventStore:
       shared ??
       (database

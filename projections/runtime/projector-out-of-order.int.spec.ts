@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { creditsStreamId } from '@libs/credits';
+import {
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type SqlDriver,
+  appendInTransaction,
+  openSqlEventStore,
+} from '@libs/event-store';
+import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
+import { balanceProjection } from '../balance/balance.projection';
+import { findBalance } from '../balance/balance.queries';
+import { READ_MODEL_MIGRATIONS } from '../read-model';
+import { catchUp } from './catch-up';
+import { readCheckpoint } from './checkpoints';
+
+function bonus(amount: number): EventToAppend {
+  return {
+    id: randomUUID(),
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    data: { amount, reason: 'test', metadata: {} },
+    metadata: { idempotencyKey: randomUUID(), payloadFingerprint: 'test', occurredAt: new Date().toISOString() },
+  };
+}
+
+/**
+ * An append that commits after a later-numbered one: only a server with
+ * concurrent sessions can produce it (PGlite runs one transaction at a time).
+ */
+const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
+
+describeOnPostgres('the projector when appends commit out of order, on PostgreSQL', () => {
+  let database: TestDatabase;
+  let store: EventStore;
+  let driver: SqlDriver;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    ({ store, driver } = await openSqlEventStore(
+      { kind: 'postgres', connectionString: database.url, poolSize: 4 },
+      READ_MODEL_MIGRATIONS,
+    ));
+  });
+
+  afterEach(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+
+  it('does not move past an append still in flight, and applies it once it commits', async () => {
+    let commit!: () => void;
+    let appendedHeld!: (result: AppendResult) => void;
+    const held = new Promise<AppendResult>((resolve) => (appendedHeld = resolve));
+    const slowUser = `slow-${randomUUID()}`;
+    const committed = driver.transaction(async (tx) => {
+      appendedHeld(await appendInTransaction(tx, creditsStreamId(slowUser), [bonus(7)], 'no_stream'));
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    const slow = await held;
+    const fastUser = `fast-${randomUUID()}`;
+    const fast = await store.appendToStream(creditsStreamId(fastUser), [bonus(5)], { expectedVersion: 'no_stream' });
+    expect(BigInt(fast.lastGlobalPosition)).toBeGreaterThan(BigInt(slow.lastGlobalPosition));
+
+    await catchUp(driver, store, balanceProjection, { batchSize: 10 });
+    expect((await readCheckpoint(driver, 'balance')).position).toBeUndefined();
+    expect(await findBalance(driver, fastUser)).toBeUndefined();
+
+    commit();
+    await committed;
+    await catchUp(driver, store, balanceProjection, { batchSize: 10 });
+
+    expect((await findBalance(driver, slowUser))?.balance).toBe(7);
+    expect((await findBalance(driver, fastUser))?.balance).toBe(5);
+    expect(await store.hasPassed((await readCheckpoint(driver, 'balance')).position, slow.lastGlobalPosition)).toBe(
+      true,
+    );
+  });
+});
