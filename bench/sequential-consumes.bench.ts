@@ -5,7 +5,6 @@
  * if a check fails. Figures only: nothing here fails because a machine is slow.
  */
 import { MetricsRegistry } from '@libs/http';
-import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
 import { creditsStreamId } from '@libs/credits';
 import { type EventStore, type EventStoreLocation, openEventStore } from '@libs/event-store';
-import { Client } from 'pg';
 import { CreditsCommandRunner } from '../apps/api/src/credits/credits-command.runner';
 import { foldCreditsStream } from '../apps/api/src/credits/credits-stream.reader';
 import { createApp } from '../apps/api/src/create-app';
+import { temporaryDatabase } from './temporary-database';
 import { CreditsMetrics } from '../apps/api/src/credits/credits-metrics';
 
 const CONSUMES = Number(process.env.BENCH_CONSUMES ?? 1000);
@@ -32,7 +31,7 @@ type Figures = {
   verified: boolean;
 };
 
-async function main(): Promise<void> {
+export async function sequentialConsumesBench(): Promise<boolean> {
   const figures: Figures[] = [];
   for (const target of await targets()) {
     figures.push(await throughRunner(target));
@@ -40,11 +39,12 @@ async function main(): Promise<void> {
     await target.cleanUp();
   }
   console.table(figures.map((f) => ({ ...f, commandsPerSecond: Math.round(f.commandsPerSecond) })));
-  if (figures.some((f) => !f.verified)) process.exit(1);
+  return figures.every((f) => f.verified);
 }
 
 type Target = { name: string; location: () => EventStoreLocation; cleanUp(): Promise<void> };
 
+/** PGlite on disk always (a directory per run: one process opens it at a time); PostgreSQL when DATABASE_URL is set. */
 async function targets(): Promise<Target[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'credits-bench-'));
   let runs = 0;
@@ -55,17 +55,9 @@ async function targets(): Promise<Target[]> {
       cleanUp: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
     },
   ];
-  const serverUrl = process.env.DATABASE_URL;
-  if (serverUrl) {
-    const database = `credits_bench_${process.pid}`;
-    await admin(serverUrl, `create database ${database}`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${database}`;
-    list.push({
-      name: 'postgresql',
-      location: () => ({ kind: 'postgres', connectionString: url.toString(), poolSize: 10 }),
-      cleanUp: () => admin(serverUrl, `drop database ${database} with (force)`),
-    });
+  if (process.env.DATABASE_URL) {
+    const database = await temporaryDatabase('consumes');
+    list.push({ name: 'postgresql', location: () => database.location, cleanUp: () => database.drop() });
   } else {
     console.log('DATABASE_URL unset: PostgreSQL not measured');
   }
@@ -146,18 +138,3 @@ function summarize({ latencies, seconds }: { latencies: number[]; seconds: numbe
     Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
   return { commandsPerSecond: CONSUMES / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
-
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});

@@ -78,22 +78,31 @@ export class PostgresDriver implements SqlDriver {
     // PostgreSQL counts a session's re-takes of a lock, one unlock each; the
     // port's lock is taken once, so the session remembers what it holds.
     const held = new Set<string>();
+    // One query at a time on the session's connection, whoever calls (pg@9 refuses overlapping queries).
+    let previous: Promise<unknown> = Promise.resolve();
+    const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+      const result = previous.then(work, work);
+      previous = result.catch(() => undefined);
+      return result;
+    };
     return {
-      tryLock: async (lockName) => {
-        if (held.has(lockName)) return true;
-        const { rows } = await client.query<{ locked: boolean }>(
-          'select pg_try_advisory_lock(hashtext($1)) as locked',
-          [lockName],
-        );
-        if (rows[0].locked) held.add(lockName);
-        return rows[0].locked;
-      },
-      unlock: async (lockName) => {
-        if (!held.has(lockName)) return;
-        await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
-        held.delete(lockName);
-      },
-      close: () => client.end(),
+      tryLock: (lockName) =>
+        inTurn(async () => {
+          if (held.has(lockName)) return true;
+          const { rows } = await client.query<{ locked: boolean }>(
+            'select pg_try_advisory_lock(hashtext($1)) as locked',
+            [lockName],
+          );
+          if (rows[0].locked) held.add(lockName);
+          return rows[0].locked;
+        }),
+      unlock: (lockName) =>
+        inTurn(async () => {
+          if (!held.has(lockName)) return;
+          await client.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+          held.delete(lockName);
+        }),
+      close: () => inTurn(() => client.end()),
     };
   }
 
