@@ -3,14 +3,11 @@
  * start the API (with the projector inside for `all`); `projector` starts the
  * projector alone. Each app stays independent: this file only chooses one.
  */
-import { ConfigError } from '@libs/config';
+import { failStartup } from '@libs/config';
 import { main as api } from './api/src/main';
 import { main as projector } from './projector/src/main';
 
 const role = process.env.ROLE ?? 'all';
 const start = role === 'projector' ? projector : api;
 
-start().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-  process.exit(1);
-});
+start().catch(failStartup);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type ApiKey, ConfigError, loadConfig } from '@libs/config';
+import { type ApiKey, loadConfig, failStartup } from '@libs/config';
 import { developmentApiKey } from './auth/development-api-key';
 import { createApp } from './create-app';
 
@@ -24,8 +24,5 @@ function announceDevelopmentKey(dataDir: string): ApiKey {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-    process.exit(1);
-  });
+  main().catch(failStartup);
 }

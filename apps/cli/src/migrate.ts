@@ -1,4 +1,4 @@
-import { ConfigError, eventStoreLocationFrom } from '@libs/config';
+import { eventStoreLocationFrom, failStartup } from '@libs/config';
 import { EVENT_STORE_MIGRATIONS, migrate, openSqlDriver } from '@libs/event-store';
 
 /**
@@ -18,7 +18,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-  process.exit(1);
-});
+main().catch(failStartup);

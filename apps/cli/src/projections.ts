@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ConfigError, eventStoreLocationFrom } from '@libs/config';
+import { eventStoreLocationFrom, failStartup } from '@libs/config';
 import { type EventStore, type SqlDriver, openSqlEventStore } from '@libs/event-store';
 import {
   PROJECTIONS,
@@ -78,10 +78,4 @@ async function rebuild(driver: SqlDriver, store: EventStore, projections: readon
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then((code) => process.exit(code), failStartup);

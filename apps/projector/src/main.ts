@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig } from '@libs/config';
+import { loadConfig, failStartup } from '@libs/config';
 import { Logger } from 'nestjs-pino';
 import { ProjectorAppModule } from './projector-app.module';
 
@@ -16,8 +16,5 @@ export async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error);
-    process.exit(1);
-  });
+  main().catch(failStartup);
 }

@@ -1,2 +1,3 @@
 export * from './api-keys';
 export * from './app-config';
+export * from './fail-startup';
