@@ -3,6 +3,8 @@
  * the command runner and through the HTTP API. Prints commands/s and latency
  * percentiles, and checks the result (final balance, events stored); exits 1
  * if a check fails. Figures only: nothing here fails because a machine is slow.
+ * The HTTP path runs the app as ROLE says (default `all`: the projector in the
+ * same process, as `npm start` does); ROLE=api measures the API alone.
  */
 import { MetricsRegistry } from '@libs/http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -87,7 +89,10 @@ async function throughRunner(target: Target): Promise<Figures> {
 }
 
 async function throughHttp(target: Target): Promise<Figures> {
-  const config: AppConfig = { ...loadConfig({ LOG_LEVEL: 'silent' }), eventStore: target.location() };
+  const config: AppConfig = {
+    ...loadConfig({ LOG_LEVEL: 'silent', ROLE: process.env.ROLE }),
+    eventStore: target.location(),
+  };
   const app = await createApp(config, parseApiKeys(`bench:admin:${SECRET}`));
   await app.listen(0, '127.0.0.1');
   const base = await app.getUrl();

@@ -21,11 +21,17 @@ export class CheckpointMovedError extends Error {
 }
 
 export async function readCheckpoint(db: SqlExecutor, projection: string): Promise<Checkpoint> {
-  await db.query(`insert into ${CHECKPOINTS_TABLE} (projection) values ($1) on conflict do nothing`, [projection]);
-  const [row] = await db.query<{ global_position: string | null; updated_at: Date | string }>(
-    `select global_position::text as global_position, updated_at from ${CHECKPOINTS_TABLE} where projection = $1`,
-    [projection],
-  );
+  const select = () =>
+    db.query<{ global_position: string | null; updated_at: Date | string }>(
+      `select global_position::text as global_position, updated_at from ${CHECKPOINTS_TABLE} where projection = $1`,
+      [projection],
+    );
+  let [row] = await select();
+  if (row === undefined) {
+    // A projection's first read makes its row, at the start of the feed.
+    await db.query(`insert into ${CHECKPOINTS_TABLE} (projection) values ($1) on conflict do nothing`, [projection]);
+    [row] = await select();
+  }
   return { position: row.global_position ?? undefined, updatedAt: new Date(row.updated_at).toISOString() };
 }
 
