@@ -367,10 +367,13 @@ describe.each(storeKindsUnderTest())('projections on %s', (kind) => {
         const appender = keepAppending(writer);
 
         const appendsBefore = appender.appendsCount();
+        const checkpointWatch = watchBalanceCheckpoint(subject);
         for (const projection of PROJECTIONS) {
           await rebuildProjection(subject.driver, subject.store, projection, { batchSize: 20 });
         }
         const appendsDuring = appender.appendsCount() - appendsBefore;
+        // A reader that waited for a position must never see the model go back before it.
+        expect(await checkpointWatch.stop()).toEqual([]);
         await sleep(50);
         await appender.stop();
         await allCaughtUp(subject);
@@ -892,4 +895,28 @@ async function tablesNamedLike(db: SqlExecutor, pattern: string): Promise<string
     [pattern],
   );
   return rows.map(({ tablename }) => tablename);
+}
+
+/** Samples the live balance checkpoint and reports every move backwards in feed order. */
+function watchBalanceCheckpoint(subject: { driver: SqlDriver; store: EventStore }) {
+  const backwards: string[] = [];
+  let watching = true;
+  const done = (async () => {
+    let previous: string | undefined;
+    while (watching) {
+      const { position } = await readCheckpoint(subject.driver, 'balance');
+      if (previous !== undefined && (position === undefined || !(await subject.store.hasPassed(position, previous)))) {
+        backwards.push(`${previous} -> ${position ?? '(start)'}`);
+      }
+      previous = position;
+      await sleep(2);
+    }
+  })();
+  return {
+    stop: async () => {
+      watching = false;
+      await done;
+      return backwards;
+    },
+  };
 }

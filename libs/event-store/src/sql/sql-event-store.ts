@@ -218,6 +218,26 @@ export class SqlEventStore implements EventStore {
   }
 }
 
+/**
+ * `hasPassed` run on a given connection or transaction: for a reader of the
+ * same database that must decide inside its own transaction (a rebuild's swap).
+ * Positions must be stored ones.
+ */
+export async function feedHasPassed(
+  db: SqlExecutor,
+  checkpoint: string | undefined,
+  position: string,
+): Promise<boolean> {
+  if (checkpoint === undefined) return false;
+  const [row] = await db.query<{ passed: boolean }>(
+    `select exists (select from events e join events c on c.global_position = $2::bigint
+                    where e.global_position = $1::bigint
+                      and (e.transaction_id, e.global_position) <= (c.transaction_id, c.global_position)) as passed`,
+    [checkedPosition(position), checkedPosition(checkpoint)],
+  );
+  return row.passed;
+}
+
 /** Exported for tests that hold an append's transaction open (out-of-order commits). */
 export async function appendInTransaction(
   tx: SqlExecutor,
