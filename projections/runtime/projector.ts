@@ -30,6 +30,17 @@ export type ProjectionProgress = {
 const TRANSIENT_ERROR_PAUSE_MS = 1000;
 
 /**
+ * Errors that retrying cannot cure stop the projection: a broken invariant,
+ * and data the database refuses (SQLSTATE class 22, data exception, and 23,
+ * integrity violation: a corrupt event). Connection and server errors retry.
+ */
+function isFatal(error: unknown): boolean {
+  if (error instanceof ProjectionInvariantError) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/**
  * Keeps projections up to date: one loop per projection follows the feed
  * from its checkpoint. Only the instance holding a projection's lock (a
  * PostgreSQL advisory lock, released when its process dies) applies it; others
@@ -39,8 +50,8 @@ const TRANSIENT_ERROR_PAUSE_MS = 1000;
 export class Projector {
   private running = false;
   private loops: Promise<void>[] = [];
-  /** One session holds this instance's locks; a promise, so that loops starting together share it. */
-  private lockSession: Promise<LockSession> | undefined;
+  /** Each projection's lock on a session of its own: one failing never drops the others' locks. */
+  private readonly lockSessions = new Map<string, Promise<LockSession>>();
   private readonly sleepers = new Set<() => void>();
   /** Counts wake() calls, so that a loop busy when one came does not then sleep through it. */
   private wakesCount = 0;
@@ -67,7 +78,7 @@ export class Projector {
     this.running = false;
     this.wake();
     await Promise.all(this.loops);
-    await this.dropLockSession();
+    await Promise.all(this.projections.map(({ name }) => this.dropLockSession(name)));
   }
 
   /** Looks for new events now instead of at the next poll (called after an append in this process). */
@@ -101,34 +112,33 @@ export class Projector {
           await this.pause(this.options.idlePollMs);
         }
       } catch (error) {
-        if (error instanceof ProjectionInvariantError) {
-          progress.failure = error;
-          this.options.log.error(`projection ${projection.name} stopped: ${error.message}`, { err: error });
+        if (isFatal(error)) {
+          // It keeps its lock on purpose: a standby taking over would only fail the same way.
+          progress.failure = error instanceof Error ? error : new Error(String(error));
+          this.options.log.error(`projection ${projection.name} stopped: ${progress.failure.message}`, { err: error });
           return;
         }
         this.options.log.error(`projection ${projection.name}: ${String(error)}; retrying`, { err: error });
-        await this.dropLockSession();
+        await this.dropLockSession(projection.name);
         await this.pause(TRANSIENT_ERROR_PAUSE_MS);
       }
     }
   }
 
   private async holdLock(projectionName: string): Promise<boolean> {
-    this.lockSession ??= this.driver.openLockSession();
-    const session = this.lockSession;
-    try {
-      return await (await session).tryLock(`credits-ledger:projection:${projectionName}`);
-    } catch (error) {
-      if (this.lockSession === session) this.lockSession = undefined;
-      throw error;
+    let session = this.lockSessions.get(projectionName);
+    if (session === undefined) {
+      session = this.driver.openLockSession();
+      this.lockSessions.set(projectionName, session);
     }
+    return (await session).tryLock(`credits-ledger:projection:${projectionName}`);
   }
 
-  /** After an error the session may be dead; a fresh one re-takes the locks (another instance may have them now). */
-  private async dropLockSession(): Promise<void> {
-    const session = this.lockSession;
-    this.lockSession = undefined;
-    for (const progress of this.progress.values()) progress.active = false;
+  /** After an error the session may be dead; a fresh one re-takes the lock (another instance may have it now). */
+  private async dropLockSession(projectionName: string): Promise<void> {
+    const session = this.lockSessions.get(projectionName);
+    this.lockSessions.delete(projectionName);
+    this.progress.get(projectionName)!.active = false;
     await session?.then((opened) => opened.close()).catch(() => undefined);
   }
 

@@ -72,7 +72,8 @@ export class PostgresDriver implements SqlDriver {
 
   /** Advisory locks on a connection of its own, outside the pool: they end with it. */
   async openLockSession(): Promise<LockSession> {
-    const client = new Client(this.config);
+    // keepAlive: a holder whose host vanished is noticed by TCP, not after hours.
+    const client = new Client({ ...this.config, keepAlive: true });
     client.on('error', () => undefined);
     await client.connect();
     // PostgreSQL counts a session's re-takes of a lock, one unlock each; the
@@ -88,7 +89,9 @@ export class PostgresDriver implements SqlDriver {
     return {
       tryLock: (lockName) =>
         inTurn(async () => {
-          if (held.has(lockName)) return true;
+          // A held lock lasts as long as the connection: prove the connection is alive (a
+          // dropped one throws here, and the caller re-takes its locks on a new session).
+          if (held.has(lockName)) return (await client.query('select 1')).rowCount === 1;
           const { rows } = await client.query<{ locked: boolean }>(
             'select pg_try_advisory_lock(hashtext($1)) as locked',
             [lockName],
