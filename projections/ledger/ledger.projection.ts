@@ -77,8 +77,12 @@ async function loadLedgerHeads(
   userIds: string[],
 ): Promise<Map<string, LedgerHead>> {
   const rows = await tx.query<{ user_id: string; version: number; balance_after: string }>(
-    `select distinct on (user_id) user_id, version, balance_after::text as balance_after
-     from ${ledger_entries} where user_id = any($1::text[]) order by user_id, version desc`,
+    // One backward primary-key probe per user, never a user's whole history.
+    `select last.user_id, last.version, last.balance_after::text as balance_after
+     from unnest($1::text[]) as users(user_id)
+     cross join lateral (
+       select user_id, version, balance_after from ${ledger_entries} entries
+       where entries.user_id = users.user_id order by version desc limit 1) as last`,
     [userIds],
   );
   return new Map(

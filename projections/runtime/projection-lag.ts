@@ -16,10 +16,8 @@ export type ProjectionLag = {
 export async function projectionLag(db: SqlExecutor, store: EventStore, projection: string): Promise<ProjectionLag> {
   const { position } = await readCheckpoint(db, projection);
   const lagEvents = await store.countEventsAfter(position, LAG_EVENTS_COUNT_MAX);
-  let lagSeconds = 0;
-  for await (const next of store.readAll({ afterPosition: position, batchSize: 1 })) {
-    lagSeconds = Math.max(0, (Date.now() - Date.parse(next.recordedAt)) / 1000);
-    break;
-  }
+  // Counts events held back behind an open transaction too: that stall is lag as well.
+  const nextRecordedAt = await store.recordedAtOfNextEvent(position);
+  const lagSeconds = nextRecordedAt === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(nextRecordedAt)) / 1000);
   return { projection, position, lagEvents, lagSeconds };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { creditsStreamId } from '@libs/credits';
 import {
   type AppendResult,
@@ -14,6 +15,7 @@ import { findBalance } from '../balance/balance.queries';
 import { READ_MODEL_MIGRATIONS } from '../read-model';
 import { catchUp } from './catch-up';
 import { readCheckpoint } from './checkpoints';
+import { projectionLag } from './projection-lag';
 
 function bonus(amount: number): EventToAppend {
   return {
@@ -66,6 +68,11 @@ describeOnPostgres('the projector when appends commit out of order, on PostgreSQ
     await catchUp(driver, store, balanceProjection, { batchSize: 10 });
     expect((await readCheckpoint(driver, 'balance')).position).toBeUndefined();
     expect(await findBalance(driver, fastUser)).toBeUndefined();
+    // The committed fast append is held back, and counts as lag, in events and in seconds.
+    await sleep(20);
+    const lag = await projectionLag(driver, store, 'balance');
+    expect(lag.lagEvents).toBe(1);
+    expect(lag.lagSeconds).toBeGreaterThan(0);
 
     commit();
     await committed;

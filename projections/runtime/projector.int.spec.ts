@@ -779,6 +779,7 @@ function holdingReads(store: EventStore) {
     readAll,
     headPosition: () => store.headPosition(),
     countEventsAfter: (afterPosition, countMax) => store.countEventsAfter(afterPosition, countMax),
+    recordedAtOfNextEvent: (afterPosition) => store.recordedAtOfNextEvent(afterPosition),
     hasPassed: (checkpoint, position) => store.hasPassed(checkpoint, position),
     ping: () => store.ping(),
     close: () => store.close(),

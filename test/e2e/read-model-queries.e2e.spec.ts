@@ -74,10 +74,11 @@ describe.each(storeKindsUnderTest())('read-model queries on %s', (kind) => {
       expect(second.body.entries.map((entry: { version: number }) => entry.version)).toEqual([1]);
     });
 
-    it('refuses a cursor it did not make with 400 invalid-cursor', async () => {
-      const response = await http()
-        .get('/v1/users/u/ledger?cursor=bm90LWEtY3Vyc29y')
-        .set('Authorization', bearer('read'));
+    it.each([
+      ['it did not make', 'bm90LWEtY3Vyc29y'],
+      ['beyond any version', Buffer.from('ledger-before-version:9999999999').toString('base64url')],
+    ])('refuses a cursor %s with 400 invalid-cursor', async (_, cursor) => {
+      const response = await http().get('/v1/users/u/ledger').query({ cursor }).set('Authorization', bearer('read'));
 
       expect(response.status).toBe(400);
       expect(response.body.type).toBe('/problems/invalid-cursor');

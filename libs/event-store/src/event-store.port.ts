@@ -78,6 +78,12 @@ export interface EventStore {
   countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number>;
 
   /**
+   * When the store recorded the next committed event after `afterPosition` in
+   * feed order (held back or not); undefined when there is none. For lag.
+   */
+  recordedAtOfNextEvent(afterPosition: string | undefined): Promise<string | undefined>;
+
+  /**
    * Whether a reader of `readAll` whose checkpoint is `checkpoint` has already
    * read the event at `position` (positions are not in feed order: compare
    * with this, never with `<`). Throws UnknownPositionError for a position no

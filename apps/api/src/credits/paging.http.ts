@@ -23,10 +23,15 @@ export function encodeCursor(kind: string, value: string | number): string {
   return Buffer.from(`${kind}:${value}`).toString('base64url');
 }
 
-export function decodeCursor(kind: string, cursor: string | undefined): string | undefined {
+/** The cursor's value, refused unless it is one this server made (and at most `valueMax`). */
+export function decodeCursor(
+  kind: string,
+  cursor: string | undefined,
+  valueMax: bigint | number = 9_223_372_036_854_775_807n,
+): string | undefined {
   if (cursor === undefined) return undefined;
   const match = new RegExp(`^${kind}:([0-9]{1,19})$`).exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (match === null) {
+  if (match === null || BigInt(match[1]) > BigInt(valueMax)) {
     throw ProblemException.of(400, 'invalid-cursor', 'Invalid cursor', {
       detail: 'pass back the nextCursor of a previous page unchanged',
     });

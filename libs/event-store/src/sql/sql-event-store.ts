@@ -197,6 +197,16 @@ export class SqlEventStore implements EventStore {
     return row.count;
   }
 
+  async recordedAtOfNextEvent(afterPosition: string | undefined): Promise<string | undefined> {
+    const after = afterPosition === undefined ? undefined : await this.commitOrderOf(afterPosition);
+    const [row] = await this.driver.query<{ recorded_at: Date | string }>(
+      `select recorded_at from events where (transaction_id, global_position) > ($1::xid8, $2::bigint)
+       order by events.transaction_id, events.global_position limit 1`,
+      [after?.transactionId ?? '0', after?.globalPosition ?? '0'],
+    );
+    return row === undefined ? undefined : new Date(row.recorded_at).toISOString();
+  }
+
   async hasPassed(checkpoint: string | undefined, position: string): Promise<boolean> {
     const [row] = await this.driver.query<{ known: boolean; passed: boolean }>(
       `select exists (select from events where global_position = $1::bigint) as known,

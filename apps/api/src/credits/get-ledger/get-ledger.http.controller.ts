@@ -27,7 +27,7 @@ export class GetLedgerHttpController {
     @Query('minPosition') minPosition: string | undefined,
     @Headers('x-min-position') minPositionHeader: string | undefined,
   ): Promise<LedgerPageView> {
-    const beforeVersion = decodeCursor(LEDGER_CURSOR, cursor);
+    const beforeVersion = decodeCursor(LEDGER_CURSOR, cursor, 2 ** 31 - 1);
     return this.queryBus.execute(
       new GetLedgerQuery(
         userId,
