@@ -1,13 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import type { CreditsEventMetadata } from '@libs/credits';
+import {
+  rechargeCompleted,
+  creditsConsumed,
+  bonusGranted,
+  thrownBy,
+  deepFreeze,
+  USER_ID,
+  OCCURRED_AT,
+} from '../testing/projected-events';
 import { type ProjectedEvent, ProjectionGapError, ProjectionInvariantError } from '../runtime/projection';
 import { type BalanceRow, emptyBalanceRow, evolveBalanceRow } from './balance.handlers';
 
-const USER_ID = 'user-1';
-const OCCURRED_AT = '2025-03-01T09:00:00.000Z';
-const RECORDED_AT = '2025-03-01T09:00:00.250Z';
 /** Other streams wrote first: a global position is never mistaken for a stream version. */
-const GLOBAL_POSITION_BEFORE_STREAM = 1000;
 /** An invariant error, not a gap. */
 const BELOW_ZERO = { name: 'ProjectionInvariantError', message: expect.stringContaining('below zero') };
 
@@ -133,74 +136,5 @@ function given(...history: ProjectedEvent[]) {
         },
       };
     },
-  };
-}
-
-function thrownBy(work: () => unknown): unknown {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error, but nothing was thrown');
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const nested of Object.values(value)) deepFreeze(nested);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-function rechargeCompleted({ version, credits }: { version: number; credits: number }): ProjectedEvent {
-  return {
-    type: 'RechargeCompleted',
-    schemaVersion: 1,
-    id: randomUUID(),
-    data: {
-      rechargeId: `recharge-${version}`,
-      credits,
-      amountPaid: credits * 10,
-      currency: 'eur',
-      source: { kind: 'stripe', stripeEventId: `evt_${version}`, checkoutSessionId: `cs_${version}` },
-      metadata: {},
-    },
-    ...recordedAt(version),
-  };
-}
-
-function creditsConsumed({ version, amount }: { version: number; amount: number }): ProjectedEvent {
-  return {
-    type: 'CreditsConsumed',
-    schemaVersion: 1,
-    id: randomUUID(),
-    data: { amount, feature: 'document-upload', reference: `upload-${version}`, metadata: {} },
-    ...recordedAt(version),
-  };
-}
-
-function bonusGranted({ version, amount }: { version: number; amount: number }): ProjectedEvent {
-  return {
-    type: 'BonusGranted',
-    schemaVersion: 1,
-    id: randomUUID(),
-    data: { amount, reason: 'welcome', metadata: {} },
-    ...recordedAt(version),
-  };
-}
-
-function recordedAt(version: number) {
-  const metadata: CreditsEventMetadata = {
-    idempotencyKey: `key-${version}`,
-    payloadFingerprint: `fingerprint-${version}`,
-    occurredAt: OCCURRED_AT,
-  };
-  return {
-    metadata,
-    streamVersion: version,
-    globalPosition: String(GLOBAL_POSITION_BEFORE_STREAM + version),
-    userId: USER_ID,
-    recordedAt: RECORDED_AT,
   };
 }

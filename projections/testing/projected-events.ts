@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { CreditsEventMetadata, RechargeSource } from '@libs/credits';
+import type { ProjectedEvent } from '../runtime/projection';
+
+/** Events of one user's stream as projections receive them, for the handlers' specifications. */
+export const USER_ID = 'user-1';
+export const OCCURRED_AT = '2025-03-01T09:00:00.000Z';
+export const RECORDED_AT = '2025-03-01T09:00:00.250Z';
+/** Positions sit far from versions, so a test cannot mistake one for the other. */
+export const GLOBAL_POSITION_BEFORE_STREAM = 1000;
+
+export function rechargeCompleted({
+  version,
+  credits = 100,
+  source = { kind: 'stripe', stripeEventId: `evt_${version}`, checkoutSessionId: `cs_${version}` },
+}: {
+  version: number;
+  credits?: number;
+  source?: RechargeSource;
+}): ProjectedEvent {
+  return {
+    type: 'RechargeCompleted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: {
+      rechargeId: `recharge-${version}`,
+      credits,
+      amountPaid: credits * 10,
+      currency: 'eur',
+      source,
+      metadata: {},
+    },
+    ...recordedAt(version),
+  };
+}
+
+export function creditsConsumed({ version, amount = 1 }: { version: number; amount?: number }): ProjectedEvent {
+  return {
+    type: 'CreditsConsumed',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount, feature: 'document-upload', reference: `upload-${version}`, metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+export function bonusGranted({ version, amount = 1 }: { version: number; amount?: number }): ProjectedEvent {
+  return {
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: { amount, reason: 'welcome', metadata: {} },
+    ...recordedAt(version),
+  };
+}
+
+function recordedAt(version: number) {
+  const metadata: CreditsEventMetadata = {
+    idempotencyKey: `key-${version}`,
+    payloadFingerprint: `fingerprint-${version}`,
+    occurredAt: OCCURRED_AT,
+  };
+  return {
+    metadata,
+    streamVersion: version,
+    globalPosition: String(GLOBAL_POSITION_BEFORE_STREAM + version),
+    userId: USER_ID,
+    recordedAt: RECORDED_AT,
+  };
+}
+
+/** The error `work` throws; fails the test when it throws nothing. */
+export function thrownBy(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error, but nothing was thrown');
+}
+
+/** Freezes a value and all it holds, so a handler that mutates its input throws. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const nested of Object.values(value)) deepFreeze(nested);
+    Object.freeze(value);
+  }
+  return value;
+}
