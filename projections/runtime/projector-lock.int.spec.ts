@@ -1,33 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EventStore, type SqlDriver, openSqlEventStore } from '@libs/event-store';
+import { type EventStore, type SqlDriver } from '@libs/event-store';
 import { foldEveryStream, writeHistory } from '../../test/support/credits-history';
-import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
+import { storeKindsUnderTest } from '../../test/support/test-stores';
 import { findBalance } from '../balance/balance.queries';
-import { PROJECTIONS, READ_MODEL_MIGRATIONS } from '../read-model';
+import { PROJECTIONS } from '../read-model';
 import { projectionLag } from './projection-lag';
 import { Projector } from './projector';
+import { type ReadModelDatabase, openReadModelDatabase } from '../../test/support/read-model-database';
 
 /** Advisory locks live on PostgreSQL sessions; PGlite has one process and no sessions to lose. */
 const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('projector locks on PostgreSQL', () => {
-  let database: TestDatabase;
+  let database: ReadModelDatabase;
   let store: EventStore;
   let driver: SqlDriver;
   const projectors: Projector[] = [];
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    ({ store, driver } = await openSqlEventStore(
-      { kind: 'postgres', connectionString: database.url, poolSize: 6 },
-      READ_MODEL_MIGRATIONS,
-    ));
+    database = await openReadModelDatabase('postgres');
+    ({ store, driver } = database);
   });
 
   afterEach(async () => {
     await Promise.all(projectors.splice(0).map((projector) => projector.stop()));
-    await store?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   function startProjector(): Projector {

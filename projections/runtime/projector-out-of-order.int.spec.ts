@@ -1,31 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { creditsStreamId } from '@libs/credits';
-import {
-  type AppendResult,
-  type EventStore,
-  type EventToAppend,
-  type SqlDriver,
-  appendInTransaction,
-  openSqlEventStore,
-} from '@libs/event-store';
-import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
+import { type AppendResult, type EventStore, type SqlDriver, appendInTransaction } from '@libs/event-store';
+import { storeKindsUnderTest } from '../../test/support/test-stores';
 import { balanceProjection } from '../balance/balance.projection';
 import { findBalance } from '../balance/balance.queries';
-import { READ_MODEL_MIGRATIONS } from '../read-model';
 import { catchUp } from './catch-up';
 import { readCheckpoint } from './checkpoints';
 import { projectionLag } from './projection-lag';
-
-function bonus(amount: number): EventToAppend {
-  return {
-    id: randomUUID(),
-    type: 'BonusGranted',
-    schemaVersion: 1,
-    data: { amount, reason: 'test', metadata: {} },
-    metadata: { idempotencyKey: randomUUID(), payloadFingerprint: 'test', occurredAt: new Date().toISOString() },
-  };
-}
+import { type ReadModelDatabase, bonusToAppend, openReadModelDatabase } from '../../test/support/read-model-database';
 
 /**
  * An append that commits after a later-numbered one: only a server with
@@ -34,22 +17,16 @@ function bonus(amount: number): EventToAppend {
 const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('the projector when appends commit out of order, on PostgreSQL', () => {
-  let database: TestDatabase;
+  let database: ReadModelDatabase;
   let store: EventStore;
   let driver: SqlDriver;
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    ({ store, driver } = await openSqlEventStore(
-      { kind: 'postgres', connectionString: database.url, poolSize: 4 },
-      READ_MODEL_MIGRATIONS,
-    ));
+    database = await openReadModelDatabase('postgres');
+    ({ store, driver } = database);
   });
 
-  afterEach(async () => {
-    await store?.close();
-    await database?.drop();
-  });
+  afterEach(() => database?.close());
 
   it('does not move past an append still in flight, and applies it once it commits', async () => {
     let commit!: () => void;
@@ -57,12 +34,14 @@ describeOnPostgres('the projector when appends commit out of order, on PostgreSQ
     const held = new Promise<AppendResult>((resolve) => (appendedHeld = resolve));
     const slowUser = `slow-${randomUUID()}`;
     const committed = driver.transaction(async (tx) => {
-      appendedHeld(await appendInTransaction(tx, creditsStreamId(slowUser), [bonus(7)], 'no_stream'));
+      appendedHeld(await appendInTransaction(tx, creditsStreamId(slowUser), [bonusToAppend(7)], 'no_stream'));
       await new Promise<void>((resolve) => (commit = resolve));
     });
     const slow = await held;
     const fastUser = `fast-${randomUUID()}`;
-    const fast = await store.appendToStream(creditsStreamId(fastUser), [bonus(5)], { expectedVersion: 'no_stream' });
+    const fast = await store.appendToStream(creditsStreamId(fastUser), [bonusToAppend(5)], {
+      expectedVersion: 'no_stream',
+    });
     expect(BigInt(fast.lastGlobalPosition)).toBeGreaterThan(BigInt(slow.lastGlobalPosition));
 
     await catchUp(driver, store, balanceProjection, { batchSize: 10 });

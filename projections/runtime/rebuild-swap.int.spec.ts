@@ -1,30 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { creditsStreamId } from '@libs/credits';
-import {
-  type EventStore,
-  type EventStoreLocation,
-  type ReadAllOptions,
-  type RecordedEvent,
-  type SqlDriver,
-  openSqlEventStore,
-} from '@libs/event-store';
-import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
+import { type EventStore, type ReadAllOptions, type RecordedEvent, type SqlDriver } from '@libs/event-store';
+import { storeKindsUnderTest } from '../../test/support/test-stores';
 import { balanceProjection } from '../balance/balance.projection';
 import { findBalance } from '../balance/balance.queries';
-import { READ_MODEL_MIGRATIONS } from '../read-model';
 import { catchUp } from './catch-up';
 import { readCheckpoint } from './checkpoints';
 import { rebuildProjection } from './rebuild';
-
-function bonus(amount: number) {
-  return {
-    id: randomUUID(),
-    type: 'BonusGranted',
-    schemaVersion: 1,
-    data: { amount, reason: 'test', metadata: {} },
-    metadata: { idempotencyKey: randomUUID(), payloadFingerprint: 'test', occurredAt: new Date().toISOString() },
-  };
-}
+import { type ReadModelDatabase, bonusToAppend, openReadModelDatabase } from '../../test/support/read-model-database';
 
 /**
  * The store, except that once a reader reaches the end of the feed, `meanwhile`
@@ -47,31 +30,25 @@ function withInterlude(store: EventStore, meanwhile: () => Promise<void>): Event
 }
 
 describe.each(storeKindsUnderTest())('rebuild swap on %s', (kind) => {
-  let database: TestDatabase | undefined;
+  let database: ReadModelDatabase;
   let store: EventStore;
   let driver: SqlDriver;
 
   beforeEach(async () => {
-    database = kind === 'postgres' ? await createTestDatabase() : undefined;
-    const location: EventStoreLocation = database
-      ? { kind: 'postgres', connectionString: database.url, poolSize: 4 }
-      : { kind: 'pglite', dataDir: undefined };
-    ({ store, driver } = await openSqlEventStore(location, READ_MODEL_MIGRATIONS));
+    database = await openReadModelDatabase(kind);
+    ({ store, driver } = database);
   });
 
-  afterEach(async () => {
-    await store?.close();
-    await database?.drop();
-  });
+  afterEach(() => database?.close());
 
   it('never moves the live checkpoint back when the live projector got ahead of the rebuild', async () => {
     const userId = `user-${randomUUID()}`;
     const streamId = creditsStreamId(userId);
-    await store.appendToStream(streamId, [bonus(10), bonus(10)], { expectedVersion: 'no_stream' });
+    await store.appendToStream(streamId, [bonusToAppend(10), bonusToAppend(10)], { expectedVersion: 'no_stream' });
     await catchUp(driver, store, balanceProjection, { batchSize: 10 });
     let liveBeforeSwap: string | undefined;
     const racing = withInterlude(store, async () => {
-      await store.appendToStream(streamId, [bonus(5)], { expectedVersion: 'any' });
+      await store.appendToStream(streamId, [bonusToAppend(5)], { expectedVersion: 'any' });
       await catchUp(driver, store, balanceProjection, { batchSize: 10 });
       liveBeforeSwap = (await readCheckpoint(driver, 'balance')).position;
     });

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EventStore, type SqlDriver, openSqlEventStore } from '@libs/event-store';
-import { PROJECTIONS, READ_MODEL_MIGRATIONS, ledgerEntryCounts, projectionLag } from '@projections';
+import { type EventStore, type SqlDriver } from '@libs/event-store';
+import { PROJECTIONS, ledgerEntryCounts, projectionLag } from '@projections';
 import { foldEveryStream, writeHistory } from '../support/credits-history';
 import { exited, startProjectorProcess } from '../support/projector-process';
-import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../support/test-stores';
+import { storeKindsUnderTest } from '../support/test-stores';
+import { type ReadModelDatabase, openReadModelDatabase } from '../support/read-model-database';
 
 /**
  * Real projector processes (`ROLE=projector`) on PostgreSQL: killed at random
@@ -13,22 +14,16 @@ import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../s
 const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('projector processes on PostgreSQL', () => {
-  let database: TestDatabase;
+  let database: ReadModelDatabase;
   let store: EventStore;
   let driver: SqlDriver;
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    ({ store, driver } = await openSqlEventStore(
-      { kind: 'postgres', connectionString: database.url, poolSize: 4 },
-      READ_MODEL_MIGRATIONS,
-    ));
+    database = await openReadModelDatabase('postgres');
+    ({ store, driver } = database);
   });
 
-  afterEach(async () => {
-    await store?.close();
-    await database?.drop();
-  });
+  afterEach(() => database?.close());
 
   async function lagEvents(): Promise<number> {
     const lags = await Promise.all(PROJECTIONS.map(({ name }) => projectionLag(driver, store, name)));
@@ -56,14 +51,14 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
     await writeHistory(store, { users: 500, eventsPerUser: 40 });
     let kills = 0;
     while ((await lagEvents()) > 0 && kills < 40) {
-      const projector = startProjectorProcess(database.url, { PROJECTOR_BATCH_SIZE: '200' });
+      const projector = startProjectorProcess(database.url!, { PROJECTOR_BATCH_SIZE: '200' });
       await sleep(300 + Math.random() * 1200);
       projector.kill('SIGKILL');
       await exited(projector);
       kills++;
     }
     // Whatever the kills left undone, one last run finishes it.
-    const last = startProjectorProcess(database.url);
+    const last = startProjectorProcess(database.url!);
     while ((await lagEvents()) > 0) await sleep(50);
     last.kill('SIGTERM');
     await exited(last);
@@ -74,7 +69,7 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
 
   it('started twice at once, applies every event exactly once', async () => {
     await writeHistory(store, { users: 200, eventsPerUser: 25 });
-    const projectors = [startProjectorProcess(database.url), startProjectorProcess(database.url)];
+    const projectors = [startProjectorProcess(database.url!), startProjectorProcess(database.url!)];
     const deadline = Date.now() + 60_000;
     while ((await lagEvents()) > 0 && Date.now() < deadline) await sleep(50);
     expect(projectors.every((projector) => projector.exitCode === null)).toBe(true);
