@@ -12,16 +12,19 @@ import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store'
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Gauge } from 'prom-client';
 import { PROJECTIONS } from './read-model';
-import { projectionLag } from './runtime/projection-lag';
+import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
 import { OPENED_STORES, type OpenedStores, READ_MODEL_DB } from './stores.module';
 
 export const PROJECTOR = Symbol('PROJECTOR');
+const LAG_CACHE_MS = 1000;
 const PROJECTOR_CONFIG = Symbol('PROJECTOR_CONFIG');
 
 /** Runs the projector in this process, and reports its lag on /metrics and /health/ready. */
 class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private stopListening: (() => void) | undefined;
+  /** One lag computation serves a scrape's two gauges and the readiness probe of the same second. */
+  private lagsCache: { at: number; lags: Promise<ProjectionLag[]> } | undefined;
 
   constructor(
     @Inject(PROJECTOR) private readonly projector: Projector,
@@ -51,7 +54,7 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private async checkProjections() {
     const failed = this.projector.status().filter((progress) => progress.failure !== undefined);
     if (failed.length > 0) throw new Error(failed.map((progress) => progress.failure!.message).join('; '));
-    const lags = await Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+    const lags = await this.lags();
     const behind = lags.filter((lag) => lag.lagSeconds > this.config.lagSecondsMax);
     if (behind.length > 0) {
       throw new Error(
@@ -61,8 +64,18 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
     return { lag: lags.map(({ projection, lagEvents, lagSeconds }) => ({ projection, lagEvents, lagSeconds })) };
   }
 
+  private lags(): Promise<ProjectionLag[]> {
+    if (this.lagsCache === undefined || Date.now() - this.lagsCache.at > LAG_CACHE_MS) {
+      const lags = Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+      this.lagsCache = { at: Date.now(), lags };
+      lags.catch(() => (this.lagsCache = undefined));
+    }
+    return this.lagsCache.lags;
+  }
+
   private registerLagGauges(): void {
-    const lagOf = () => Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+    // A database error leaves the gauges unset: the rest of /metrics must still answer.
+    const lagOf = () => this.lags().catch(() => [] as ProjectionLag[]);
     new Gauge({
       name: 'credits_projection_lag_events',
       help: 'Committed events the projection has not applied yet',
