@@ -28,6 +28,8 @@ export type ProjectionProgress = {
 };
 
 const TRANSIENT_ERROR_PAUSE_MS = 1000;
+/** After a wake, a moment for appends arriving together to share one batch. */
+const WAKE_COALESCE_MS = 3;
 
 /**
  * Errors that retrying cannot cure stop the projection: a broken invariant,
@@ -148,8 +150,15 @@ export class Projector {
     const woken = new Promise<void>((resolve) => (wakeUp = resolve));
     this.sleepers.add(wakeUp);
     const controller = new AbortController();
-    await Promise.race([woken, sleep(milliseconds, undefined, { signal: controller.signal }).catch(() => undefined)]);
+    const reason = await Promise.race([
+      woken.then(() => 'woken' as const),
+      sleep(milliseconds, undefined, { signal: controller.signal }).then(
+        () => 'slept' as const,
+        () => 'slept' as const,
+      ),
+    ]);
     controller.abort();
     this.sleepers.delete(wakeUp);
+    if (reason === 'woken' && this.running) await sleep(WAKE_COALESCE_MS);
   }
 }
