@@ -118,7 +118,7 @@ function newProjector(driver: SqlDriver, store: EventStore): Projector {
     batchSize: 1000,
     idlePollMs: 100,
     lockRetryMs: 100,
-    log: { info: () => undefined, error: (message) => console.error(message) },
+    log: { error: (message) => console.error(message) },
   });
 }
 

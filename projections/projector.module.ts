@@ -113,7 +113,6 @@ export class ProjectorModule {
             new Projector(db, store, PROJECTIONS, {
               ...config,
               log: {
-                info: (message, details) => logger.log({ ...details, msg: message }),
                 error: (message, details) => logger.error({ ...details, msg: message }),
               },
             }),

@@ -13,8 +13,9 @@ import { READ_MODEL_MIGRATIONS } from './read-model';
 /** DI token of the read model's database (a SqlDriver): the event store's database, for now. */
 export const READ_MODEL_DB = Symbol('READ_MODEL_DB');
 
-type OpenedStores = Awaited<ReturnType<typeof openSqlEventStore>>;
-const OPENED_STORES = Symbol('OPENED_STORES');
+/** The store and its driver as opened; the projector needs the store's in-process append signal. */
+export type OpenedStores = Awaited<ReturnType<typeof openSqlEventStore>>;
+export const OPENED_STORES = Symbol('OPENED_STORES');
 
 /** Readiness depends on the store; its connections (or PGlite) close at shutdown. */
 class StoresLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -52,5 +53,3 @@ export class StoresModule {
     };
   }
 }
-
-export { OPENED_STORES, type OpenedStores };

@@ -32,7 +32,7 @@ describeOnPostgres('projector locks on PostgreSQL', () => {
       batchSize: 50,
       idlePollMs: 20,
       lockRetryMs: 20,
-      log: { info: () => undefined, error: () => undefined },
+      log: { error: () => undefined },
     });
     projector.start();
     projectors.push(projector);

@@ -515,11 +515,11 @@ async function openSubject(kind: StoreKind): Promise<OpenedSubject> {
   };
 }
 
-const SILENT_LOG: ProjectorLog = { info: () => undefined, error: () => undefined };
+const SILENT_LOG: ProjectorLog = { error: () => undefined };
 
 function recordingLog(): ProjectorLog & { errors: string[] } {
   const errors: string[] = [];
-  return { info: () => undefined, error: (message) => errors.push(message), errors };
+  return { error: (message) => errors.push(message), errors };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ export type ProjectorOptions = {
   log: ProjectorLog;
 };
 
+/** Where the projector reports what stops or delays a projection; it has nothing else to say. */
 export type ProjectorLog = {
-  info(message: string, details?: Record<string, unknown>): void;
   error(message: string, details?: Record<string, unknown>): void;
 };
 

@@ -14,12 +14,7 @@ describe.each(storeKindsUnderTest())('reading one’s own writes on %s', (kind) 
 
     it('a balance query with the position of a consume, sent at once, always sees that consume', async () => {
       const userId = `user-${randomUUID()}`;
-      await http()
-        .post(`/v1/users/${userId}/bonuses`)
-        .set('Authorization', bearer('grant'))
-        .set('Idempotency-Key', 'welcome')
-        .send({ amount: 100, reason: 'welcome' })
-        .expect(201);
+      await grantWelcome(testApp, userId, 100);
 
       for (let index = 0; index < 40; index++) {
         const consumed = await http()
@@ -41,12 +36,7 @@ describe.each(storeKindsUnderTest())('reading one’s own writes on %s', (kind) 
 
     it('sees a write in the ledger too', async () => {
       const userId = `user-${randomUUID()}`;
-      const granted = await http()
-        .post(`/v1/users/${userId}/bonuses`)
-        .set('Authorization', bearer('grant'))
-        .set('Idempotency-Key', 'welcome')
-        .send({ amount: 10, reason: 'welcome' })
-        .expect(201);
+      const granted = await grantWelcome(testApp, userId, 10);
 
       const ledger = await http()
         .get(`/v1/users/${userId}/ledger`)
@@ -83,12 +73,7 @@ describe.each(storeKindsUnderTest())('reading one’s own writes on %s', (kind) 
 
     it('answers 503 projection-behind with the lag after the bound, never the stale balance', async () => {
       const userId = `user-${randomUUID()}`;
-      const granted = await http()
-        .post(`/v1/users/${userId}/bonuses`)
-        .set('Authorization', bearer('grant'))
-        .set('Idempotency-Key', 'welcome')
-        .send({ amount: 10, reason: 'welcome' })
-        .expect(201);
+      const granted = await grantWelcome(testApp, userId, 10);
 
       const response = await http()
         .get(`/v1/users/${userId}/balance`)
@@ -105,3 +90,13 @@ describe.each(storeKindsUnderTest())('reading one’s own writes on %s', (kind) 
     });
   });
 });
+
+/** A welcome bonus, as the first write of a user; answers the command's response. */
+function grantWelcome(testApp: TestApp, userId: string, amount: number) {
+  return request(testApp.app.getHttpServer())
+    .post(`/v1/users/${userId}/bonuses`)
+    .set('Authorization', bearer('grant'))
+    .set('Idempotency-Key', 'welcome')
+    .send({ amount, reason: 'welcome' })
+    .expect(201);
+}
