@@ -1,10 +1,13 @@
-import { assertNever, balanceDelta } from '@libs/credits';
+import { assertNever, balanceDelta, frozenDelta, isBalanceAllowed } from '@libs/credits';
 import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 /** One user's row of the balance read model. */
 export type BalanceRow = {
   userId: string;
+  /** Below zero only for a debt left by a refund (shortfall policy `debt`). */
   balance: number;
+  /** Part of the balance an open dispute holds. */
+  frozenCredits: number;
   /** Stream version of the last event applied. */
   version: number;
   lastPosition: string;
@@ -20,6 +23,7 @@ export function emptyBalanceRow(userId: string): BalanceRow {
   return {
     userId,
     balance: 0,
+    frozenCredits: 0,
     version: 0,
     lastPosition: '0',
     lastEventAt: '',
@@ -33,15 +37,23 @@ export function emptyBalanceRow(userId: string): BalanceRow {
 export function evolveBalanceRow(row: BalanceRow, event: ProjectedEvent): BalanceRow {
   if (!isNextEvent(BALANCE_PROJECTION, row.version, event)) return row;
   const balance = row.balance + balanceDelta(event);
-  if (balance < 0) {
+  if (!isBalanceAllowed(row.balance, balance, event)) {
     throw new ProjectionInvariantError(
-      `balance projection: user ${row.userId} would go below zero (${balance}) at version ${event.streamVersion}`,
+      `balance projection: user ${row.userId} would go below zero or out of bounds (${balance}) ` +
+        `at version ${event.streamVersion}; only a refund under the debt policy may leave a debt`,
+    );
+  }
+  const frozenCredits = row.frozenCredits + frozenDelta(event);
+  if (frozenCredits < 0) {
+    throw new ProjectionInvariantError(
+      `balance projection: user ${row.userId} would unfreeze more than is frozen at version ${event.streamVersion}`,
     );
   }
   return {
     ...row,
     ...countedIn(row, event),
     balance,
+    frozenCredits,
     version: event.streamVersion,
     lastPosition: event.globalPosition,
     lastEventAt: event.metadata.occurredAt,
@@ -56,6 +68,10 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
       return { rechargesCount: row.rechargesCount + 1 };
     case 'BonusGranted':
       return { bonusesCount: row.bonusesCount + 1 };
+    case 'RechargeRefunded':
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+      return {};
     default:
       return assertNever(event);
   }

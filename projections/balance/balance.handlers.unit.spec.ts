@@ -2,6 +2,8 @@ import {
   rechargeCompleted,
   creditsConsumed,
   bonusGranted,
+  rechargeRefunded,
+  creditsFrozen,
   thrownBy,
   deepFreeze,
   USER_ID,
@@ -22,6 +24,7 @@ describe('evolveBalanceRow', () => {
       given().when(event).thenRow({
         userId: USER_ID,
         balance: 100,
+        frozenCredits: 0,
         version: 1,
         lastPosition: '1001',
         lastEventAt: OCCURRED_AT,
@@ -63,6 +66,7 @@ describe('evolveBalanceRow', () => {
         .thenRow({
           userId: USER_ID,
           balance: 60,
+          frozenCredits: 0,
           version: 4,
           lastPosition: '1004',
           lastEventAt: OCCURRED_AT,
@@ -112,6 +116,63 @@ describe('evolveBalanceRow', () => {
       given(...history)
         .when(bonusGranted({ version: 5, amount: 5 }))
         .thenThrows(ProjectionGapError, { projection: 'balance', userId: USER_ID, appliedVersion: 3, eventVersion: 5 });
+    });
+  });
+  describe('when a refund takes back credits already spent (recharge of 80, balance 100 at version 3)', () => {
+    const history = [
+      rechargeCompleted({ version: 1, credits: 80 }),
+      creditsConsumed({ version: 2, amount: 30 }),
+      bonusGranted({ version: 3, amount: 50 }),
+    ];
+
+    it('goes below zero under the debt policy: the debt is visible in the balance', () => {
+      given(...history, creditsConsumed({ version: 4, amount: 90 }))
+        .when(rechargeRefunded({ version: 5, creditsTakenBack: 80, shortfallPolicy: 'debt' }))
+        .thenRow(expect.objectContaining({ balance: -70, version: 5 }));
+    });
+
+    it('stops at zero under the writeoff policy, the event debiting only what the balance held', () => {
+      given(...history, creditsConsumed({ version: 4, amount: 90 }))
+        .when(rechargeRefunded({ version: 5, creditsTakenBack: 80, creditsDebited: 10, shortfallPolicy: 'writeoff' }))
+        .thenRow(expect.objectContaining({ balance: 0, version: 5 }));
+    });
+
+    it('throws ProjectionInvariantError when a writeoff refund would still go below zero', () => {
+      given(...history, creditsConsumed({ version: 4, amount: 90 }))
+        .when(rechargeRefunded({ version: 5, creditsTakenBack: 80, shortfallPolicy: 'writeoff' }))
+        .thenThrows(ProjectionInvariantError, BELOW_ZERO);
+    });
+
+    it('lets a later recharge pay the debt first', () => {
+      given(
+        ...history,
+        creditsConsumed({ version: 4, amount: 90 }),
+        rechargeRefunded({ version: 5, creditsTakenBack: 80 }),
+      )
+        .when(rechargeCompleted({ version: 6, credits: 100 }))
+        .thenRow(expect.objectContaining({ balance: 30, version: 6 }));
+    });
+  });
+
+  describe('when a dispute freezes credits', () => {
+    it('holds them in frozenCredits without changing the balance, and releases them when won', () => {
+      const history = [rechargeCompleted({ version: 1, credits: 80 }), creditsFrozen({ version: 2, credits: 80 })];
+
+      given(history[0])
+        .when(history[1])
+        .thenRow(expect.objectContaining({ balance: 80, frozenCredits: 80, version: 2 }));
+      given(...history)
+        .when(creditsFrozen({ version: 3, credits: 80, unfrozen: true }))
+        .thenRow(expect.objectContaining({ balance: 80, frozenCredits: 0, version: 3 }));
+    });
+
+    it('throws ProjectionInvariantError when more is released than was frozen', () => {
+      given(rechargeCompleted({ version: 1, credits: 80 }))
+        .when(creditsFrozen({ version: 2, credits: 5, unfrozen: true }))
+        .thenThrows(ProjectionInvariantError, {
+          name: 'ProjectionInvariantError',
+          message: expect.stringContaining('unfreeze more than is frozen'),
+        });
     });
   });
 });

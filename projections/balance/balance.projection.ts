@@ -13,7 +13,8 @@ export const balanceProjection: Projection<BalanceTable> = {
   createTables: ({ balances }) => `
     create table if not exists ${balances} (
       user_id text primary key,
-      balance bigint not null check (balance >= 0),
+      balance bigint not null check (balance >= -1000000000000000),
+      frozen_credits bigint not null default 0 check (frozen_credits >= 0),
       version integer not null check (version > 0),
       last_position bigint not null,
       last_event_at timestamptz not null,
@@ -53,6 +54,7 @@ async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<Balance
   const columns = columnsOf(rows, [
     'userId',
     'balance',
+    'frozenCredits',
     'version',
     'lastPosition',
     'lastEventAt',
@@ -62,10 +64,12 @@ async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<Balance
   ]);
   await tx.query(
     `insert into ${balances}
-       (user_id, balance, version, last_position, last_event_at, consumes_count, recharges_count, bonuses_count)
-     select * from unnest($1::text[], $2::bigint[], $3::int[], $4::bigint[], $5::timestamptz[], $6::int[], $7::int[], $8::int[])
+       (user_id, balance, frozen_credits, version, last_position, last_event_at, consumes_count, recharges_count,
+        bonuses_count)
+     select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::timestamptz[], $7::int[],
+       $8::int[], $9::int[])
      on conflict (user_id) do update set
-       balance = excluded.balance, version = excluded.version, last_position = excluded.last_position,
+       balance = excluded.balance, frozen_credits = excluded.frozen_credits, version = excluded.version, last_position = excluded.last_position,
        last_event_at = excluded.last_event_at, consumes_count = excluded.consumes_count,
        recharges_count = excluded.recharges_count, bonuses_count = excluded.bonuses_count, projected_at = now()`,
     columns,
@@ -76,6 +80,7 @@ async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<Balance
 export type BalanceRecord = {
   user_id: string;
   balance: string;
+  frozen_credits: string;
   version: number;
   last_position: string;
   last_event_at: Date | string;
@@ -85,13 +90,14 @@ export type BalanceRecord = {
   projected_at: Date | string;
 };
 
-export const BALANCE_COLUMNS = `user_id, balance::text as balance, version, last_position::text as last_position,
+export const BALANCE_COLUMNS = `user_id, balance::text as balance, frozen_credits::text as frozen_credits, version, last_position::text as last_position,
   last_event_at, consumes_count, recharges_count, bonuses_count, projected_at`;
 
 export function toBalanceRow(record: BalanceRecord): BalanceRow {
   return {
     userId: record.user_id,
     balance: safeInteger(record.balance, 'balances.balance'),
+    frozenCredits: safeInteger(record.frozen_credits, 'balances.frozen_credits'),
     version: record.version,
     lastPosition: record.last_position,
     lastEventAt: new Date(record.last_event_at).toISOString(),

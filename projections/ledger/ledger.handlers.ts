@@ -1,4 +1,4 @@
-import { assertNever, balanceDelta } from '@libs/credits';
+import { assertNever, balanceDelta, isBalanceAllowed } from '@libs/credits';
 import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 export const LEDGER_PROJECTION = 'ledger';
@@ -9,7 +9,7 @@ export type LedgerEntry = {
   version: number;
   eventId: string;
   eventType: ProjectedEvent['type'];
-  /** Signed: negative for a consumption. */
+  /** Signed: negative for a consumption or a refund; 0 for a dispute freezing or releasing credits. */
   delta: number;
   balanceAfter: number;
   feature: string | null;
@@ -35,9 +35,10 @@ export function ledgerEntryOf(head: LedgerHead, event: ProjectedEvent): LedgerEn
   if (!isNextEvent(LEDGER_PROJECTION, head.version, event)) return undefined;
   const delta = balanceDelta(event);
   const balanceAfter = head.balanceAfter + delta;
-  if (balanceAfter < 0) {
+  if (!isBalanceAllowed(head.balanceAfter, balanceAfter, event)) {
     throw new ProjectionInvariantError(
-      `ledger projection: user ${event.userId} would go below zero at version ${event.streamVersion}`,
+      `ledger projection: user ${event.userId} would go below zero or out of bounds (${balanceAfter}) ` +
+        `at version ${event.streamVersion}; only a refund under the debt policy may leave a debt`,
     );
   }
   return {
@@ -94,6 +95,12 @@ function describedBy(event: ProjectedEvent): Description {
         stripeSubscriptionId: source.subscriptionId ?? null,
       };
     }
+    case 'RechargeRefunded':
+      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: event.data.reason };
+    case 'CreditsFrozen':
+      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: `dispute ${event.data.disputeId} opened` };
+    case 'CreditsUnfrozen':
+      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: `dispute ${event.data.disputeId} won` };
     default:
       return assertNever(event);
   }

@@ -43,7 +43,7 @@ export const ledgerProjection: Projection<LedgerTable> = {
       event_id uuid not null unique,
       event_type text not null,
       delta bigint not null,
-      balance_after bigint not null check (balance_after >= 0),
+      balance_after bigint not null check (balance_after >= -1000000000000000),
       feature text,
       reason text,
       recharge_id text,

@@ -1,9 +1,11 @@
-import { type ProjectedEvent, isNextEvent } from '../runtime/projection';
+import { assertNever } from '@libs/credits';
+import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 export const RECHARGES_PROJECTION = 'recharges';
 
-/** Where a recharge stands. Only `completed` for now; Stripe refunds and disputes add more. */
-export type RechargeStatus = 'completed';
+/** Where a recharge stands: an open dispute shows first, then how much of it was refunded. */
+export type RechargeStatus = 'completed' | 'partially_refunded' | 'refunded' | 'disputed';
+export const RECHARGE_STATUSES: readonly RechargeStatus[] = ['completed', 'partially_refunded', 'refunded', 'disputed'];
 
 export type RechargeRow = {
   userId: string;
@@ -17,7 +19,13 @@ export type RechargeRow = {
   paymentIntentId: string | null;
   invoiceId: string | null;
   subscriptionId: string | null;
+  customerId: string | null;
   status: RechargeStatus;
+  /** Money refunded or lost to disputes so far, minor units. */
+  amountRefunded: number;
+  creditsTakenBack: number;
+  /** The open dispute, if any. */
+  disputeId: string | null;
   eventId: string;
   globalPosition: string;
   completedAt: string;
@@ -25,8 +33,9 @@ export type RechargeRow = {
 
 /**
  * What an event changes in the recharges model: a new row for a completed
- * recharge, nothing for other events (their version still counts). Undefined
- * `applies` means the event was already applied. Pure.
+ * recharge, none for other events (their version still counts; refunds and
+ * disputes change an existing row through `evolveRechargeRow`). `applies`
+ * false means the event was already applied. Pure.
  */
 export function rechargeChangeOf(
   appliedVersion: number,
@@ -49,10 +58,60 @@ export function rechargeChangeOf(
       paymentIntentId: source.paymentIntentId ?? null,
       invoiceId: source.invoiceId ?? null,
       subscriptionId: source.subscriptionId ?? null,
+      customerId: source.customerId ?? null,
       status: 'completed',
+      amountRefunded: 0,
+      creditsTakenBack: 0,
+      disputeId: null,
       eventId: event.id,
       globalPosition: event.globalPosition,
       completedAt: event.metadata.occurredAt,
     },
   };
+}
+
+export type RechargeReversal = Extract<
+  ProjectedEvent,
+  { type: 'RechargeRefunded' | 'CreditsFrozen' | 'CreditsUnfrozen' }
+>;
+
+/** A refund or dispute event, which changes the row of the recharge it names. */
+export function isRechargeReversal(event: ProjectedEvent): event is RechargeReversal {
+  return event.type === 'RechargeRefunded' || event.type === 'CreditsFrozen' || event.type === 'CreditsUnfrozen';
+}
+
+/** The recharge's row after a refund or dispute event. Pure. */
+export function evolveRechargeRow(row: RechargeRow, event: RechargeReversal): RechargeRow {
+  if (row.userId !== event.userId || row.rechargeId !== event.data.rechargeId) {
+    throw new ProjectionInvariantError(
+      `recharges projection: event ${event.id} of ${event.userId} applied to recharge ${row.rechargeId} of ${row.userId}`,
+    );
+  }
+  const next = { ...row, ...reversed(row, event) };
+  return { ...next, status: statusOf(next) };
+}
+
+function reversed(row: RechargeRow, event: RechargeReversal): Partial<RechargeRow> {
+  switch (event.type) {
+    case 'RechargeRefunded':
+      return {
+        amountRefunded: event.data.amountRefundedTotal,
+        creditsTakenBack: row.creditsTakenBack + event.data.creditsTakenBack,
+        disputeId: event.data.reason === 'dispute-lost' ? null : row.disputeId,
+      };
+    case 'CreditsFrozen':
+      return { disputeId: event.data.disputeId };
+    case 'CreditsUnfrozen':
+      return { disputeId: null };
+    default:
+      return assertNever(event);
+  }
+}
+
+function statusOf(row: RechargeRow): RechargeStatus {
+  if (row.disputeId !== null) return 'disputed';
+  if (row.creditsTakenBack >= row.credits || (row.amountPaid > 0 && row.amountRefunded >= row.amountPaid)) {
+    return 'refunded';
+  }
+  return row.amountRefunded > 0 ? 'partially_refunded' : 'completed';
 }

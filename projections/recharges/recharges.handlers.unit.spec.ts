@@ -2,13 +2,15 @@ import {
   rechargeCompleted,
   creditsConsumed,
   bonusGranted,
+  rechargeRefunded,
+  creditsFrozen,
   thrownBy,
   deepFreeze,
   USER_ID,
   OCCURRED_AT,
 } from '../testing/projected-events';
-import { type ProjectedEvent, ProjectionGapError } from '../runtime/projection';
-import { type RechargeRow, rechargeChangeOf } from './recharges.handlers';
+import { type ProjectedEvent, ProjectionGapError, ProjectionInvariantError } from '../runtime/projection';
+import { type RechargeReversal, type RechargeRow, evolveRechargeRow, rechargeChangeOf } from './recharges.handlers';
 
 /** Other streams wrote first: a global position is never mistaken for a stream version. */
 
@@ -25,6 +27,7 @@ describe('rechargeChangeOf', () => {
           paymentIntentId: 'pi_1',
           invoiceId: 'in_1',
           subscriptionId: 'sub_1',
+          customerId: 'cus_1',
         },
       });
 
@@ -40,7 +43,11 @@ describe('rechargeChangeOf', () => {
         paymentIntentId: 'pi_1',
         invoiceId: 'in_1',
         subscriptionId: 'sub_1',
+        customerId: 'cus_1',
         status: 'completed',
+        amountRefunded: 0,
+        creditsTakenBack: 0,
+        disputeId: null,
         eventId: event.id,
         globalPosition: '1001',
         completedAt: OCCURRED_AT,
@@ -58,6 +65,7 @@ describe('rechargeChangeOf', () => {
             paymentIntentId: null,
             invoiceId: null,
             subscriptionId: null,
+            customerId: null,
           }),
         );
     });
@@ -120,6 +128,45 @@ describe('rechargeChangeOf', () => {
         .when(rechargeCompleted({ version: 5, credits: 100, source: { kind: 'manual' } }))
         .thenThrowsGap({ projection: 'recharges', userId: USER_ID, appliedVersion: 3, eventVersion: 5 });
     });
+  });
+});
+
+describe('evolveRechargeRow', () => {
+  const completed = rechargeChangeOf(0, rechargeCompleted({ version: 1, credits: 100 })).row!;
+  const reversal = (event: ProjectedEvent) => event as RechargeReversal;
+
+  it('is partially_refunded after a refund of part of the price, with the credits taken back', () => {
+    const row = evolveRechargeRow(completed, reversal(rechargeRefunded({ version: 2, creditsTakenBack: 30 })));
+
+    expect(row).toMatchObject({ status: 'partially_refunded', amountRefunded: 300, creditsTakenBack: 30 });
+  });
+
+  it('is refunded once every credit is taken back, over two refunds', () => {
+    const first = evolveRechargeRow(completed, reversal(rechargeRefunded({ version: 2, creditsTakenBack: 30 })));
+    const second = evolveRechargeRow(first, reversal(rechargeRefunded({ version: 3, creditsTakenBack: 70 })));
+
+    expect(second).toMatchObject({ status: 'refunded', creditsTakenBack: 100 });
+  });
+
+  it('is disputed while a dispute is open, and back to completed when it is won', () => {
+    const disputed = evolveRechargeRow(completed, reversal(creditsFrozen({ version: 2, credits: 100 })));
+    const won = evolveRechargeRow(disputed, reversal(creditsFrozen({ version: 3, credits: 100, unfrozen: true })));
+
+    expect(disputed).toMatchObject({ status: 'disputed', disputeId: 'dp_1' });
+    expect(won).toMatchObject({ status: 'completed', disputeId: null });
+  });
+
+  it('is refunded when the dispute is lost', () => {
+    const disputed = evolveRechargeRow(completed, reversal(creditsFrozen({ version: 2, credits: 100 })));
+    const lost = rechargeRefunded({ version: 3, creditsTakenBack: 100, reason: 'dispute-lost', creditsUnfrozen: 100 });
+
+    expect(evolveRechargeRow(disputed, reversal(lost))).toMatchObject({ status: 'refunded', disputeId: null });
+  });
+
+  it('throws ProjectionInvariantError for an event of another recharge', () => {
+    const other = reversal(rechargeRefunded({ version: 2, creditsTakenBack: 1, rechargeId: 'recharge-9' }));
+
+    expect(thrownBy(() => evolveRechargeRow(completed, other))).toBeInstanceOf(ProjectionInvariantError);
   });
 });
 

@@ -10,9 +10,7 @@ export async function pageRecharges(
   options: { status?: RechargeStatus; userId?: string; beforePosition?: string; limit: number },
 ): Promise<RechargesPage> {
   const rows = await db.query<RechargeRecord>(
-    `select user_id, recharge_id, credits::text as credits, amount_paid::text as amount_paid, currency, source_kind,
-            stripe_event_id, checkout_session_id, payment_intent_id, invoice_id, subscription_id, status,
-            event_id::text as event_id, global_position::text as global_position, completed_at
+    `select ${RECHARGE_COLUMNS_SELECTED}
      from recharges
      where ($1::text is null or status = $1) and ($2::text is null or user_id = $2)
        and ($3::bigint is null or global_position < $3::bigint)
@@ -24,7 +22,12 @@ export async function pageRecharges(
   return { recharges, nextBeforePosition: hasMore ? recharges[recharges.length - 1].globalPosition : undefined };
 }
 
-type RechargeRecord = {
+export const RECHARGE_COLUMNS_SELECTED = `user_id, recharge_id, credits::text as credits, amount_paid::text as amount_paid, currency,
+  source_kind, stripe_event_id, checkout_session_id, payment_intent_id, invoice_id, subscription_id, customer_id,
+  status, amount_refunded::text as amount_refunded, credits_taken_back::text as credits_taken_back, dispute_id,
+  event_id::text as event_id, global_position::text as global_position, completed_at`;
+
+export type RechargeRecord = {
   user_id: string;
   recharge_id: string;
   credits: string;
@@ -36,13 +39,17 @@ type RechargeRecord = {
   payment_intent_id: string | null;
   invoice_id: string | null;
   subscription_id: string | null;
+  customer_id: string | null;
   status: RechargeStatus;
+  amount_refunded: string;
+  credits_taken_back: string;
+  dispute_id: string | null;
   event_id: string;
   global_position: string;
   completed_at: Date | string;
 };
 
-function toRechargeRow(record: RechargeRecord): RechargeRow {
+export function toRechargeRow(record: RechargeRecord): RechargeRow {
   return {
     userId: record.user_id,
     rechargeId: record.recharge_id,
@@ -55,9 +62,55 @@ function toRechargeRow(record: RechargeRecord): RechargeRow {
     paymentIntentId: record.payment_intent_id,
     invoiceId: record.invoice_id,
     subscriptionId: record.subscription_id,
+    customerId: record.customer_id,
     status: record.status,
+    amountRefunded: safeInteger(record.amount_refunded, 'recharges.amount_refunded'),
+    creditsTakenBack: safeInteger(record.credits_taken_back, 'recharges.credits_taken_back'),
+    disputeId: record.dispute_id,
     eventId: record.event_id,
     globalPosition: record.global_position,
     completedAt: new Date(record.completed_at).toISOString(),
   };
+}
+
+/**
+ * The user an earlier Stripe payment of this customer was credited to, so a
+ * later payment without a user id (a renewal invoice, say) finds its user.
+ * The most recent one wins if a customer was ever split across users.
+ */
+export async function userOfStripeCustomer(db: SqlExecutor, customerId: string): Promise<string | undefined> {
+  const rows = await db.query<{ user_id: string }>(
+    `select user_id from recharges where customer_id = $1 order by global_position desc limit 1`,
+    [customerId],
+  );
+  return rows[0]?.user_id;
+}
+
+/** The recharge recorded for a payment id, whichever user it credited. */
+export async function rechargeById(db: SqlExecutor, rechargeId: string): Promise<RechargeRow | undefined> {
+  const rows = await db.query<RechargeRecord>(
+    `select ${RECHARGE_COLUMNS_SELECTED} from recharges where recharge_id = $1`,
+    [rechargeId],
+  );
+  return rows.map(toRechargeRow)[0];
+}
+
+/**
+ * The recharge a Stripe refund or dispute is about: the payment intent's (a
+ * one-off payment's recharge id is its payment intent; an invoice's recharge
+ * records its payment intent), or the invoice's.
+ */
+export async function rechargeOfStripePayment(
+  db: SqlExecutor,
+  ids: { paymentIntentId: string | undefined; invoiceId: string | undefined },
+): Promise<RechargeRow | undefined> {
+  const rechargeIds = [ids.paymentIntentId, ids.invoiceId].filter((id) => id !== undefined);
+  if (rechargeIds.length === 0) return undefined;
+  const rows = await db.query<RechargeRecord>(
+    `select ${RECHARGE_COLUMNS_SELECTED} from recharges
+     where recharge_id = any($1::text[]) or ($2::text is not null and payment_intent_id = $2)
+     order by global_position limit 1`,
+    [rechargeIds, ids.paymentIntentId ?? null],
+  );
+  return rows.map(toRechargeRow)[0];
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CreditsEventMetadata, RechargeSource } from '@libs/credits';
+import type { CreditsEventMetadata, RechargeRefunded, RechargeSource, ShortfallPolicy } from '@libs/credits';
 import type { ProjectedEvent } from '../runtime/projection';
 
 /** Events of one user's stream as projections receive them, for the handlers' specifications. */
@@ -52,6 +52,60 @@ export function bonusGranted({ version, amount = 1 }: { version: number; amount?
     data: { amount, reason: 'welcome', metadata: {} },
     ...recordedAt(version),
   };
+}
+
+export function rechargeRefunded({
+  version,
+  rechargeId = 'recharge-1',
+  creditsTakenBack,
+  creditsDebited = creditsTakenBack,
+  shortfallPolicy = 'debt',
+  reason = 'refund',
+  creditsUnfrozen = 0,
+}: {
+  version: number;
+  rechargeId?: string;
+  creditsTakenBack: number;
+  creditsDebited?: number;
+  shortfallPolicy?: ShortfallPolicy;
+  reason?: RechargeRefunded['data']['reason'];
+  creditsUnfrozen?: number;
+}): ProjectedEvent {
+  return {
+    type: 'RechargeRefunded',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: {
+      rechargeId,
+      reason,
+      amountRefundedTotal: creditsTakenBack * 10,
+      creditsTakenBack,
+      creditsDebited,
+      shortfallCredits: creditsTakenBack - creditsDebited,
+      shortfallPolicy,
+      creditsUnfrozen,
+      source: { kind: 'stripe', stripeEventId: `evt_${version}`, chargeId: 'ch_1' },
+    },
+    ...recordedAt(version),
+  };
+}
+
+export function creditsFrozen({
+  version,
+  credits,
+  rechargeId = 'recharge-1',
+  unfrozen = false,
+}: {
+  version: number;
+  credits: number;
+  rechargeId?: string;
+  /** The dispute's release (`CreditsUnfrozen`) instead of its freezing. */
+  unfrozen?: boolean;
+}): ProjectedEvent {
+  const data = { rechargeId, disputeId: 'dp_1', credits, source: { kind: 'stripe' as const, disputeId: 'dp_1' } };
+  return unfrozen
+    ? { type: 'CreditsUnfrozen', schemaVersion: 1, id: randomUUID(), data, ...recordedAt(version) }
+    : { type: 'CreditsFrozen', schemaVersion: 1, id: randomUUID(), data, ...recordedAt(version) };
 }
 
 function recordedAt(version: number) {

@@ -641,7 +641,14 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       const response = await getBalance(userId);
 
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ userId, balance: 0, version: 0, position: null, projectedAt: null });
+      expect(response.body).toEqual({
+        userId,
+        balance: 0,
+        frozenCredits: 0,
+        version: 0,
+        position: null,
+        projectedAt: null,
+      });
     });
 
     it('answers the sum of every movement, at the version of the last one', async () => {
@@ -657,6 +664,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       expect(response.body).toEqual({
         userId,
         balance: 75,
+        frozenCredits: 0,
         version: 3,
         position: last.body.position,
         projectedAt: expect.stringMatching(ISO_TIMESTAMP),
@@ -670,7 +678,14 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
       const response = await getBalance(userId);
 
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ userId, balance: 0, version: 0, position: null, projectedAt: null });
+      expect(response.body).toEqual({
+        userId,
+        balance: 0,
+        frozenCredits: 0,
+        version: 0,
+        position: null,
+        projectedAt: null,
+      });
     });
 
     it.each(INVALID_USER_IDS)('refuses a user id of %s with 400 invalid-user-id', async (_, userId) => {

@@ -1,4 +1,4 @@
-import type { ClientMetadata, RechargeSource } from './credits.events';
+import type { ClientMetadata, RechargeSource, ReversalSource, ShortfallPolicy } from './credits.events';
 import type { FeaturePrice } from './price-list';
 
 /**
@@ -58,4 +58,39 @@ export type CompleteRecharge = CreditsCommandOf<
   }
 >;
 
-export type CreditsCommand = ConsumeCredits | GrantBonus | CompleteRecharge;
+/** Stripe's `charge.refunded`: idempotent by the recharge and the cumulative amount refunded. */
+export type RefundRecharge = CreditsCommandOf<
+  'RefundRecharge',
+  {
+    userId: string;
+    rechargeId: string;
+    /** Cumulative over every refund of the payment (Stripe's `amount_refunded`), minor units. */
+    amountRefundedTotal: number;
+    shortfallPolicy: ShortfallPolicy;
+    source: ReversalSource;
+  }
+>;
+
+/** Stripe's `charge.dispute.created`: idempotent by the dispute. */
+export type OpenDispute = CreditsCommandOf<
+  'OpenDispute',
+  { userId: string; rechargeId: string; disputeId: string; source: ReversalSource }
+>;
+
+/** Stripe's `charge.dispute.closed`, won or lost: idempotent by the dispute. */
+export type CloseDispute = CreditsCommandOf<
+  'CloseDispute',
+  {
+    userId: string;
+    rechargeId: string;
+    disputeId: string;
+    outcome: 'won' | 'lost';
+    /** Disputed amount, minor units: a lost dispute takes back that share of the recharge. */
+    amountDisputed: number;
+    shortfallPolicy: ShortfallPolicy;
+    source: ReversalSource;
+  }
+>;
+
+export type CreditsCommand =
+  ConsumeCredits | GrantBonus | CompleteRecharge | RefundRecharge | OpenDispute | CloseDispute;

@@ -1,27 +1,24 @@
 import type { CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
-import type { CreditsDomainError } from './credits.errors';
-import type {
-  BonusGranted,
-  CreditsConsumed,
-  CreditsEventMetadata,
-  RechargeCompleted,
-  CreditsEvent,
-} from './credits.events';
-import { eventIdFor, payloadFingerprint, rechargeEventId, rechargeIdempotencyKey } from './credits.idempotency';
+import { type Decision, record, refuse } from './credits.decision';
+import type { BonusGranted, CreditsConsumed, CreditsEventMetadata, RechargeCompleted } from './credits.events';
+import {
+  disputeIdempotencyKey,
+  eventIdFor,
+  payloadFingerprint,
+  rechargeEventId,
+  rechargeIdempotencyKey,
+  refundIdempotencyKey,
+} from './credits.idempotency';
 import { BALANCE_CREDITS_MAX, isCreditAmount } from './credits.limits';
-import { type CommandOutcome, type CreditsState, assertNever } from './credits.state';
+import { closeDispute, openDispute, refundRecharge } from './credits.reversals';
+import { type CreditsState, assertNever, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { priceFeature } from './price-list';
 
-export type Decision =
-  /** New events to append at the state's version. */
-  | { kind: 'recorded'; events: CreditsEvent[] }
-  /** The same command was already recorded: answer with its original outcome. */
-  | { kind: 'replayed'; outcome: CommandOutcome }
-  | { kind: 'refused'; error: CreditsDomainError };
+export type { Decision } from './credits.decision';
 
 export function decide(command: CreditsCommand, state: CreditsState): Decision {
-  assertRechargeKeyedByItsId(command);
+  assertKeyedByBusinessId(command);
   const fingerprint = payloadFingerprint(command);
   const original = state.outcomes.get(command.metadata.idempotencyKey);
   if (original !== undefined) {
@@ -41,6 +38,12 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       return grantBonus(command, state, metadata);
     case 'CompleteRecharge':
       return completeRecharge(command, state, metadata);
+    case 'RefundRecharge':
+      return refundRecharge(command, state, metadata);
+    case 'OpenDispute':
+      return openDispute(command, state, metadata);
+    case 'CloseDispute':
+      return closeDispute(command, state, metadata);
     default:
       return assertNever(command);
   }
@@ -51,8 +54,9 @@ function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: 
   const pricing = priceFeature(feature, price, requestedAmount);
   if (pricing.kind === 'refused') return refuse(pricing.error);
   const amount = pricing.amount;
-  if (amount > state.balance) {
-    return refuse({ type: 'insufficient-credits', balance: state.balance, requested: amount });
+  if (amount > spendableCredits(state)) {
+    const frozen = state.frozenCredits > 0 ? { frozenCredits: state.frozenCredits } : {};
+    return refuse({ type: 'insufficient-credits', balance: state.balance, requested: amount, ...frozen });
   }
   const event: CreditsConsumed = {
     type: 'CreditsConsumed',
@@ -106,19 +110,32 @@ function refuseCredit(amount: number, state: CreditsState): Decision | undefined
   return undefined;
 }
 
-/** Two keys for one recharge id would let one payment be credited twice: a caller's bug, asserted. */
-function assertRechargeKeyedByItsId(command: CreditsCommand): void {
-  if (command.type !== 'CompleteRecharge') return;
-  const expected = rechargeIdempotencyKey(command.data.rechargeId);
-  if (command.metadata.idempotencyKey !== expected) {
-    throw new Error(`a CompleteRecharge must carry the idempotency key "${expected}"`);
+/**
+ * Payments, refunds and disputes are keyed by their business ids: two keys
+ * for one of them would let it count twice. A caller's bug, asserted.
+ */
+function assertKeyedByBusinessId(command: CreditsCommand): void {
+  const expected = businessKeyOf(command);
+  if (expected !== undefined && command.metadata.idempotencyKey !== expected) {
+    throw new Error(`a ${command.type} must carry the idempotency key "${expected}"`);
   }
 }
 
-function record(...events: CreditsEvent[]): Decision {
-  return { kind: 'recorded', events };
-}
-
-function refuse(error: CreditsDomainError): Decision {
-  return { kind: 'refused', error };
+function businessKeyOf(command: CreditsCommand): string | undefined {
+  switch (command.type) {
+    case 'CompleteRecharge':
+      return rechargeIdempotencyKey(command.data.rechargeId);
+    case 'RefundRecharge':
+      return refundIdempotencyKey(command.data.rechargeId, command.data.amountRefundedTotal);
+    case 'OpenDispute':
+      return disputeIdempotencyKey(command.data.disputeId, 'opened');
+    case 'CloseDispute':
+      return disputeIdempotencyKey(command.data.disputeId, 'closed');
+    case 'ConsumeCredits':
+    case 'GrantBonus':
+      // The caller's own key (namespaced by the API).
+      return undefined;
+    default:
+      return assertNever(command);
+  }
 }

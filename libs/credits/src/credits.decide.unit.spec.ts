@@ -154,6 +154,28 @@ describe('decide ConsumeCredits', () => {
     });
   });
 
+  describe('when another event of the same payment arrives', () => {
+    it('replays: the source names the Stripe event, which differs per event of one payment', () => {
+      const fromSession = completeRecharge({ credits: 500 });
+      const fromPaymentIntent = completeRecharge({
+        credits: 500,
+        source: { kind: 'stripe', stripeEventId: 'evt_2', paymentIntentId: 'pi_1' },
+      });
+
+      given(fromSession)
+        .when(fromPaymentIntent)
+        .thenReplays({
+          eventType: 'RechargeCompleted',
+          eventId: rechargeEventId('recharge-1'),
+          payloadFingerprint: payloadFingerprint(fromSession),
+          amount: 500,
+          balanceAfter: 500,
+          streamVersion: 1,
+          globalPosition: '1001',
+        });
+    });
+  });
+
   describe('with the same key and another payload', () => {
     it.each<[string, Partial<ConsumeArguments>]>([
       ['another amount', { amount: 31 }],
@@ -350,7 +372,6 @@ describe('decide CompleteRecharge', () => {
       ['other credits', { credits: 501 }],
       ['another amount paid', { amountPaid: 2_999 }],
       ['another currency', { currency: 'usd' }],
-      ['another source', { source: { kind: 'stripe', stripeEventId: 'evt_2', checkoutSessionId: 'cs_1' } }],
     ])('refuses %s with idempotency-key-reused', (_, change) => {
       given(completeRecharge({ credits: 500 }))
         .when(completeRecharge({ credits: 500, ...change }))

@@ -6,6 +6,8 @@ export type InsufficientCredits = {
   type: 'insufficient-credits';
   balance: number;
   requested: number;
+  /** Present when an open dispute holds part of the balance. */
+  frozenCredits?: number;
 };
 
 export type IdempotencyKeyReused = {
@@ -43,6 +45,39 @@ export type RechargeAlreadyRecorded = {
   rechargeId: string;
 };
 
+/** A refund or dispute names a recharge this user's stream does not hold. */
+export type UnknownRecharge = {
+  type: 'unknown-recharge';
+  rechargeId: string;
+};
+
+/** The cumulative refunded amount is not above what was already applied: an older or repeated refund. */
+export type RefundAlreadyApplied = {
+  type: 'refund-already-applied';
+  rechargeId: string;
+  amountRefundedTotal: number;
+};
+
+export type InvalidRefundAmount = {
+  type: 'invalid-refund-amount';
+  rechargeId: string;
+  amountRefundedTotal: number;
+  amountPaid: number;
+};
+
+export type DisputeAlreadyOpen = {
+  type: 'dispute-already-open';
+  rechargeId: string;
+  disputeId: string;
+};
+
+/** A dispute won that this stream never saw open: nothing was frozen, nothing to release. */
+export type DisputeNotOpen = {
+  type: 'dispute-not-open';
+  rechargeId: string;
+  disputeId: string;
+};
+
 export type CreditsDomainError =
   | InsufficientCredits
   | IdempotencyKeyReused
@@ -50,4 +85,9 @@ export type CreditsDomainError =
   | InvalidAmount
   | UnknownFeature
   | AmountOverrideNotAllowed
-  | RechargeAlreadyRecorded;
+  | RechargeAlreadyRecorded
+  | UnknownRecharge
+  | RefundAlreadyApplied
+  | InvalidRefundAmount
+  | DisputeAlreadyOpen
+  | DisputeNotOpen;

@@ -30,6 +30,8 @@ export type RechargeSource = {
   paymentIntentId?: string;
   invoiceId?: string;
   subscriptionId?: string;
+  /** The Stripe customer who paid: later payments of that customer without a user id go to the same user. */
+  customerId?: string;
   /** `manual` for a recharge entered by an operator through the API. */
   kind: 'stripe' | 'manual';
 };
@@ -67,13 +69,70 @@ export type BonusGranted = CreditsEventOf<
   }
 >;
 
-export type CreditsEvent = RechargeCompleted | CreditsConsumed | BonusGranted;
+/** What Stripe reported that took credits back or froze them. */
+export type ReversalSource = {
+  stripeEventId?: string;
+  chargeId?: string;
+  disputeId?: string;
+  kind: 'stripe' | 'manual';
+};
+
+/**
+ * When a refund takes back credits the user already spent: `debt` lets the
+ * balance go below zero (later credits pay it first), `writeoff` stops it at
+ * zero. Either way the event records the shortfall.
+ */
+export type ShortfallPolicy = 'debt' | 'writeoff';
+export const SHORTFALL_POLICIES: readonly ShortfallPolicy[] = ['debt', 'writeoff'];
+
+/**
+ * Credits of a recharge taken back: its refunded share (a refund), or the
+ * disputed share once the dispute is lost (which also releases what the
+ * dispute froze).
+ */
+export type RechargeRefunded = CreditsEventOf<
+  'RechargeRefunded',
+  {
+    rechargeId: string;
+    reason: 'refund' | 'dispute-lost';
+    /** Money refunded (or lost to disputes) on this recharge so far, minor units, this event included. */
+    amountRefundedTotal: number;
+    /** The recharge's credits this event takes back: its share of the money refunded. */
+    creditsTakenBack: number;
+    /** What left the balance: all of `creditsTakenBack` under `debt`, at most the balance under `writeoff`. */
+    creditsDebited: number;
+    /** Credits taken back that the balance did not hold (already spent). */
+    shortfallCredits: number;
+    shortfallPolicy: ShortfallPolicy;
+    /** Credits a lost dispute releases from freezing before taking back (0 for a refund). */
+    creditsUnfrozen: number;
+    source: ReversalSource;
+  }
+>;
+
+/** A dispute opened: the disputed recharge's remaining credits may not be spent until it closes. */
+export type CreditsFrozen = CreditsEventOf<
+  'CreditsFrozen',
+  { rechargeId: string; disputeId: string; credits: number; source: ReversalSource }
+>;
+
+/** A dispute won: the credits it froze are spendable again. */
+export type CreditsUnfrozen = CreditsEventOf<
+  'CreditsUnfrozen',
+  { rechargeId: string; disputeId: string; credits: number; source: ReversalSource }
+>;
+
+export type CreditsEvent =
+  RechargeCompleted | CreditsConsumed | BonusGranted | RechargeRefunded | CreditsFrozen | CreditsUnfrozen;
 export type CreditsEventType = CreditsEvent['type'];
 
 export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'RechargeCompleted',
   'CreditsConsumed',
   'BonusGranted',
+  'RechargeRefunded',
+  'CreditsFrozen',
+  'CreditsUnfrozen',
 ];
 
 /** An event as read back from its stream. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { v5 as uuidv5 } from 'uuid';
 import type { CreditsCommand } from './credits.commands';
+import { assertNever } from './credits.state';
 
 /** Fixed namespace of this ledger's event ids; never change it, or retries stop deduplicating. */
 const EVENT_ID_NAMESPACE = '6f1c2a4e-93b5-4d0a-8f7e-2b9c1d5e7a30';
@@ -28,13 +29,40 @@ export function rechargeIdempotencyKey(rechargeId: string): string {
   return `recharge:${rechargeId}`;
 }
 
+/** Each refund is keyed by the cumulative amount refunded: a redelivery repeats it, the next partial refund does not. */
+export function refundIdempotencyKey(rechargeId: string, amountRefundedTotal: number): string {
+  return `refund:${rechargeId}:${amountRefundedTotal}`;
+}
+
+/** A dispute opens once and closes once. */
+export function disputeIdempotencyKey(disputeId: string, phase: 'opened' | 'closed'): string {
+  return `dispute:${disputeId}:${phase}`;
+}
+
 /**
  * Hash of everything the caller asked for: same key with another fingerprint
  * is refused. A consumption's price is not what the caller asked for: a retry
- * after the price list changed is the same request.
+ * after the price list changed is the same request. A source names the Stripe
+ * event that reported a fact: the several events of one payment (session,
+ * payment intent) are the same recharge, not a reused key.
  */
 export function payloadFingerprint(command: CreditsCommand): string {
-  const asked = command.type === 'ConsumeCredits' ? { ...command.data, price: undefined } : command.data;
-  const canonical = stringify({ type: command.type, data: asked }) ?? '';
+  const canonical = stringify({ type: command.type, data: askedOf(command) }) ?? '';
   return createHash('sha256').update(canonical).digest('base64url');
+}
+
+function askedOf(command: CreditsCommand): object {
+  switch (command.type) {
+    case 'ConsumeCredits':
+      return { ...command.data, price: undefined };
+    case 'CompleteRecharge':
+    case 'RefundRecharge':
+    case 'OpenDispute':
+    case 'CloseDispute':
+      return { ...command.data, source: undefined };
+    case 'GrantBonus':
+      return command.data;
+    default:
+      return assertNever(command);
+  }
 }

@@ -1,4 +1,4 @@
-import type { RecordedCreditsEvent } from './credits.events';
+import { CREDITS_EVENT_TYPES, type RecordedCreditsEvent } from './credits.events';
 
 /** An event as any store returns it: typed loosely, to be checked against the schemas this build knows. */
 export type StoredEvent = {
@@ -19,7 +19,7 @@ export type StoredEvent = {
  */
 export function parseCreditsEvent(stored: StoredEvent): RecordedCreditsEvent {
   const { id, type, schemaVersion, data, metadata, streamVersion, globalPosition } = stored;
-  if (type !== 'RechargeCompleted' && type !== 'CreditsConsumed' && type !== 'BonusGranted') {
+  if (!(CREDITS_EVENT_TYPES as readonly string[]).includes(type)) {
     throw new Error(`stream ${stored.streamId} holds an event of unknown type ${type} at version ${streamVersion}`);
   }
   if (schemaVersion !== 1) {

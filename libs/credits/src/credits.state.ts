@@ -13,8 +13,22 @@ export type CommandOutcome = {
   globalPosition: string;
 };
 
+/** What a user's stream says of one of their recharges: enough to take back its share, or freeze it. */
+export type RechargeState = {
+  credits: number;
+  amountPaid: number;
+  /** Money refunded or lost to disputes so far, minor units. */
+  amountRefundedTotal: number;
+  creditsTakenBack: number;
+  /** The open dispute and what it froze. */
+  dispute: { disputeId: string; frozenCredits: number } | undefined;
+};
+
 export type CreditsState = {
+  /** May be below zero only after a refund under the `debt` shortfall policy. */
   balance: number;
+  /** Held by open disputes: part of the balance that may not be spent. */
+  frozenCredits: number;
   /** Number of events folded so far: the stream version to append after. */
   version: number;
   /**
@@ -23,17 +37,27 @@ export type CreditsState = {
    * so a fold owns its state: do not keep an older state and fold on.
    */
   outcomes: Map<string, CommandOutcome>;
+  /** Recharges by id; extended in place like `outcomes`. */
+  recharges: Map<string, RechargeState>;
 };
 
 export function initialState(): CreditsState {
-  return { balance: 0, version: 0, outcomes: new Map() };
+  return { balance: 0, frozenCredits: 0, version: 0, outcomes: new Map(), recharges: new Map() };
+}
+
+/** What a consumption may take: the balance less what disputes froze, never below zero. */
+export function spendableCredits(state: CreditsState): number {
+  return Math.max(0, state.balance - state.frozenCredits);
 }
 
 export function evolve(state: CreditsState, event: RecordedCreditsEvent): CreditsState {
   assertNextVersion(state, event);
   const balance = state.balance + balanceDelta(event);
-  assertBalanceInBounds(balance, event);
+  assertBalanceAllowed(state.balance, balance, event);
   assertFirstUseOfKey(state, event);
+  const frozenCredits = state.frozenCredits + frozenDelta(event);
+  assertFrozenInBounds(frozenCredits, event);
+  evolveRecharges(state.recharges, event);
   state.outcomes.set(event.metadata.idempotencyKey, {
     payloadFingerprint: event.metadata.payloadFingerprint,
     eventId: event.id,
@@ -43,7 +67,13 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     streamVersion: event.streamVersion,
     globalPosition: event.globalPosition,
   });
-  return { balance, version: event.streamVersion, outcomes: state.outcomes };
+  return {
+    balance,
+    frozenCredits,
+    version: event.streamVersion,
+    outcomes: state.outcomes,
+    recharges: state.recharges,
+  };
 }
 
 export function balanceDelta(event: CreditsEvent): number {
@@ -54,6 +84,79 @@ export function balanceDelta(event: CreditsEvent): number {
       return event.data.amount;
     case 'CreditsConsumed':
       return -event.data.amount;
+    case 'RechargeRefunded':
+      return -event.data.creditsDebited;
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+      return 0;
+    default:
+      return assertNever(event);
+  }
+}
+
+/** How an event changes the credits held by open disputes. */
+export function frozenDelta(event: CreditsEvent): number {
+  switch (event.type) {
+    case 'CreditsFrozen':
+      return event.data.credits;
+    case 'CreditsUnfrozen':
+      return -event.data.credits;
+    case 'RechargeRefunded':
+      return -event.data.creditsUnfrozen;
+    case 'RechargeCompleted':
+    case 'BonusGranted':
+    case 'CreditsConsumed':
+      return 0;
+    default:
+      return assertNever(event);
+  }
+}
+
+/**
+ * The balance stays within its bounds and goes below zero only through a
+ * refund under the `debt` policy; credits arriving while in debt may leave it
+ * below zero, but nothing else may lower it there. `decide` keeps to this;
+ * `evolve` and the projections assert it (the same rule on both paths).
+ */
+export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, event: CreditsEvent): boolean {
+  if (balanceAfter > BALANCE_CREDITS_MAX || balanceAfter < -BALANCE_CREDITS_MAX) return false;
+  if (balanceAfter >= 0 || balanceAfter >= balanceBefore) return true;
+  return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
+}
+
+function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedCreditsEvent): void {
+  if (event.type === 'RechargeCompleted') {
+    const { rechargeId, credits, amountPaid } = event.data;
+    recharges.set(rechargeId, { credits, amountPaid, amountRefundedTotal: 0, creditsTakenBack: 0, dispute: undefined });
+    return;
+  }
+  if (event.type === 'RechargeRefunded' || event.type === 'CreditsFrozen' || event.type === 'CreditsUnfrozen') {
+    const recharge = recharges.get(event.data.rechargeId);
+    if (recharge === undefined) {
+      throw new Error(
+        `event ${event.id} at version ${event.streamVersion} names unknown recharge ${event.data.rechargeId}`,
+      );
+    }
+    recharges.set(event.data.rechargeId, rechargeAfter(recharge, event));
+  }
+}
+
+function rechargeAfter(
+  recharge: RechargeState,
+  event: Extract<CreditsEvent, { type: 'RechargeRefunded' | 'CreditsFrozen' | 'CreditsUnfrozen' }>,
+): RechargeState {
+  switch (event.type) {
+    case 'RechargeRefunded':
+      return {
+        ...recharge,
+        amountRefundedTotal: event.data.amountRefundedTotal,
+        creditsTakenBack: recharge.creditsTakenBack + event.data.creditsTakenBack,
+        dispute: event.data.reason === 'dispute-lost' ? undefined : recharge.dispute,
+      };
+    case 'CreditsFrozen':
+      return { ...recharge, dispute: { disputeId: event.data.disputeId, frozenCredits: event.data.credits } };
+    case 'CreditsUnfrozen':
+      return { ...recharge, dispute: undefined };
     default:
       return assertNever(event);
   }
@@ -69,11 +172,17 @@ function assertNextVersion(state: CreditsState, event: RecordedCreditsEvent): vo
 }
 
 /** `decide` refuses any overdraft or overflow; a fold outside the bounds means a bug or a tampered stream. */
-function assertBalanceInBounds(balance: number, event: RecordedCreditsEvent): void {
-  if (balance < 0 || balance > BALANCE_CREDITS_MAX) {
+function assertBalanceAllowed(balanceBefore: number, balance: number, event: RecordedCreditsEvent): void {
+  if (!isBalanceAllowed(balanceBefore, balance, event)) {
     throw new Error(
       `credits balance out of bounds (${balance}) after event ${event.id} at version ${event.streamVersion}`,
     );
+  }
+}
+
+function assertFrozenInBounds(frozenCredits: number, event: RecordedCreditsEvent): void {
+  if (frozenCredits < 0 || frozenCredits > BALANCE_CREDITS_MAX) {
+    throw new Error(`frozen credits out of bounds (${frozenCredits}) after event ${event.id}`);
   }
 }
 

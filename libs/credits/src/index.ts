@@ -8,3 +8,5 @@ export * from './credits.state';
 export * from './credits.stream';
 export * from './price-list';
 export * from './credits.parse';
+export * from './credits.decision';
+export * from './credits.reversals';

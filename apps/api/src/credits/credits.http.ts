@@ -37,7 +37,7 @@ export async function runMovement(
   }
 }
 
-function answerMovement(result: CreditsCommandResult, response: Response): CreditsMovementResponse {
+export function answerMovement(result: CreditsCommandResult, response: Response): CreditsMovementResponse {
   if (result.kind === 'refused') throw problemOfDomainError(result.error);
   response.status(result.kind === 'recorded' ? HttpStatus.CREATED : HttpStatus.OK);
   if (result.kind === 'replayed') response.setHeader('Idempotent-Replayed', 'true');
@@ -56,9 +56,13 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
   switch (error.type) {
     case 'insufficient-credits':
       return ProblemException.of(402, error.type, 'Insufficient credits', {
-        detail: `the balance is ${error.balance}, the consumption needs ${error.requested}`,
+        detail:
+          `the balance is ${error.balance}` +
+          (error.frozenCredits === undefined ? '' : ` (${error.frozenCredits} frozen by an open dispute)`) +
+          `, the consumption needs ${error.requested}`,
         balance: error.balance,
         requested: error.requested,
+        frozenCredits: error.frozenCredits,
       });
     case 'idempotency-key-reused':
       return ProblemException.of(409, error.type, 'Idempotency key reused with another payload', {
@@ -93,6 +97,13 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         detail: `the recharge "${error.rechargeId}" is already recorded for another user`,
         rechargeId: error.rechargeId,
       });
+    case 'unknown-recharge':
+    case 'refund-already-applied':
+    case 'invalid-refund-amount':
+    case 'dispute-already-open':
+    case 'dispute-not-open':
+      // Refunds and disputes come from Stripe's webhook, which records these as delivery outcomes.
+      return ProblemException.of(409, error.type, 'Refund or dispute not applicable', { ...error });
     default:
       return assertNever(error);
   }

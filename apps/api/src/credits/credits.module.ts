@@ -26,6 +26,8 @@ export class CreditsModule {
   static forRoot(options: CreditsModuleOptions): DynamicModule {
     return {
       module: CreditsModule,
+      // The Stripe ingestion runs refunds and disputes through the same runner.
+      global: true,
       controllers: [
         ConsumeCreditsHttpController,
         GrantBonusHttpController,

@@ -16,10 +16,12 @@ export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
   async execute({ userId, minPosition }: GetBalanceQuery): Promise<BalanceView> {
     await this.readYourWrites.waitFor(BALANCE_PROJECTION, minPosition);
     const row = await findBalance(this.db, userId);
-    if (row === undefined) return { userId, balance: 0, version: 0, position: null, projectedAt: null };
+    if (row === undefined)
+      return { userId, balance: 0, frozenCredits: 0, version: 0, position: null, projectedAt: null };
     return {
       userId,
       balance: row.balance,
+      frozenCredits: row.frozenCredits,
       version: row.version,
       position: row.lastPosition,
       projectedAt: row.projectedAt,

@@ -8,7 +8,10 @@ import { GetBalanceQuery } from './get-balance.query';
 
 class BalanceResponse {
   @ApiProperty({ example: 'user-42' }) userId!: string;
-  @ApiProperty({ example: 99 }) balance!: number;
+  @ApiProperty({ description: 'Below zero only for a debt a refund left (REFUND_SHORTFALL=debt)', example: 99 })
+  balance!: number;
+  @ApiProperty({ description: 'Part of the balance an open payment dispute holds: not spendable', example: 0 })
+  frozenCredits!: number;
   @ApiProperty({ description: 'Stream version of the last event applied', example: 2 }) version!: number;
   @ApiProperty({ description: 'Its global position; null for a user with no events', example: '1042', nullable: true })
   position!: string | null;

@@ -3,6 +3,7 @@ import { Query } from '@nestjs/cqrs';
 export type BalanceView = {
   userId: string;
   balance: number;
+  frozenCredits: number;
   version: number;
   /** Global position of the last event applied for this user; null before any. */
   position: string | null;

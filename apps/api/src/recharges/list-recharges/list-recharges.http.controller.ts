@@ -3,13 +3,11 @@ import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { USER_ID_PATTERN } from '@libs/credits';
 import { ProblemException } from '@libs/http';
-import type { RechargeStatus } from '@projections';
+import { RECHARGE_STATUSES, type RechargeStatus } from '@projections';
 import { RequiresScope } from '../../auth/api-key.guard';
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, decodeCursor, wholeNumberParameter } from '../../credits/paging.http';
 import { RECHARGES_CURSOR } from './list-recharges.handler';
 import { ListRechargesQuery, type RechargesPageView } from './list-recharges.query';
-
-const RECHARGE_STATUSES: readonly RechargeStatus[] = ['completed'];
 
 @ApiTags('audit')
 @ApiBearerAuth()

@@ -1,0 +1,128 @@
+import type { CloseDispute, OpenDispute, RefundRecharge } from './credits.commands';
+import { type Decision, record, refuse } from './credits.decision';
+import type {
+  CreditsEventMetadata,
+  CreditsFrozen,
+  CreditsUnfrozen,
+  RechargeRefunded,
+  ReversalSource,
+  ShortfallPolicy,
+} from './credits.events';
+import { eventIdFor } from './credits.idempotency';
+import { type CreditsState, type RechargeState, spendableCredits } from './credits.state';
+import { creditsStreamId } from './credits.stream';
+
+/**
+ * Decisions that take a recharge's credits back (refunds, lost disputes) or
+ * hold them (open disputes). Amounts of money are cumulative, as Stripe
+ * reports them, so two partial refunds take back exactly their sum whatever
+ * order or number of deliveries.
+ */
+export function refundRecharge(command: RefundRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, rechargeId, amountRefundedTotal, shortfallPolicy, source } = command.data;
+  const recharge = state.recharges.get(rechargeId);
+  if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
+  if (
+    !Number.isSafeInteger(amountRefundedTotal) ||
+    amountRefundedTotal <= 0 ||
+    amountRefundedTotal > recharge.amountPaid
+  ) {
+    return refuse({ type: 'invalid-refund-amount', rechargeId, amountRefundedTotal, amountPaid: recharge.amountPaid });
+  }
+  if (amountRefundedTotal <= recharge.amountRefundedTotal) {
+    return refuse({ type: 'refund-already-applied', rechargeId, amountRefundedTotal: recharge.amountRefundedTotal });
+  }
+  const takeBack = { reason: 'refund' as const, amountRefundedTotal, creditsUnfrozen: 0, shortfallPolicy, source };
+  return record(rechargeRefunded(userId, rechargeId, recharge, state, takeBack, metadata));
+}
+
+export function openDispute(command: OpenDispute, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, rechargeId, disputeId, source } = command.data;
+  const recharge = state.recharges.get(rechargeId);
+  if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
+  if (recharge.dispute !== undefined) {
+    return refuse({ type: 'dispute-already-open', rechargeId, disputeId: recharge.dispute.disputeId });
+  }
+  // What is left of the recharge, as far as the balance still holds it unfrozen.
+  const credits = Math.min(recharge.credits - recharge.creditsTakenBack, spendableCredits(state));
+  const event: CreditsFrozen = {
+    type: 'CreditsFrozen',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { rechargeId, disputeId, credits, source },
+    metadata,
+  };
+  return record(event);
+}
+
+/** Won: release what the dispute froze. Lost: take the disputed share back, as a refund would. */
+export function closeDispute(command: CloseDispute, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, rechargeId, disputeId, outcome, amountDisputed, shortfallPolicy, source } = command.data;
+  const recharge = state.recharges.get(rechargeId);
+  if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
+  const frozen = recharge.dispute?.disputeId === disputeId ? recharge.dispute.frozenCredits : undefined;
+  if (outcome === 'won') {
+    if (frozen === undefined) return refuse({ type: 'dispute-not-open', rechargeId, disputeId });
+    const event: CreditsUnfrozen = {
+      type: 'CreditsUnfrozen',
+      schemaVersion: 1,
+      id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+      data: { rechargeId, disputeId, credits: frozen, source },
+      metadata,
+    };
+    return record(event);
+  }
+  const amountRefundedTotal = Math.min(recharge.amountPaid, recharge.amountRefundedTotal + amountDisputed);
+  const takeBack = {
+    reason: 'dispute-lost' as const,
+    amountRefundedTotal,
+    creditsUnfrozen: frozen ?? 0,
+    shortfallPolicy,
+    source: { ...source, disputeId },
+  };
+  return record(rechargeRefunded(userId, rechargeId, recharge, state, takeBack, metadata));
+}
+
+type TakeBack = {
+  reason: RechargeRefunded['data']['reason'];
+  amountRefundedTotal: number;
+  creditsUnfrozen: number;
+  shortfallPolicy: ShortfallPolicy;
+  source: ReversalSource;
+};
+
+function rechargeRefunded(
+  userId: string,
+  rechargeId: string,
+  recharge: RechargeState,
+  state: CreditsState,
+  takeBack: TakeBack,
+  metadata: CreditsEventMetadata,
+): RechargeRefunded {
+  const creditsTakenBack = creditsShareOf(recharge, takeBack.amountRefundedTotal) - recharge.creditsTakenBack;
+  const available = Math.max(0, state.balance);
+  const creditsDebited = takeBack.shortfallPolicy === 'debt' ? creditsTakenBack : Math.min(creditsTakenBack, available);
+  return {
+    type: 'RechargeRefunded',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: {
+      rechargeId,
+      ...takeBack,
+      creditsTakenBack,
+      creditsDebited,
+      shortfallCredits: Math.max(0, creditsTakenBack - available),
+    },
+    metadata,
+  };
+}
+
+/**
+ * The recharge's credits that `amountRefundedTotal` of its price buys, rounded
+ * down (in the user's favour) until the whole price is refunded, which takes
+ * back every credit. BigInt: credits × minor units can pass 2^53.
+ */
+export function creditsShareOf(recharge: RechargeState, amountRefundedTotal: number): number {
+  if (recharge.amountPaid === 0 || amountRefundedTotal >= recharge.amountPaid) return recharge.credits;
+  return Number((BigInt(recharge.credits) * BigInt(amountRefundedTotal)) / BigInt(recharge.amountPaid));
+}
