@@ -19,6 +19,22 @@ module.exports = {
       },
     },
     {
+      name: 'stripe-mapping-is-pure',
+      comment:
+        'libs/stripe maps Stripe events to their meaning with its own narrow types: no framework, store, config or ' +
+        'Stripe client. Its specs may use the real stripe package, to check that the test payloads verify as Stripe signs them.',
+      severity: 'error',
+      from: { path: '^libs/stripe/', pathNot: '[.]spec[.]ts$' },
+      to: {
+        path: [
+          '^libs/(event-store|config)/',
+          '^apps/',
+          '^projections/',
+          'node_modules/(@nestjs|pg|pg-pool|@electric-sql|stripe|express)/',
+        ],
+      },
+    },
+    {
       name: 'apps-are-independent',
       comment: 'A runnable app never imports another: shared code lives in libs/.',
       severity: 'error',

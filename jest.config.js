@@ -16,6 +16,7 @@ module.exports = {
     '^@libs/event-store$': '<rootDir>/libs/event-store/src',
     '^@libs/config$': '<rootDir>/libs/config/src',
     '^@libs/http$': '<rootDir>/libs/http/src',
+    '^@libs/stripe$': '<rootDir>/libs/stripe/src',
     '^@projections$': '<rootDir>/projections',
   },
   testTimeout: 60000,

@@ -1,0 +1,4 @@
+export * from './stripe-catalog';
+export * from './stripe-event.mapping';
+export * from './stripe-event.meaning';
+export * from './unmatched-payments';

@@ -1,0 +1,157 @@
+import { AMOUNT_CREDITS_MAX, isCreditAmount } from '@libs/credits';
+
+/**
+ * What each Stripe price buys, shipped with the project (`config/stripe-catalog.json`,
+ * `STRIPE_CATALOG_FILE`). A payment whose credits this catalog cannot tell is
+ * parked for an operator, never guessed.
+ */
+export type CreditPack = {
+  /** Our name for the pack, used by the checkout helper (`packId`). */
+  packId: string;
+  /** The Stripe price (`price_...`) a customer pays for one unit of the pack. */
+  priceId: string;
+  creditsPerUnit: number;
+  /** Whether `metadata.credits` on the session, payment intent or price may replace the catalog's figure. */
+  metadataCreditsAllowed: boolean;
+};
+
+export type CreditPlan = {
+  planId: string;
+  /** The recurring Stripe price of the subscription. */
+  priceId: string;
+  /** Credited on every paid invoice of the subscription, times the line's quantity. */
+  creditsPerPeriod: number;
+  metadataCreditsAllowed: boolean;
+};
+
+export type StripeCatalog = {
+  packs: CreditPack[];
+  plans: CreditPlan[];
+  /**
+   * A payment intent made without Checkout has no price: its credits can only
+   * come from `metadata.credits`, and only if this allows it.
+   */
+  paymentsWithoutPrice: { metadataCreditsAllowed: boolean };
+};
+
+/** Finds a pack by our own name for it (`metadata.packId` of a payment). */
+export function packById(catalog: StripeCatalog, packId: string): CreditPack | undefined {
+  return catalog.packs.find((pack) => pack.packId === packId);
+}
+
+export function packByPriceId(catalog: StripeCatalog, priceId: string): CreditPack | undefined {
+  return catalog.packs.find((pack) => pack.priceId === priceId);
+}
+
+export function planByPriceId(catalog: StripeCatalog, priceId: string): CreditPlan | undefined {
+  return catalog.plans.find((plan) => plan.priceId === priceId);
+}
+
+/** What each field of an entry must hold; `satisfies` keeps the lists in step with the types above. */
+type FieldRule = 'id' | 'price-id' | 'credits' | 'boolean';
+
+const PACK_FIELDS = {
+  packId: 'id',
+  priceId: 'price-id',
+  creditsPerUnit: 'credits',
+  metadataCreditsAllowed: 'boolean',
+} as const satisfies Record<keyof CreditPack, FieldRule>;
+
+const PLAN_FIELDS = {
+  planId: 'id',
+  priceId: 'price-id',
+  creditsPerPeriod: 'credits',
+  metadataCreditsAllowed: 'boolean',
+} as const satisfies Record<keyof CreditPlan, FieldRule>;
+
+const PAYMENTS_WITHOUT_PRICE_FIELDS = {
+  metadataCreditsAllowed: 'boolean',
+} as const satisfies Record<keyof StripeCatalog['paymentsWithoutPrice'], FieldRule>;
+
+const RULE_PROBLEMS: Record<FieldRule, string> = {
+  id: 'a non-empty string',
+  'price-id': 'a Stripe price id (a string starting with "price_")',
+  credits: `a positive integer of at most ${AMOUNT_CREDITS_MAX} credits`,
+  boolean: 'true or false',
+};
+
+/**
+ * Checks a catalog read from a file; throws naming the file and the offending
+ * entry. A price must mean one thing, so a price id appears once across packs
+ * and plans: otherwise a payment's credits would depend on which list is read first.
+ */
+export function assertValidStripeCatalog(value: unknown, path: string): asserts value is StripeCatalog {
+  const shape = 'a catalog is { packs: [...], plans: [...], paymentsWithoutPrice: { metadataCreditsAllowed } }';
+  if (!isPlainObject(value)) throw new Error(`${path}: ${shape}`);
+  assertKnownKeys(value, ['packs', 'plans', 'paymentsWithoutPrice'], path, 'the catalog');
+  const { packs, plans, paymentsWithoutPrice } = value;
+  if (!Array.isArray(packs)) throw new Error(`${path}: "packs" must be a list (${shape})`);
+  if (!Array.isArray(plans)) throw new Error(`${path}: "plans" must be a list (${shape})`);
+  packs.forEach((pack, index) => assertEntry(pack, PACK_FIELDS, path, `packs[${index}]`));
+  plans.forEach((plan, index) => assertEntry(plan, PLAN_FIELDS, path, `plans[${index}]`));
+  assertEntry(paymentsWithoutPrice, PAYMENTS_WITHOUT_PRICE_FIELDS, path, 'paymentsWithoutPrice');
+  const validPacks = packs as CreditPack[];
+  const validPlans = plans as CreditPlan[];
+  assertUnique(validPacks, 'packId', path, 'packs');
+  assertUnique(validPlans, 'planId', path, 'plans');
+  assertUnique([...validPacks, ...validPlans], 'priceId', path, 'packs and plans');
+}
+
+function assertEntry(entry: unknown, fields: Record<string, FieldRule>, path: string, where: string): void {
+  if (!isPlainObject(entry)) throw new Error(`${path}: ${where} must be an object`);
+  const label = `${where}${entryName(entry)}`;
+  assertKnownKeys(entry, Object.keys(fields), path, label);
+  for (const [field, rule] of Object.entries(fields)) {
+    if (!followsRule(entry[field], rule)) {
+      throw new Error(
+        `${path}: ${label} needs "${field}" to be ${RULE_PROBLEMS[rule]}, got ${JSON.stringify(entry[field])}`,
+      );
+    }
+  }
+}
+
+function assertKnownKeys(entry: Record<string, unknown>, known: string[], path: string, label: string): void {
+  const unknownKey = Object.keys(entry).find((key) => !known.includes(key));
+  if (unknownKey !== undefined) {
+    throw new Error(`${path}: ${label} has an unknown key "${unknownKey}" (known: ${known.join(', ')})`);
+  }
+}
+
+function assertUnique<T>(entries: T[], field: keyof T & string, path: string, where: string): void {
+  const seen = new Set<unknown>();
+  for (const entry of entries) {
+    if (seen.has(entry[field])) {
+      throw new Error(`${path}: ${field} ${JSON.stringify(entry[field])} appears more than once in ${where}`);
+    }
+    seen.add(entry[field]);
+  }
+}
+
+function followsRule(value: unknown, rule: FieldRule): boolean {
+  switch (rule) {
+    case 'id':
+      return typeof value === 'string' && value.length > 0;
+    case 'price-id':
+      return typeof value === 'string' && /^price_\S+$/.test(value);
+    case 'credits':
+      return typeof value === 'number' && isCreditAmount(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    default:
+      return assertNever(rule);
+  }
+}
+
+/** ` ("credits_100")` after `packs[0]`, so the message names the entry as the file does. */
+function entryName(entry: Record<string, unknown>): string {
+  const name = entry.packId ?? entry.planId;
+  return typeof name === 'string' && name !== '' ? ` (${JSON.stringify(name)})` : '';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected ${String(value)}`);
+}

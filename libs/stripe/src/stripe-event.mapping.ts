@@ -1,0 +1,550 @@
+import { AMOUNT_CREDITS_MAX, type RechargeSource, USER_ID_PATTERN } from '@libs/credits';
+import { type CreditPack, type StripeCatalog, packById, packByPriceId, planByPriceId } from './stripe-catalog';
+import type {
+  CreditsOfPayment,
+  StripeDispute,
+  StripeEventEnvelope,
+  StripeEventMeaning,
+  StripePayment,
+} from './stripe-event.meaning';
+
+/**
+ * A Stripe object that is not what its event type promises (a missing id, an
+ * amount that is not an integer): the ingestion records the event as failed
+ * rather than guess, and the message names the field.
+ */
+export class StripeObjectError extends Error {
+  override readonly name = 'StripeObjectError';
+
+  constructor(
+    readonly eventId: string,
+    readonly eventType: string,
+    /** Path in the event, e.g. `data.object.lines.data[0].quantity`. */
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`Stripe event ${eventId} (${eventType}): ${field} ${problem}`);
+  }
+}
+
+/** The event types this mapping reads; any other type changes no credits. */
+const MAPPED_EVENT_TYPES = [
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+  'payment_intent.succeeded',
+  'charge.succeeded',
+  'charge.refunded',
+  'invoice.paid',
+  'invoice.payment_succeeded',
+  'charge.dispute.created',
+  'charge.dispute.closed',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+] as const;
+
+type MappedEventType = (typeof MAPPED_EVENT_TYPES)[number];
+
+/** Metadata keys our checkout helper sets; a payment intent without any of them is not a payment of ours alone. */
+const LEDGER_METADATA_KEYS = ['userId', 'credits', 'packId', 'priceId'] as const;
+
+/**
+ * What one Stripe event means to the ledger. Pure: reads the event and the
+ * catalog only, so a replayed or re-delivered event always means the same.
+ * Throws `StripeObjectError` for an object that is not what its type promises.
+ */
+export function meaningOf(event: StripeEventEnvelope, catalog: StripeCatalog): StripeEventMeaning {
+  const type = event.type;
+  if (!isMappedEventType(type)) return ignored(`event type ${type} changes no credits`);
+  switch (type) {
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded':
+      return checkoutSessionMeaning(event, catalog);
+    case 'checkout.session.async_payment_failed':
+      return ignored('the asynchronous payment of the Checkout session failed: nothing was paid');
+    case 'checkout.session.expired':
+      return ignored('the Checkout session expired: nothing was paid');
+    case 'payment_intent.succeeded':
+      return paymentIntentMeaning(event, catalog);
+    case 'charge.succeeded':
+      return ignored('a charge is credited through its payment intent or Checkout session');
+    case 'charge.refunded':
+      return refundMeaning(event);
+    case 'invoice.paid':
+      return invoiceMeaning(event, catalog);
+    case 'invoice.payment_succeeded':
+      // Stripe sends both for one payment; reading one of them avoids doing the work twice.
+      return ignored('handled through invoice.paid');
+    case 'charge.dispute.created':
+      return { kind: 'dispute-opened', dispute: disputeOf(event) };
+    case 'charge.dispute.closed':
+      return disputeClosedMeaning(event);
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+    case 'customer.subscription.paused':
+    case 'customer.subscription.resumed':
+      return subscriptionMeaning(event);
+    default:
+      return assertNever(type);
+  }
+}
+
+function checkoutSessionMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): StripeEventMeaning {
+  const session = payloadOf(event);
+  const mode = requiredString(session, 'mode');
+  if (mode === 'subscription') {
+    return ignored(
+      'a subscription is credited per paid invoice (invoice.paid), so its first period is not credited twice',
+    );
+  }
+  if (mode !== 'payment') return ignored(`a Checkout session in ${mode} mode takes no payment`);
+  const paymentStatus = requiredString(session, 'payment_status');
+  switch (paymentStatus) {
+    case 'paid':
+      return checkoutSessionPayment(event, session, catalog);
+    case 'unpaid':
+      return ignored('the Checkout session is not paid yet: waiting for its async payment to succeed');
+    case 'no_payment_required':
+      return ignored('nothing paid: the Checkout session required no payment');
+    default:
+      throw fieldError(session, 'payment_status', 'must be paid, unpaid or no_payment_required', paymentStatus);
+  }
+}
+
+function checkoutSessionPayment(
+  event: StripeEventEnvelope,
+  session: PayloadObject,
+  catalog: StripeCatalog,
+): StripeEventMeaning {
+  const checkoutSessionId = requiredString(session, 'id');
+  const paymentIntentId = optionalId(session, 'payment_intent');
+  const customerId = optionalId(session, 'customer');
+  return payment(event, {
+    // The session and its payment intent are one recharge: both events name it by the intent.
+    paymentId: paymentIntentId ?? checkoutSessionId,
+    userId: firstUserId([metadataValue(session, 'userId'), optionalString(session, 'client_reference_id')]),
+    customerId,
+    credits: creditsOfOneOffPayment(session, catalog, sessionLines(session)),
+    amountPaid: wholeNumber(session, 'amount_total'),
+    currency: currencyOf(session),
+    source: { checkoutSessionId, paymentIntentId, customerId },
+  });
+}
+
+function paymentIntentMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): StripeEventMeaning {
+  const intent = payloadOf(event);
+  // Older API versions name the invoice a payment intent pays; newer ones do not, hence the metadata test below.
+  if (optionalId(intent, 'invoice') !== undefined) return ignored('credited by its invoice.paid');
+  if (LEDGER_METADATA_KEYS.every((key) => metadataValue(intent, key) === undefined)) {
+    return ignored('no ledger metadata: a Checkout or invoice payment is credited by its own event');
+  }
+  const paymentIntentId = requiredString(intent, 'id');
+  const customerId = optionalId(intent, 'customer');
+  return payment(event, {
+    paymentId: paymentIntentId,
+    userId: firstUserId([metadataValue(intent, 'userId')]),
+    customerId,
+    credits: creditsOfOneOffPayment(intent, catalog, []),
+    amountPaid: wholeNumber(intent, 'amount_received'),
+    currency: currencyOf(intent),
+    source: { paymentIntentId, customerId },
+  });
+}
+
+function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): StripeEventMeaning {
+  const invoice = payloadOf(event);
+  const invoiceId = requiredString(invoice, 'id');
+  const amountPaid = wholeNumber(invoice, 'amount_paid');
+  if (amountPaid === 0) return ignored('nothing paid: the invoice was paid with an amount of 0 (a trial, a discount)');
+  // Newer API versions moved the subscription under `parent.subscription_details`.
+  const currentDetails = child(child(invoice, 'parent'), 'subscription_details');
+  const legacyDetails = child(invoice, 'subscription_details');
+  const customerId = optionalId(invoice, 'customer');
+  return payment(event, {
+    paymentId: invoiceId,
+    userId: firstUserId([
+      metadataValue(invoice, 'userId'),
+      metadataValue(currentDetails, 'userId'),
+      metadataValue(legacyDetails, 'userId'),
+    ]),
+    customerId,
+    credits: creditsOfInvoice(invoice, catalog),
+    amountPaid,
+    currency: currencyOf(invoice),
+    source: {
+      invoiceId,
+      subscriptionId: optionalId(invoice, 'subscription') ?? optionalId(currentDetails, 'subscription'),
+      customerId,
+      paymentIntentId: optionalId(invoice, 'payment_intent'),
+    },
+  });
+}
+
+function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
+  const charge = payloadOf(event);
+  const amountCaptured = optionalWholeNumber(charge, 'amount_captured') ?? 0;
+  return {
+    kind: 'refund',
+    refund: {
+      stripeEventId: event.id,
+      chargeId: requiredString(charge, 'id'),
+      paymentIntentId: optionalId(charge, 'payment_intent'),
+      invoiceId: optionalId(charge, 'invoice'),
+      customerId: optionalId(charge, 'customer'),
+      amountRefundedTotal: wholeNumber(charge, 'amount_refunded'),
+      // A charge captured for less than authorised refunds against what it took, not what it asked.
+      amountCharged: amountCaptured > 0 ? amountCaptured : wholeNumber(charge, 'amount'),
+      currency: currencyOf(charge),
+    },
+  };
+}
+
+function disputeClosedMeaning(event: StripeEventEnvelope): StripeEventMeaning {
+  const dispute = disputeOf(event);
+  const status = requiredString(payloadOf(event), 'status');
+  if (status === 'won' || status === 'lost') return { kind: 'dispute-closed', dispute, outcome: status };
+  return ignored(`the dispute closed with status ${status}, neither won nor lost: no funds moved`);
+}
+
+function disputeOf(event: StripeEventEnvelope): StripeDispute {
+  const dispute = payloadOf(event);
+  return {
+    stripeEventId: event.id,
+    disputeId: requiredString(dispute, 'id'),
+    chargeId: requiredId(dispute, 'charge'),
+    paymentIntentId: optionalId(dispute, 'payment_intent'),
+    amount: wholeNumber(dispute, 'amount'),
+    currency: currencyOf(dispute),
+  };
+}
+
+function subscriptionMeaning(event: StripeEventEnvelope): StripeEventMeaning {
+  const subscription = payloadOf(event);
+  return {
+    kind: 'subscription-status',
+    subscription: {
+      stripeEventId: event.id,
+      subscriptionId: requiredString(subscription, 'id'),
+      customerId: optionalId(subscription, 'customer'),
+      userId: firstUserId([metadataValue(subscription, 'userId')]),
+      status: requiredString(subscription, 'status'),
+    },
+  };
+}
+
+type PaymentFields = Omit<StripePayment, 'source'> & { source: Omit<RechargeSource, 'kind' | 'stripeEventId'> };
+
+function payment(event: StripeEventEnvelope, fields: PaymentFields): StripeEventMeaning {
+  const source = { kind: 'stripe' as const, stripeEventId: event.id, ...definedOnly(fields.source) };
+  return { kind: 'payment', payment: { ...fields, source } };
+}
+
+function ignored(reason: string): StripeEventMeaning {
+  return { kind: 'ignored', reason };
+}
+
+// ---------------------------------------------------------------------------
+// Credits of a payment
+// ---------------------------------------------------------------------------
+
+type UnknownCredits = Extract<CreditsOfPayment, { kind: 'unknown' }>;
+
+/** A pack bought, with how many units. */
+type PackBought = { pack: CreditPack; quantity: number };
+
+/** A line of a session or an invoice: the price it names, its quantity, and the price object if expanded. */
+type PriceLine = { priceId: string; quantity: number; price: PayloadObject | undefined };
+
+/**
+ * A session or a payment intent: the pack named in metadata (by our pack id or
+ * its price), else the session's expanded line items, else `metadata.credits`
+ * if the catalog takes it from payments without a price.
+ */
+function creditsOfOneOffPayment(object: PayloadObject, catalog: StripeCatalog, lines: PriceLine[]): CreditsOfPayment {
+  const packId = metadataValue(object, 'packId');
+  const priceId = metadataValue(object, 'priceId');
+  const metadataCredits = metadataValue(object, 'credits');
+  const pack = namedPack(catalog, packId, priceId);
+  if (pack !== undefined) {
+    if ('kind' in pack) return pack;
+    const quantityText = metadataValue(object, 'quantity');
+    const quantity = quantityText === undefined ? 1 : positiveInteger(quantityText, AMOUNT_CREDITS_MAX);
+    if (quantity === undefined) return unknown(`metadata.quantity "${quantityText}" is not a positive integer`);
+    return creditsOfPacks([{ pack, quantity }], metadataCredits);
+  }
+  if (lines.length > 0) return creditsOfSessionLines(catalog, lines, metadataCredits);
+  if (!catalog.paymentsWithoutPrice.metadataCreditsAllowed) {
+    return unknown('no price or pack named and metadata credits not allowed');
+  }
+  if (metadataCredits === undefined) return unknown('no price or pack named and no metadata.credits');
+  return metadataCreditsFigure(metadataCredits);
+}
+
+/** The pack the metadata names, by our pack id or by its price; undefined when it names neither. */
+function namedPack(
+  catalog: StripeCatalog,
+  packId: string | undefined,
+  priceId: string | undefined,
+): CreditPack | UnknownCredits | undefined {
+  if (packId === undefined) return priceId === undefined ? undefined : packOfPrice(catalog, priceId);
+  const pack = packById(catalog, packId);
+  if (pack === undefined) return unknown(`pack ${packId} is not in the catalog`);
+  if (priceId !== undefined && priceId !== pack.priceId) {
+    return unknown(`metadata names pack ${packId} and price ${priceId}, which is not that pack's price`);
+  }
+  return pack;
+}
+
+function packOfPrice(catalog: StripeCatalog, priceId: string): CreditPack | UnknownCredits {
+  const pack = packByPriceId(catalog, priceId);
+  if (pack !== undefined) return pack;
+  if (planByPriceId(catalog, priceId) !== undefined) {
+    return unknown(`price ${priceId} is a subscription plan's, credited per paid invoice, not a pack's`);
+  }
+  return unknown(`price ${priceId} is not in the catalog`);
+}
+
+/** Every line must be a pack: a one-off payment for something the catalog does not know is parked, not half-credited. */
+function creditsOfSessionLines(
+  catalog: StripeCatalog,
+  lines: PriceLine[],
+  metadataCredits: string | undefined,
+): CreditsOfPayment {
+  const bought: PackBought[] = [];
+  for (const line of lines) {
+    const pack = packOfPrice(catalog, line.priceId);
+    if ('kind' in pack) return pack;
+    bought.push({ pack, quantity: line.quantity });
+  }
+  return creditsOfPacks(bought, metadataCredits);
+}
+
+/** `metadata.credits` replaces the catalog's figure only when every pack bought allows it. */
+function creditsOfPacks(bought: PackBought[], metadataCredits: string | undefined): CreditsOfPayment {
+  if (metadataCredits !== undefined && bought.every(({ pack }) => pack.metadataCreditsAllowed)) {
+    return metadataCreditsFigure(metadataCredits);
+  }
+  return totalCredits(bought.map(({ pack, quantity }) => pack.creditsPerUnit * quantity));
+}
+
+/**
+ * An invoice: Σ credits of its lines whose price the catalog knows (a plan per
+ * period, or a pack). Other lines (tax, another product) add nothing; an
+ * invoice that adds up to nothing is parked with the prices it named.
+ */
+function creditsOfInvoice(invoice: PayloadObject, catalog: StripeCatalog): CreditsOfPayment {
+  const lines = invoiceLines(invoice);
+  const figures: number[] = [];
+  for (const line of lines) {
+    const figure = creditsOfInvoiceLine(line, catalog);
+    if (typeof figure !== 'number') return figure;
+    figures.push(figure);
+  }
+  if (figures.some((figure) => figure > 0)) return totalCredits(figures);
+  const pricesSeen = lines.map((line) => line.priceId);
+  return unknown(
+    pricesSeen.length === 0
+      ? 'no line of the invoice names a price'
+      : `no price of the invoice is in the catalog (prices seen: ${pricesSeen.join(', ')})`,
+  );
+}
+
+function creditsOfInvoiceLine(line: PriceLine, catalog: StripeCatalog): number | UnknownCredits {
+  const priced = pricedByCatalog(catalog, line.priceId);
+  // Not ours (a tax, another product): adds nothing.
+  if (priced === undefined) return 0;
+  const priceCredits = priced.metadataCreditsAllowed ? metadataValue(line.price, 'credits') : undefined;
+  if (priceCredits === undefined) return priced.creditsPerUnit * line.quantity;
+  // The price's metadata.credits is a figure per unit, like the catalog's it replaces.
+  const figure = positiveInteger(priceCredits, AMOUNT_CREDITS_MAX);
+  if (figure === undefined) {
+    return unknown(`metadata.credits "${priceCredits}" of price ${line.priceId} ${NOT_CREDITS}`);
+  }
+  return figure * line.quantity;
+}
+
+/** A plan's credits per period, or a pack's per unit (a one-off pack price billed on an invoice). */
+function pricedByCatalog(
+  catalog: StripeCatalog,
+  priceId: string,
+): { creditsPerUnit: number; metadataCreditsAllowed: boolean } | undefined {
+  const plan = planByPriceId(catalog, priceId);
+  if (plan === undefined) return packByPriceId(catalog, priceId);
+  return { creditsPerUnit: plan.creditsPerPeriod, metadataCreditsAllowed: plan.metadataCreditsAllowed };
+}
+
+const NOT_CREDITS = `is not a positive integer (of at most ${AMOUNT_CREDITS_MAX})`;
+
+function metadataCreditsFigure(text: string): CreditsOfPayment {
+  const credits = positiveInteger(text, AMOUNT_CREDITS_MAX);
+  return credits === undefined ? unknown(`metadata.credits "${text}" ${NOT_CREDITS}`) : { kind: 'known', credits };
+}
+
+function totalCredits(figures: number[]): CreditsOfPayment {
+  const credits = figures.reduce((sum, figure) => sum + figure, 0);
+  if (credits > AMOUNT_CREDITS_MAX) {
+    return unknown(`${credits} credits exceed the most one payment may credit (${AMOUNT_CREDITS_MAX})`);
+  }
+  if (credits === 0) return unknown('the payment buys no credits');
+  return { kind: 'known', credits };
+}
+
+function unknown(reason: string): UnknownCredits {
+  return { kind: 'unknown', reason };
+}
+
+/** A session's `line_items`, present only when the webhook's sender expanded them. */
+function sessionLines(session: PayloadObject): PriceLine[] {
+  return listItems(child(session, 'line_items')).map((line) => {
+    const price = optionalRef(line, 'price');
+    if (price === undefined) throw fieldError(line, 'price', 'must name a price', undefined);
+    return { priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded };
+  });
+}
+
+/** Older API versions: `line.price` (an id or an expanded price); newer: `line.pricing.price_details.price`. */
+function invoiceLines(invoice: PayloadObject): PriceLine[] {
+  return listItems(child(invoice, 'lines')).flatMap((line) => {
+    const price = optionalRef(line, 'price') ?? optionalRef(child(child(line, 'pricing'), 'price_details'), 'price');
+    if (price === undefined) return [];
+    return [{ priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded }];
+  });
+}
+
+/** Stripe metadata values are strings; a count written there must be digits only, no sign, no decimals. */
+function positiveInteger(text: string, max: number): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= max ? value : undefined;
+}
+
+/** The first candidate that is a valid user id: an invalid one counts as absent, so the payment is parked, not misfiled. */
+function firstUserId(candidates: (string | undefined)[]): string | undefined {
+  return candidates.find((candidate) => candidate !== undefined && USER_ID_PATTERN.test(candidate));
+}
+
+// ---------------------------------------------------------------------------
+// Typed reading of the event's object: each accessor names the field it refuses
+// ---------------------------------------------------------------------------
+
+type JsonObject = { readonly [key: string]: unknown };
+
+/** An object inside the event, with its path for error messages. */
+type PayloadObject = { readonly event: StripeEventEnvelope; readonly path: string; readonly fields: JsonObject };
+
+function payloadOf(event: StripeEventEnvelope): PayloadObject {
+  const object: unknown = event.data?.object;
+  if (!isJsonObject(object)) throw new StripeObjectError(event.id, event.type, 'data.object', 'must be an object');
+  return { event, path: 'data.object', fields: object };
+}
+
+/** A nested object, or undefined when absent or null (also when its parent is). */
+function child(parent: PayloadObject | undefined, key: string): PayloadObject | undefined {
+  const value = parent?.fields[key];
+  if (parent === undefined || value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) throw fieldError(parent, key, 'must be an object or null', value);
+  return { event: parent.event, path: `${parent.path}.${key}`, fields: value };
+}
+
+/** The items of a Stripe list object (`{ object: 'list', data: [...] }`). */
+function listItems(list: PayloadObject | undefined): PayloadObject[] {
+  if (list === undefined) return [];
+  const data = list.fields.data;
+  if (!Array.isArray(data)) throw fieldError(list, 'data', 'must be a list', data);
+  return data.map((item: unknown, index) => {
+    const path = `${list.path}.data[${index}]`;
+    if (!isJsonObject(item)) throw new StripeObjectError(list.event.id, list.event.type, path, 'must be an object');
+    return { event: list.event, path, fields: item };
+  });
+}
+
+function optionalString(object: PayloadObject | undefined, key: string): string | undefined {
+  const value = object?.fields[key];
+  if (object === undefined || value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw fieldError(object, key, 'must be a string or null', value);
+  return value;
+}
+
+function requiredString(object: PayloadObject, key: string): string {
+  const value = optionalString(object, key);
+  if (value === undefined || value === '') throw fieldError(object, key, 'must be a non-empty string', value);
+  return value;
+}
+
+function metadataValue(object: PayloadObject | undefined, key: string): string | undefined {
+  return optionalString(child(object, 'metadata'), key);
+}
+
+/** An expandable field: Stripe sends the id, or the whole object when the request expanded it. */
+function optionalRef(
+  object: PayloadObject | undefined,
+  key: string,
+): { id: string; expanded: PayloadObject | undefined } | undefined {
+  const value = object?.fields[key];
+  if (object === undefined || value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && value !== '') return { id: value, expanded: undefined };
+  if (!isJsonObject(value)) throw fieldError(object, key, 'must be an id or an object with an id', value);
+  const expanded = child(object, key);
+  return expanded && { id: requiredString(expanded, 'id'), expanded };
+}
+
+function optionalId(object: PayloadObject | undefined, key: string): string | undefined {
+  return optionalRef(object, key)?.id;
+}
+
+function requiredId(object: PayloadObject, key: string): string {
+  const id = optionalId(object, key);
+  if (id === undefined) throw fieldError(object, key, 'must be an id or an object with an id', undefined);
+  return id;
+}
+
+/** Amounts (minor units, never a float) and quantities: a non-negative safe integer. */
+function optionalWholeNumber(object: PayloadObject, key: string): number | undefined {
+  const value = object.fields[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw fieldError(object, key, 'must be a non-negative safe integer', value);
+  }
+  return value;
+}
+
+function wholeNumber(object: PayloadObject, key: string): number {
+  const value = optionalWholeNumber(object, key);
+  if (value === undefined) throw fieldError(object, key, 'must be a non-negative safe integer', value);
+  return value;
+}
+
+function currencyOf(object: PayloadObject): string {
+  const currency = optionalString(object, 'currency');
+  if (currency === undefined || !/^[a-z]{3}$/.test(currency)) {
+    throw fieldError(object, 'currency', 'must be a 3-letter lower-case ISO 4217 code', currency);
+  }
+  return currency;
+}
+
+function fieldError(object: PayloadObject, key: string, problem: string, value: unknown): StripeObjectError {
+  const got = value === undefined ? 'nothing' : JSON.stringify(value).slice(0, 60);
+  return new StripeObjectError(object.event.id, object.event.type, `${object.path}.${key}`, `${problem}, got ${got}`);
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isMappedEventType(type: string): type is MappedEventType {
+  return (MAPPED_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/** Source fields Stripe did not send stay out of the recorded event, rather than appear as `undefined`. */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled Stripe event type ${String(value)}`);
+}

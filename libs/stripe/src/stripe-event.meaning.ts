@@ -1,0 +1,77 @@
+import type { RechargeSource } from '@libs/credits';
+
+/** The part of a Stripe webhook event the ledger reads; the object stays untyped until mapped. */
+export type StripeEventEnvelope = {
+  id: string;
+  type: string;
+  /** Unix seconds. */
+  created: number;
+  api_version?: string | null;
+  data: { object: unknown };
+};
+
+/** How many credits a payment buys, or why that cannot be told (then the payment is parked). */
+export type CreditsOfPayment = { kind: 'known'; credits: number } | { kind: 'unknown'; reason: string };
+
+/**
+ * A successful payment: one recharge. `paymentId` is the recharge id: the
+ * payment intent's id for a one-off payment (a Checkout session's payment and
+ * its payment intent are the same recharge), the invoice's id for a
+ * subscription period; never the webhook event's id.
+ */
+export type StripePayment = {
+  paymentId: string;
+  /** From `metadata.userId` (object, or the invoice's subscription details), then `client_reference_id`. */
+  userId: string | undefined;
+  customerId: string | undefined;
+  credits: CreditsOfPayment;
+  /** Minor units (cents). */
+  amountPaid: number;
+  /** ISO 4217, lower case. */
+  currency: string;
+  source: RechargeSource & { kind: 'stripe'; stripeEventId: string };
+};
+
+/** `charge.refunded`: the charge's cumulative refunded amount, so two partial refunds add up exactly. */
+export type StripeRefund = {
+  stripeEventId: string;
+  chargeId: string;
+  paymentIntentId: string | undefined;
+  /** Older API versions name the invoice on the charge. */
+  invoiceId: string | undefined;
+  customerId: string | undefined;
+  /** Cumulative over every refund of the charge, minor units. */
+  amountRefundedTotal: number;
+  /** What the charge took (captured amount), minor units. */
+  amountCharged: number;
+  currency: string;
+};
+
+export type StripeDispute = {
+  stripeEventId: string;
+  disputeId: string;
+  chargeId: string;
+  paymentIntentId: string | undefined;
+  /** Disputed amount, minor units. */
+  amount: number;
+  currency: string;
+};
+
+export type StripeSubscriptionStatus = {
+  stripeEventId: string;
+  subscriptionId: string;
+  customerId: string | undefined;
+  userId: string | undefined;
+  /** Stripe's status: active, past_due, canceled, ... */
+  status: string;
+};
+
+/** What one Stripe event means to the ledger. Pure data: the ingestion service acts on it. */
+export type StripeEventMeaning =
+  | { kind: 'payment'; payment: StripePayment }
+  | { kind: 'refund'; refund: StripeRefund }
+  | { kind: 'dispute-opened'; dispute: StripeDispute }
+  | { kind: 'dispute-closed'; dispute: StripeDispute; outcome: 'won' | 'lost' }
+  | { kind: 'subscription-status'; subscription: StripeSubscriptionStatus }
+  /** Changes no credits; `reason` says why, for the operators' list. */
+  | { kind: 'ignored'; reason: string };
