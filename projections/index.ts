@@ -17,3 +17,4 @@ export * from './stores.module';
 export * from './balance/balance.queries';
 export * from './ledger/ledger.queries';
 export * from './recharges/recharges.queries';
+export * from './stripe-deliveries/stripe-deliveries.repository';

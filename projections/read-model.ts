@@ -4,6 +4,7 @@ import { ledgerProjection } from './ledger/ledger.projection';
 import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
 import type { Projection } from './runtime/projection';
+import { CREATE_STRIPE_DELIVERIES } from './stripe-deliveries/stripe-deliveries.table';
 
 /** Every projection of the read model, by name. */
 export const PROJECTIONS: readonly Projection[] = [balanceProjection, ledgerProjection, rechargesProjection];
@@ -16,12 +17,45 @@ export function projectionNamed(name: string): Projection {
   return projection;
 }
 
-/** The read model's tables, created after the event store's (same database, same migration record). */
+/**
+ * The read model's tables (and the Stripe delivery record, which lives beside
+ * them), created after the event store's: same database, same migration record.
+ */
 export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
   {
     name: 'read-model-0001-projections',
     up: [createCheckpointsTable, ...PROJECTIONS.map((projection) => projection.createTables(projection.tables))].join(
       '\n',
     ),
+  },
+  {
+    // Databases made before Stripe ingestion: recharges learn the paying customer (new tables have it already).
+    name: 'read-model-0002-recharges-customer',
+    up: `alter table recharges add column if not exists customer_id text;
+      create index if not exists recharges_customer on recharges (customer_id) where customer_id is not null;
+      create index if not exists recharges_payment_intent on recharges (payment_intent_id)
+        where payment_intent_id is not null;`,
+  },
+  { name: 'read-model-0003-stripe-deliveries', up: CREATE_STRIPE_DELIVERIES },
+  {
+    // Refunds under the debt policy may leave a balance below zero; disputes freeze part of it; recharges show both.
+    name: 'read-model-0004-refund-debt-and-frozen-credits',
+    // The old checks are found by definition: a rebuilt table keeps the constraint name it was built with.
+    up: `do $$
+      declare old_check record;
+      begin
+        for old_check in
+          select conname, conrelid::regclass::text as table_name from pg_constraint
+          where contype = 'c' and conrelid in ('balances'::regclass, 'ledger_entries'::regclass)
+            and pg_get_constraintdef(oid) in ('CHECK ((balance >= 0))', 'CHECK ((balance_after >= 0))')
+        loop
+          execute format('alter table %s drop constraint %I', old_check.table_name, old_check.conname);
+        end loop;
+      end $$;
+      alter table balances add column if not exists frozen_credits bigint not null default 0
+        check (frozen_credits >= 0);
+      alter table recharges add column if not exists amount_refunded bigint not null default 0;
+      alter table recharges add column if not exists credits_taken_back bigint not null default 0;
+      alter table recharges add column if not exists dispute_id text;`,
   },
 ];

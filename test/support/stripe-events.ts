@@ -297,7 +297,11 @@ export type SignedDelivery = { body: string; signature: string };
 
 /** The raw body and its `Stripe-Signature` header, signed by the real `stripe` package as Stripe signs a delivery. */
 export function signedDelivery(event: object, secret: string, timestampSeconds?: number): SignedDelivery {
-  const body = JSON.stringify(event);
+  return signedBody(JSON.stringify(event), secret, timestampSeconds);
+}
+
+/** Any body, even one that is not JSON, with a `Stripe-Signature` header made for it. */
+export function signedBody(body: string, secret: string, timestampSeconds?: number): SignedDelivery {
   const timestamp = timestampSeconds ?? Math.floor(Date.now() / 1000);
   const signature = new Stripe('sk_test_dummy').webhooks.generateTestHeaderString({ payload: body, secret, timestamp });
   return { body, signature };

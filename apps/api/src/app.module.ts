@@ -8,6 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
+import { StripeModule } from './stripe/stripe.module';
 
 @Module({})
 export class AppModule {
@@ -33,6 +34,7 @@ export class AppModule {
           commandRetriesMax: config.commandRetriesMax,
           readYourWritesTimeoutMs: config.readYourWritesTimeoutMs,
         }),
+        StripeModule.forRoot(config.stripe),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };

@@ -3,9 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiKey, AppConfig } from '@libs/config';
-import { acceptJsonBodies } from '@libs/http';
+import { acceptJsonBodies, acceptRawBodiesAt } from '@libs/http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { STRIPE_WEBHOOK_PATH } from './stripe/receive-webhook/stripe-webhook.http.controller';
 
 /** Builds the API (not yet listening): used by main.ts and by the end-to-end tests. */
 export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): Promise<INestApplication> {
@@ -14,6 +15,7 @@ export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): 
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  acceptRawBodiesAt(app, STRIPE_WEBHOOK_PATH);
   acceptJsonBodies(app);
   app.disable('x-powered-by');
   const document = SwaggerModule.createDocument(

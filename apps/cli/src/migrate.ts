@@ -1,8 +1,9 @@
 import { eventStoreLocationFrom, failStartup } from '@libs/config';
 import { EVENT_STORE_MIGRATIONS, migrate, openSqlDriver } from '@libs/event-store';
+import { READ_MODEL_MIGRATIONS } from '@projections';
 
 /**
- * `npm run migrate`: applies pending migrations to the configured store and
+ * `npm run migrate`: applies pending migrations (event store, then read model) and
  * says which. The API also migrates at start; this is for deploys that
  * migrate first. Idempotent: a second run applies nothing.
  */
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   const location = eventStoreLocationFrom();
   const driver = await openSqlDriver(location);
   try {
-    const applied = await migrate(driver, EVENT_STORE_MIGRATIONS);
+    const applied = await migrate(driver, [...EVENT_STORE_MIGRATIONS, ...READ_MODEL_MIGRATIONS]);
     const where = location.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${location.dataDir}`;
     console.log(applied.length === 0 ? `${where}: up to date` : `${where}: applied ${applied.join(', ')}`);
   } finally {

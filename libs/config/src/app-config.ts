@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type PriceList, assertValidPriceList } from '@libs/credits';
+import { type PriceList, SHORTFALL_POLICIES, type ShortfallPolicy, assertValidPriceList } from '@libs/credits';
 import type { EventStoreLocation } from '@libs/event-store';
+import { type StripeCatalog, assertValidStripeCatalog } from '@libs/stripe';
 import { type ApiKey, parseApiKeys } from './api-keys';
 
 /** What this process runs: the API and the projector (`all`), or one of them. */
@@ -25,9 +26,18 @@ export type AppConfig = {
   commandRetriesMax: number;
   priceList: PriceList;
   projector: ProjectorConfig;
+  stripe: StripeConfig;
   /** How long a query with `minPosition` waits for the projection before answering 503. */
   readYourWritesTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+};
+
+export type StripeConfig = {
+  /** Every secret a delivery may be signed with (several during a rotation); empty: webhooks refused with 503. */
+  webhookSecrets: string[];
+  catalog: StripeCatalog;
+  /** What a refund of credits already spent does to the balance. */
+  refundShortfall: ShortfallPolicy;
 };
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -69,6 +79,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       idlePollMs: integer(env, 'PROJECTOR_POLL_MS', 100, 1, 60_000),
       lockRetryMs: integer(env, 'PROJECTOR_LOCK_RETRY_MS', 1000, 10, 60_000),
       lagSecondsMax: integer(env, 'PROJECTION_LAG_SECONDS_MAX', 30, 1, 86_400),
+    },
+    stripe: {
+      webhookSecrets: read('STRIPE_WEBHOOK_SECRET', () => parseWebhookSecrets(env.STRIPE_WEBHOOK_SECRET)),
+      catalog: stripeCatalogFrom(env.STRIPE_CATALOG_FILE || 'config/stripe-catalog.json'),
+      refundShortfall: oneOf(env, 'REFUND_SHORTFALL', SHORTFALL_POLICIES, 'debt'),
     },
     readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -117,6 +132,27 @@ function priceListFrom(file: string): PriceList {
     const priceList: unknown = JSON.parse(readFileSync(path, 'utf8'));
     assertValidPriceList(priceList, path);
     return priceList;
+  });
+}
+
+/** `whsec_...` secrets, comma-separated: the new one and the old one both verify while Stripe rolls a secret. */
+function parseWebhookSecrets(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  const secrets = value.split(',').map((secret) => secret.trim());
+  for (const secret of secrets) {
+    if (!/^whsec_[A-Za-z0-9+/=_-]{8,}$/.test(secret)) {
+      throw new Error('expected whsec_... secrets separated by commas (as the Stripe dashboard or CLI shows them)');
+    }
+  }
+  return secrets;
+}
+
+function stripeCatalogFrom(file: string): StripeCatalog {
+  return read('STRIPE_CATALOG_FILE', () => {
+    const path = resolve(file);
+    const catalog: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    assertValidStripeCatalog(catalog, path);
+    return catalog;
   });
 }
 

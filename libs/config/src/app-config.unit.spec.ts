@@ -15,6 +15,9 @@ describe('loadConfig', () => {
       expect(config.apiKeys).toBeUndefined();
       expect(config.commandRetriesMax).toBe(25);
       expect(config.priceList.face_swap).toEqual({ credits: 1 });
+      expect(config.stripe.webhookSecrets).toEqual([]);
+      expect(config.stripe.refundShortfall).toBe('debt');
+      expect(config.stripe.catalog.packs.length).toBeGreaterThan(0);
     });
   });
 
@@ -53,6 +56,10 @@ describe('loadConfig', () => {
       ['DATABASE_POOL_SIZE', '1'],
       ['LOG_LEVEL', 'loud'],
       ['PRICE_LIST_FILE', '/nonexistent/price-list.json'],
+      ['STRIPE_CATALOG_FILE', '/nonexistent/stripe-catalog.json'],
+      ['STRIPE_WEBHOOK_SECRET', 'sk_test_not_a_webhook_secret'],
+      ['STRIPE_WEBHOOK_SECRET', 'whsec_abcdefgh12345678,'],
+      ['REFUND_SHORTFALL', 'forgive'],
     ])('%s=%s', (variable, value) => {
       const env = { [variable]: value, DATABASE_URL: variable === 'DATABASE_POOL_SIZE' ? 'postgres://h/d' : undefined };
       expect(() => loadConfig({ ...env, API_KEYS: `a:read:${SECRET}` })).toThrow(
@@ -64,6 +71,20 @@ describe('loadConfig', () => {
       const file = join(mkdtempSync(join(tmpdir(), 'prices-')), 'prices.json');
       writeFileSync(file, JSON.stringify({ face_swap: { credits: 0 } }));
       expect(() => loadConfig({ PRICE_LIST_FILE: file })).toThrow(/^PRICE_LIST_FILE is invalid: .*face_swap/);
+    });
+  });
+
+  describe('STRIPE_WEBHOOK_SECRET', () => {
+    it('reads several secrets separated by commas, for a rotation', () => {
+      const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_new0000000000000, whsec_old0000000000000' });
+      expect(config.stripe.webhookSecrets).toEqual(['whsec_new0000000000000', 'whsec_old0000000000000']);
+    });
+
+    it('refuses a value that is not whsec_ secrets without echoing it', () => {
+      expect(() => loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_short' })).toThrow(
+        /^STRIPE_WEBHOOK_SECRET is invalid: expected whsec_\.\.\. secrets/,
+      );
+      expect(() => loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_short' })).not.toThrow(/whsec_short/);
     });
   });
 

@@ -6,6 +6,21 @@ export const REQUEST_BODY_LIMIT = '64kb';
 /** Deeper bodies are refused before validation, whose recursive copy would overflow the stack. */
 export const REQUEST_BODY_DEPTH_MAX = 16;
 
+/** Stripe events can be large (an invoice with many lines); its senders are verified by signature. */
+export const RAW_BODY_LIMIT = '1mb';
+
+/**
+ * The body at `path` is kept as the bytes that were sent (a Buffer), whatever
+ * its content type: a signature is computed over exactly those bytes. Call it
+ * before `acceptJsonBodies`, whose parser then leaves that body alone.
+ */
+export function acceptRawBodiesAt(app: NestExpressApplication, path: string): void {
+  app.useBodyParser('raw', {
+    limit: RAW_BODY_LIMIT,
+    type: (request: { url?: string }) => request.url?.split('?')[0] === path,
+  });
+}
+
 /**
  * JSON bodies up to 64 KiB and 16 levels deep. Body-parser's own errors
  * (malformed JSON, too large) become problem details here, before NestJS
@@ -37,7 +52,7 @@ function bodyParserErrorsAsProblems(error: unknown, _request: Request, _response
 }
 
 function refuseDeepBodies(request: Request, _response: Response, next: NextFunction): void {
-  if (depthExceeds(request.body, REQUEST_BODY_DEPTH_MAX)) {
+  if (!Buffer.isBuffer(request.body) && depthExceeds(request.body, REQUEST_BODY_DEPTH_MAX)) {
     return next(
       ProblemException.of(400, 'invalid-request', 'Invalid request', {
         detail: `the body nests objects or arrays more than ${REQUEST_BODY_DEPTH_MAX} levels deep`,

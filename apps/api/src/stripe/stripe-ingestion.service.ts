@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { SqlDriver } from '@libs/event-store';
+import {
+  type StripeCatalog,
+  type StripeEventEnvelope,
+  type StripePayment,
+  StripeObjectError,
+  meaningOf,
+} from '@libs/stripe';
+import {
+  type DeliveryOutcome,
+  READ_MODEL_DB,
+  deliveryPayload,
+  recordDeliveryOutcome,
+  recordDeliveryReceived,
+  userOfStripeCustomer,
+} from '@projections';
+import { outcomeOfRecharge, rechargeCommandOf } from './stripe-recharge';
+import { RechargeNotFoundYetError, StripeReversals } from './stripe-reversals';
+import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
+
+export const STRIPE_CATALOG = Symbol('STRIPE_CATALOG');
+
+/**
+ * From a verified Stripe event to credits, exactly once per payment: the
+ * delivery is recorded first, then processed, then its outcome recorded. A
+ * transient failure throws (the webhook answers 5xx and Stripe retries); a
+ * permanent one is recorded as `failed` for an operator to reprocess.
+ */
+@Injectable()
+export class StripeIngestion {
+  constructor(
+    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    @Inject(STRIPE_CATALOG) private readonly catalog: StripeCatalog,
+    private readonly commandBus: CommandBus,
+    private readonly unmatched: UnmatchedPayments,
+    private readonly reversals: StripeReversals,
+  ) {}
+
+  async receive(event: StripeEventEnvelope): Promise<DeliveryOutcome> {
+    await recordDeliveryReceived(this.db, event, event);
+    return this.processAndRecord(event, { replace: false });
+  }
+
+  /** An operator's second try at a recorded delivery; undefined if no such delivery was received. */
+  async reprocess(eventId: string): Promise<DeliveryOutcome | undefined> {
+    const payload = await deliveryPayload(this.db, eventId);
+    if (payload === undefined) return undefined;
+    return this.processAndRecord(payload as StripeEventEnvelope, { replace: true });
+  }
+
+  private async processAndRecord(event: StripeEventEnvelope, options: { replace: boolean }): Promise<DeliveryOutcome> {
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await this.process(event);
+    } catch (error) {
+      if (error instanceof RechargeNotFoundYetError) {
+        // Recorded for the operators, and thrown so that Stripe delivers it again.
+        await recordDeliveryOutcome(this.db, event.id, { status: 'failed', reason: error.message }, options);
+        throw error;
+      }
+      if (!(error instanceof StripeObjectError)) throw error;
+      outcome = { status: 'failed', reason: error.message };
+    }
+    await recordDeliveryOutcome(this.db, event.id, outcome, options);
+    return outcome;
+  }
+
+  private async process(event: StripeEventEnvelope): Promise<DeliveryOutcome> {
+    const meaning = meaningOf(event, this.catalog);
+    switch (meaning.kind) {
+      case 'payment':
+        return this.credit(meaning.payment, event);
+      case 'ignored':
+        return { status: 'ignored', reason: meaning.reason };
+      case 'subscription-status':
+        return {
+          status: 'ignored',
+          reason: `subscription ${meaning.subscription.subscriptionId} is now ${meaning.subscription.status}`,
+        };
+      case 'refund':
+        return this.reversals.refund(meaning.refund);
+      case 'dispute-opened':
+        return this.reversals.disputeOpened(meaning.dispute);
+      case 'dispute-closed':
+        return this.reversals.disputeClosed(meaning.dispute, meaning.outcome);
+      default:
+        return assertNeverMeaning(meaning);
+    }
+  }
+
+  /** Credits the payment's user, found from the payment or from the customer's earlier payments; else parks it. */
+  private async credit(payment: StripePayment, event: StripeEventEnvelope): Promise<DeliveryOutcome> {
+    const userId =
+      payment.userId ??
+      (payment.customerId === undefined ? undefined : await userOfStripeCustomer(this.db, payment.customerId));
+    if (userId === undefined) {
+      return this.unmatched.park(
+        payment,
+        'no user: no metadata.userId or client_reference_id, and an unknown customer',
+        event,
+      );
+    }
+    if (payment.credits.kind === 'unknown') return this.unmatched.park(payment, payment.credits.reason, event);
+    const result = await this.commandBus.execute(rechargeCommandOf(payment, userId, payment.credits.credits));
+    return outcomeOfRecharge(result, payment.paymentId);
+  }
+}
+
+function assertNeverMeaning(meaning: never): never {
+  throw new Error(`unexpected meaning of a Stripe event: ${JSON.stringify(meaning)}`);
+}

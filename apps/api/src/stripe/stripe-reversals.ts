@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type CreditsCommand, type ShortfallPolicy, disputeIdempotencyKey, refundIdempotencyKey } from '@libs/credits';
+import type { SqlDriver } from '@libs/event-store';
+import type { StripeDispute, StripeRefund } from '@libs/stripe';
+import { type DeliveryOutcome, READ_MODEL_DB, type RechargeRow, rechargeOfStripePayment } from '@projections';
+import { CreditsCommandRunner } from '../credits/credits-command.runner';
+
+export const REFUND_SHORTFALL = Symbol('REFUND_SHORTFALL');
+
+/**
+ * Stripe could not be matched with its recharge yet (the payment's own event
+ * may still be on its way, or the projection a moment behind): the webhook
+ * answers 5xx so that Stripe delivers it again later.
+ */
+export class RechargeNotFoundYetError extends Error {
+  override readonly name = 'RechargeNotFoundYetError';
+}
+
+/** Refunds and disputes: found by their payment, applied to the recharge's user stream. */
+@Injectable()
+export class StripeReversals {
+  constructor(
+    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    @Inject(REFUND_SHORTFALL) private readonly shortfallPolicy: ShortfallPolicy,
+    private readonly runner: CreditsCommandRunner,
+  ) {}
+
+  async refund(refund: StripeRefund): Promise<DeliveryOutcome> {
+    const recharge = await this.rechargeOf(refund.paymentIntentId, refund.invoiceId, `charge ${refund.chargeId}`);
+    const amountRefundedTotal = refundedShareOfPrice(refund, recharge.amountPaid);
+    return this.run(recharge, 'debited', {
+      type: 'RefundRecharge',
+      data: {
+        userId: recharge.userId,
+        rechargeId: recharge.rechargeId,
+        amountRefundedTotal,
+        shortfallPolicy: this.shortfallPolicy,
+        source: { kind: 'stripe', stripeEventId: refund.stripeEventId, chargeId: refund.chargeId },
+      },
+      metadata: { idempotencyKey: refundIdempotencyKey(recharge.rechargeId, amountRefundedTotal), now: now() },
+    });
+  }
+
+  async disputeOpened(dispute: StripeDispute): Promise<DeliveryOutcome> {
+    const recharge = await this.rechargeOf(dispute.paymentIntentId, undefined, `dispute ${dispute.disputeId}`);
+    const { disputeId, chargeId, stripeEventId } = dispute;
+    return this.run(recharge, 'frozen', {
+      type: 'OpenDispute',
+      data: {
+        userId: recharge.userId,
+        rechargeId: recharge.rechargeId,
+        disputeId,
+        source: { kind: 'stripe', stripeEventId, chargeId, disputeId },
+      },
+      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now: now() },
+    });
+  }
+
+  async disputeClosed(dispute: StripeDispute, outcome: 'won' | 'lost'): Promise<DeliveryOutcome> {
+    const recharge = await this.rechargeOf(dispute.paymentIntentId, undefined, `dispute ${dispute.disputeId}`);
+    const { disputeId, chargeId, stripeEventId, amount } = dispute;
+    return this.run(recharge, outcome === 'won' ? 'unfrozen' : 'debited', {
+      type: 'CloseDispute',
+      data: {
+        userId: recharge.userId,
+        rechargeId: recharge.rechargeId,
+        disputeId,
+        outcome,
+        amountDisputed: amount,
+        shortfallPolicy: this.shortfallPolicy,
+        source: { kind: 'stripe', stripeEventId, chargeId, disputeId },
+      },
+      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now: now() },
+    });
+  }
+
+  private async rechargeOf(
+    paymentIntentId: string | undefined,
+    invoiceId: string | undefined,
+    what: string,
+  ): Promise<RechargeRow> {
+    const recharge = await rechargeOfStripePayment(this.db, { paymentIntentId, invoiceId });
+    if (recharge === undefined) {
+      throw new RechargeNotFoundYetError(
+        `${what}: no recharge of payment ${paymentIntentId ?? invoiceId ?? '(none named)'} is recorded yet`,
+      );
+    }
+    return recharge;
+  }
+
+  private async run(
+    recharge: RechargeRow,
+    applied: DeliveryOutcome['status'],
+    command: CreditsCommand,
+  ): Promise<DeliveryOutcome> {
+    const result = await this.runner.run(command);
+    const recorded = { userId: recharge.userId, rechargeId: recharge.rechargeId };
+    if (result.kind !== 'refused') {
+      return result.kind === 'recorded'
+        ? { status: applied, ...recorded }
+        : { status: 'duplicate', reason: 'already applied', ...recorded };
+    }
+    const { error } = result;
+    if (error.type === 'refund-already-applied') {
+      return { status: 'duplicate', reason: 'a refund of this amount or more was already applied', ...recorded };
+    }
+    if (error.type === 'dispute-not-open') {
+      return { status: 'ignored', reason: 'dispute won that was never seen open: nothing was frozen', ...recorded };
+    }
+    return { status: 'failed', reason: `refused: ${JSON.stringify(error)}`, ...recorded };
+  }
+}
+
+/**
+ * The refunded part of the recharge's price. The charge and the recharge
+ * normally name the same amount; if they differ, the refund keeps its share
+ * of the charge, and refunding the whole charge refunds the whole recharge.
+ */
+export function refundedShareOfPrice(refund: StripeRefund, amountPaid: number): number {
+  if (refund.amountCharged <= 0 || refund.amountRefundedTotal >= refund.amountCharged) return amountPaid;
+  if (refund.amountCharged === amountPaid) return refund.amountRefundedTotal;
+  return Number((BigInt(refund.amountRefundedTotal) * BigInt(amountPaid)) / BigInt(refund.amountCharged));
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

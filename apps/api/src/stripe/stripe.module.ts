@@ -1,0 +1,29 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { StripeConfig } from '@libs/config';
+import { StripeWebhookHttpController } from './receive-webhook/stripe-webhook.http.controller';
+import { STRIPE_WEBHOOK_SECRETS, StripeWebhookVerifier } from './receive-webhook/stripe-webhook.verifier';
+import { StripeDeliveriesHttpController } from './stripe-deliveries/stripe-deliveries.http.controller';
+import { STRIPE_CATALOG, StripeIngestion } from './stripe-ingestion.service';
+import { REFUND_SHORTFALL, StripeReversals } from './stripe-reversals';
+import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
+import { UnmatchedPaymentsHttpController } from './unmatched-payments/unmatched-payments.http.controller';
+
+/** Stripe's webhook, the operators' delivery list and the parked payments. */
+@Module({})
+export class StripeModule {
+  static forRoot(config: StripeConfig): DynamicModule {
+    return {
+      module: StripeModule,
+      controllers: [StripeWebhookHttpController, StripeDeliveriesHttpController, UnmatchedPaymentsHttpController],
+      providers: [
+        { provide: STRIPE_WEBHOOK_SECRETS, useValue: config.webhookSecrets },
+        { provide: STRIPE_CATALOG, useValue: config.catalog },
+        { provide: REFUND_SHORTFALL, useValue: config.refundShortfall },
+        StripeReversals,
+        StripeWebhookVerifier,
+        StripeIngestion,
+        UnmatchedPayments,
+      ],
+    };
+  }
+}

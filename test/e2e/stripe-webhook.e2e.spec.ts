@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto';
+import {
+  chargeSucceeded,
+  checkoutSessionAsyncPaymentSucceeded,
+  checkoutSessionCompleted,
+  invoicePaid,
+  invoicePaymentFailed,
+  paymentIntentSucceeded,
+  type StripeTestEvent,
+  signedBody,
+  signedDelivery,
+  stripeEvent,
+  stripeId,
+  subscriptionUpdated,
+} from '../support/stripe-events';
+import {
+  OLD_WEBHOOK_SECRET,
+  WEBHOOK_SECRET,
+  stripeConfigUnderTest,
+  stripeWebhookClient,
+} from '../support/stripe-webhook-client';
+import { type TestApp, startTestApp } from '../support/test-app';
+import { storeKindsUnderTest } from '../support/test-stores';
+
+/**
+ * Stripe's webhook end to end: deliveries signed with the real `stripe`
+ * package, payloads built from Stripe's own fixtures, through the real app on
+ * every store. Catalog: config/stripe-catalog.json (credits_100 = 100 credits,
+ * basic_monthly = 1,000 credits a period).
+ */
+const PACK_CREDITS = 100;
+const PLAN_CREDITS = 1_000;
+
+describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
+  let testApp: TestApp;
+  const stripe = stripeWebhookClient(() => testApp);
+
+  beforeAll(async () => {
+    testApp = await startTestApp(kind, { config: { stripe: stripeConfigUnderTest() } });
+  });
+
+  afterAll(async () => {
+    await testApp?.close();
+  });
+
+  const newUser = () => `user-${randomUUID()}`;
+  /** A Checkout payment of the 100-credit pack, as our checkout helper sets it up. */
+  const packPayment = (userId: string) => {
+    const paymentIntentId = stripeId('pi');
+    const metadata = { userId, packId: 'credits_100' };
+    return {
+      paymentIntentId,
+      session: checkoutSessionCompleted({ client_reference_id: userId, payment_intent: paymentIntentId, metadata }),
+      paymentIntent: paymentIntentSucceeded({ id: paymentIntentId, metadata }),
+      charge: chargeSucceeded({ payment_intent: paymentIntentId }),
+    };
+  };
+
+  describe('a delivery that does not verify is refused with 400 and leaves nothing behind', () => {
+    type Fault = { withoutHeader?: boolean; secret?: string; tamper?: boolean; timestampSeconds?: number };
+    it.each<[string, Fault]>([
+      ['no Stripe-Signature header', { withoutHeader: true }],
+      ['a signature made with another secret', { secret: 'whsec_someone_else_0123456789' }],
+      ['a body changed after signing', { tamper: true }],
+      ['a timestamp older than 300 s', { timestampSeconds: Math.floor(Date.now() / 1000) - 301 }],
+    ])('%s', async (_, fault) => {
+      const userId = newUser();
+      const { session } = packPayment(userId);
+      const signed = signedDelivery(session, fault.secret ?? WEBHOOK_SECRET, fault.timestampSeconds);
+      const body = fault.tamper ? signed.body.replace(`"${userId}"`, `"${newUser()}"`) : signed.body;
+
+      const response = await stripe.post(body, fault.withoutHeader ? undefined : signed.signature);
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.body.type).toMatch(/\/problems\/invalid-stripe-delivery$/);
+      expect(await stripe.deliveryOf(session.id)).toBeUndefined();
+      expect(await stripe.ledgerTypesOf(userId)).toEqual([]);
+    });
+
+    it('a body that is not JSON, under a signature made for it', async () => {
+      const body = '{"id": "evt_1", ';
+      const { signature } = signedBody(body, WEBHOOK_SECRET);
+
+      const response = await stripe.post(body, signature);
+
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ detail: 'the body is not valid JSON' });
+    });
+
+    it('accepts a delivery signed with the previous secret during a rotation', async () => {
+      const userId = newUser();
+      const { session } = packPayment(userId);
+
+      const response = await stripe.deliver(session, { secret: OLD_WEBHOOK_SECRET }).expect(200);
+
+      expect(response.body).toMatchObject({ eventId: session.id, status: 'credited', userId });
+    });
+  });
+
+  describe('one-off payments', () => {
+    it('credits a paid Checkout session once, keyed by its payment intent', async () => {
+      const userId = newUser();
+      const { session, paymentIntentId } = packPayment(userId);
+
+      const response = await stripe.deliver(session).expect(200);
+
+      expect(response.body).toEqual({ eventId: session.id, status: 'credited', userId, rechargeId: paymentIntentId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+      expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+        credits: PACK_CREDITS,
+        amountPaid: 1000,
+        currency: 'usd',
+        status: 'completed',
+        checkoutSessionId: objectOf(session).id,
+        paymentIntentId,
+      });
+      expect(await stripe.deliveryOf(session.id)).toMatchObject({ status: 'credited', deliveries: 1 });
+    });
+
+    it('credits one payment once whatever the order of its events, each delivered three times at once', async () => {
+      const orders = permutations(['session', 'paymentIntent', 'charge'] as const);
+      await Promise.all(
+        orders.map(async (order) => {
+          const userId = newUser();
+          const payment = packPayment(userId);
+          const deliveries = order.flatMap((name) => [payment[name], payment[name], payment[name]]);
+
+          const responses = await Promise.all(deliveries.map((event) => stripe.deliver(event)));
+
+          expect(responses.map((response) => response.status)).toEqual(deliveries.map(() => 200));
+          expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+          expect(await stripe.ledgerTypesOf(userId)).toEqual(['RechargeCompleted']);
+          const credited = await Promise.all(
+            [payment.session, payment.paymentIntent].map((event) => stripe.deliveryOf(event.id)),
+          );
+          expect(credited.map((delivery) => delivery?.status).sort()).toEqual(['credited', 'duplicate']);
+          expect(responses.map((response) => response.body.status)).not.toContain('failed');
+          expect(await stripe.deliveryOf(payment.charge.id)).toMatchObject({ status: 'ignored', deliveries: 3 });
+        }),
+      );
+    });
+
+    it('credits a delayed payment method when its async payment succeeds', async () => {
+      const userId = newUser();
+      const pending = checkoutSessionCompleted({
+        client_reference_id: userId,
+        payment_status: 'unpaid',
+        metadata: { packId: 'credits_100' },
+      });
+      const succeeded = checkoutSessionAsyncPaymentSucceeded({
+        id: objectOf(pending).id,
+        client_reference_id: userId,
+        payment_intent: objectOf(pending).payment_intent,
+        metadata: { packId: 'credits_100' },
+      });
+
+      expect((await stripe.deliver(pending).expect(200)).body).toMatchObject({ status: 'ignored' });
+      expect((await stripe.deliver(succeeded).expect(200)).body).toMatchObject({ status: 'credited', userId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+    });
+
+    it('credits a payment intent made without Checkout from its metadata', async () => {
+      const userId = newUser();
+      const paymentIntent = paymentIntentSucceeded({ metadata: { userId, credits: '250' } });
+
+      expect((await stripe.deliver(paymentIntent).expect(200)).body).toMatchObject({ status: 'credited', userId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 250, frozenCredits: 0 });
+    });
+  });
+
+  describe.each(['legacy', 'current'] as const)('subscriptions, %s invoice shape', (shape) => {
+    it('credits each paid invoice of a subscription once: two periods twice, one invoice redelivered once', async () => {
+      const userId = newUser();
+      const subscriptionId = stripeId('sub');
+      const customer = stripeId('cus');
+      const period = (invoiceId: string) =>
+        invoicePaid({
+          shape,
+          id: invoiceId,
+          subscriptionId,
+          subscriptionMetadata: { userId },
+          overrides: { customer },
+        });
+      const [first, second] = [stripeId('in'), stripeId('in')];
+
+      for (const event of [period(first), period(first), period(second)]) await stripe.deliver(event).expect(200);
+
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 2 * PLAN_CREDITS, frozenCredits: 0 });
+      expect(await stripe.ledgerTypesOf(userId)).toEqual(['RechargeCompleted', 'RechargeCompleted']);
+      expect(await stripe.rechargeOf(userId, first)).toMatchObject({ invoiceId: first, subscriptionId });
+    });
+
+    it('finds the user of a renewal without metadata from the customer of an earlier payment', async () => {
+      const userId = newUser();
+      const customer = stripeId('cus');
+      const subscriptionId = stripeId('sub');
+      await stripe
+        .deliver(invoicePaid({ shape, subscriptionId, subscriptionMetadata: { userId }, overrides: { customer } }))
+        .expect(200);
+      await stripe.balanceOf(userId);
+
+      const renewal = invoicePaid({ shape, subscriptionId, overrides: { customer } });
+      const response = await stripe.deliver(renewal).expect(200);
+
+      expect(response.body).toMatchObject({ status: 'credited', userId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 2 * PLAN_CREDITS, frozenCredits: 0 });
+    });
+
+    it('does not credit the subscription’s Checkout session: its first invoice does', async () => {
+      const userId = newUser();
+      const session = checkoutSessionCompleted({ mode: 'subscription', client_reference_id: userId });
+
+      expect((await stripe.deliver(session).expect(200)).body).toMatchObject({ status: 'ignored' });
+      expect(await stripe.ledgerTypesOf(userId)).toEqual([]);
+    });
+  });
+
+  describe('events that change no credits', () => {
+    it.each([
+      ['customer.subscription.updated', () => subscriptionUpdated({ status: 'past_due' })],
+      ['invoice.payment_failed', () => invoicePaymentFailed({ shape: 'current' })],
+      ['an unknown type', () => stripeEvent('product.created', { id: stripeId('prod'), object: 'product' })],
+    ])('%s is recorded as ignored and answered 200', async (_, build) => {
+      const event = build();
+
+      const response = await stripe.deliver(event).expect(200);
+
+      expect(response.body).toMatchObject({ eventId: event.id, status: 'ignored', reason: expect.any(String) });
+      expect(await stripe.deliveryOf(event.id)).toMatchObject({ status: 'ignored', eventType: event.type });
+    });
+  });
+
+  describe('payments no user or no credits can be found for', () => {
+    it('parks a payment without a user, lists it, and credits it once however often it is assigned', async () => {
+      const userId = newUser();
+      const paymentIntent = paymentIntentSucceeded({ customer: stripeId('cus'), metadata: { credits: '300' } });
+      const paymentId = objectOf(paymentIntent).id;
+
+      const parked = await stripe.deliver(paymentIntent).expect(200);
+      expect(parked.body).toMatchObject({ status: 'parked', rechargeId: paymentId });
+      const listed = await stripe.admin().get('/v1/admin/unmatched-payments').expect(200);
+      expect(listed.body.payments).toContainEqual(
+        expect.objectContaining({ paymentId, stripeEventId: paymentIntent.id, object: paymentIntent.data.object }),
+      );
+
+      const assign = () => stripe.admin().post(`/v1/admin/unmatched-payments/${paymentId}/assign`).send({ userId });
+      expect((await assign().expect(201)).body).toMatchObject({ userId, amount: 300, balance: 300 });
+      expect((await assign().expect(200)).body).toMatchObject({ userId, amount: 300, balance: 300 });
+      await stripe
+        .admin()
+        .post(`/v1/admin/unmatched-payments/${paymentId}/assign`)
+        .send({ userId: newUser() })
+        .expect(409);
+
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 300, frozenCredits: 0 });
+      const after = await stripe.admin().get('/v1/admin/unmatched-payments').expect(200);
+      expect(after.body.payments.map((payment: { paymentId: string }) => payment.paymentId)).not.toContain(paymentId);
+      const redelivered = await stripe.deliver(paymentIntent).expect(200);
+      expect(redelivered.body).toMatchObject({ status: 'duplicate' });
+    });
+
+    it('parks a paid session whose price is not in the catalog; assigning it needs the credits', async () => {
+      const userId = newUser();
+      const session = checkoutSessionCompleted({ client_reference_id: userId, metadata: { priceId: 'price_unknown' } });
+      const paymentId = objectOf(session).payment_intent;
+
+      expect((await stripe.deliver(session).expect(200)).body).toMatchObject({
+        status: 'parked',
+        reason: expect.stringContaining('price_unknown'),
+      });
+      const path = `/v1/admin/unmatched-payments/${paymentId}/assign`;
+      const refused = await stripe.admin().post(path).send({ userId }).expect(422);
+      expect(refused.body.type).toMatch(/\/problems\/credits-required$/);
+
+      await stripe.admin().post(path).send({ userId, credits: 120 }).expect(201);
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 120, frozenCredits: 0 });
+    });
+
+    it('answers 404 for a payment that was never parked', async () => {
+      const response = await stripe
+        .admin()
+        .post(`/v1/admin/unmatched-payments/${stripeId('pi')}/assign`)
+        .send({ userId: newUser() })
+        .expect(404);
+      expect(response.body.type).toMatch(/\/problems\/unmatched-payment-not-found$/);
+    });
+  });
+});
+
+function objectOf(event: StripeTestEvent): { id: string; payment_intent: string } {
+  return event.data.object as { id: string; payment_intent: string };
+}
+
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((item, index) =>
+    permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]),
+  );
+}
