@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import type { ShortfallPolicy } from '@libs/credits';
+import {
+  chargeRefunded,
+  checkoutSessionCompleted,
+  disputeClosed,
+  disputeCreated,
+  invoicePaid,
+  stripeId,
+} from '../support/stripe-events';
+import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
+import { type TestApp, startTestApp } from '../support/test-app';
+import { storeKindsUnderTest } from '../support/test-stores';
+
+/**
+ * Refunds and disputes through Stripe's webhook, on every store, under both
+ * shortfall policies. Every payment here is the 100-credit pack for 10.00 USD
+ * (1,000 cents), so a refund of N cents takes back N / 10 credits.
+ */
+const PACK_CREDITS = 100;
+const PRICE_CENTS = 1_000;
+
+describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind) => {
+  describe.each<ShortfallPolicy>(['debt', 'writeoff'])('with REFUND_SHORTFALL=%s', (shortfallPolicy) => {
+    let testApp: TestApp;
+    const stripe = stripeWebhookClient(() => testApp);
+
+    beforeAll(async () => {
+      const config = { stripe: stripeConfigUnderTest({ refundShortfall: shortfallPolicy }) };
+      testApp = await startTestApp(kind, { config });
+    });
+
+    afterAll(async () => {
+      await testApp?.close();
+    });
+
+    /** A user who bought the pack: 100 credits, paid through Checkout. */
+    async function paidUser(): Promise<{ userId: string; paymentIntentId: string }> {
+      const userId = `user-${randomUUID()}`;
+      const paymentIntentId = stripeId('pi');
+      const session = checkoutSessionCompleted({
+        client_reference_id: userId,
+        payment_intent: paymentIntentId,
+        metadata: { packId: 'credits_100' },
+      });
+      await stripe.deliver(session).expect(200);
+      return { userId, paymentIntentId };
+    }
+
+    const refund = (paymentIntentId: string, amountRefundedTotal: number) =>
+      chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: amountRefundedTotal });
+
+    it('takes back exactly the sum of two partial refunds, each redelivery changing nothing', async () => {
+      const { userId, paymentIntentId } = await paidUser();
+      const first = refund(paymentIntentId, 300);
+      const second = refund(paymentIntentId, 500);
+
+      expect((await stripe.deliver(first).expect(200)).body).toMatchObject({ status: 'debited', userId });
+      expect((await stripe.deliver(second).expect(200)).body).toMatchObject({ status: 'debited', userId });
+      expect((await stripe.deliver(first).expect(200)).body).toMatchObject({ status: 'duplicate' });
+
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+      expect(await stripe.ledgerTypesOf(userId)).toEqual(['RechargeCompleted', 'RechargeRefunded', 'RechargeRefunded']);
+      expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+        status: 'partially_refunded',
+        amountRefunded: 500,
+        creditsTakenBack: 50,
+      });
+    });
+
+    it('applies partial refunds delivered in reverse order without taking back more than their sum', async () => {
+      const { userId, paymentIntentId } = await paidUser();
+
+      await stripe.deliver(refund(paymentIntentId, 500)).expect(200);
+      const late = await stripe.deliver(refund(paymentIntentId, 300)).expect(200);
+
+      expect(late.body).toMatchObject({ status: 'duplicate' });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+    });
+
+    it(`refunds in full after 90 credits were spent: ${shortfallPolicy === 'debt' ? 'a debt of 90' : 'zero, 90 written off'}`, async () => {
+      const { userId, paymentIntentId } = await paidUser();
+      await stripe.consume(userId, 90, `render-${randomUUID()}`).expect(201);
+
+      await stripe.deliver(refund(paymentIntentId, PRICE_CENTS)).expect(200);
+
+      const expected = shortfallPolicy === 'debt' ? -90 : 0;
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: expected, frozenCredits: 0 });
+      expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+        status: 'refunded',
+        creditsTakenBack: PACK_CREDITS,
+      });
+      const ledger = await stripe.admin().get(`/v1/users/${userId}/events`).query({ limit: 10 }).expect(200);
+      const refunded = ledger.body.events.find((event: { type: string }) => event.type === 'RechargeRefunded');
+      expect(refunded.data).toMatchObject({
+        creditsTakenBack: PACK_CREDITS,
+        creditsDebited: shortfallPolicy === 'debt' ? PACK_CREDITS : 10,
+        shortfallCredits: 90,
+        shortfallPolicy,
+      });
+      if (shortfallPolicy === 'debt') {
+        await stripe.consume(userId, 1, `render-${randomUUID()}`).expect(402);
+        await paidAgain(userId);
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 10, frozenCredits: 0 });
+      }
+    });
+
+    /** A later pack bought by the same user: it pays the debt first. */
+    async function paidAgain(userId: string): Promise<void> {
+      const session = checkoutSessionCompleted({ client_reference_id: userId, metadata: { packId: 'credits_100' } });
+      await stripe.deliver(session).expect(200);
+    }
+
+    it('refunds a subscription invoice’s credits, found through the invoice', async () => {
+      const userId = `user-${randomUUID()}`;
+      const invoiceId = stripeId('in');
+      const paymentIntentId = stripeId('pi');
+      await stripe
+        .deliver(invoicePaid({ shape: 'legacy', id: invoiceId, paymentIntentId, subscriptionMetadata: { userId } }))
+        .expect(200);
+
+      const response = await stripe
+        .deliver(chargeRefunded({ payment_intent: paymentIntentId, invoice: invoiceId, amount_refunded: 500 }))
+        .expect(200);
+
+      expect(response.body).toMatchObject({ status: 'debited', userId, rechargeId: invoiceId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 500, frozenCredits: 0 });
+    });
+
+    it('answers 503 for a refund of a payment not recorded yet, and applies it when Stripe retries after', async () => {
+      const userId = `user-${randomUUID()}`;
+      const paymentIntentId = stripeId('pi');
+      const early = refund(paymentIntentId, 300);
+
+      const refused = await stripe.deliver(early).expect(503);
+      expect(refused.body.type).toMatch(/\/problems\/stripe-delivery-failed$/);
+      expect(await stripe.deliveryOf(early.id)).toMatchObject({ status: 'failed', reason: expect.any(String) });
+
+      const session = checkoutSessionCompleted({
+        client_reference_id: userId,
+        payment_intent: paymentIntentId,
+        metadata: { packId: 'credits_100' },
+      });
+      await stripe.deliver(session).expect(200);
+      await stripe.balanceOf(userId);
+      expect((await stripe.deliver(early).expect(200)).body).toMatchObject({ status: 'debited' });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 70, frozenCredits: 0 });
+      expect(await stripe.deliveryOf(early.id)).toMatchObject({ status: 'debited', deliveries: 2 });
+    });
+
+    describe('disputes', () => {
+      it('freezes the recharge’s remaining credits while open and releases them when won', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.consume(userId, 40, `render-${randomUUID()}`).expect(201);
+        const disputeId = stripeId('dp');
+
+        const opened = await stripe.deliver(disputeCreated({ id: disputeId, payment_intent: paymentIntentId }));
+        expect(opened.status).toBe(200);
+        expect(opened.body).toMatchObject({ status: 'frozen', userId });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 60, frozenCredits: 60 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({ status: 'disputed', disputeId });
+        const refused = await stripe.consume(userId, 1, `render-${randomUUID()}`).expect(402);
+        expect(refused.body).toMatchObject({ balance: 60, frozenCredits: 60 });
+
+        const won = disputeClosed({ id: disputeId, payment_intent: paymentIntentId, status: 'won' });
+        expect((await stripe.deliver(won).expect(200)).body).toMatchObject({ status: 'unfrozen' });
+        expect((await stripe.deliver(won).expect(200)).body).toMatchObject({ status: 'duplicate' });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 60, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({ status: 'completed' });
+        await stripe.consume(userId, 60, `render-${randomUUID()}`).expect(201);
+      });
+
+      it('takes the disputed credits back when lost, as a refund would', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.consume(userId, 40, `render-${randomUUID()}`).expect(201);
+        const disputeId = stripeId('dp');
+        await stripe.deliver(disputeCreated({ id: disputeId, payment_intent: paymentIntentId })).expect(200);
+
+        const lost = disputeClosed({ id: disputeId, payment_intent: paymentIntentId, status: 'lost' });
+        expect((await stripe.deliver(lost).expect(200)).body).toMatchObject({ status: 'debited', userId });
+
+        const expected = shortfallPolicy === 'debt' ? -40 : 0;
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: expected, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'refunded',
+          disputeId: null,
+          creditsTakenBack: PACK_CREDITS,
+        });
+      });
+    });
+  });
+});
