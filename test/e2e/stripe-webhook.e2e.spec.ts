@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  chargeRefunded,
   chargeSucceeded,
   checkoutSessionAsyncPaymentSucceeded,
   checkoutSessionCompleted,
@@ -19,7 +20,8 @@ import {
   stripeConfigUnderTest,
   stripeWebhookClient,
 } from '../support/stripe-webhook-client';
-import { type TestApp, startTestApp } from '../support/test-app';
+import request from 'supertest';
+import { type TestApp, bearer, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
 /**
@@ -231,6 +233,66 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
     });
   });
 
+  describe('the operators’ record of deliveries', () => {
+    it('lists deliveries newest first by status and event type, a page at a time', async () => {
+      const ignored = [subscriptionUpdated(), subscriptionUpdated(), subscriptionUpdated()];
+      for (const event of ignored) await stripe.deliver(event).expect(200);
+      const list = (query: Record<string, string | number>) =>
+        stripe.admin().get('/v1/admin/stripe/events').query(query).expect(200);
+
+      const first = await list({ status: 'ignored', type: 'customer.subscription.updated', limit: 2 });
+      const second = await list({
+        status: 'ignored',
+        type: 'customer.subscription.updated',
+        limit: 2,
+        cursor: first.body.nextCursor,
+      });
+
+      const ids = [...first.body.events, ...second.body.events].map((event: { eventId: string }) => event.eventId);
+      expect(ids.slice(0, 3)).toEqual(ignored.map((event) => event.id).reverse());
+      expect(first.body.events[0]).toMatchObject({
+        eventType: 'customer.subscription.updated',
+        status: 'ignored',
+        reason: expect.any(String),
+        deliveries: 1,
+        processedAt: expect.any(String),
+      });
+      const credited = await list({ status: 'credited' });
+      expect(credited.body.events.every((event: { status: string }) => event.status === 'credited')).toBe(true);
+    });
+
+    it('refuses an unknown status filter and keys without the admin scope', async () => {
+      await stripe.admin().get('/v1/admin/stripe/events').query({ status: 'lost' }).expect(400);
+      await request(testApp.app.getHttpServer())
+        .get('/v1/admin/stripe/events')
+        .set('Authorization', bearer('audit'))
+        .expect(403);
+      await request(testApp.app.getHttpServer()).get('/v1/admin/unmatched-payments').expect(401);
+    });
+
+    it('reprocesses a failed delivery once its cause is fixed, and answers 404 for an event never delivered', async () => {
+      const userId = newUser();
+      const { session, paymentIntentId } = packPayment(userId);
+      const refund = chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: 500 });
+      await stripe.deliver(refund).expect(503);
+      await stripe.deliver(session).expect(200);
+      await stripe.balanceOf(userId);
+
+      const reprocessed = await stripe.admin().post(`/v1/admin/stripe/events/${refund.id}/reprocess`).expect(200);
+
+      expect(reprocessed.body).toMatchObject({ eventId: refund.id, status: 'debited', userId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+      expect(await stripe.deliveryOf(refund.id)).toMatchObject({ status: 'debited' });
+      const again = await stripe.admin().post(`/v1/admin/stripe/events/${refund.id}/reprocess`).expect(200);
+      expect(again.body).toMatchObject({ status: 'duplicate' });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+      await stripe
+        .admin()
+        .post(`/v1/admin/stripe/events/${stripeId('evt')}/reprocess`)
+        .expect(404);
+    });
+  });
+
   describe('payments no user or no credits can be found for', () => {
     it('parks a payment without a user, lists it, and credits it once however often it is assigned', async () => {
       const userId = newUser();
@@ -285,6 +347,23 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
         .expect(404);
       expect(response.body.type).toMatch(/\/problems\/unmatched-payment-not-found$/);
     });
+  });
+});
+
+describe('Stripe webhook without STRIPE_WEBHOOK_SECRET', () => {
+  it('answers 503 with what to set, and stores nothing', async () => {
+    const testApp = await startTestApp('pglite', { config: { stripe: stripeConfigUnderTest({ webhookSecrets: [] }) } });
+    try {
+      const stripe = stripeWebhookClient(() => testApp);
+      const event = subscriptionUpdated();
+
+      const response = await stripe.deliver(event).expect(503);
+
+      expect(response.body).toMatchObject({ detail: expect.stringContaining('STRIPE_WEBHOOK_SECRET') });
+      expect(await stripe.deliveryOf(event.id)).toBeUndefined();
+    } finally {
+      await testApp.close();
+    }
   });
 });
 
