@@ -38,6 +38,10 @@ export type StripeConfig = {
   catalog: StripeCatalog;
   /** What a refund of credits already spent does to the balance. */
   refundShortfall: ShortfallPolicy;
+  /** Secret or restricted key for Stripe's API (checkout helper, sync); undefined: those answer 503. */
+  apiKey: string | undefined;
+  /** Where Stripe's API is; undefined: api.stripe.com. Tests point it at a local Stripe-shaped server. */
+  apiBase: URL | undefined;
 };
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -84,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       webhookSecrets: read('STRIPE_WEBHOOK_SECRET', () => parseWebhookSecrets(env.STRIPE_WEBHOOK_SECRET)),
       catalog: stripeCatalogFrom(env.STRIPE_CATALOG_FILE || 'config/stripe-catalog.json'),
       refundShortfall: oneOf(env, 'REFUND_SHORTFALL', SHORTFALL_POLICIES, 'debt'),
+      apiKey: read('STRIPE_API_KEY', () => optionalStripeApiKey(env.STRIPE_API_KEY)),
+      apiBase: read('STRIPE_API_BASE', () => optionalHttpUrl(env.STRIPE_API_BASE)),
     },
     readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -145,6 +151,21 @@ function parseWebhookSecrets(value: string | undefined): string[] {
     }
   }
   return secrets;
+}
+
+function optionalStripeApiKey(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/.test(value)) {
+    throw new Error('expected a secret (sk_...) or restricted (rk_...) Stripe key');
+  }
+  return value;
+}
+
+function optionalHttpUrl(value: string | undefined): URL | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = new URL(value);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must be an http:// or https:// URL');
+  return url;
 }
 
 function stripeCatalogFrom(file: string): StripeCatalog {

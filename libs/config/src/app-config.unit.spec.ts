@@ -60,6 +60,8 @@ describe('loadConfig', () => {
       ['STRIPE_WEBHOOK_SECRET', 'sk_test_not_a_webhook_secret'],
       ['STRIPE_WEBHOOK_SECRET', 'whsec_abcdefgh12345678,'],
       ['REFUND_SHORTFALL', 'forgive'],
+      ['STRIPE_API_KEY', 'pk_test_publishable0000'],
+      ['STRIPE_API_BASE', 'ftp://stripe.local'],
     ])('%s=%s', (variable, value) => {
       const env = { [variable]: value, DATABASE_URL: variable === 'DATABASE_POOL_SIZE' ? 'postgres://h/d' : undefined };
       expect(() => loadConfig({ ...env, API_KEYS: `a:read:${SECRET}` })).toThrow(
