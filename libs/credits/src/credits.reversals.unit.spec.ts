@@ -1,4 +1,12 @@
-import type { CloseDispute, CompleteRecharge, ConsumeCredits, OpenDispute, RefundRecharge } from './credits.commands';
+import fc from 'fast-check';
+import type {
+  CloseDispute,
+  CompleteRecharge,
+  ConsumeCredits,
+  CreditsCommand,
+  OpenDispute,
+  RefundRecharge,
+} from './credits.commands';
 import { decide } from './credits.decide';
 import type { CreditsEvent, RechargeRefunded, ShortfallPolicy } from './credits.events';
 import {
@@ -8,7 +16,8 @@ import {
   rechargeIdempotencyKey,
   refundIdempotencyKey,
 } from './credits.idempotency';
-import { evolve, initialState } from './credits.state';
+import { creditsShareOf } from './credits.reversals';
+import { type CreditsState, type RechargeState, evolve, initialState } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { given, recordAfter } from './testing/credits.given-when-then';
 
@@ -171,11 +180,7 @@ describe('disputes', () => {
 
 describe('evolve', () => {
   it('throws on a writeoff refund that would leave the balance below zero: decide never makes one', () => {
-    const state = [recharge(100), consume(90)].reduce((folded, command) => {
-      const decision = decide(command, folded);
-      if (decision.kind !== 'recorded') throw new Error('history not recorded');
-      return recordAfter(folded, decision.events, 1000n).reduce(evolve, folded);
-    }, initialState());
+    const state = foldAll([recharge(100), consume(90)]);
     const forged = refunded(refund(PAID_CENTS, { shortfallPolicy: 'writeoff' }), {
       creditsTakenBack: 100,
       creditsDebited: 100,
@@ -299,4 +304,36 @@ function eventOf(
 ): CreditsEvent {
   const { rechargeId, disputeId, source } = command.data;
   return { type, schemaVersion: 1, ...metadataOf(command), data: { rechargeId, disputeId, credits, source } };
+}
+
+describe('refund properties', () => {
+  it('takes back exactly the share of the largest amount refunded, whatever the order and repeats of deliveries', () => {
+    const deliveries = fc.array(fc.integer({ min: 1, max: PAID_CENTS }), { minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10_000 }), deliveries, fc.boolean(), (credits, amounts, debt) => {
+        let state = foldAll([recharge(credits)]);
+        for (const amount of amounts) {
+          const command = refund(amount, { shortfallPolicy: debt ? 'debt' : 'writeoff' });
+          const decision = decide(command, state);
+          if (decision.kind === 'recorded') state = recordAfter(state, decision.events, 5000n).reduce(evolve, state);
+        }
+        const taken = state.recharges.get(RECHARGE_ID)!.creditsTakenBack;
+        const largest = Math.max(...amounts);
+        const share = creditsShareOf({ credits, amountPaid: PAID_CENTS } as RechargeState, largest);
+
+        expect(taken).toBe(share);
+        expect(taken).toBeLessThanOrEqual(credits);
+        expect(state.balance).toBe(credits - taken);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+function foldAll(commands: CreditsCommand[]): CreditsState {
+  return commands.reduce((state, command) => {
+    const decision = decide(command, state);
+    if (decision.kind !== 'recorded') throw new Error(`${command.type} not recorded`);
+    return recordAfter(state, decision.events, 1000n).reduce(evolve, state);
+  }, initialState());
 }
