@@ -26,7 +26,7 @@ export class CreditsModule {
   static forRoot(options: CreditsModuleOptions): DynamicModule {
     return {
       module: CreditsModule,
-      // The Stripe ingestion runs refunds and disputes through the same runner.
+      // The Stripe ingestion runs refunds and disputes through the same runner, and waits for projections as queries do.
       global: true,
       controllers: [
         ConsumeCreditsHttpController,
@@ -52,7 +52,7 @@ export class CreditsModule {
         ReadYourWrites,
         { provide: READ_YOUR_WRITES_TIMEOUT_MS, useValue: options.readYourWritesTimeoutMs },
       ],
-      exports: [CreditsCommandRunner],
+      exports: [CreditsCommandRunner, READ_YOUR_WRITES_TIMEOUT_MS],
     };
   }
 }

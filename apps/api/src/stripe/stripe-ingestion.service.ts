@@ -14,8 +14,8 @@ import {
   deliveryPayload,
   recordDeliveryOutcome,
   recordDeliveryReceived,
-  userOfStripeCustomer,
 } from '@projections';
+import { RechargesLookup } from './recharges-lookup';
 import { outcomeOfRecharge, rechargeCommandOf } from './stripe-recharge';
 import { RechargeNotFoundYetError, StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
@@ -36,6 +36,7 @@ export class StripeIngestion {
     private readonly commandBus: CommandBus,
     private readonly unmatched: UnmatchedPayments,
     private readonly reversals: StripeReversals,
+    private readonly recharges: RechargesLookup,
   ) {}
 
   async receive(event: StripeEventEnvelope): Promise<DeliveryOutcome> {
@@ -94,7 +95,7 @@ export class StripeIngestion {
   private async credit(payment: StripePayment, event: StripeEventEnvelope): Promise<DeliveryOutcome> {
     const userId =
       payment.userId ??
-      (payment.customerId === undefined ? undefined : await userOfStripeCustomer(this.db, payment.customerId));
+      (payment.customerId === undefined ? undefined : await this.recharges.userOfCustomer(payment.customerId));
     if (userId === undefined) {
       return this.unmatched.park(
         payment,

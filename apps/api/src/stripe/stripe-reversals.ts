@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type CreditsCommand, type ShortfallPolicy, disputeIdempotencyKey, refundIdempotencyKey } from '@libs/credits';
-import type { SqlDriver } from '@libs/event-store';
 import type { StripeDispute, StripeRefund } from '@libs/stripe';
-import { type DeliveryOutcome, READ_MODEL_DB, type RechargeRow, rechargeOfStripePayment } from '@projections';
+import type { DeliveryOutcome, RechargeRow } from '@projections';
 import { CreditsCommandRunner } from '../credits/credits-command.runner';
+import { RechargesLookup } from './recharges-lookup';
 
 export const REFUND_SHORTFALL = Symbol('REFUND_SHORTFALL');
 
@@ -20,7 +20,7 @@ export class RechargeNotFoundYetError extends Error {
 @Injectable()
 export class StripeReversals {
   constructor(
-    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    private readonly recharges: RechargesLookup,
     @Inject(REFUND_SHORTFALL) private readonly shortfallPolicy: ShortfallPolicy,
     private readonly runner: CreditsCommandRunner,
   ) {}
@@ -79,7 +79,7 @@ export class StripeReversals {
     invoiceId: string | undefined,
     what: string,
   ): Promise<RechargeRow> {
-    const recharge = await rechargeOfStripePayment(this.db, { paymentIntentId, invoiceId });
+    const recharge = await this.recharges.rechargeOfPayment({ paymentIntentId, invoiceId });
     if (recharge === undefined) {
       throw new RechargeNotFoundYetError(
         `${what}: no recharge of payment ${paymentIntentId ?? invoiceId ?? '(none named)'} is recorded yet`,

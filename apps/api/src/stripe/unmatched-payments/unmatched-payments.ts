@@ -12,6 +12,7 @@ import {
 } from '@libs/stripe';
 import { type DeliveryOutcome, READ_MODEL_DB, rechargeById } from '@projections';
 import type { CreditsCommandResult } from '../../credits/credits-command.runner';
+import { RechargesLookup } from '../recharges-lookup';
 import { rechargeCommandOf } from '../stripe-recharge';
 
 export type Assignment = { userId: string; credits?: number; assignedBy: string };
@@ -29,12 +30,13 @@ export class UnmatchedPayments {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
+    private readonly recharges: RechargesLookup,
     private readonly commandBus: CommandBus,
   ) {}
 
   /** Parks a payment unless another event of it was credited already; parking twice keeps the first. */
   async park(payment: StripePayment, reason: string, event: StripeEventEnvelope): Promise<DeliveryOutcome> {
-    const credited = await rechargeById(this.db, payment.paymentId);
+    const credited = await this.recharges.rechargeById(payment.paymentId);
     if (credited !== undefined) {
       return {
         status: 'duplicate',
