@@ -4,6 +4,7 @@ import { StripeWebhookHttpController } from './receive-webhook/stripe-webhook.ht
 import { STRIPE_WEBHOOK_SECRETS, StripeWebhookVerifier } from './receive-webhook/stripe-webhook.verifier';
 import { StripeDeliveriesHttpController } from './stripe-deliveries/stripe-deliveries.http.controller';
 import { STRIPE_CATALOG, StripeIngestion } from './stripe-ingestion.service';
+import { RechargesLookup } from './recharges-lookup';
 import { REFUND_SHORTFALL, StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
 import { UnmatchedPaymentsHttpController } from './unmatched-payments/unmatched-payments.http.controller';
@@ -20,6 +21,7 @@ export class StripeModule {
         { provide: STRIPE_CATALOG, useValue: config.catalog },
         { provide: REFUND_SHORTFALL, useValue: config.refundShortfall },
         StripeReversals,
+        RechargesLookup,
         StripeWebhookVerifier,
         StripeIngestion,
         UnmatchedPayments,
