@@ -114,3 +114,13 @@ export async function rechargeOfStripePayment(
   );
   return rows.map(toRechargeRow)[0];
 }
+
+/** Which of these recharge ids are recorded, whichever user they credited. */
+export async function recordedRechargeIds(db: SqlExecutor, rechargeIds: readonly string[]): Promise<Set<string>> {
+  if (rechargeIds.length === 0) return new Set();
+  const rows = await db.query<{ recharge_id: string }>(
+    `select recharge_id from recharges where recharge_id = any($1::text[])`,
+    [rechargeIds],
+  );
+  return new Set(rows.map((row) => row.recharge_id));
+}

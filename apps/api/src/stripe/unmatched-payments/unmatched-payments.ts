@@ -10,7 +10,7 @@ import {
   parkedPaymentAssigned,
   paymentParked,
 } from '@libs/stripe';
-import { type DeliveryOutcome, READ_MODEL_DB, rechargeById } from '@projections';
+import { type DeliveryOutcome, READ_MODEL_DB, recordedRechargeIds } from '@projections';
 import type { CreditsCommandResult } from '../../credits/credits-command.runner';
 import { RechargesLookup } from '../recharges-lookup';
 import { rechargeCommandOf } from '../stripe-recharge';
@@ -56,14 +56,12 @@ export class UnmatchedPayments {
 
   /** Parked payments not yet credited to anyone, oldest first. */
   async list(): Promise<UnmatchedPayment[]> {
-    const payments = await this.readAll();
-    const waiting: UnmatchedPayment[] = [];
-    for (const payment of payments.values()) {
-      if (payment.assigned === undefined && (await rechargeById(this.db, payment.paymentId)) === undefined) {
-        waiting.push(payment);
-      }
-    }
-    return waiting;
+    const unassigned = [...(await this.readAll()).values()].filter((payment) => payment.assigned === undefined);
+    const credited = await recordedRechargeIds(
+      this.db,
+      unassigned.map((payment) => payment.paymentId),
+    );
+    return unassigned.filter((payment) => !credited.has(payment.paymentId));
   }
 
   /**
