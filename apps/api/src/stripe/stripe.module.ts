@@ -2,6 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { StripeConfig } from '@libs/config';
 import { StripeWebhookHttpController } from './receive-webhook/stripe-webhook.http.controller';
 import { STRIPE_WEBHOOK_SECRETS, StripeWebhookVerifier } from './receive-webhook/stripe-webhook.verifier';
+import { CreateCheckoutSessionHttpController } from './create-checkout-session/create-checkout-session.http.controller';
+import { STRIPE_API, stripeApiClient } from './stripe-api.client';
 import { StripeDeliveriesHttpController } from './stripe-deliveries/stripe-deliveries.http.controller';
 import { STRIPE_CATALOG, StripeIngestion } from './stripe-ingestion.service';
 import { RechargesLookup } from './recharges-lookup';
@@ -15,11 +17,17 @@ export class StripeModule {
   static forRoot(config: StripeConfig): DynamicModule {
     return {
       module: StripeModule,
-      controllers: [StripeWebhookHttpController, StripeDeliveriesHttpController, UnmatchedPaymentsHttpController],
+      controllers: [
+        StripeWebhookHttpController,
+        StripeDeliveriesHttpController,
+        UnmatchedPaymentsHttpController,
+        CreateCheckoutSessionHttpController,
+      ],
       providers: [
         { provide: STRIPE_WEBHOOK_SECRETS, useValue: config.webhookSecrets },
         { provide: STRIPE_CATALOG, useValue: config.catalog },
         { provide: REFUND_SHORTFALL, useValue: config.refundShortfall },
+        { provide: STRIPE_API, useFactory: () => stripeApiClient(config) },
         StripeReversals,
         RechargesLookup,
         StripeWebhookVerifier,
