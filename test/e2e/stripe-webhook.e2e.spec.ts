@@ -261,6 +261,18 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       expect(credited.body.events.every((event: { status: string }) => event.status === 'credited')).toBe(true);
     });
 
+    it('counts deliveries by event type and outcome in /metrics, rejected ones too', async () => {
+      await stripe.deliver(subscriptionUpdated()).expect(200);
+      await stripe.post('{}', 't=1,v1=forged').expect(400);
+
+      const metrics = await request(testApp.app.getHttpServer()).get('/metrics').expect(200);
+
+      expect(metrics.text).toMatch(
+        /stripe_webhook_deliveries_total\{event_type="customer.subscription.updated",outcome="ignored"\} [1-9]/,
+      );
+      expect(metrics.text).toMatch(/stripe_webhook_deliveries_total\{event_type="unknown",outcome="rejected"\} [1-9]/);
+    });
+
     it('refuses an unknown status filter and keys without the admin scope', async () => {
       await stripe.admin().get('/v1/admin/stripe/events').query({ status: 'lost' }).expect(400);
       await request(testApp.app.getHttpServer())

@@ -7,6 +7,7 @@ import { STRIPE_API, stripeApiClient } from './stripe-api.client';
 import { StripeDeliveriesHttpController } from './stripe-deliveries/stripe-deliveries.http.controller';
 import { STRIPE_CATALOG, StripeIngestion } from './stripe-ingestion.service';
 import { RechargesLookup } from './recharges-lookup';
+import { StripeMetrics } from './stripe-metrics';
 import { REFUND_SHORTFALL, StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
 import { UnmatchedPaymentsHttpController } from './unmatched-payments/unmatched-payments.http.controller';
@@ -30,6 +31,7 @@ export class StripeModule {
         { provide: STRIPE_API, useFactory: () => stripeApiClient(config) },
         StripeReversals,
         RechargesLookup,
+        StripeMetrics,
         StripeWebhookVerifier,
         StripeIngestion,
         UnmatchedPayments,
