@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { checkoutSessionCompleted, stripeId } from '../support/stripe-events';
+import { packCheckoutCompleted, stripeId } from '../support/stripe-events';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
 import { type TestApp, startTestApp } from '../support/test-app';
 import { postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-stores';
@@ -36,11 +36,7 @@ const runsOnPostgres = storeKindsUnderTest().includes('postgres');
   it('answers 5xx during the outage, and the retry after it credits once', async () => {
     const userId = `user-${randomUUID()}`;
     const paymentIntentId = stripeId('pi');
-    const session = checkoutSessionCompleted({
-      client_reference_id: userId,
-      payment_intent: paymentIntentId,
-      metadata: { packId: 'credits_100' },
-    });
+    const session = packCheckoutCompleted(userId, paymentIntentId);
 
     await setConnectionsAllowed(databaseName(), false);
     const duringOutage = await stripe.deliver(session);

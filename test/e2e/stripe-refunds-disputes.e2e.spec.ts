@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { ShortfallPolicy } from '@libs/credits';
 import {
   chargeRefunded,
-  checkoutSessionCompleted,
   disputeClosed,
   disputeCreated,
   invoicePaid,
+  packCheckoutCompleted,
   stripeId,
 } from '../support/stripe-events';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
@@ -38,12 +38,7 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
     async function paidUser(): Promise<{ userId: string; paymentIntentId: string }> {
       const userId = `user-${randomUUID()}`;
       const paymentIntentId = stripeId('pi');
-      const session = checkoutSessionCompleted({
-        client_reference_id: userId,
-        payment_intent: paymentIntentId,
-        metadata: { packId: 'credits_100' },
-      });
-      await stripe.deliver(session).expect(200);
+      await stripe.deliver(packCheckoutCompleted(userId, paymentIntentId)).expect(200);
       return { userId, paymentIntentId };
     }
 
@@ -107,8 +102,7 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
 
     /** A later pack bought by the same user: it pays the debt first. */
     async function paidAgain(userId: string): Promise<void> {
-      const session = checkoutSessionCompleted({ client_reference_id: userId, metadata: { packId: 'credits_100' } });
-      await stripe.deliver(session).expect(200);
+      await stripe.deliver(packCheckoutCompleted(userId)).expect(200);
     }
 
     it('refunds a subscription invoice’s credits, found through the invoice', async () => {
@@ -136,12 +130,7 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       expect(refused.body.type).toMatch(/\/problems\/stripe-delivery-failed$/);
       expect(await stripe.deliveryOf(early.id)).toMatchObject({ status: 'failed', reason: expect.any(String) });
 
-      const session = checkoutSessionCompleted({
-        client_reference_id: userId,
-        payment_intent: paymentIntentId,
-        metadata: { packId: 'credits_100' },
-      });
-      await stripe.deliver(session).expect(200);
+      await stripe.deliver(packCheckoutCompleted(userId, paymentIntentId)).expect(200);
       await stripe.balanceOf(userId);
       expect((await stripe.deliver(early).expect(200)).body).toMatchObject({ status: 'debited' });
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 70, frozenCredits: 0 });

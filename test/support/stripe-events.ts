@@ -71,6 +71,15 @@ export function checkoutSessionCompleted(overrides: Overrides = {}, options?: Ev
   return stripeEvent('checkout.session.completed', checkoutSession(overrides), options);
 }
 
+/** A paid Checkout session of the catalog's 100-credit pack (10.00 USD) for `userId`, keyed by its payment intent. */
+export function packCheckoutCompleted(userId: string, paymentIntentId = stripeId('pi')): StripeTestEvent {
+  return checkoutSessionCompleted({
+    client_reference_id: userId,
+    payment_intent: paymentIntentId,
+    metadata: { packId: 'credits_100' },
+  });
+}
+
 export function checkoutSessionAsyncPaymentSucceeded(
   overrides: Overrides = {},
   options?: EventOptions,
