@@ -105,6 +105,22 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       await stripe.deliver(packCheckoutCompleted(userId)).expect(200);
     }
 
+    it('refunds a subscription invoice of the current shape, found through the payment intent its payments name', async () => {
+      const userId = `user-${randomUUID()}`;
+      const invoiceId = stripeId('in');
+      const paymentIntentId = stripeId('pi');
+      await stripe
+        .deliver(invoicePaid({ shape: 'current', id: invoiceId, paymentIntentId, subscriptionMetadata: { userId } }))
+        .expect(200);
+
+      const response = await stripe
+        .deliver(chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: 250 }))
+        .expect(200);
+
+      expect(response.body).toMatchObject({ status: 'debited', userId, rechargeId: invoiceId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 750, frozenCredits: 0 });
+    });
+
     it('refunds a subscription invoice’s credits, found through the invoice', async () => {
       const userId = `user-${randomUUID()}`;
       const invoiceId = stripeId('in');

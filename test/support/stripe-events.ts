@@ -175,6 +175,8 @@ export type InvoiceLine = {
   quantity?: number;
   /** Minor units; 1000 unless given. */
   amount?: number;
+  /** A proration (a plan change's part period): it buys no period. */
+  proration?: boolean;
   /** Metadata of the expanded price: the legacy shape only, the current one names the price by id. */
   priceMetadata?: Record<string, string>;
 };
@@ -186,7 +188,7 @@ export type InvoiceOptions = {
   subscriptionId?: string | null;
   /** The subscription's metadata, as Stripe copies it onto the invoice's subscription details. */
   subscriptionMetadata?: Record<string, string>;
-  /** The legacy shape's `invoice.payment_intent`. */
+  /** The legacy shape's `invoice.payment_intent` (fresh unless given); in the current shape, `payments` when given. */
   paymentIntentId?: string;
   /** One line of `price_basic_monthly` unless given. */
   lines?: InvoiceLine[];
@@ -257,7 +259,11 @@ function currentInvoice(options: InvoiceOptions, subscriptionId: string | null):
           quote_details: null,
           subscription_details: { subscription: subscriptionId, metadata: options.subscriptionMetadata ?? {} },
         };
-  return deepMerge(fixture(invoiceFixture), { subscription: undefined, parent });
+  const payments =
+    options.paymentIntentId === undefined
+      ? undefined
+      : { object: 'list', data: [{ payment: { type: 'payment_intent', payment_intent: options.paymentIntentId } }] };
+  return deepMerge(fixture(invoiceFixture), { subscription: undefined, parent, payments });
 }
 
 function legacyLine(base: StripeObject, line: InvoiceLine, subscriptionId: string | null): StripeObject {
@@ -268,14 +274,18 @@ function legacyLine(base: StripeObject, line: InvoiceLine, subscriptionId: strin
     pricing: undefined,
     type: 'subscription',
     subscription: subscriptionId,
-    proration: false,
+    proration: line.proration ?? false,
     price,
   });
 }
 
 function currentLine(base: StripeObject, line: InvoiceLine, subscriptionId: string | null): StripeObject {
   if (line.priceMetadata !== undefined) throw new Error('the current invoice shape names its price by id: no metadata');
-  const itemDetails = { subscription: subscriptionId, subscription_item: stripeId('si'), proration: false };
+  const itemDetails = {
+    subscription: subscriptionId,
+    subscription_item: stripeId('si'),
+    proration: line.proration ?? false,
+  };
   return deepMerge(base, {
     ...lineAmounts(line),
     subscription: subscriptionId,

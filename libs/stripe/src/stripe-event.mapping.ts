@@ -164,9 +164,15 @@ function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): Str
   // Newer API versions moved the subscription under `parent.subscription_details`.
   const currentDetails = child(child(invoice, 'parent'), 'subscription_details');
   const legacyDetails = child(invoice, 'subscription_details');
+  const subscriptionId = optionalId(invoice, 'subscription') ?? optionalId(currentDetails, 'subscription');
+  const paymentIntentId = optionalId(invoice, 'payment_intent') ?? firstInvoicePaymentIntent(invoice);
+  const unpaidPeriod = notAPaidPeriod(invoice, subscriptionId, paymentIntentId);
+  if (unpaidPeriod !== undefined) return ignored(unpaidPeriod);
   const customerId = optionalId(invoice, 'customer');
   return payment(event, {
-    paymentId: invoiceId,
+    // A subscription's period is its own payment; a one-off invoice (Checkout's `invoice_creation`, a
+    // payment link) is the same payment as its payment intent, which its session already credits.
+    paymentId: subscriptionId === undefined ? paymentIntentId! : invoiceId,
     userId: firstUserId([
       metadataValue(invoice, 'userId'),
       metadataValue(currentDetails, 'userId'),
@@ -176,13 +182,37 @@ function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): Str
     credits: creditsOfInvoice(invoice, catalog),
     amountPaid,
     currency: currencyOf(invoice),
-    source: {
-      invoiceId,
-      subscriptionId: optionalId(invoice, 'subscription') ?? optionalId(currentDetails, 'subscription'),
-      customerId,
-      paymentIntentId: optionalId(invoice, 'payment_intent'),
-    },
+    source: { invoiceId, subscriptionId, customerId, paymentIntentId },
   });
+}
+
+/**
+ * Why a paid invoice buys no period of credits, if it does not: a plan change
+ * bills prorations (the next period's invoice credits the new plan), and a
+ * one-off invoice without a payment intent could not be told from the
+ * session or payment intent that credits the same money.
+ */
+function notAPaidPeriod(
+  invoice: PayloadObject,
+  subscriptionId: string | undefined,
+  paymentIntentId: string | undefined,
+): string | undefined {
+  if (invoice.fields.billing_reason === 'subscription_update') {
+    return 'a plan change billed as prorations: the next period’s invoice credits the new plan';
+  }
+  if (subscriptionId === undefined && paymentIntentId === undefined) {
+    return 'a one-off invoice without a payment intent: its Checkout session or payment intent credits it';
+  }
+  return undefined;
+}
+
+/** Newer API versions name an invoice's payment intents in `payments` (when it is included). */
+function firstInvoicePaymentIntent(invoice: PayloadObject): string | undefined {
+  for (const invoicePayment of listItems(child(invoice, 'payments'))) {
+    const paymentIntentId = optionalId(child(invoicePayment, 'payment'), 'payment_intent');
+    if (paymentIntentId !== undefined) return paymentIntentId;
+  }
+  return undefined;
 }
 
 function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
@@ -407,13 +437,32 @@ function sessionLines(session: PayloadObject): PriceLine[] {
   });
 }
 
-/** Older API versions: `line.price` (an id or an expanded price); newer: `line.pricing.price_details.price`. */
+/**
+ * Older API versions: `line.price` (an id or an expanded price); newer:
+ * `line.pricing.price_details.price`. Prorations and credit lines buy no
+ * period: a line is counted only for an amount it charges in full.
+ */
 function invoiceLines(invoice: PayloadObject): PriceLine[] {
   return listItems(child(invoice, 'lines')).flatMap((line) => {
     const price = optionalRef(line, 'price') ?? optionalRef(child(child(line, 'pricing'), 'price_details'), 'price');
-    if (price === undefined) return [];
+    if (price === undefined || isProration(line) || chargesNothing(line)) return [];
     return [{ priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded }];
   });
+}
+
+/** A credit line (negative) or a free one: Stripe's line amounts may be below zero, unlike its payments. */
+function chargesNothing(line: PayloadObject): boolean {
+  const amount = line.fields.amount;
+  return typeof amount === 'number' && amount <= 0;
+}
+
+function isProration(line: PayloadObject): boolean {
+  const parent = child(line, 'parent');
+  return (
+    line.fields.proration === true ||
+    child(parent, 'subscription_item_details')?.fields.proration === true ||
+    child(parent, 'invoice_item_details')?.fields.proration === true
+  );
 }
 
 /** Stripe metadata values are strings; a count written there must be digits only, no sign, no decimals. */

@@ -541,13 +541,55 @@ describe('meaningOf invoice.paid', () => {
       });
     });
 
-    it('credits a one-off invoice outside any subscription, with no subscription in its source', () => {
-      const event = invoicePaid({ shape, subscriptionId: null, lines: [{ priceId: 'price_credits_100' }] });
+    it('credits a one-off invoice as the payment of its payment intent: its Checkout session is the same payment', () => {
+      const event = invoicePaid({
+        shape,
+        subscriptionId: null,
+        paymentIntentId: 'pi_one_off',
+        lines: [{ priceId: 'price_credits_100' }],
+      });
 
       const payment = paymentOf(event);
 
+      expect(payment.paymentId).toBe('pi_one_off');
       expect(payment.credits).toEqual({ kind: 'known', credits: 100 });
+      expect(payment.source.paymentIntentId).toBe('pi_one_off');
       expect(payment.source.subscriptionId).toBeUndefined();
+    });
+
+    it('ignores a one-off invoice whose payment intent it does not name', () => {
+      const event = invoicePaid({
+        shape,
+        subscriptionId: null,
+        lines: [{ priceId: 'price_credits_100' }],
+        overrides: { payment_intent: null },
+      });
+
+      expect(ignoredReasonOf(event)).toMatch(/^a one-off invoice without a payment intent/);
+    });
+
+    it('counts no proration and no credit line: only lines charged in full buy a period', () => {
+      const event = invoicePaid({
+        shape,
+        lines: [
+          { priceId: 'price_basic_monthly', amount: -500, proration: true },
+          { priceId: 'price_pro_monthly', amount: 1000, proration: true },
+          { priceId: 'price_basic_monthly', amount: 1000 },
+          { priceId: 'price_pro_monthly', amount: -1000 },
+        ],
+      });
+
+      expect(paymentOf(event).credits).toEqual({ kind: 'known', credits: 1000 });
+    });
+
+    it('ignores a plan change’s invoice: prorations buy no period, the next period’s invoice credits the new plan', () => {
+      const event = invoicePaid({
+        shape,
+        lines: [{ priceId: 'price_pro_monthly', proration: true }],
+        overrides: { billing_reason: 'subscription_update' },
+      });
+
+      expect(ignoredReasonOf(event)).toMatch(/^a plan change billed as prorations/);
     });
 
     it('ignores an invoice paid with nothing (a trial, a full discount)', () => {
