@@ -153,6 +153,18 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       expect(await stripe.deliveryOf(early.id)).toMatchObject({ status: 'debited', deliveries: 2 });
     });
 
+    it('records a refund of an unknown payment as failed, answered 200, once Stripe made it over an hour ago', async () => {
+      const stale = chargeRefunded(
+        { payment_intent: stripeId('pi'), amount_refunded: 300 },
+        { created: Math.floor(Date.now() / 1000) - 2 * 3600 },
+      );
+
+      const response = await stripe.deliver(stale).expect(200);
+
+      expect(response.body).toMatchObject({ status: 'failed', reason: expect.stringContaining('no recharge') });
+      expect(await stripe.deliveryOf(stale.id)).toMatchObject({ status: 'failed' });
+    });
+
     describe('disputes', () => {
       it('freezes the recharge’s remaining credits while open and releases them when won', async () => {
         const { userId, paymentIntentId } = await paidUser();

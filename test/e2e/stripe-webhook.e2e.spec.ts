@@ -295,8 +295,8 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       expect(reprocessed.body).toMatchObject({ eventId: refund.id, status: 'debited', userId });
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
       expect(await stripe.deliveryOf(refund.id)).toMatchObject({ status: 'debited' });
-      const again = await stripe.admin().post(`/v1/admin/stripe/events/${refund.id}/reprocess`).expect(200);
-      expect(again.body).toMatchObject({ status: 'duplicate' });
+      const again = await stripe.admin().post(`/v1/admin/stripe/events/${refund.id}/reprocess`).expect(409);
+      expect(again.body.type).toMatch(/\/problems\/stripe-event-already-applied$/);
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
       await stripe
         .admin()

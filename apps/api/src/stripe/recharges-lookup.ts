@@ -11,13 +11,16 @@ import {
   waitForPosition,
 } from '@projections';
 import { READ_YOUR_WRITES_TIMEOUT_MS } from '../credits/read-your-writes';
+import { ReadModelBehindError } from './retry-later.error';
 
 /**
  * What the Stripe ingestion asks of the recharges projection: which recharge
  * a refund is about, which user a customer paid for. Stripe's events of one
  * payment can follow each other within moments, before the projection shows
  * the first: on a miss, wait (a bounded time) until the projection has applied
- * everything stored now, and ask once more.
+ * everything stored now, and ask once more. A projection that does not catch
+ * up in time throws `ReadModelBehindError`: a miss then would park or fail a
+ * payment that only needs a moment.
  */
 @Injectable()
 export class RechargesLookup {
@@ -43,6 +46,7 @@ export class RechargesLookup {
     return (await query()) ?? ((await this.projectionCaughtUp()) ? query() : undefined);
   }
 
+  /** True once the projection shows everything stored now; a projection still behind is a reason to retry later. */
   private async projectionCaughtUp(): Promise<boolean> {
     const head = await this.store.headPosition();
     if (head === undefined) return false;
@@ -50,8 +54,8 @@ export class RechargesLookup {
       await waitForPosition(this.db, this.store, RECHARGES_PROJECTION, head, this.waitTimeoutMs);
       return true;
     } catch (error) {
-      if (error instanceof ProjectionBehindError) return false;
-      throw error;
+      if (!(error instanceof ProjectionBehindError)) throw error;
+      throw new ReadModelBehindError(`the recharges read model is behind: ${error.message}`);
     }
   }
 }

@@ -11,16 +11,22 @@ import {
 import {
   type DeliveryOutcome,
   READ_MODEL_DB,
+  deliveryOf,
   deliveryPayload,
+  type DeliveryStatus,
   recordDeliveryOutcome,
   recordDeliveryReceived,
 } from '@projections';
 import { RechargesLookup } from './recharges-lookup';
 import { outcomeOfRecharge, rechargeCommandOf } from './stripe-recharge';
-import { RechargeNotFoundYetError, StripeReversals } from './stripe-reversals';
+import { RetryLaterError, withinRetryWindow } from './retry-later.error';
+import { StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
 
 export const STRIPE_CATALOG = Symbol('STRIPE_CATALOG');
+
+/** Deliveries that moved no credits and parked nothing: processing them again cannot count anything twice. */
+const REPROCESSABLE: readonly DeliveryStatus[] = ['received', 'failed', 'ignored'];
 
 /**
  * From a verified Stripe event to credits, exactly once per payment: the
@@ -44,11 +50,23 @@ export class StripeIngestion {
     return this.processAndRecord(event, { replace: false });
   }
 
-  /** An operator's second try at a recorded delivery; undefined if no such delivery was received. */
-  async reprocess(eventId: string): Promise<DeliveryOutcome | undefined> {
-    const payload = await deliveryPayload(this.db, eventId);
-    if (payload === undefined) return undefined;
-    return this.processAndRecord(payload as StripeEventEnvelope, { replace: true });
+  /**
+   * An operator's second try at a recorded delivery that did not apply
+   * (`failed`, `ignored`, or stuck in `received`). Undefined if no such
+   * delivery was received; `applied` if it already moved credits or was parked.
+   */
+  async reprocess(eventId: string): Promise<DeliveryOutcome | undefined | 'applied'> {
+    const delivery = await deliveryOf(this.db, eventId);
+    if (delivery === undefined) return undefined;
+    if (!REPROCESSABLE.includes(delivery.status)) return 'applied';
+    const payload = (await deliveryPayload(this.db, eventId)) as StripeEventEnvelope;
+    try {
+      return await this.processAndRecord(payload, { replace: true });
+    } catch (error) {
+      // Recorded as failed already; the operator reads why rather than a 503.
+      if (error instanceof RetryLaterError) return { status: 'failed', reason: error.message };
+      throw error;
+    }
   }
 
   private async processAndRecord(event: StripeEventEnvelope, options: { replace: boolean }): Promise<DeliveryOutcome> {
@@ -56,10 +74,12 @@ export class StripeIngestion {
     try {
       outcome = await this.process(event);
     } catch (error) {
-      if (error instanceof RechargeNotFoundYetError) {
-        // Recorded for the operators, and thrown so that Stripe delivers it again.
-        await recordDeliveryOutcome(this.db, event.id, { status: 'failed', reason: error.message }, options);
-        throw error;
+      if (error instanceof RetryLaterError) {
+        outcome = { status: 'failed', reason: error.message };
+        await recordDeliveryOutcome(this.db, event.id, outcome, options);
+        // Within the window, thrown so that Stripe delivers it again; after it, answered: an operator takes over.
+        if (withinRetryWindow(event.created, new Date())) throw error;
+        return outcome;
       }
       if (!(error instanceof StripeObjectError)) throw error;
       outcome = { status: 'failed', reason: error.message };

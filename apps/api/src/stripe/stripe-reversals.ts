@@ -4,17 +4,9 @@ import type { StripeDispute, StripeRefund } from '@libs/stripe';
 import type { DeliveryOutcome, RechargeRow } from '@projections';
 import { CreditsCommandRunner } from '../credits/credits-command.runner';
 import { RechargesLookup } from './recharges-lookup';
+import { RechargeNotFoundYetError } from './retry-later.error';
 
 export const REFUND_SHORTFALL = Symbol('REFUND_SHORTFALL');
-
-/**
- * Stripe could not be matched with its recharge yet (the payment's own event
- * may still be on its way, or the projection a moment behind): the webhook
- * answers 5xx so that Stripe delivers it again later.
- */
-export class RechargeNotFoundYetError extends Error {
-  override readonly name = 'RechargeNotFoundYetError';
-}
 
 /** Refunds and disputes: found by their payment, applied to the recharge's user stream. */
 @Injectable()

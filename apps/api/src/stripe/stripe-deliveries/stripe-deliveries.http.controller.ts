@@ -60,12 +60,19 @@ export class StripeDeliveriesHttpController {
   @Post(':eventId/reprocess')
   @RequiresScope('admin')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Process a recorded delivery again (idempotent: a payment is credited once)' })
+  @ApiOperation({
+    summary: 'Process a failed, ignored or unfinished delivery again (a payment is still credited once)',
+  })
   async reprocess(@Param('eventId') eventId: string) {
     const outcome = await this.ingestion.reprocess(eventId);
     if (outcome === undefined) {
       throw ProblemException.of(404, 'stripe-event-not-found', 'Stripe event not found', {
         detail: `no delivery of ${eventId} was received`,
+      });
+    }
+    if (outcome === 'applied') {
+      throw ProblemException.of(409, 'stripe-event-already-applied', 'Stripe event already applied', {
+        detail: `${eventId} already moved credits or parked its payment: only failed, ignored or unfinished deliveries are reprocessed`,
       });
     }
     return { eventId, ...outcome };

@@ -2,7 +2,7 @@ import type { StripeEventEnvelope } from '@libs/stripe';
 import { DELIVERY_STATUSES, type DeliveryOutcome, type DeliveryStatus } from '@projections';
 import type Stripe from 'stripe';
 import type { StripeIngestion } from '../stripe-ingestion.service';
-import { RechargeNotFoundYetError } from '../stripe-reversals';
+import { RetryLaterError } from '../retry-later.error';
 import type { SyncOptions } from './sync-stripe-events.arguments';
 
 /** Stripe's largest page. */
@@ -83,7 +83,7 @@ async function receiveInOrder(dependencies: SyncDependencies, event: StripeEvent
   try {
     return await dependencies.ingestion.receive(event);
   } catch (error) {
-    if (error instanceof RechargeNotFoundYetError) return { status: 'failed', reason: error.message };
+    if (error instanceof RetryLaterError) return { status: 'failed', reason: error.message };
     throw error;
   }
 }
