@@ -97,12 +97,14 @@ function reversed(row: RechargeRow, event: RechargeReversal): Partial<RechargeRo
       return {
         amountRefunded: event.data.amountRefundedTotal,
         creditsTakenBack: row.creditsTakenBack + event.data.creditsTakenBack,
-        disputeId: event.data.reason === 'dispute-lost' ? null : row.disputeId,
+        disputeId:
+          event.data.reason === 'dispute-lost' && row.disputeId === event.data.source.disputeId ? null : row.disputeId,
       };
     case 'CreditsFrozen':
       return { disputeId: event.data.disputeId };
     case 'CreditsUnfrozen':
-      return { disputeId: null };
+      // A dispute this recharge never saw open may close (0 released): it leaves another one open.
+      return { disputeId: row.disputeId === event.data.disputeId ? null : row.disputeId };
     default:
       return assertNever(event);
   }

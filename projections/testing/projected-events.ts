@@ -84,7 +84,12 @@ export function rechargeRefunded({
       shortfallCredits: creditsTakenBack - creditsDebited,
       shortfallPolicy,
       creditsUnfrozen,
-      source: { kind: 'stripe', stripeEventId: `evt_${version}`, chargeId: 'ch_1' },
+      source: {
+        kind: 'stripe',
+        stripeEventId: `evt_${version}`,
+        chargeId: 'ch_1',
+        ...(reason === 'dispute-lost' ? { disputeId: 'dp_1' } : {}),
+      },
     },
     ...recordedAt(version),
   };

@@ -187,6 +187,27 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
         await stripe.consume(userId, 60, `render-${randomUUID()}`).expect(201);
       });
 
+      it('releases an inquiry closed without a chargeback, and freezes nothing for an opening delivered after', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        const disputeId = stripeId('dp');
+        const opened = disputeCreated({ id: disputeId, payment_intent: paymentIntentId });
+        await stripe.deliver(opened).expect(200);
+
+        const closed = disputeClosed({ id: disputeId, payment_intent: paymentIntentId, status: 'warning_closed' });
+        expect((await stripe.deliver(closed).expect(200)).body).toMatchObject({ status: 'unfrozen' });
+        const otherId = stripeId('dp');
+        const lateOther = disputeCreated({ id: otherId, payment_intent: paymentIntentId });
+        const otherClosed = disputeClosed({
+          id: otherId,
+          payment_intent: paymentIntentId,
+          status: 'won',
+        });
+        expect((await stripe.deliver(otherClosed).expect(200)).body).toMatchObject({ status: 'unfrozen' });
+        expect((await stripe.deliver(lateOther).expect(200)).body).toMatchObject({ status: 'ignored' });
+
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+      });
+
       it('takes the disputed credits back when lost, as a refund would', async () => {
         const { userId, paymentIntentId } = await paidUser();
         await stripe.consume(userId, 40, `render-${randomUUID()}`).expect(201);

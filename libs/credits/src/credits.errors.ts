@@ -71,9 +71,9 @@ export type DisputeAlreadyOpen = {
   disputeId: string;
 };
 
-/** A dispute won that this stream never saw open: nothing was frozen, nothing to release. */
-export type DisputeNotOpen = {
-  type: 'dispute-not-open';
+/** The dispute's closing is recorded already: its opening arrived late, and must not freeze anything now. */
+export type DisputeAlreadyClosed = {
+  type: 'dispute-already-closed';
   rechargeId: string;
   disputeId: string;
 };
@@ -90,4 +90,4 @@ export type CreditsDomainError =
   | RefundAlreadyApplied
   | InvalidRefundAmount
   | DisputeAlreadyOpen
-  | DisputeNotOpen;
+  | DisputeAlreadyClosed;

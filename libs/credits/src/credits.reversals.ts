@@ -8,7 +8,7 @@ import type {
   ReversalSource,
   ShortfallPolicy,
 } from './credits.events';
-import { eventIdFor } from './credits.idempotency';
+import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import { type CreditsState, type RechargeState, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 
@@ -43,6 +43,9 @@ export function openDispute(command: OpenDispute, state: CreditsState, metadata:
   if (recharge.dispute !== undefined) {
     return refuse({ type: 'dispute-already-open', rechargeId, disputeId: recharge.dispute.disputeId });
   }
+  if (state.outcomes.has(disputeIdempotencyKey(disputeId, 'closed'))) {
+    return refuse({ type: 'dispute-already-closed', rechargeId, disputeId });
+  }
   // What is left of the recharge, as far as the balance still holds it unfrozen.
   const credits = Math.min(recharge.credits - recharge.creditsTakenBack, spendableCredits(state));
   const event: CreditsFrozen = {
@@ -62,12 +65,13 @@ export function closeDispute(command: CloseDispute, state: CreditsState, metadat
   if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
   const frozen = recharge.dispute?.disputeId === disputeId ? recharge.dispute.frozenCredits : undefined;
   if (outcome === 'won') {
-    if (frozen === undefined) return refuse({ type: 'dispute-not-open', rechargeId, disputeId });
+    // Recorded even when this stream never saw the dispute open (nothing frozen, 0 released): its closing
+    // is then known, and an opening delivered late freezes nothing.
     const event: CreditsUnfrozen = {
       type: 'CreditsUnfrozen',
       schemaVersion: 1,
       id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-      data: { rechargeId, disputeId, credits: frozen, source },
+      data: { rechargeId, disputeId, credits: frozen ?? 0, source },
       metadata,
     };
     return record(event);

@@ -167,13 +167,26 @@ describe('disputes', () => {
       expect(state).toMatchObject({ balance: -40, frozenCredits: 0 });
     });
 
-    it('refuses a second dispute while one is open, and a win it never saw open', () => {
+    it('refuses to open a dispute whose closing is recorded: a late opening freezes nothing', () => {
+      given(...history, closeDispute('lost'))
+        .when(openDispute())
+        .thenRefuses({ type: 'dispute-already-closed', rechargeId: RECHARGE_ID, disputeId: 'dp_1' });
+    });
+
+    it('refuses a second dispute while one is open', () => {
       given(...history, openDispute())
         .when(openDispute('dp_2'))
         .thenRefuses({ type: 'dispute-already-open', rechargeId: RECHARGE_ID, disputeId: 'dp_1' });
+    });
+
+    it('records a win it never saw open, releasing nothing, so that a late opening freezes nothing', () => {
+      const won = closeDispute('won');
       given(...history)
-        .when(closeDispute('won'))
-        .thenRefuses({ type: 'dispute-not-open', rechargeId: RECHARGE_ID, disputeId: 'dp_1' });
+        .when(won)
+        .thenRecords(eventOf(won, 'CreditsUnfrozen', { credits: 0 }));
+      given(...history, won)
+        .when(openDispute())
+        .thenRefuses({ type: 'dispute-already-closed', rechargeId: RECHARGE_ID, disputeId: 'dp_1' });
     });
   });
 });

@@ -151,15 +151,20 @@ function rechargeAfter(
         ...recharge,
         amountRefundedTotal: event.data.amountRefundedTotal,
         creditsTakenBack: recharge.creditsTakenBack + event.data.creditsTakenBack,
-        dispute: event.data.reason === 'dispute-lost' ? undefined : recharge.dispute,
+        dispute: closes(recharge, event.data.reason === 'dispute-lost' ? event.data.source.disputeId : undefined),
       };
     case 'CreditsFrozen':
       return { ...recharge, dispute: { disputeId: event.data.disputeId, frozenCredits: event.data.credits } };
     case 'CreditsUnfrozen':
-      return { ...recharge, dispute: undefined };
+      return { ...recharge, dispute: closes(recharge, event.data.disputeId) };
     default:
       return assertNever(event);
   }
+}
+
+/** The recharge's open dispute once `disputeId` closes: closing another dispute leaves it open. */
+function closes(recharge: RechargeState, disputeId: string | undefined): RechargeState['dispute'] {
+  return recharge.dispute?.disputeId === disputeId ? undefined : recharge.dispute;
 }
 
 /** A gap in versions is a programmer error in the store or the reader: crash. */

@@ -237,8 +237,13 @@ function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
 function disputeClosedMeaning(event: StripeEventEnvelope): StripeEventMeaning {
   const dispute = disputeOf(event);
   const status = requiredString(payloadOf(event), 'status');
-  if (status === 'won' || status === 'lost') return { kind: 'dispute-closed', dispute, outcome: status };
-  return ignored(`the dispute closed with status ${status}, neither won nor lost: no funds moved`);
+  if (status === 'lost') return { kind: 'dispute-closed', dispute, outcome: 'lost' };
+  // An inquiry closed without a chargeback (`warning_closed`), or one prevented: no funds moved, so what the
+  // dispute froze is released as for a win.
+  if (status === 'won' || status === 'warning_closed' || status === 'prevented') {
+    return { kind: 'dispute-closed', dispute, outcome: 'won' };
+  }
+  return ignored(`the dispute closed with status ${status}, neither won nor lost: nothing to release or take back`);
 }
 
 function disputeOf(event: StripeEventEnvelope): StripeDispute {

@@ -745,8 +745,12 @@ describe('meaningOf disputes', () => {
     });
   });
 
-  it('ignores a dispute closed neither won nor lost, naming its status', () => {
-    expect(ignoredReasonOf(disputeClosed({ status: 'warning_closed' }))).toMatch(/status warning_closed/);
+  it.each(['warning_closed', 'prevented'])('releases a dispute closed %s as a win: no funds moved', (status) => {
+    expect(meaningOf(disputeClosed({ status }), CATALOG)).toMatchObject({ kind: 'dispute-closed', outcome: 'won' });
+  });
+
+  it('ignores a dispute closed with a status it does not know, naming it', () => {
+    expect(ignoredReasonOf(disputeClosed({ status: 'under_review' }))).toMatch(/status under_review/);
   });
 
   it('ignores charge.dispute.updated', () => {

@@ -101,7 +101,7 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
     case 'refund-already-applied':
     case 'invalid-refund-amount':
     case 'dispute-already-open':
-    case 'dispute-not-open':
+    case 'dispute-already-closed':
       // Refunds and disputes come from Stripe's webhook, which records these as delivery outcomes.
       return ProblemException.of(409, error.type, 'Refund or dispute not applicable', { ...error });
     default:

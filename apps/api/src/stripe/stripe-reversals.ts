@@ -96,8 +96,12 @@ export class StripeReversals {
     if (error.type === 'refund-already-applied') {
       return { status: 'duplicate', reason: 'a refund of this amount or more was already applied', ...recorded };
     }
-    if (error.type === 'dispute-not-open') {
-      return { status: 'ignored', reason: 'dispute won that was never seen open: nothing was frozen', ...recorded };
+    if (error.type === 'dispute-already-closed') {
+      return {
+        status: 'ignored',
+        reason: 'the dispute opened after its closing was recorded: nothing to freeze',
+        ...recorded,
+      };
     }
     return { status: 'failed', reason: `refused: ${JSON.stringify(error)}`, ...recorded };
   }
