@@ -78,6 +78,8 @@ export function rechargeRefunded({
     data: {
       rechargeId,
       reason,
+      refundedBy: reason === 'dispute-lost' ? 'dispute:dp_1' : 'ch_1',
+      amountRefundedBy: creditsTakenBack * 10,
       amountRefundedTotal: creditsTakenBack * 10,
       creditsTakenBack,
       creditsDebited,

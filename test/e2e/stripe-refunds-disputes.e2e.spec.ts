@@ -42,8 +42,13 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       return { userId, paymentIntentId };
     }
 
+    /** The payment's one charge (its id follows from the payment intent's) has refunded this much in all. */
     const refund = (paymentIntentId: string, amountRefundedTotal: number) =>
-      chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: amountRefundedTotal });
+      chargeRefunded({
+        id: paymentIntentId.replace(/^pi_/, 'ch_'),
+        payment_intent: paymentIntentId,
+        amount_refunded: amountRefundedTotal,
+      });
 
     it('takes back exactly the sum of two partial refunds, each redelivery changing nothing', async () => {
       const { userId, paymentIntentId } = await paidUser();
@@ -104,6 +109,27 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
     async function paidAgain(userId: string): Promise<void> {
       await stripe.deliver(packCheckoutCompleted(userId)).expect(200);
     }
+
+    it('counts each charge of a payment on its own: two charges refunding half each take everything back', async () => {
+      const { userId, paymentIntentId } = await paidUser();
+      const halfOf = (chargeId: string) =>
+        chargeRefunded({
+          id: chargeId,
+          payment_intent: paymentIntentId,
+          amount: 500,
+          amount_captured: 500,
+          amount_refunded: 500,
+        });
+
+      await stripe.deliver(halfOf(stripeId('ch'))).expect(200);
+      await stripe.deliver(halfOf(stripeId('ch'))).expect(200);
+
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 0, frozenCredits: 0 });
+      expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+        status: 'refunded',
+        amountRefunded: 1000,
+      });
+    });
 
     it('refunds a subscription invoice of the current shape, found through the payment intent its payments name', async () => {
       const userId = `user-${randomUUID()}`;

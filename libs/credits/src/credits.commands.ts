@@ -58,14 +58,19 @@ export type CompleteRecharge = CreditsCommandOf<
   }
 >;
 
-/** Stripe's `charge.refunded`: idempotent by the recharge and the cumulative amount refunded. */
+/**
+ * Stripe's `charge.refunded`: idempotent by the recharge, the charge and the
+ * charge's cumulative amount refunded. A recharge may have been paid by more
+ * than one charge (an invoice paid in parts): each counts on its own.
+ */
 export type RefundRecharge = CreditsCommandOf<
   'RefundRecharge',
   {
     userId: string;
     rechargeId: string;
-    /** Cumulative over every refund of the payment (Stripe's `amount_refunded`), minor units. */
-    amountRefundedTotal: number;
+    chargeId: string;
+    /** Cumulative over every refund of this charge (Stripe's `amount_refunded`), in the recharge's minor units. */
+    amountRefundedOfCharge: number;
     shortfallPolicy: ShortfallPolicy;
     source: ReversalSource;
   }

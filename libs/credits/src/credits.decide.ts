@@ -126,7 +126,7 @@ function businessKeyOf(command: CreditsCommand): string | undefined {
     case 'CompleteRecharge':
       return rechargeIdempotencyKey(command.data.rechargeId);
     case 'RefundRecharge':
-      return refundIdempotencyKey(command.data.rechargeId, command.data.amountRefundedTotal);
+      return refundIdempotencyKey(command.data.rechargeId, command.data.chargeId, command.data.amountRefundedOfCharge);
     case 'OpenDispute':
       return disputeIdempotencyKey(command.data.disputeId, 'opened');
     case 'CloseDispute':

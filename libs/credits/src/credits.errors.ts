@@ -51,17 +51,18 @@ export type UnknownRecharge = {
   rechargeId: string;
 };
 
-/** The cumulative refunded amount is not above what was already applied: an older or repeated refund. */
+/** The charge's cumulative refunded amount is not above what was already applied: an older or repeated refund. */
 export type RefundAlreadyApplied = {
   type: 'refund-already-applied';
   rechargeId: string;
-  amountRefundedTotal: number;
+  chargeId: string;
+  amountRefundedOfCharge: number;
 };
 
 export type InvalidRefundAmount = {
   type: 'invalid-refund-amount';
   rechargeId: string;
-  amountRefundedTotal: number;
+  amountRefundedOfCharge: number;
   amountPaid: number;
 };
 

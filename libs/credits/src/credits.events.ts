@@ -95,7 +95,11 @@ export type RechargeRefunded = CreditsEventOf<
   {
     rechargeId: string;
     reason: 'refund' | 'dispute-lost';
-    /** Money refunded (or lost to disputes) on this recharge so far, minor units, this event included. */
+    /** What refunded: a charge id, or `dispute:<id>` for a lost dispute. */
+    refundedBy: string;
+    /** Money refunded by it so far (cumulative, as Stripe reports it), minor units. */
+    amountRefundedBy: number;
+    /** Money refunded (or lost to disputes) on this recharge so far, over every charge, this event included. */
     amountRefundedTotal: number;
     /** The recharge's credits this event takes back: its share of the money refunded. */
     creditsTakenBack: number;

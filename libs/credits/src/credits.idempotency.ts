@@ -29,9 +29,12 @@ export function rechargeIdempotencyKey(rechargeId: string): string {
   return `recharge:${rechargeId}`;
 }
 
-/** Each refund is keyed by the cumulative amount refunded: a redelivery repeats it, the next partial refund does not. */
-export function refundIdempotencyKey(rechargeId: string, amountRefundedTotal: number): string {
-  return `refund:${rechargeId}:${amountRefundedTotal}`;
+/**
+ * Each refund is keyed by its charge's cumulative amount refunded: a
+ * redelivery repeats it, the charge's next partial refund does not.
+ */
+export function refundIdempotencyKey(rechargeId: string, chargeId: string, amountRefundedOfCharge: number): string {
+  return `refund:${rechargeId}:${chargeId}:${amountRefundedOfCharge}`;
 }
 
 /** A dispute opens once and closes once. */

@@ -19,20 +19,29 @@ import { creditsStreamId } from './credits.stream';
  * order or number of deliveries.
  */
 export function refundRecharge(command: RefundRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
-  const { userId, rechargeId, amountRefundedTotal, shortfallPolicy, source } = command.data;
+  const { userId, rechargeId, chargeId, amountRefundedOfCharge, shortfallPolicy, source } = command.data;
   const recharge = state.recharges.get(rechargeId);
   if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
+  const amountPaid = recharge.amountPaid;
   if (
-    !Number.isSafeInteger(amountRefundedTotal) ||
-    amountRefundedTotal <= 0 ||
-    amountRefundedTotal > recharge.amountPaid
+    !Number.isSafeInteger(amountRefundedOfCharge) ||
+    amountRefundedOfCharge <= 0 ||
+    amountRefundedOfCharge > amountPaid
   ) {
-    return refuse({ type: 'invalid-refund-amount', rechargeId, amountRefundedTotal, amountPaid: recharge.amountPaid });
+    return refuse({ type: 'invalid-refund-amount', rechargeId, amountRefundedOfCharge, amountPaid });
   }
-  if (amountRefundedTotal <= recharge.amountRefundedTotal) {
-    return refuse({ type: 'refund-already-applied', rechargeId, amountRefundedTotal: recharge.amountRefundedTotal });
+  const before = recharge.amountRefundedBy[chargeId] ?? 0;
+  if (amountRefundedOfCharge <= before) {
+    return refuse({ type: 'refund-already-applied', rechargeId, chargeId, amountRefundedOfCharge: before });
   }
-  const takeBack = { reason: 'refund' as const, amountRefundedTotal, creditsUnfrozen: 0, shortfallPolicy, source };
+  const takeBack = {
+    reason: 'refund' as const,
+    refundedBy: chargeId,
+    amountRefundedBy: amountRefundedOfCharge,
+    creditsUnfrozen: 0,
+    shortfallPolicy,
+    source,
+  };
   return record(rechargeRefunded(userId, rechargeId, recharge, state, takeBack, metadata));
 }
 
@@ -76,10 +85,10 @@ export function closeDispute(command: CloseDispute, state: CreditsState, metadat
     };
     return record(event);
   }
-  const amountRefundedTotal = Math.min(recharge.amountPaid, recharge.amountRefundedTotal + amountDisputed);
   const takeBack = {
     reason: 'dispute-lost' as const,
-    amountRefundedTotal,
+    refundedBy: `dispute:${disputeId}`,
+    amountRefundedBy: amountDisputed,
     creditsUnfrozen: frozen ?? 0,
     shortfallPolicy,
     source: { ...source, disputeId },
@@ -89,7 +98,8 @@ export function closeDispute(command: CloseDispute, state: CreditsState, metadat
 
 type TakeBack = {
   reason: RechargeRefunded['data']['reason'];
-  amountRefundedTotal: number;
+  refundedBy: string;
+  amountRefundedBy: number;
   creditsUnfrozen: number;
   shortfallPolicy: ShortfallPolicy;
   source: ReversalSource;
@@ -103,7 +113,8 @@ function rechargeRefunded(
   takeBack: TakeBack,
   metadata: CreditsEventMetadata,
 ): RechargeRefunded {
-  const creditsTakenBack = creditsShareOf(recharge, takeBack.amountRefundedTotal) - recharge.creditsTakenBack;
+  const amountRefundedTotal = amountRefundedAfter(recharge, takeBack.refundedBy, takeBack.amountRefundedBy);
+  const creditsTakenBack = creditsShareOf(recharge, amountRefundedTotal) - recharge.creditsTakenBack;
   const available = Math.max(0, state.balance);
   const creditsDebited = takeBack.shortfallPolicy === 'debt' ? creditsTakenBack : Math.min(creditsTakenBack, available);
   return {
@@ -113,12 +124,19 @@ function rechargeRefunded(
     data: {
       rechargeId,
       ...takeBack,
+      amountRefundedTotal,
       creditsTakenBack,
       creditsDebited,
       shortfallCredits: Math.max(0, creditsTakenBack - available),
     },
     metadata,
   };
+}
+
+/** The recharge's money refunded once `refundedBy` has refunded `amount` in all: never more than was paid. */
+function amountRefundedAfter(recharge: RechargeState, refundedBy: string, amount: number): number {
+  const others = recharge.amountRefundedTotal - (recharge.amountRefundedBy[refundedBy] ?? 0);
+  return Math.min(recharge.amountPaid, others + amount);
 }
 
 /**

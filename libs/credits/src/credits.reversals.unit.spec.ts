@@ -68,8 +68,19 @@ describe('refunds', () => {
       original.when(refund(400)).thenRefuses({
         type: 'refund-already-applied',
         rechargeId: RECHARGE_ID,
-        amountRefundedTotal: 500,
+        chargeId: 'ch_1',
+        amountRefundedOfCharge: 500,
       });
+    });
+
+    it('counts each charge of a recharge on its own: two charges refunding 500 each take back everything', () => {
+      const second = refund(500, { chargeId: 'ch_2' });
+      const state = given(recharge(100), refund(500))
+        .when(second)
+        .thenRecords(refunded(second, { creditsTakenBack: 50, creditsDebited: 50, amountRefundedTotal: 1_000 }));
+
+      expect(state.balance).toBe(0);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ amountRefundedBy: { ch_1: 500, ch_2: 500 } });
     });
   });
 
@@ -114,14 +125,14 @@ describe('refunds', () => {
         .thenRefuses({
           type: 'invalid-refund-amount',
           rechargeId: RECHARGE_ID,
-          amountRefundedTotal: 1_001,
+          amountRefundedOfCharge: 1_001,
           amountPaid: PAID_CENTS,
         });
     });
 
-    it('throws on a refund keyed other than by its recharge and cumulative amount: a caller bug', () => {
+    it('throws on a refund keyed other than by its recharge, charge and cumulative amount: a caller bug', () => {
       const misKeyed = { ...refund(300), metadata: { idempotencyKey: 'evt_1', now: NOW } };
-      expect(() => decide(misKeyed, initialState())).toThrow('must carry the idempotency key "refund:pi_1:300"');
+      expect(() => decide(misKeyed, initialState())).toThrow('must carry the idempotency key "refund:pi_1:ch_1:300"');
     });
   });
 });
@@ -235,20 +246,26 @@ function consume(amount: number): ConsumeCredits {
   };
 }
 
+/** The charge `ch_1` (unless named) has refunded `amountRefundedOfCharge` in all. */
 function refund(
-  amountRefundedTotal: number,
-  options: { shortfallPolicy?: ShortfallPolicy; now?: string } = {},
+  amountRefundedOfCharge: number,
+  options: { shortfallPolicy?: ShortfallPolicy; now?: string; chargeId?: string } = {},
 ): RefundRecharge {
+  const chargeId = options.chargeId ?? 'ch_1';
   return {
     type: 'RefundRecharge',
     data: {
       userId: USER_ID,
       rechargeId: RECHARGE_ID,
-      amountRefundedTotal,
+      chargeId,
+      amountRefundedOfCharge,
       shortfallPolicy: options.shortfallPolicy ?? 'debt',
-      source: { kind: 'stripe', stripeEventId: `evt_refund_${amountRefundedTotal}`, chargeId: 'ch_1' },
+      source: { kind: 'stripe', stripeEventId: `evt_refund_${amountRefundedOfCharge}`, chargeId },
     },
-    metadata: { idempotencyKey: refundIdempotencyKey(RECHARGE_ID, amountRefundedTotal), now: options.now ?? NOW },
+    metadata: {
+      idempotencyKey: refundIdempotencyKey(RECHARGE_ID, chargeId, amountRefundedOfCharge),
+      now: options.now ?? NOW,
+    },
   };
 }
 
@@ -299,7 +316,7 @@ function refunded(
     data: {
       rechargeId: RECHARGE_ID,
       reason: 'refund',
-      amountRefundedTotal: command.type === 'RefundRecharge' ? command.data.amountRefundedTotal : 0,
+      ...refundedByOf(command),
       shortfallCredits: 0,
       shortfallPolicy,
       creditsUnfrozen: 0,
@@ -307,6 +324,20 @@ function refunded(
       ...amounts,
     },
   };
+}
+
+/** What refunded, as the event names it: the charge and its cumulative amount, or the lost dispute's. */
+function refundedByOf(command: RefundRecharge | CloseDispute) {
+  if (command.type === 'RefundRecharge') {
+    const { chargeId, amountRefundedOfCharge } = command.data;
+    return {
+      refundedBy: chargeId,
+      amountRefundedBy: amountRefundedOfCharge,
+      amountRefundedTotal: amountRefundedOfCharge,
+    };
+  }
+  const { disputeId, amountDisputed } = command.data;
+  return { refundedBy: `dispute:${disputeId}`, amountRefundedBy: amountDisputed, amountRefundedTotal: amountDisputed };
 }
 
 function eventOf(

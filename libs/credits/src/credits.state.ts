@@ -17,8 +17,10 @@ export type CommandOutcome = {
 export type RechargeState = {
   credits: number;
   amountPaid: number;
-  /** Money refunded or lost to disputes so far, minor units. */
+  /** Money refunded or lost to disputes so far, minor units: the sum of `amountRefundedBy`. */
   amountRefundedTotal: number;
+  /** Cumulative money refunded by each charge (and `dispute:<id>`), as Stripe reports it per charge. */
+  amountRefundedBy: Readonly<Record<string, number>>;
   creditsTakenBack: number;
   /** The open dispute and what it froze. */
   dispute: { disputeId: string; frozenCredits: number } | undefined;
@@ -127,7 +129,14 @@ export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, ev
 function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedCreditsEvent): void {
   if (event.type === 'RechargeCompleted') {
     const { rechargeId, credits, amountPaid } = event.data;
-    recharges.set(rechargeId, { credits, amountPaid, amountRefundedTotal: 0, creditsTakenBack: 0, dispute: undefined });
+    recharges.set(rechargeId, {
+      credits,
+      amountPaid,
+      amountRefundedTotal: 0,
+      amountRefundedBy: {},
+      creditsTakenBack: 0,
+      dispute: undefined,
+    });
     return;
   }
   if (event.type === 'RechargeRefunded' || event.type === 'CreditsFrozen' || event.type === 'CreditsUnfrozen') {
@@ -150,6 +159,7 @@ function rechargeAfter(
       return {
         ...recharge,
         amountRefundedTotal: event.data.amountRefundedTotal,
+        amountRefundedBy: { ...recharge.amountRefundedBy, [event.data.refundedBy]: event.data.amountRefundedBy },
         creditsTakenBack: recharge.creditsTakenBack + event.data.creditsTakenBack,
         dispute: closes(recharge, event.data.reason === 'dispute-lost' ? event.data.source.disputeId : undefined),
       };

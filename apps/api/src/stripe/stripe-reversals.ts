@@ -19,17 +19,26 @@ export class StripeReversals {
 
   async refund(refund: StripeRefund): Promise<DeliveryOutcome> {
     const recharge = await this.rechargeOf(refund.paymentIntentId, refund.invoiceId, `charge ${refund.chargeId}`);
-    const amountRefundedTotal = refundedShareOfPrice(refund, recharge.amountPaid);
+    if (refund.currency !== recharge.currency) {
+      const reason = `charge ${refund.chargeId} is in ${refund.currency}, its recharge in ${recharge.currency}`;
+      return { status: 'failed', reason, userId: recharge.userId, rechargeId: recharge.rechargeId };
+    }
+    // In the recharge's own minor units; a charge refunds at most what the recharge cost.
+    const amountRefundedOfCharge = Math.min(refund.amountRefundedTotal, recharge.amountPaid);
     return this.run(recharge, 'debited', {
       type: 'RefundRecharge',
       data: {
         userId: recharge.userId,
         rechargeId: recharge.rechargeId,
-        amountRefundedTotal,
+        chargeId: refund.chargeId,
+        amountRefundedOfCharge,
         shortfallPolicy: this.shortfallPolicy,
         source: { kind: 'stripe', stripeEventId: refund.stripeEventId, chargeId: refund.chargeId },
       },
-      metadata: { idempotencyKey: refundIdempotencyKey(recharge.rechargeId, amountRefundedTotal), now: now() },
+      metadata: {
+        idempotencyKey: refundIdempotencyKey(recharge.rechargeId, refund.chargeId, amountRefundedOfCharge),
+        now: now(),
+      },
     });
   }
 
@@ -94,7 +103,11 @@ export class StripeReversals {
     }
     const { error } = result;
     if (error.type === 'refund-already-applied') {
-      return { status: 'duplicate', reason: 'a refund of this amount or more was already applied', ...recorded };
+      return {
+        status: 'duplicate',
+        reason: 'a refund of this charge for this amount or more was already applied',
+        ...recorded,
+      };
     }
     if (error.type === 'dispute-already-closed') {
       return {
@@ -105,17 +118,6 @@ export class StripeReversals {
     }
     return { status: 'failed', reason: `refused: ${JSON.stringify(error)}`, ...recorded };
   }
-}
-
-/**
- * The refunded part of the recharge's price. The charge and the recharge
- * normally name the same amount; if they differ, the refund keeps its share
- * of the charge, and refunding the whole charge refunds the whole recharge.
- */
-export function refundedShareOfPrice(refund: StripeRefund, amountPaid: number): number {
-  if (refund.amountCharged <= 0 || refund.amountRefundedTotal >= refund.amountCharged) return amountPaid;
-  if (refund.amountCharged === amountPaid) return refund.amountRefundedTotal;
-  return Number((BigInt(refund.amountRefundedTotal) * BigInt(amountPaid)) / BigInt(refund.amountCharged));
 }
 
 function now(): string {
