@@ -102,6 +102,21 @@ export async function deliveryOf(db: SqlExecutor, eventId: string): Promise<Stri
   return rows.map(toDelivery)[0];
 }
 
+/**
+ * Failed deliveries about one payment (a refund or dispute that found no
+ * recharge), oldest first: once the payment is credited, they can apply.
+ */
+export async function failedDeliveriesOfPayment(db: SqlExecutor, paymentId: string): Promise<string[]> {
+  const rows = await db.query<{ event_id: string }>(
+    `select event_id from stripe_deliveries
+     where status = 'failed'
+       and $1 in (payload #>> '{data,object,payment_intent}', payload #>> '{data,object,invoice}')
+     order by sequence`,
+    [paymentId],
+  );
+  return rows.map((row) => row.event_id);
+}
+
 export type DeliveriesPage = { deliveries: StripeDelivery[]; nextBeforeSequence: string | undefined };
 
 /** Deliveries newest first, optionally of one status and one event type. */

@@ -351,6 +351,20 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 120, frozenCredits: 0 });
     });
 
+    it('applies a refund that came while the payment was parked once it is assigned', async () => {
+      const userId = newUser();
+      const paymentIntent = paymentIntentSucceeded({ customer: stripeId('cus'), metadata: { credits: '100' } });
+      const paymentId = objectOf(paymentIntent).id;
+      await stripe.deliver(paymentIntent).expect(200);
+      const refund = chargeRefunded({ payment_intent: paymentId, amount_refunded: 400 });
+      await stripe.deliver(refund).expect(503);
+
+      await stripe.admin().post(`/v1/admin/unmatched-payments/${paymentId}/assign`).send({ userId }).expect(201);
+
+      expect(await stripe.deliveryOf(refund.id)).toMatchObject({ status: 'debited', userId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 60, frozenCredits: 0 });
+    });
+
     it('answers 404 for a payment that was never parked', async () => {
       const response = await stripe
         .admin()

@@ -13,6 +13,7 @@ import {
   READ_MODEL_DB,
   deliveryOf,
   deliveryPayload,
+  failedDeliveriesOfPayment,
   type DeliveryStatus,
   recordDeliveryOutcome,
   recordDeliveryReceived,
@@ -67,6 +68,19 @@ export class StripeIngestion {
       if (error instanceof RetryLaterError) return { status: 'failed', reason: error.message };
       throw error;
     }
+  }
+
+  /**
+   * Once a parked payment is credited, the refunds and disputes that failed
+   * for want of it apply, in the order Stripe sent them.
+   */
+  async reprocessFailedOfPayment(paymentId: string): Promise<DeliveryOutcome[]> {
+    const outcomes: DeliveryOutcome[] = [];
+    for (const eventId of await failedDeliveriesOfPayment(this.db, paymentId)) {
+      const outcome = await this.reprocess(eventId);
+      if (outcome !== undefined && outcome !== 'applied') outcomes.push(outcome);
+    }
+    return outcomes;
   }
 
   private async processAndRecord(event: StripeEventEnvelope, options: { replace: boolean }): Promise<DeliveryOutcome> {

@@ -4,6 +4,7 @@ import { ProblemException } from '@libs/http';
 import type { Response } from 'express';
 import { type AuthenticatedRequest, RequiresScope } from '../../auth/api-key.guard';
 import { answerMovement } from '../../credits/credits.http';
+import { StripeIngestion } from '../stripe-ingestion.service';
 import { AssignPaymentRequest } from './assign-payment.request.dto';
 import { UnmatchedPayments } from './unmatched-payments';
 
@@ -12,7 +13,10 @@ import { UnmatchedPayments } from './unmatched-payments';
 @ApiBearerAuth()
 @Controller('v1/admin/unmatched-payments')
 export class UnmatchedPaymentsHttpController {
-  constructor(private readonly unmatched: UnmatchedPayments) {}
+  constructor(
+    private readonly unmatched: UnmatchedPayments,
+    private readonly ingestion: StripeIngestion,
+  ) {}
 
   @Get()
   @RequiresScope('admin')
@@ -23,7 +27,9 @@ export class UnmatchedPaymentsHttpController {
 
   @Post(':paymentId/assign')
   @RequiresScope('admin')
-  @ApiOperation({ summary: 'Credit a parked payment to a user (idempotent: once per payment)' })
+  @ApiOperation({
+    summary: 'Credit a parked payment to a user (idempotent: once per payment); its refunds and disputes then apply',
+  })
   async assign(
     @Param('paymentId') paymentId: string,
     @Body() body: AssignPaymentRequest,
@@ -42,6 +48,9 @@ export class UnmatchedPaymentsHttpController {
         detail: `the catalog cannot tell this payment's credits (${assignment.reason}): pass credits`,
       });
     }
-    return answerMovement(assignment.result, response);
+    const answer = answerMovement(assignment.result, response);
+    // A refund or dispute of this payment that came while it was parked applies now.
+    if (assignment.result.kind !== 'refused') await this.ingestion.reprocessFailedOfPayment(paymentId);
+    return answer;
   }
 }
