@@ -1,11 +1,13 @@
-/** `npm run bench [-- consumes | projection]`: the benchmarks, by name (all when none is given). */
+/** `npm run bench [-- consumes | projection | webhook]`: the benchmarks, by name (all when none is given). */
 import 'reflect-metadata';
 import { projectionBench } from './projection.bench';
 import { sequentialConsumesBench } from './sequential-consumes.bench';
+import { stripeWebhookBench } from './stripe-webhook.bench';
 
 const BENCHES: Record<string, () => Promise<boolean>> = {
   consumes: sequentialConsumesBench,
   projection: projectionBench,
+  webhook: stripeWebhookBench,
 };
 
 async function main(names: string[]): Promise<number> {
