@@ -4,7 +4,7 @@ import { ledgerProjection } from './ledger/ledger.projection';
 import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
 import type { Projection } from './runtime/projection';
-import { CREATE_STRIPE_DELIVERIES } from './stripe-deliveries/stripe-deliveries.table';
+import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
 
 /** Every projection of the read model, by name. */
 export const PROJECTIONS: readonly Projection[] = [balanceProjection, ledgerProjection, rechargesProjection];
@@ -58,4 +58,5 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
       alter table recharges add column if not exists credits_taken_back bigint not null default 0;
       alter table recharges add column if not exists dispute_id text;`,
   },
+  { name: 'read-model-0005-stripe-invoice-payments', up: INDEX_INVOICE_PAYMENTS },
 ];

@@ -117,6 +117,17 @@ export async function failedDeliveriesOfPayment(db: SqlExecutor, paymentId: stri
   return rows.map((row) => row.event_id);
 }
 
+/** The invoice a payment intent paid, as Stripe's `invoice_payment.paid` told it (newer API versions). */
+export async function invoiceOfPaymentIntent(db: SqlExecutor, paymentIntentId: string): Promise<string | undefined> {
+  const rows = await db.query<{ invoice_id: string }>(
+    `select payload #>> '{data,object,invoice}' as invoice_id from stripe_deliveries
+     where event_type = 'invoice_payment.paid' and payload #>> '{data,object,payment,payment_intent}' = $1
+     order by sequence limit 1`,
+    [paymentIntentId],
+  );
+  return rows[0]?.invoice_id;
+}
+
 export type DeliveriesPage = { deliveries: StripeDelivery[]; nextBeforeSequence: string | undefined };
 
 /** Deliveries newest first, optionally of one status and one event type. */

@@ -23,3 +23,9 @@ export const CREATE_STRIPE_DELIVERIES = `
   );
   create index if not exists stripe_deliveries_status on stripe_deliveries (status, sequence);
   create index if not exists stripe_deliveries_type on stripe_deliveries (event_type, sequence);`;
+
+/** Finds the invoice a payment intent paid (a refund of a subscription invoice, newer API versions). */
+export const INDEX_INVOICE_PAYMENTS = `
+  create index if not exists stripe_deliveries_invoice_payment_intent
+    on stripe_deliveries ((payload #>> '{data,object,payment,payment_intent}'))
+    where event_type = 'invoice_payment.paid';`;

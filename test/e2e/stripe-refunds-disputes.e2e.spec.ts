@@ -5,6 +5,7 @@ import {
   disputeClosed,
   disputeCreated,
   invoicePaid,
+  invoicePaymentPaid,
   packCheckoutCompleted,
   stripeId,
 } from '../support/stripe-events';
@@ -145,6 +146,23 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
 
       expect(response.body).toMatchObject({ status: 'debited', userId, rechargeId: invoiceId });
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 750, frozenCredits: 0 });
+    });
+
+    it('refunds a subscription invoice that names no payment intent, linked to it by invoice_payment.paid', async () => {
+      const userId = `user-${randomUUID()}`;
+      const invoiceId = stripeId('in');
+      const paymentIntentId = stripeId('pi');
+      await stripe
+        .deliver(invoicePaid({ shape: 'current', id: invoiceId, subscriptionMetadata: { userId } }))
+        .expect(200);
+      const refund = chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: 100 });
+      await stripe.deliver(refund).expect(503);
+
+      await stripe.deliver(invoicePaymentPaid(invoiceId, paymentIntentId)).expect(200);
+      const retried = await stripe.deliver(refund).expect(200);
+
+      expect(retried.body).toMatchObject({ status: 'debited', userId, rechargeId: invoiceId });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: 900, frozenCredits: 0 });
     });
 
     it('refunds a subscription invoice’s credits, found through the invoice', async () => {

@@ -6,6 +6,7 @@ import checkoutSessionFixture from '../fixtures/stripe/checkout.session.json';
 import disputeFixture from '../fixtures/stripe/dispute.json';
 import eventFixture from '../fixtures/stripe/event.json';
 import invoiceFixture from '../fixtures/stripe/invoice.json';
+import invoicePaymentFixture from '../fixtures/stripe/invoice_payment.json';
 import paymentIntentFixture from '../fixtures/stripe/payment_intent.json';
 import priceFixture from '../fixtures/stripe/price.json';
 import subscriptionFixture from '../fixtures/stripe/subscription.json';
@@ -228,6 +229,23 @@ export function invoicePaid(options: InvoiceOptions, eventOptions?: EventOptions
 
 export function invoicePaymentSucceeded(options: InvoiceOptions, eventOptions?: EventOptions): StripeTestEvent {
   return stripeEvent('invoice.payment_succeeded', invoice(options), eventOptions);
+}
+
+/** `invoice_payment.paid` (newer API versions): the invoice was paid by this payment intent. */
+export function invoicePaymentPaid(
+  invoiceId: string,
+  paymentIntentId: string,
+  options?: EventOptions,
+): StripeTestEvent {
+  const invoicePayment = deepMerge(fixture(invoicePaymentFixture), {
+    id: stripeId('inpay'),
+    invoice: invoiceId,
+    amount_paid: 1000,
+    currency: 'usd',
+    status: 'paid',
+    payment: { type: 'payment_intent', payment_intent: paymentIntentId },
+  });
+  return stripeEvent('invoice_payment.paid', invoicePayment, options);
 }
 
 export function invoicePaymentFailed(options: InvoiceOptions, eventOptions?: EventOptions): StripeTestEvent {

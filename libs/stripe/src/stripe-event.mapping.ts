@@ -38,6 +38,7 @@ const MAPPED_EVENT_TYPES = [
   'charge.refunded',
   'invoice.paid',
   'invoice.payment_succeeded',
+  'invoice_payment.paid',
   'charge.dispute.created',
   'charge.dispute.closed',
   'customer.subscription.created',
@@ -79,6 +80,8 @@ export function meaningOf(event: StripeEventEnvelope, catalog: StripeCatalog): S
     case 'invoice.payment_succeeded':
       // Stripe sends both for one payment; reading one of them avoids doing the work twice.
       return ignored('handled through invoice.paid');
+    case 'invoice_payment.paid':
+      return invoicePaymentMeaning(event);
     case 'charge.dispute.created':
       return { kind: 'dispute-opened', dispute: disputeOf(event) };
     case 'charge.dispute.closed':
@@ -213,6 +216,20 @@ function firstInvoicePaymentIntent(invoice: PayloadObject): string | undefined {
     if (paymentIntentId !== undefined) return paymentIntentId;
   }
   return undefined;
+}
+
+/**
+ * Newer API versions name no payment intent on an invoice (unless its
+ * `payments` are expanded) and no invoice on a charge: this event is what
+ * links them, so that a refund of the charge finds the invoice's recharge.
+ * It moves no credits; the ingestion keeps it in its delivery record.
+ */
+function invoicePaymentMeaning(event: StripeEventEnvelope): StripeEventMeaning {
+  const invoicePayment = payloadOf(event);
+  const invoiceId = requiredId(invoicePayment, 'invoice');
+  const paymentIntentId = optionalId(child(invoicePayment, 'payment'), 'payment_intent');
+  if (paymentIntentId === undefined) return ignored(`invoice ${invoiceId} was paid otherwise than by a payment intent`);
+  return ignored(`links invoice ${invoiceId} to payment intent ${paymentIntentId}, to match the invoice's refunds`);
 }
 
 function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {

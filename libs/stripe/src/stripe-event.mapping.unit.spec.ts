@@ -13,6 +13,7 @@ import {
   disputeClosed,
   disputeCreated,
   invoicePaid,
+  invoicePaymentPaid,
   invoicePaymentFailed,
   invoicePaymentSucceeded,
   paymentIntentSucceeded,
@@ -597,6 +598,12 @@ describe('meaningOf invoice.paid', () => {
 
       expect(ignoredReasonOf(event)).toMatch(/^nothing paid/);
     });
+  });
+
+  it('reads invoice_payment.paid as a link from the invoice to its payment intent, moving no credits', () => {
+    expect(ignoredReasonOf(invoicePaymentPaid('in_7', 'pi_7'))).toBe(
+      "links invoice in_7 to payment intent pi_7, to match the invoice's refunds",
+    );
   });
 
   it('gives the same payment for both shapes of one invoice', () => {

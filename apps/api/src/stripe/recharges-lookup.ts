@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import {
   ProjectionBehindError,
+  invoiceOfPaymentIntent,
   READ_MODEL_DB,
   RECHARGES_PROJECTION,
   type RechargeRow,
@@ -30,8 +31,14 @@ export class RechargesLookup {
     @Inject(READ_YOUR_WRITES_TIMEOUT_MS) private readonly waitTimeoutMs: number,
   ) {}
 
+  /** By the payment intent or invoice; failing those, by the invoice `invoice_payment.paid` linked to the payment intent. */
   rechargeOfPayment(ids: { paymentIntentId: string | undefined; invoiceId: string | undefined }) {
-    return this.lookUp(() => rechargeOfStripePayment(this.db, ids));
+    return this.lookUp(async () => {
+      const recharge = await rechargeOfStripePayment(this.db, ids);
+      if (recharge !== undefined || ids.paymentIntentId === undefined) return recharge;
+      const invoiceId = await invoiceOfPaymentIntent(this.db, ids.paymentIntentId);
+      return invoiceId === undefined ? undefined : rechargeById(this.db, invoiceId);
+    });
   }
 
   rechargeById(rechargeId: string): Promise<RechargeRow | undefined> {
