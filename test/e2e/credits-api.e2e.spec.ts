@@ -727,18 +727,21 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
               metadata: {},
             },
             idempotencyKey: `recharge:${invoiceId}`,
+            causedBy: { apiKey: 'admin-key' },
           },
           {
             ...recordedEvent(granted),
             type: 'BonusGranted',
             data: { amount: 20, reason: 'welcome', metadata: {} },
             idempotencyKey: 'bonus:b-1',
+            causedBy: { apiKey: 'grant-key' },
           },
           {
             ...recordedEvent(consumed),
             type: 'CreditsConsumed',
             data: { amount: 1, feature: 'face_swap', reference: 'upload-1', metadata: { model: 'v2' } },
             idempotencyKey: 'consume:face_swap:upload-1',
+            causedBy: { apiKey: 'consume-key' },
           },
         ],
       });

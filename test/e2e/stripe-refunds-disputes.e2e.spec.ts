@@ -83,7 +83,8 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       const { userId, paymentIntentId } = await paidUser();
       await stripe.consume(userId, 90, `render-${randomUUID()}`).expect(201);
 
-      await stripe.deliver(refund(paymentIntentId, PRICE_CENTS)).expect(200);
+      const fullRefund = refund(paymentIntentId, PRICE_CENTS);
+      await stripe.deliver(fullRefund).expect(200);
 
       const expected = shortfallPolicy === 'debt' ? -90 : 0;
       expect(await stripe.balanceOf(userId)).toEqual({ balance: expected, frozenCredits: 0 });
@@ -99,6 +100,7 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
         shortfallCredits: 90,
         shortfallPolicy,
       });
+      expect(refunded.causedBy).toEqual({ stripeEventId: fullRefund.id });
       if (shortfallPolicy === 'debt') {
         await stripe.consume(userId, 1, `render-${randomUUID()}`).expect(402);
         await paidAgain(userId);

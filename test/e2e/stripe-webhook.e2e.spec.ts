@@ -118,6 +118,8 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
         paymentIntentId,
       });
       expect(await stripe.deliveryOf(session.id)).toMatchObject({ status: 'credited', deliveries: 1 });
+      const events = await stripe.admin().get(`/v1/users/${userId}/events`).expect(200);
+      expect(events.body.events[0].causedBy).toEqual({ stripeEventId: session.id });
     });
 
     it('credits one payment once whatever the order of its events, each delivered three times at once', async () => {
@@ -328,6 +330,8 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
         .expect(409);
 
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 300, frozenCredits: 0 });
+      const events = await stripe.admin().get(`/v1/users/${userId}/events`).expect(200);
+      expect(events.body.events[0].causedBy).toEqual({ apiKey: 'admin-key', stripeEventId: paymentIntent.id });
       const after = await stripe.admin().get('/v1/admin/unmatched-payments').expect(200);
       expect(after.body.payments.map((payment: { paymentId: string }) => payment.paymentId)).not.toContain(paymentId);
       const redelivered = await stripe.deliver(paymentIntent).expect(200);

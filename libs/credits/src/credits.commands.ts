@@ -1,4 +1,4 @@
-import type { ClientMetadata, RechargeSource, ReversalSource, ShortfallPolicy } from './credits.events';
+import type { Causation, ClientMetadata, RechargeSource, ReversalSource, ShortfallPolicy } from './credits.events';
 import type { FeaturePrice } from './price-list';
 
 /**
@@ -9,6 +9,8 @@ export type CommandMetadata = {
   idempotencyKey: string;
   /** UTC ISO 8601. */
   now: string;
+  /** Recorded on the events, never part of the payload: a retry by another key or event is the same request. */
+  causedBy?: Causation;
 };
 
 type CreditsCommandOf<Type extends string, Data> = {

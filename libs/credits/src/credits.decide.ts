@@ -26,10 +26,12 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       ? { kind: 'replayed', outcome: original }
       : refuse({ type: 'idempotency-key-reused', idempotencyKey: command.metadata.idempotencyKey });
   }
+  const { causedBy } = command.metadata;
   const metadata: CreditsEventMetadata = {
     idempotencyKey: command.metadata.idempotencyKey,
     payloadFingerprint: fingerprint,
     occurredAt: command.metadata.now,
+    ...(causedBy === undefined ? {} : { causedBy }),
   };
   switch (command.type) {
     case 'ConsumeCredits':

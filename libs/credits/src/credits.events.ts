@@ -5,6 +5,12 @@
  */
 export type ClientMetadata = Record<string, unknown>;
 
+/** Who asked: the API key's name, or the Stripe event that reported the payment. For auditors. */
+export type Causation = {
+  apiKey?: string;
+  stripeEventId?: string;
+};
+
 /** What every event records about the command that caused it. */
 export type CreditsEventMetadata = {
   /** The command's idempotency key; the event id derives from it. */
@@ -13,6 +19,8 @@ export type CreditsEventMetadata = {
   payloadFingerprint: string;
   /** When the command was decided (UTC ISO 8601), from the command. */
   occurredAt: string;
+  /** Absent on events recorded before causation was kept. */
+  causedBy?: Causation;
 };
 
 type CreditsEventOf<Type extends string, Data> = {

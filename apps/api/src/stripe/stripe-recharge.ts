@@ -1,3 +1,4 @@
+import type { Causation } from '@libs/credits';
 import type { StripePayment } from '@libs/stripe';
 import type { CreditsCommandResult } from '../credits/credits-command.runner';
 import { CompleteRechargeCommand } from '../credits/complete-recharge/complete-recharge.command';
@@ -9,9 +10,15 @@ import type { DeliveryOutcome } from '@projections';
  * metadata: the source already names the Stripe objects, and two events of
  * one payment must carry the same payload to be recognised as one.
  */
-export function rechargeCommandOf(payment: StripePayment, userId: string, credits: number): CompleteRechargeCommand {
+export function rechargeCommandOf(
+  payment: StripePayment,
+  userId: string,
+  credits: number,
+  causedBy: Causation = { stripeEventId: payment.source.stripeEventId },
+): CompleteRechargeCommand {
   const { paymentId, amountPaid, currency, source, customerId } = payment;
-  return new CompleteRechargeCommand(userId, paymentId, credits, amountPaid, currency, { ...source, customerId }, {});
+  const stripeSource = { ...source, customerId };
+  return new CompleteRechargeCommand(userId, paymentId, credits, amountPaid, currency, stripeSource, {}, causedBy);
 }
 
 /** What crediting a payment came to, for the delivery record. */

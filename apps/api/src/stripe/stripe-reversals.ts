@@ -38,6 +38,7 @@ export class StripeReversals {
       metadata: {
         idempotencyKey: refundIdempotencyKey(recharge.rechargeId, refund.chargeId, amountRefundedOfCharge),
         now: now(),
+        causedBy: { stripeEventId: refund.stripeEventId },
       },
     });
   }
@@ -53,7 +54,7 @@ export class StripeReversals {
         disputeId,
         source: { kind: 'stripe', stripeEventId, chargeId, disputeId },
       },
-      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now: now() },
+      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now: now(), causedBy: { stripeEventId } },
     });
   }
 
@@ -71,7 +72,7 @@ export class StripeReversals {
         shortfallPolicy: this.shortfallPolicy,
         source: { kind: 'stripe', stripeEventId, chargeId, disputeId },
       },
-      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now: now() },
+      metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now: now(), causedBy: { stripeEventId } },
     });
   }
 

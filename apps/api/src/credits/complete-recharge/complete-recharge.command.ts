@@ -1,5 +1,5 @@
 import { Command } from '@nestjs/cqrs';
-import type { ClientMetadata, RechargeSource } from '@libs/credits';
+import type { Causation, ClientMetadata, RechargeSource } from '@libs/credits';
 import type { CreditsCommandResult } from '../credits-command.runner';
 
 /** A paid recharge; idempotent by its recharge id (for Stripe, the payment's id). */
@@ -12,6 +12,7 @@ export class CompleteRechargeCommand extends Command<CreditsCommandResult> {
     readonly currency: string,
     readonly source: RechargeSource,
     readonly metadata: ClientMetadata,
+    readonly causedBy: Causation = {},
   ) {
     super();
   }

@@ -8,11 +8,11 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
   constructor(private readonly runner: CreditsCommandRunner) {}
 
   execute(command: CompleteRechargeCommand): Promise<CreditsCommandResult> {
-    const { userId, rechargeId, credits, amountPaid, currency, source, metadata } = command;
+    const { userId, rechargeId, credits, amountPaid, currency, source, metadata, causedBy } = command;
     return this.runner.run({
       type: 'CompleteRecharge',
       data: { userId, rechargeId, credits, amountPaid, currency, source, metadata },
-      metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now: new Date().toISOString() },
+      metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now: new Date().toISOString(), causedBy },
     });
   }
 }

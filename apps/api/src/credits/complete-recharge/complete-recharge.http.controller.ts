@@ -2,7 +2,9 @@ import { Body, Controller, Param, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Causation } from '@libs/credits';
 import { RequiresScope } from '../../auth/api-key.guard';
+import { CausedBy } from '../../auth/caused-by.decorator';
 import { CreditsMovementResponse, UserIdPipe, runMovement } from '../credits.http';
 import { CompleteRechargeCommand } from './complete-recharge.command';
 import { CompleteRechargeRequest } from './complete-recharge.request.dto';
@@ -23,6 +25,7 @@ export class CompleteRechargeHttpController {
     @Param('userId', UserIdPipe) userId: string,
     @Body() body: CompleteRechargeRequest,
     @Res({ passthrough: true }) response: Response,
+    @CausedBy() causedBy: Causation,
   ): Promise<CreditsMovementResponse> {
     const command = new CompleteRechargeCommand(
       userId,
@@ -32,6 +35,7 @@ export class CompleteRechargeHttpController {
       body.currency,
       { kind: 'manual' },
       body.metadata ?? {},
+      causedBy,
     );
     return runMovement(this.commandBus, command, response);
   }

@@ -1,5 +1,5 @@
 import { Command } from '@nestjs/cqrs';
-import type { ClientMetadata } from '@libs/credits';
+import type { Causation, ClientMetadata } from '@libs/credits';
 import type { CreditsCommandResult } from '../credits-command.runner';
 
 export class ConsumeCreditsCommand extends Command<CreditsCommandResult> {
@@ -12,6 +12,7 @@ export class ConsumeCreditsCommand extends Command<CreditsCommandResult> {
     readonly metadata: ClientMetadata,
     /** The client's Idempotency-Key; without one, the feature and reference: one charge per upload. */
     clientKey: string = `${feature}:${reference}`,
+    readonly causedBy: Causation = {},
   ) {
     super();
     this.idempotencyKey = `consume:${clientKey}`;

@@ -13,13 +13,13 @@ export class ConsumeCreditsHandler implements ICommandHandler<ConsumeCreditsComm
   ) {}
 
   async execute(command: ConsumeCreditsCommand): Promise<CreditsCommandResult> {
-    const { userId, feature, reference, requestedAmount, metadata, idempotencyKey } = command;
+    const { userId, feature, reference, requestedAmount, metadata, idempotencyKey, causedBy } = command;
     // The domain prices it, after checking for a retry: a retry is answered even if the price changed since.
     const price = featurePrice(this.priceList, feature);
     return this.runner.run({
       type: 'ConsumeCredits',
       data: { userId, feature, reference, requestedAmount, price, metadata },
-      metadata: { idempotencyKey, now: new Date().toISOString() },
+      metadata: { idempotencyKey, now: new Date().toISOString(), causedBy },
     });
   }
 }

@@ -2,7 +2,9 @@ import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Causation } from '@libs/credits';
 import { RequiresScope } from '../../auth/api-key.guard';
+import { CausedBy } from '../../auth/caused-by.decorator';
 import { CreditsMovementResponse, UserIdPipe, runMovement, idempotencyKeyFrom } from '../credits.http';
 import { ConsumeCreditsCommand } from './consume-credits.command';
 import { ConsumeCreditsRequest } from './consume-credits.request.dto';
@@ -27,6 +29,7 @@ export class ConsumeCreditsHttpController {
     @Body() body: ConsumeCreditsRequest,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
     @Res({ passthrough: true }) response: Response,
+    @CausedBy() causedBy: Causation,
   ): Promise<CreditsMovementResponse> {
     const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: false });
     const command = new ConsumeCreditsCommand(
@@ -36,6 +39,7 @@ export class ConsumeCreditsHttpController {
       body.amount,
       body.metadata ?? {},
       idempotencyKey,
+      causedBy,
     );
     return runMovement(this.commandBus, command, response);
   }

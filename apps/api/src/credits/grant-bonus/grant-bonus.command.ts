@@ -1,5 +1,5 @@
 import { Command } from '@nestjs/cqrs';
-import type { ClientMetadata } from '@libs/credits';
+import type { Causation, ClientMetadata } from '@libs/credits';
 import type { CreditsCommandResult } from '../credits-command.runner';
 
 export class GrantBonusCommand extends Command<CreditsCommandResult> {
@@ -10,6 +10,7 @@ export class GrantBonusCommand extends Command<CreditsCommandResult> {
     readonly metadata: ClientMetadata,
     /** The client's Idempotency-Key. */
     clientKey: string,
+    readonly causedBy: Causation = {},
   ) {
     super();
     this.idempotencyKey = `bonus:${clientKey}`;

@@ -6,11 +6,12 @@ import { GrantBonusCommand } from './grant-bonus.command';
 export class GrantBonusHandler implements ICommandHandler<GrantBonusCommand> {
   constructor(private readonly runner: CreditsCommandRunner) {}
 
-  execute({ userId, amount, reason, metadata, idempotencyKey }: GrantBonusCommand): Promise<CreditsCommandResult> {
+  execute(command: GrantBonusCommand): Promise<CreditsCommandResult> {
+    const { userId, amount, reason, metadata, idempotencyKey, causedBy } = command;
     return this.runner.run({
       type: 'GrantBonus',
       data: { userId, amount, reason, metadata },
-      metadata: { idempotencyKey, now: new Date().toISOString() },
+      metadata: { idempotencyKey, now: new Date().toISOString(), causedBy },
     });
   }
 }

@@ -2,7 +2,9 @@ import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Causation } from '@libs/credits';
 import { RequiresScope } from '../../auth/api-key.guard';
+import { CausedBy } from '../../auth/caused-by.decorator';
 import { CreditsMovementResponse, UserIdPipe, runMovement, idempotencyKeyFrom } from '../credits.http';
 import { GrantBonusCommand } from './grant-bonus.command';
 import { GrantBonusRequest } from './grant-bonus.request.dto';
@@ -25,9 +27,11 @@ export class GrantBonusHttpController {
     @Body() body: GrantBonusRequest,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
     @Res({ passthrough: true }) response: Response,
+    @CausedBy() causedBy: Causation,
   ): Promise<CreditsMovementResponse> {
     const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: true })!;
-    const command = new GrantBonusCommand(userId, body.amount, body.reason, body.metadata ?? {}, idempotencyKey);
+    const { amount, reason, metadata = {} } = body;
+    const command = new GrantBonusCommand(userId, amount, reason, metadata, idempotencyKey, causedBy);
     return runMovement(this.commandBus, command, response);
   }
 }

@@ -26,6 +26,7 @@ export class ListEventsHandler implements IQueryHandler<ListEventsQuery> {
         schemaVersion: event.schemaVersion,
         data: event.data,
         idempotencyKey: event.metadata.idempotencyKey,
+        causedBy: event.metadata.causedBy ?? {},
         occurredAt: event.metadata.occurredAt,
         recordedAt: recorded.recordedAt,
       });

@@ -1,4 +1,5 @@
 import { Query } from '@nestjs/cqrs';
+import type { Causation } from '@libs/credits';
 
 export type UserEventView = {
   eventId: string;
@@ -8,6 +9,8 @@ export type UserEventView = {
   schemaVersion: number;
   data: unknown;
   idempotencyKey: string;
+  /** The API key (by name) or Stripe event that caused it; `{}` for events recorded before causes were kept. */
+  causedBy: Causation;
   /** When the command was decided. */
   occurredAt: string;
   /** When the store committed it. */

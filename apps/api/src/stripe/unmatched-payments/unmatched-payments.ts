@@ -77,7 +77,10 @@ export class UnmatchedPayments {
     if (credits === undefined)
       return { kind: 'credits-required', reason: known.kind === 'unknown' ? known.reason : '' };
     const result: CreditsCommandResult = await this.commandBus.execute(
-      rechargeCommandOf(parked.payment, assignment.userId, credits),
+      rechargeCommandOf(parked.payment, assignment.userId, credits, {
+        apiKey: assignment.assignedBy,
+        stripeEventId: parked.stripeEventId,
+      }),
     );
     if (result.kind === 'recorded' || result.kind === 'replayed')
       await this.recordAssignment(paymentId, assignment, credits);
