@@ -5,6 +5,7 @@ import type { ApiKey, AppConfig } from '@libs/config';
 import { HttpConventionsModule, ProblemException } from '@libs/http';
 import { ProjectorModule, StoresModule } from '@projections';
 import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
@@ -35,6 +36,7 @@ export class AppModule {
           readYourWritesTimeoutMs: config.readYourWritesTimeoutMs,
         }),
         StripeModule.forRoot(config.stripe),
+        AuditModule,
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };

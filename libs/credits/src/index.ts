@@ -10,3 +10,4 @@ export * from './price-list';
 export * from './credits.parse';
 export * from './credits.decision';
 export * from './credits.reversals';
+export * from './credits.history';

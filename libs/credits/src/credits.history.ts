@@ -1,0 +1,106 @@
+import type { RecordedCreditsEvent } from './credits.events';
+import { type CreditsState, assertNever, balanceDelta, evolve, initialState } from './credits.state';
+
+/** One event of a user's history as an auditor reads it: what moved, why, who asked, and the balance after. */
+export type HistoryEntry = {
+  version: number;
+  /** Global position, 64-bit, as a decimal string. */
+  position: string;
+  /** When the command was decided (UTC ISO 8601). */
+  occurredAt: string;
+  type: RecordedCreditsEvent['type'];
+  /** Signed: negative for a consumption or a refund, 0 for a dispute's freeze or release. */
+  delta: number;
+  balanceAfter: number;
+  frozenCreditsAfter: number;
+  idempotencyKey: string;
+  apiKey: string | null;
+  stripeEventId: string | null;
+  rechargeId: string | null;
+  paymentIntentId: string | null;
+  invoiceId: string | null;
+  chargeId: string | null;
+  disputeId: string | null;
+  feature: string | null;
+  reference: string | null;
+  reason: string | null;
+};
+
+/** Where a replay stops: before the first event after a moment, or after a version. Neither: the whole stream. */
+export type HistoryStop = { asOf?: string; atVersion?: number };
+
+export type History = { entries: HistoryEntry[]; balance: number; frozenCredits: number; version: number };
+
+/**
+ * Replays a stream with the domain's own `evolve`, keeping each event's
+ * entry, until the stop: the balance it ends at is the balance at that
+ * moment. A moment compares with when each command was decided.
+ */
+export function historyOf(events: Iterable<RecordedCreditsEvent>, stop: HistoryStop = {}): History {
+  const asOf = stop.asOf === undefined ? undefined : Date.parse(stop.asOf);
+  const entries: HistoryEntry[] = [];
+  let state: CreditsState = initialState();
+  for (const event of events) {
+    if (stop.atVersion !== undefined && event.streamVersion > stop.atVersion) break;
+    if (asOf !== undefined && Date.parse(event.metadata.occurredAt) > asOf) break;
+    state = evolve(state, event);
+    entries.push(entryOf(event, state));
+  }
+  return { entries, balance: state.balance, frozenCredits: state.frozenCredits, version: state.version };
+}
+
+function entryOf(event: RecordedCreditsEvent, after: CreditsState): HistoryEntry {
+  const { causedBy } = event.metadata;
+  return {
+    version: event.streamVersion,
+    position: event.globalPosition,
+    occurredAt: event.metadata.occurredAt,
+    type: event.type,
+    delta: balanceDelta(event),
+    balanceAfter: after.balance,
+    frozenCreditsAfter: after.frozenCredits,
+    idempotencyKey: event.metadata.idempotencyKey,
+    apiKey: causedBy?.apiKey ?? null,
+    stripeEventId: causedBy?.stripeEventId ?? null,
+    ...describedBy(event),
+  };
+}
+
+type Description = Pick<
+  HistoryEntry,
+  'rechargeId' | 'paymentIntentId' | 'invoiceId' | 'chargeId' | 'disputeId' | 'feature' | 'reference' | 'reason'
+>;
+
+const NOTHING: Description = {
+  rechargeId: null,
+  paymentIntentId: null,
+  invoiceId: null,
+  chargeId: null,
+  disputeId: null,
+  feature: null,
+  reference: null,
+  reason: null,
+};
+
+function describedBy(event: RecordedCreditsEvent): Description {
+  switch (event.type) {
+    case 'CreditsConsumed':
+      return { ...NOTHING, feature: event.data.feature, reference: event.data.reference };
+    case 'BonusGranted':
+      return { ...NOTHING, reason: event.data.reason };
+    case 'RechargeCompleted': {
+      const { rechargeId, source } = event.data;
+      const { paymentIntentId = null, invoiceId = null } = source;
+      return { ...NOTHING, rechargeId, paymentIntentId, invoiceId };
+    }
+    case 'RechargeRefunded': {
+      const { rechargeId, reason, source } = event.data;
+      return { ...NOTHING, rechargeId, reason, chargeId: source.chargeId ?? null, disputeId: source.disputeId ?? null };
+    }
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+      return { ...NOTHING, rechargeId: event.data.rechargeId, disputeId: event.data.disputeId };
+    default:
+      return assertNever(event);
+  }
+}
