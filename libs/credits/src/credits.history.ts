@@ -1,8 +1,8 @@
 import type { RecordedCreditsEvent } from './credits.events';
 import { type CreditsState, assertNever, balanceDelta, evolve, initialState } from './credits.state';
 
-/** One event of a user's history as an auditor reads it: what moved, why, who asked, and the balance after. */
-export type HistoryEntry = {
+/** One credit movement as an accountant reads it: what moved, why and who asked. */
+export type Movement = {
   version: number;
   /** Global position, 64-bit, as a decimal string. */
   position: string;
@@ -11,8 +11,6 @@ export type HistoryEntry = {
   type: RecordedCreditsEvent['type'];
   /** Signed: negative for a consumption or a refund, 0 for a dispute's freeze or release. */
   delta: number;
-  balanceAfter: number;
-  frozenCreditsAfter: number;
   idempotencyKey: string;
   apiKey: string | null;
   stripeEventId: string | null;
@@ -25,6 +23,37 @@ export type HistoryEntry = {
   reference: string | null;
   reason: string | null;
 };
+
+/** One event of a user's history as an auditor reads it: the movement and the balance right after it. */
+export type HistoryEntry = Movement & { balanceAfter: number; frozenCreditsAfter: number };
+
+/** The fields of a movement, in order: the columns of an export. */
+export const MOVEMENT_FIELDS: ReadonlyArray<keyof Movement> = [
+  'version',
+  'position',
+  'occurredAt',
+  'type',
+  'delta',
+  'idempotencyKey',
+  'apiKey',
+  'stripeEventId',
+  'rechargeId',
+  'paymentIntentId',
+  'invoiceId',
+  'chargeId',
+  'disputeId',
+  'feature',
+  'reference',
+  'reason',
+];
+
+/** Every field of an entry, in order: the columns of a history as CSV. */
+export const HISTORY_FIELDS: ReadonlyArray<keyof HistoryEntry> = [
+  ...MOVEMENT_FIELDS.slice(0, 5),
+  'balanceAfter',
+  'frozenCreditsAfter',
+  ...MOVEMENT_FIELDS.slice(5),
+];
 
 /** Where a replay stops: before the first event after a moment, or after a version. Neither: the whole stream. */
 export type HistoryStop = { asOf?: string; atVersion?: number };
@@ -50,6 +79,11 @@ export function historyOf(events: Iterable<RecordedCreditsEvent>, stop: HistoryS
 }
 
 function entryOf(event: RecordedCreditsEvent, after: CreditsState): HistoryEntry {
+  return { ...movementOf(event), balanceAfter: after.balance, frozenCreditsAfter: after.frozenCredits };
+}
+
+/** What one event moved and why, without the state around it. */
+export function movementOf(event: RecordedCreditsEvent): Movement {
   const { causedBy } = event.metadata;
   return {
     version: event.streamVersion,
@@ -57,8 +91,6 @@ function entryOf(event: RecordedCreditsEvent, after: CreditsState): HistoryEntry
     occurredAt: event.metadata.occurredAt,
     type: event.type,
     delta: balanceDelta(event),
-    balanceAfter: after.balance,
-    frozenCreditsAfter: after.frozenCredits,
     idempotencyKey: event.metadata.idempotencyKey,
     apiKey: causedBy?.apiKey ?? null,
     stripeEventId: causedBy?.stripeEventId ?? null,
@@ -67,7 +99,7 @@ function entryOf(event: RecordedCreditsEvent, after: CreditsState): HistoryEntry
 }
 
 type Description = Pick<
-  HistoryEntry,
+  Movement,
   'rechargeId' | 'paymentIntentId' | 'invoiceId' | 'chargeId' | 'disputeId' | 'feature' | 'reference' | 'reason'
 >;
 

@@ -1,35 +1,13 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { HistoryEntry, HistoryStop } from '@libs/credits';
+import { HISTORY_FIELDS, type HistoryStop } from '@libs/credits';
 import { ProblemException } from '@libs/http';
 import { stringify } from 'csv-stringify/sync';
 import type { Response } from 'express';
 import { RequiresScope } from '../../auth/api-key.guard';
 import { UserIdPipe } from '../../credits/credits.http';
 import { type HistoryView, ReplayHistoryQuery } from './replay-history.query';
-
-/** The CSV's columns, in the order of `HistoryEntry`: one line per event. */
-export const HISTORY_CSV_COLUMNS: ReadonlyArray<keyof HistoryEntry> = [
-  'version',
-  'position',
-  'occurredAt',
-  'type',
-  'delta',
-  'balanceAfter',
-  'frozenCreditsAfter',
-  'idempotencyKey',
-  'apiKey',
-  'stripeEventId',
-  'rechargeId',
-  'paymentIntentId',
-  'invoiceId',
-  'chargeId',
-  'disputeId',
-  'feature',
-  'reference',
-  'reason',
-];
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -55,7 +33,7 @@ export class ReplayHistoryHttpController {
     const history: HistoryView = await this.queryBus.execute(new ReplayHistoryQuery(userId, stop));
     if (format !== 'csv') return history;
     response.type('text/csv; charset=utf-8');
-    return stringify(history.entries, { header: true, columns: [...HISTORY_CSV_COLUMNS] });
+    return stringify(history.entries, { header: true, columns: [...HISTORY_FIELDS] });
   }
 }
 
