@@ -70,6 +70,8 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
+    // Packages such as csv-stringify expose subpaths (`csv-stringify/sync`) only through package.json `exports`.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['require', 'node', 'default'] },
     exclude: { path: '(^|/)dist/' },
   },
 };
