@@ -1,4 +1,4 @@
-import { assertNever, balanceDelta, isBalanceAllowed } from '@libs/credits';
+import { balanceDelta, descriptionOf, isBalanceAllowed } from '@libs/credits';
 import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 export const LEDGER_PROJECTION = 'ledger';
@@ -55,6 +55,21 @@ export function ledgerEntryOf(head: LedgerHead, event: ProjectedEvent): LedgerEn
   };
 }
 
+/** The ledger's columns of the domain's own description of an event. */
+function describedBy(event: ProjectedEvent): Description {
+  const { feature, reason, rechargeId, reference, ...ids } = descriptionOf(event);
+  return {
+    feature,
+    reason,
+    rechargeId,
+    reference,
+    stripeCheckoutSessionId: ids.checkoutSessionId,
+    stripePaymentIntentId: ids.paymentIntentId,
+    stripeInvoiceId: ids.invoiceId,
+    stripeSubscriptionId: ids.subscriptionId,
+  };
+}
+
 type Description = Pick<
   LedgerEntry,
   | 'feature'
@@ -66,42 +81,3 @@ type Description = Pick<
   | 'stripeInvoiceId'
   | 'stripeSubscriptionId'
 >;
-
-const NO_DESCRIPTION: Description = {
-  feature: null,
-  reason: null,
-  rechargeId: null,
-  reference: null,
-  stripeCheckoutSessionId: null,
-  stripePaymentIntentId: null,
-  stripeInvoiceId: null,
-  stripeSubscriptionId: null,
-};
-
-function describedBy(event: ProjectedEvent): Description {
-  switch (event.type) {
-    case 'CreditsConsumed':
-      return { ...NO_DESCRIPTION, feature: event.data.feature, reference: event.data.reference };
-    case 'BonusGranted':
-      return { ...NO_DESCRIPTION, reason: event.data.reason };
-    case 'RechargeCompleted': {
-      const { source } = event.data;
-      return {
-        ...NO_DESCRIPTION,
-        rechargeId: event.data.rechargeId,
-        stripeCheckoutSessionId: source.checkoutSessionId ?? null,
-        stripePaymentIntentId: source.paymentIntentId ?? null,
-        stripeInvoiceId: source.invoiceId ?? null,
-        stripeSubscriptionId: source.subscriptionId ?? null,
-      };
-    }
-    case 'RechargeRefunded':
-      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: event.data.reason };
-    case 'CreditsFrozen':
-      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: `dispute ${event.data.disputeId} opened` };
-    case 'CreditsUnfrozen':
-      return { ...NO_DESCRIPTION, rechargeId: event.data.rechargeId, reason: `dispute ${event.data.disputeId} won` };
-    default:
-      return assertNever(event);
-  }
-}

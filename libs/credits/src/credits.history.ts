@@ -1,5 +1,6 @@
 import type { RecordedCreditsEvent } from './credits.events';
-import { type CreditsState, assertNever, balanceDelta, evolve, initialState } from './credits.state';
+import { type EventDescription, descriptionOf } from './credits.description';
+import { type CreditsState, balanceDelta, evolve, initialState } from './credits.state';
 
 /** One credit movement as an accountant reads it: what moved, why and who asked. */
 export type Movement = {
@@ -14,15 +15,7 @@ export type Movement = {
   idempotencyKey: string;
   apiKey: string | null;
   stripeEventId: string | null;
-  rechargeId: string | null;
-  paymentIntentId: string | null;
-  invoiceId: string | null;
-  chargeId: string | null;
-  disputeId: string | null;
-  feature: string | null;
-  reference: string | null;
-  reason: string | null;
-};
+} & EventDescription;
 
 /** One event of a user's history as an auditor reads it: the movement and the balance right after it. */
 export type HistoryEntry = Movement & { balanceAfter: number; frozenCreditsAfter: number };
@@ -38,8 +31,10 @@ export const MOVEMENT_FIELDS: ReadonlyArray<keyof Movement> = [
   'apiKey',
   'stripeEventId',
   'rechargeId',
+  'checkoutSessionId',
   'paymentIntentId',
   'invoiceId',
+  'subscriptionId',
   'chargeId',
   'disputeId',
   'feature',
@@ -94,45 +89,6 @@ export function movementOf(event: RecordedCreditsEvent): Movement {
     idempotencyKey: event.metadata.idempotencyKey,
     apiKey: causedBy?.apiKey ?? null,
     stripeEventId: causedBy?.stripeEventId ?? null,
-    ...describedBy(event),
+    ...descriptionOf(event),
   };
-}
-
-type Description = Pick<
-  Movement,
-  'rechargeId' | 'paymentIntentId' | 'invoiceId' | 'chargeId' | 'disputeId' | 'feature' | 'reference' | 'reason'
->;
-
-const NOTHING: Description = {
-  rechargeId: null,
-  paymentIntentId: null,
-  invoiceId: null,
-  chargeId: null,
-  disputeId: null,
-  feature: null,
-  reference: null,
-  reason: null,
-};
-
-function describedBy(event: RecordedCreditsEvent): Description {
-  switch (event.type) {
-    case 'CreditsConsumed':
-      return { ...NOTHING, feature: event.data.feature, reference: event.data.reference };
-    case 'BonusGranted':
-      return { ...NOTHING, reason: event.data.reason };
-    case 'RechargeCompleted': {
-      const { rechargeId, source } = event.data;
-      const { paymentIntentId = null, invoiceId = null } = source;
-      return { ...NOTHING, rechargeId, paymentIntentId, invoiceId };
-    }
-    case 'RechargeRefunded': {
-      const { rechargeId, reason, source } = event.data;
-      return { ...NOTHING, rechargeId, reason, chargeId: source.chargeId ?? null, disputeId: source.disputeId ?? null };
-    }
-    case 'CreditsFrozen':
-    case 'CreditsUnfrozen':
-      return { ...NOTHING, rechargeId: event.data.rechargeId, disputeId: event.data.disputeId };
-    default:
-      return assertNever(event);
-  }
 }

@@ -11,3 +11,4 @@ export * from './credits.parse';
 export * from './credits.decision';
 export * from './credits.reversals';
 export * from './credits.history';
+export * from './credits.description';

@@ -1,0 +1,73 @@
+import type { CreditsEvent } from './credits.events';
+import { assertNever } from './credits.state';
+
+/**
+ * What an event is about, in the flat fields that the ledger projection, the
+ * auditors' history and the accountants' export all show: the one place that
+ * reads them out of each event type.
+ */
+export type EventDescription = {
+  rechargeId: string | null;
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+  invoiceId: string | null;
+  subscriptionId: string | null;
+  chargeId: string | null;
+  disputeId: string | null;
+  feature: string | null;
+  reference: string | null;
+  reason: string | null;
+};
+
+const NOTHING: EventDescription = {
+  rechargeId: null,
+  checkoutSessionId: null,
+  paymentIntentId: null,
+  invoiceId: null,
+  subscriptionId: null,
+  chargeId: null,
+  disputeId: null,
+  feature: null,
+  reference: null,
+  reason: null,
+};
+
+export function descriptionOf(event: CreditsEvent): EventDescription {
+  switch (event.type) {
+    case 'CreditsConsumed':
+      return { ...NOTHING, feature: event.data.feature, reference: event.data.reference };
+    case 'BonusGranted':
+      return { ...NOTHING, reason: event.data.reason };
+    case 'RechargeCompleted': {
+      const { rechargeId, source } = event.data;
+      return {
+        ...NOTHING,
+        rechargeId,
+        checkoutSessionId: source.checkoutSessionId ?? null,
+        paymentIntentId: source.paymentIntentId ?? null,
+        invoiceId: source.invoiceId ?? null,
+        subscriptionId: source.subscriptionId ?? null,
+      };
+    }
+    case 'RechargeRefunded': {
+      const { rechargeId, reason, source } = event.data;
+      return { ...NOTHING, rechargeId, reason, chargeId: source.chargeId ?? null, disputeId: source.disputeId ?? null };
+    }
+    case 'CreditsFrozen':
+      return {
+        ...NOTHING,
+        rechargeId: event.data.rechargeId,
+        disputeId: event.data.disputeId,
+        reason: 'dispute opened',
+      };
+    case 'CreditsUnfrozen':
+      return {
+        ...NOTHING,
+        rechargeId: event.data.rechargeId,
+        disputeId: event.data.disputeId,
+        reason: 'dispute closed',
+      };
+    default:
+      return assertNever(event);
+  }
+}
