@@ -10,6 +10,7 @@ import { creditsStreamId, rechargeEventId } from '@libs/credits';
 import { type EventStore, type EventStoreLocation, type SqlDriver, openSqlEventStore } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_MIGRATIONS, Projector, projectionLag, readCheckpoint } from '@projections';
 import { foldEveryStream, writeHistory } from '../test/support/credits-history';
+import { latencyPercentiles } from './bench-figures';
 import { temporaryDatabase } from './temporary-database';
 
 const USERS = 1000;
@@ -33,7 +34,11 @@ export async function projectionBench(): Promise<boolean> {
         projections: PROJECTIONS.map(({ name }) => name),
         catchUpSeconds: round(catchUp.seconds),
         catchUpEventsPerSecond: Math.round((USERS * EVENTS_PER_USER) / catchUp.seconds),
-        commitToProjection: { ratePerSecond: STEADY_RATE_PER_SECOND, samples: delays.length, ...percentiles(delays) },
+        commitToProjection: {
+          ratePerSecond: STEADY_RATE_PER_SECOND,
+          samples: delays.length,
+          ...latencyPercentiles(delays),
+        },
         verified,
       }),
     );
@@ -139,13 +144,6 @@ async function readModelEqualsFold(driver: SqlDriver, store: EventStore): Promis
       return state !== undefined && state.balance === Number(row.balance) && state.version === row.version;
     })
   );
-}
-
-function percentiles(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (quantile: number) =>
-    round(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? NaN);
-  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round(sorted[sorted.length - 1] ?? NaN) };
 }
 
 function round(value: number): number {

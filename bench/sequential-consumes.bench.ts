@@ -7,17 +7,14 @@
  * same process, as `npm start` does); ROLE=api measures the API alone.
  */
 import { MetricsRegistry } from '@libs/http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
 import { creditsStreamId } from '@libs/credits';
-import { type EventStore, type EventStoreLocation, openEventStore } from '@libs/event-store';
+import { type EventStore, openEventStore } from '@libs/event-store';
 import { CreditsCommandRunner } from '../apps/api/src/credits/credits-command.runner';
 import { foldCreditsStream } from '../apps/api/src/credits/credits-stream.reader';
 import { createApp } from '../apps/api/src/create-app';
-import { temporaryDatabase } from './temporary-database';
+import { type BenchStore, benchStores, latencyPercentiles } from './bench-figures';
 import { CreditsMetrics } from '../apps/api/src/credits/credits-metrics';
 
 const CONSUMES = Number(process.env.BENCH_CONSUMES ?? 1000);
@@ -35,7 +32,7 @@ type Figures = {
 
 export async function sequentialConsumesBench(): Promise<boolean> {
   const figures: Figures[] = [];
-  for (const target of await targets()) {
+  for (const target of await benchStores('consumes')) {
     figures.push(await throughRunner(target));
     figures.push(await throughHttp(target));
     await target.cleanUp();
@@ -44,29 +41,7 @@ export async function sequentialConsumesBench(): Promise<boolean> {
   return figures.every((f) => f.verified);
 }
 
-type Target = { name: string; location: () => EventStoreLocation; cleanUp(): Promise<void> };
-
-/** PGlite on disk always (a directory per run: one process opens it at a time); PostgreSQL when DATABASE_URL is set. */
-async function targets(): Promise<Target[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'credits-bench-'));
-  let runs = 0;
-  const list: Target[] = [
-    {
-      name: 'pglite (disk)',
-      location: () => ({ kind: 'pglite', dataDir: join(dataDir, `run-${runs++}`) }),
-      cleanUp: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
-    },
-  ];
-  if (process.env.DATABASE_URL) {
-    const database = await temporaryDatabase('consumes');
-    list.push({ name: 'postgresql', location: () => database.location, cleanUp: () => database.drop() });
-  } else {
-    console.log('DATABASE_URL unset: PostgreSQL not measured');
-  }
-  return list;
-}
-
-async function throughRunner(target: Target): Promise<Figures> {
+async function throughRunner(target: BenchStore): Promise<Figures> {
   const store = await openEventStore(target.location());
   const runner = new CreditsCommandRunner(store, 10, new CreditsMetrics(new MetricsRegistry()));
   const userId = `runner-${Date.now()}`;
@@ -88,7 +63,7 @@ async function throughRunner(target: Target): Promise<Figures> {
   return { store: target.name, path: 'runner', ...summarize(latencies), verified };
 }
 
-async function throughHttp(target: Target): Promise<Figures> {
+async function throughHttp(target: BenchStore): Promise<Figures> {
   const config: AppConfig = {
     ...loadConfig({ LOG_LEVEL: 'silent', ROLE: process.env.ROLE }),
     eventStore: target.location(),
@@ -138,8 +113,6 @@ async function verify(store: EventStore, userId: string): Promise<boolean> {
 }
 
 function summarize({ latencies, seconds }: { latencies: number[]; seconds: number }) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (quantile: number) =>
-    Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
-  return { commandsPerSecond: CONSUMES / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+  const { p50Ms, p99Ms } = latencyPercentiles(latencies);
+  return { commandsPerSecond: CONSUMES / seconds, p50Ms, p99Ms };
 }

@@ -5,9 +5,6 @@
  * and latency percentiles for both passes, and checks the result: each user
  * credited exactly once, every redelivery a duplicate. Figures only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
 import { creditsStreamId } from '@libs/credits';
@@ -15,7 +12,7 @@ import { EVENT_STORE, type EventStore, type EventStoreLocation } from '@libs/eve
 import { foldCreditsStream } from '../apps/api/src/credits/credits-stream.reader';
 import { createApp } from '../apps/api/src/create-app';
 import { packCheckoutCompleted, signedDelivery } from '../test/support/stripe-events';
-import { temporaryDatabase } from './temporary-database';
+import { benchStores, latencyPercentiles } from './bench-figures';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 500);
 const IN_FLIGHT = 8;
@@ -32,8 +29,8 @@ type Figures = {
 
 export async function stripeWebhookBench(): Promise<boolean> {
   const figures: Figures[] = [];
-  for (const target of await targets()) {
-    figures.push(...(await deliverTwice(target.name, target.location)));
+  for (const target of await benchStores('webhook')) {
+    figures.push(...(await deliverTwice(target.name, target.location())));
     await target.cleanUp();
   }
   console.table(figures.map((f) => ({ ...f, deliveriesPerSecond: Math.round(f.deliveriesPerSecond) })));
@@ -93,28 +90,6 @@ async function everyUserCreditedOnce(store: EventStore, users: string[]): Promis
 }
 
 function summarize({ latencies, seconds }: { latencies: number[]; seconds: number }) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (quantile: number) =>
-    Number(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))].toFixed(2));
-  return { deliveriesPerSecond: DELIVERIES / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
-}
-
-type Target = { name: string; location: EventStoreLocation; cleanUp(): Promise<void> };
-
-async function targets(): Promise<Target[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'credits-webhook-bench-'));
-  const list: Target[] = [
-    {
-      name: 'pglite (disk)',
-      location: { kind: 'pglite', dataDir },
-      cleanUp: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
-    },
-  ];
-  if (process.env.DATABASE_URL) {
-    const database = await temporaryDatabase('webhook');
-    list.push({ name: 'postgresql', location: database.location, cleanUp: () => database.drop() });
-  } else {
-    console.log('DATABASE_URL unset: PostgreSQL not measured');
-  }
-  return list;
+  const { p50Ms, p99Ms } = latencyPercentiles(latencies);
+  return { deliveriesPerSecond: DELIVERIES / seconds, p50Ms, p99Ms };
 }
