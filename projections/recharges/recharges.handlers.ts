@@ -4,8 +4,8 @@ import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../r
 export const RECHARGES_PROJECTION = 'recharges';
 
 /** Where a recharge stands: an open dispute shows first, then how much of it was refunded. */
-export type RechargeStatus = 'completed' | 'partially_refunded' | 'refunded' | 'disputed';
-export const RECHARGE_STATUSES: readonly RechargeStatus[] = ['completed', 'partially_refunded', 'refunded', 'disputed'];
+export const RECHARGE_STATUSES = ['completed', 'partially_refunded', 'refunded', 'disputed'] as const;
+export type RechargeStatus = (typeof RECHARGE_STATUSES)[number];
 
 export type RechargeRow = {
   userId: string;

@@ -7,9 +7,7 @@ import type { SqlExecutor } from '@libs/event-store';
  * back; `frozen`/`unfrozen`: a dispute opened or was won. The others explain
  * themselves; `failed` carries its reason and may be reprocessed.
  */
-export type DeliveryStatus =
-  'received' | 'credited' | 'debited' | 'frozen' | 'unfrozen' | 'duplicate' | 'ignored' | 'parked' | 'failed';
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+export const DELIVERY_STATUSES = [
   'received',
   'credited',
   'debited',
@@ -19,7 +17,8 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   'ignored',
   'parked',
   'failed',
-];
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export type DeliveryOutcome = {
   status: Exclude<DeliveryStatus, 'received'>;

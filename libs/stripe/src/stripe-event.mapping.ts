@@ -234,7 +234,6 @@ function invoicePaymentMeaning(event: StripeEventEnvelope): StripeEventMeaning {
 
 function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
   const charge = payloadOf(event);
-  const amountCaptured = optionalWholeNumber(charge, 'amount_captured') ?? 0;
   return {
     kind: 'refund',
     refund: {
@@ -244,8 +243,6 @@ function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
       invoiceId: optionalId(charge, 'invoice'),
       customerId: optionalId(charge, 'customer'),
       amountRefundedTotal: wholeNumber(charge, 'amount_refunded'),
-      // A charge captured for less than authorised refunds against what it took, not what it asked.
-      amountCharged: amountCaptured > 0 ? amountCaptured : wholeNumber(charge, 'amount'),
       currency: currencyOf(charge),
     },
   };

@@ -695,22 +695,9 @@ describe('meaningOf charge.refunded', () => {
         invoiceId: undefined,
         customerId: 'cus_1',
         amountRefundedTotal: 300,
-        amountCharged: 1000,
         currency: 'usd',
       },
     });
-  });
-
-  it('takes what the charge captured when it captured less than its amount', () => {
-    const event = chargeRefunded({ amount: 1000, amount_captured: 600, amount_refunded: 600 });
-
-    expect(meaningOf(event, CATALOG)).toMatchObject({ refund: { amountCharged: 600, amountRefundedTotal: 600 } });
-  });
-
-  it('takes the charge’s amount when nothing is recorded as captured', () => {
-    const event = chargeRefunded({ amount: 1000, amount_captured: 0 });
-
-    expect(meaningOf(event, CATALOG)).toMatchObject({ refund: { amountCharged: 1000 } });
   });
 
   it('reads an expanded payment intent and the invoice older API versions name', () => {

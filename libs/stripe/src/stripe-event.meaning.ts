@@ -42,8 +42,6 @@ export type StripeRefund = {
   customerId: string | undefined;
   /** Cumulative over every refund of the charge, minor units. */
   amountRefundedTotal: number;
-  /** What the charge took (captured amount), minor units. */
-  amountCharged: number;
   currency: string;
 };
 
