@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventStore, type SqlDriver } from '@libs/event-store';
 import { foldEveryStream, writeHistory } from '../../test/support/credits-history';
-import { storeKindsUnderTest } from '../../test/support/test-stores';
+import { describeOnPostgres } from '../../test/support/test-stores';
 import { findBalance } from '../balance/balance.queries';
 import { PROJECTIONS } from '../read-model';
 import { projectionLag } from './projection-lag';
@@ -9,7 +9,6 @@ import { Projector } from './projector';
 import { type ReadModelDatabase, openReadModelDatabase } from '../../test/support/read-model-database';
 
 /** Advisory locks live on PostgreSQL sessions; PGlite has one process and no sessions to lose. */
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('projector locks on PostgreSQL', () => {
   let database: ReadModelDatabase;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { creditsStreamId } from '@libs/credits';
 import { type AppendResult, type EventStore, type SqlDriver, appendInTransaction } from '@libs/event-store';
-import { storeKindsUnderTest } from '../../test/support/test-stores';
+import { describeOnPostgres } from '../../test/support/test-stores';
 import { balanceProjection } from '../balance/balance.projection';
 import { findBalance } from '../balance/balance.queries';
 import { catchUp } from './catch-up';
@@ -14,7 +14,6 @@ import { type ReadModelDatabase, bonusToAppend, openReadModelDatabase } from '..
  * An append that commits after a later-numbered one: only a server with
  * concurrent sessions can produce it (PGlite runs one transaction at a time).
  */
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('the projector when appends commit out of order, on PostgreSQL', () => {
   let database: ReadModelDatabase;

@@ -3,7 +3,7 @@ import { type EventStore, type SqlDriver } from '@libs/event-store';
 import { PROJECTIONS, ledgerEntryCounts, projectionLag } from '@projections';
 import { foldEveryStream, writeHistory } from '../support/credits-history';
 import { exited, startProjectorProcess } from '../support/projector-process';
-import { storeKindsUnderTest } from '../support/test-stores';
+import { describeOnPostgres } from '../support/test-stores';
 import { type ReadModelDatabase, openReadModelDatabase } from '../support/read-model-database';
 
 /**
@@ -11,7 +11,6 @@ import { type ReadModelDatabase, openReadModelDatabase } from '../support/read-m
  * while catching up, and started twice at once. PGlite has one process per
  * data directory, so neither case exists there (it always runs in CI).
  */
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('projector processes on PostgreSQL', () => {
   let database: ReadModelDatabase;

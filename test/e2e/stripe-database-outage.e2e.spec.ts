@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { packCheckoutCompleted, stripeId } from '../support/stripe-events';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
 import { type TestApp, startTestApp } from '../support/test-app';
-import { postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-stores';
+import { describeOnPostgres, postgresUrlUnderTest } from '../support/test-stores';
 
 /**
  * PostgreSQL unavailable while Stripe delivers: the webhook must answer 5xx
@@ -11,10 +11,7 @@ import { postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-store
  * the payment exactly once. The outage is real: the test database refuses
  * connections and its sessions are terminated, as in a failover.
  */
-const runsOnPostgres = storeKindsUnderTest().includes('postgres');
-
-(runsOnPostgres ? describe : describe.skip)('Stripe webhook while PostgreSQL is unavailable', () => {
-  // Skipped only without DATABASE_URL (never in CI, where storeKindsUnderTest requires it): PGlite runs in-process.
+describeOnPostgres('Stripe webhook while PostgreSQL is unavailable', () => {
   let testApp: TestApp;
   const stripe = stripeWebhookClient(() => testApp);
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { type TestApp, bearer, projectionsCaughtUp, startTestApp } from '../support/test-app';
-import { storeKindsUnderTest } from '../support/test-stores';
+import { describeOnPostgres } from '../support/test-stores';
 
 /**
  * Two API instances, each with its own connection pool and in-process queue,
@@ -10,7 +10,6 @@ import { storeKindsUnderTest } from '../support/test-stores';
  * PGlite is embedded in one process and cannot be shared: PostgreSQL only
  * (it always runs in CI, where DATABASE_URL is required).
  */
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('two API instances sharing one PostgreSQL database', () => {
   let first: TestApp;

@@ -15,6 +15,13 @@ export function storeKindsUnderTest(): StoreKind[] {
   return ['pglite'];
 }
 
+/**
+ * `describe` for suites only a PostgreSQL server can run (concurrent sessions,
+ * several processes, an outage): skipped only when DATABASE_URL is unset,
+ * which CI refuses (see storeKindsUnderTest).
+ */
+export const describeOnPostgres: jest.Describe = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
+
 export function postgresUrlUnderTest(): string {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set');

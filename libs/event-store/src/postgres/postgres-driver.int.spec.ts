@@ -1,10 +1,8 @@
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { Client } from 'pg';
-import { type TestDatabase, createTestDatabase, storeKindsUnderTest } from '../../../../test/support/test-stores';
+import { createTestDatabase, describeOnPostgres, type TestDatabase } from '../../../../test/support/test-stores';
 import { VersionConflictError } from '../event-store.errors';
 import { POSTGRES_POOL_DEFAULTS, PostgresDriver } from './postgres-driver';
-
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 describeOnPostgres('PostgresDriver', () => {
   let database: TestDatabase;

@@ -1,4 +1,4 @@
-import { createTestDatabase, storeKindsUnderTest } from '../../../../test/support/test-stores';
+import { createTestDatabase, describeOnPostgres, storeKindsUnderTest } from '../../../../test/support/test-stores';
 import { PgliteDriver } from '../pglite/pglite-driver';
 import { PostgresDriver } from '../postgres/postgres-driver';
 import { migrate } from './migrate';
@@ -24,8 +24,6 @@ describe.each(storeKindsUnderTest())('migrations on %s', (kind) => {
     }
   });
 });
-
-const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
 
 // Two processes starting at once on PostgreSQL (PGlite has one process by construction).
 describeOnPostgres('migrations started by several processes at once on PostgreSQL', () => {
