@@ -9,6 +9,7 @@ import {
   rechargeEventId,
 } from '@libs/credits';
 import type { EventStore, EventToAppend } from '@libs/event-store';
+import { toEventToAppend } from '../../apps/api/src/credits/credits-stream.reader';
 
 /**
  * Writes a realistic history straight to the store: for each user a recharge,
@@ -64,13 +65,7 @@ function eventOf(userId: string, index: number): EventToAppend {
             data: { amount: 1, feature: 'face_swap', reference: `upload-${index}`, metadata: {} },
             metadata,
           };
-  return {
-    id: event.id,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    data: event.data,
-    metadata: event.metadata,
-  };
+  return toEventToAppend(event);
 }
 
 /** Every credits stream folded with the domain's `evolve`: the truth a read model must equal. */
