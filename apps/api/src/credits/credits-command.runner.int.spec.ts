@@ -70,12 +70,13 @@ function otherWritersEvent(key: string): EventToAppend {
 }
 
 describe('CreditsCommandRunner on PGlite', () => {
+  let driver: PgliteDriver;
   let store: EventStore;
   let interleaving: InterleavingStore;
   let metrics: CreditsMetrics;
 
   beforeEach(async () => {
-    const driver = await PgliteDriver.open(undefined);
+    driver = await PgliteDriver.open(undefined);
     await migrate(driver, EVENT_STORE_MIGRATIONS);
     store = new SqlEventStore(driver);
     interleaving = new InterleavingStore(store);
@@ -123,6 +124,24 @@ describe('CreditsCommandRunner on PGlite', () => {
 
       expect(result).toEqual({ ...(original as object), kind: 'replayed' });
       expect((await foldCreditsStream(store, streamId)).balance).toBe(3);
+    });
+  });
+
+  describe('when its cached state is ahead of the store (a failover to a replica that lost commits)', () => {
+    it('reads the stream again from its start and decides on what the store holds', async () => {
+      const sameRunner = runner(3);
+      await sameRunner.run(grant('grant-1', 5));
+      await sameRunner.run(grant('grant-2', 7));
+      await driver.query('delete from events where stream_id = $1 and stream_version = 2', [streamId]);
+
+      const result = await sameRunner.run(consume('upload-1', 6));
+
+      expect(result).toEqual({
+        kind: 'refused',
+        userId: USER_ID,
+        error: { type: 'insufficient-credits', balance: 5, requested: 6 },
+      });
+      expect(await metrics.versionConflicts.get()).toMatchObject({ values: [{ value: 1 }] });
     });
   });
 

@@ -63,16 +63,15 @@ export class CreditsCommandRunner {
   }
 
   private async runWithRetries(streamId: string, command: CreditsCommand): Promise<CreditsCommandResult> {
+    let conflictedAtVersion: number | undefined;
     for (let attempt = 0; ; attempt++) {
-      const state = await this.readState(streamId);
+      const state = await this.readState(streamId, conflictedAtVersion);
       try {
         return await this.decideAndAppend(streamId, command, state);
       } catch (error) {
         if (error instanceof DuplicateEventIdError) return this.answerDuplicate(streamId, command, error);
         if (!(error instanceof VersionConflictError)) throw error;
-        // Normally the cache is only behind; after a failover to a replica that lost commits it
-        // could be ahead. A conflict is cheap to answer with a full read, so drop it.
-        this.states.delete(streamId);
+        conflictedAtVersion = state.version;
         this.metrics.versionConflicts.inc();
         if (attempt >= this.retriesMax) throw new CommandRetriesExhaustedError(streamId, attempt + 1);
         this.metrics.retries.inc();
@@ -129,10 +128,20 @@ export class CreditsCommandRunner {
     throw duplicate;
   }
 
-  /** Cached state plus the events other writers appended since; always current when it returns. */
-  private async readState(streamId: string): Promise<CreditsState> {
+  /**
+   * Cached state plus the events other writers appended since; always current when it returns.
+   * After a conflict at `conflictedAtVersion` the tail read normally finds the winner's events,
+   * and keeping the cache keeps this writer as quick as the winner: dropping it made every retry
+   * a full read, so a loser kept losing (starved) on a hot stream. A tail that finds nothing new
+   * means the cache is ahead of the store (a failover to a replica that lost commits): only then
+   * is the stream read again from its start.
+   */
+  private async readState(streamId: string, conflictedAtVersion?: number): Promise<CreditsState> {
     try {
-      const state = await foldCreditsStream(this.store, streamId, this.states.get(streamId));
+      let state = await foldCreditsStream(this.store, streamId, this.states.get(streamId));
+      if (conflictedAtVersion !== undefined && state.version <= conflictedAtVersion) {
+        state = await foldCreditsStream(this.store, streamId);
+      }
       this.states.set(streamId, state);
       return state;
     } catch (error) {
