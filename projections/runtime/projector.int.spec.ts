@@ -777,6 +777,7 @@ function holdingReads(store: EventStore) {
     appendToStream: (streamId, events, options) => store.appendToStream(streamId, events, options),
     readStream: (streamId, options) => store.readStream(streamId, options),
     readAll,
+    listStreams: (options) => store.listStreams(options),
     headPosition: () => store.headPosition(),
     countEventsAfter: (afterPosition, countMax) => store.countEventsAfter(afterPosition, countMax),
     recordedAtOfNextEvent: (afterPosition) => store.recordedAtOfNextEvent(afterPosition),

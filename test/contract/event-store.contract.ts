@@ -229,6 +229,25 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
       });
     });
 
+    describe('listStreams', () => {
+      it('pages through the streams of a prefix in byte order, each stream once', async () => {
+        const prefix = `list-${randomUUID()}-`;
+        // Upper case sorts before lower case in bytes, not in most collations; 'é' is two bytes above 'z'.
+        const names = ['b', 'B', 'a', 'é', 'z', 'a-1'];
+        for (const name of names) {
+          await store.appendToStream(prefix + name, [anEvent(), anEvent()], { expectedVersion: 'no_stream' });
+        }
+        await store.appendToStream(`other-${prefix}x`, [anEvent()], { expectedVersion: 'no_stream' });
+
+        const first = await store.listStreams({ prefix, limit: 4 });
+        const rest = await store.listStreams({ prefix, after: first[first.length - 1], limit: 4 });
+
+        expect([...first, ...rest]).toEqual(['B', 'a', 'a-1', 'b', 'z', 'é'].map((name) => prefix + name));
+        expect(first).toHaveLength(4);
+        expect(await store.listStreams({ prefix, after: rest[rest.length - 1] })).toEqual([]);
+      });
+    });
+
     describe('readAll', () => {
       it('returns every event once, in batches, continuing from a checkpoint', async () => {
         const before = await lastPosition(store);

@@ -43,6 +43,15 @@ export type ReadAllOptions = {
   batchSize?: number;
 };
 
+export type ListStreamsOptions = {
+  /** Only streams whose id starts with this (e.g. `credits-`). */
+  prefix: string;
+  /** Exclusive: the last stream id of the previous page; omit for the first page. */
+  after?: string;
+  /** Page size, at most READ_BATCH_SIZE_MAX. */
+  limit?: number;
+};
+
 export const APPEND_EVENTS_MAX = 1000;
 export const READ_BATCH_SIZE_DEFAULT = 1000;
 export const READ_BATCH_SIZE_MAX = 10_000;
@@ -66,6 +75,13 @@ export interface EventStore {
    * returned, so a reader that checkpoints the last position never skips one.
    */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+
+  /**
+   * One page of the ids of the streams that hold at least one event, in the
+   * byte order of their UTF-8 ids (what `after` continues from): a reader can
+   * visit every stream holding one page in memory, whatever their number.
+   */
+  listStreams(options: ListStreamsOptions): Promise<string[]>;
 
   /** The highest position stored, or undefined for an empty store. Not the last in feed order: see `hasPassed`. */
   headPosition(): Promise<string | undefined>;

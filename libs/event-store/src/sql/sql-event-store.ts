@@ -5,6 +5,7 @@ import {
   type EventStore,
   type EventToAppend,
   type ReadAllOptions,
+  type ListStreamsOptions,
   type ReadStreamOptions,
   type RecordedEvent,
   READ_BATCH_SIZE_DEFAULT,
@@ -171,6 +172,18 @@ export class SqlEventStore implements EventStore {
     );
     if (row === undefined) throw new UnknownPositionError(position);
     return { transactionId: row.transaction_id, globalPosition: position };
+  }
+
+  /** `collate "C"` orders by bytes, as the port promises, whatever the database's collation. */
+  async listStreams(options: ListStreamsOptions): Promise<string[]> {
+    const limit = checkedBatchSize(options.limit);
+    const rows = await this.driver.query<{ stream_id: string }>(
+      `select stream_id from events
+       where stream_version = 1 and starts_with(stream_id, $1) and stream_id collate "C" > $2
+       order by stream_id collate "C" limit $3`,
+      [options.prefix, options.after ?? '', limit],
+    );
+    return rows.map((row) => row.stream_id);
   }
 
   async headPosition(): Promise<string | undefined> {

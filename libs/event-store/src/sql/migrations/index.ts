@@ -1,4 +1,5 @@
 import { createEvents } from './0001-create-events';
+import { indexStreamIds } from './0002-index-stream-ids';
 
 /** Every migration in order. Each one is idempotent (`if not exists`), so a crash mid-way is safe to re-run. */
-export const EVENT_STORE_MIGRATIONS: ReadonlyArray<{ name: string; up: string }> = [createEvents];
+export const EVENT_STORE_MIGRATIONS: ReadonlyArray<{ name: string; up: string }> = [createEvents, indexStreamIds];
