@@ -1,13 +1,10 @@
+import { DATE_FORMS, DAY_MILLISECONDS, DURATION_FORMS, pointInTimeOf } from '../../point-in-time';
+
 /** Stripe lists the events of the last 30 days only: an older start would silently recover less than asked. */
 export const STRIPE_EVENTS_RETENTION_DAYS = 30;
 /** Stripe's `types` filter takes at most 20 event types. */
 export const SYNC_TYPES_MAX = 20;
 
-const DAY_MS = 86_400_000;
-const DURATION_UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS } as const;
-const DURATION_PATTERN = /^([1-9][0-9]{0,5})([mhd])$/;
-/** A date, or a date and time with its zone: `2026-11-20`, `2026-11-20T00:00:00Z`, `2026-11-20T09:30+01:00`. */
-const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const EVENT_TYPE_PATTERN = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
 
 export type SyncOptions = {
@@ -36,11 +33,11 @@ export function parseSyncArguments(argv: readonly string[], now: Date): SyncOpti
  * (`2026-11-20T00:00:00Z`); at most 30 days back, never in the future.
  */
 export function sinceOf(text: string, now: Date): Date {
-  const duration = DURATION_PATTERN.exec(text);
-  const since = duration
-    ? new Date(now.getTime() - Number(duration[1]) * DURATION_UNIT_MS[duration[2] as keyof typeof DURATION_UNIT_MS])
-    : instantOf(text);
-  const oldest = new Date(now.getTime() - STRIPE_EVENTS_RETENTION_DAYS * DAY_MS);
+  const since = pointInTimeOf(text, now);
+  if (since === undefined) {
+    throw new SyncArgumentsError(`--since ${JSON.stringify(text)} is neither ${DURATION_FORMS} nor ${DATE_FORMS}`);
+  }
+  const oldest = new Date(now.getTime() - STRIPE_EVENTS_RETENTION_DAYS * DAY_MILLISECONDS);
   if (since < oldest) {
     throw new SyncArgumentsError(
       `--since ${text} is more than ${STRIPE_EVENTS_RETENTION_DAYS} days back (${since.toISOString()}): Stripe keeps ` +
@@ -49,16 +46,6 @@ export function sinceOf(text: string, now: Date): Date {
   }
   if (since > now) throw new SyncArgumentsError(`--since ${text} is in the future (${since.toISOString()})`);
   return since;
-}
-
-function instantOf(text: string): Date {
-  const instant = TIMESTAMP_PATTERN.test(text) ? new Date(text) : undefined;
-  if (instant === undefined || Number.isNaN(instant.getTime())) {
-    throw new SyncArgumentsError(
-      `--since ${JSON.stringify(text)} is neither a duration (30m, 12h, 7d) nor a date (2026-11-20 or 2026-11-20T00:00:00Z)`,
-    );
-  }
-  return instant;
 }
 
 function eventTypesOf(text: string): string[] {
