@@ -18,3 +18,4 @@ export * from './balance/balance.queries';
 export * from './ledger/ledger.queries';
 export * from './recharges/recharges.queries';
 export * from './stripe-deliveries/stripe-deliveries.repository';
+export * from './runtime/rebuild-users';

@@ -35,6 +35,10 @@ export const balanceProjection: Projection<BalanceTable> = {
     }
     await saveBalanceRows(tx, names, [...changed.values()]);
   },
+
+  async deleteRowsOf(tx, userIds, names) {
+    await tx.query(`delete from ${names.balances} where user_id = any($1::text[])`, [userIds]);
+  },
 };
 
 async function loadBalanceRows(

@@ -69,6 +69,10 @@ export const ledgerProjection: Projection<LedgerTable> = {
     }
     await insertEntries(tx, names, entries);
   },
+
+  async deleteRowsOf(tx, userIds, names) {
+    await tx.query(`delete from ${names.ledger_entries} where user_id = any($1::text[])`, [userIds]);
+  },
 };
 
 async function loadLedgerHeads(

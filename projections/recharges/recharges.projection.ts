@@ -89,6 +89,11 @@ export const rechargesProjection: Projection<RechargesTable> = {
     await upsertRecharges(tx, names, await rowsAfter(tx, names, changes));
     await saveVersions(tx, names, advanced);
   },
+
+  async deleteRowsOf(tx, userIds, names) {
+    await tx.query(`delete from ${names.recharges} where user_id = any($1::text[])`, [userIds]);
+    await tx.query(`delete from ${names.recharge_streams} where user_id = any($1::text[])`, [userIds]);
+  },
 };
 
 /** The rows the batch leaves: new recharges, and existing ones changed by refunds and disputes, in order. */

@@ -37,7 +37,7 @@ async function readBatch(store: EventStore, after: string | undefined, batchSize
   return events;
 }
 
-function toProjectedEvent(event: RecordedEvent): ProjectedEvent {
+export function toProjectedEvent(event: RecordedEvent): ProjectedEvent {
   try {
     return { ...parseCreditsEvent(event), userId: userIdOfStream(event.streamId), recordedAt: event.recordedAt };
   } catch (error) {

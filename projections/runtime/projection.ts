@@ -24,6 +24,8 @@ export interface Projection<Table extends string = string> {
    * one above is a gap and throws ProjectionGapError.
    */
   apply(tx: SqlExecutor, events: readonly ProjectedEvent[], names: TableNames<Table>): Promise<void>;
+  /** Deletes every row of these users, for a repair that then applies their whole streams again. */
+  deleteRowsOf(tx: SqlExecutor, userIds: readonly string[], names: TableNames<Table>): Promise<void>;
 }
 
 /**
