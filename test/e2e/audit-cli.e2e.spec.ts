@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { MetricsRegistry } from '@libs/http';
 import { openEventStore } from '@libs/event-store';
 import { CreditsCommandRunner } from '../../apps/api/src/credits/credits-command.runner';
 import { CreditsMetrics } from '../../apps/api/src/credits/credits-metrics';
+import { builtCli, runCli } from '../support/cli-process';
 
 /**
  * `npm run audit` as a real process (built by jest's global setup) on an
@@ -15,7 +15,7 @@ import { CreditsMetrics } from '../../apps/api/src/credits/credits-metrics';
  * 30 at 10:00 and gets a bonus of 20 at 11:00 (balances 100, 70, 90); bob
  * spends nothing of his 50, granted at 10:30.
  */
-const CLI = join(__dirname, '../../dist/apps/cli/src/audit.js');
+const CLI = builtCli('cli/src/audit.js');
 const AT = (time: string) => `2026-11-02T${time}:00.000Z`;
 
 describe('npm run audit (embedded store)', () => {
@@ -34,7 +34,7 @@ describe('npm run audit (embedded store)', () => {
 
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  const audit = (...args: string[]) => run({ DATA_DIR: dataDir }, ...args);
+  const audit = (...args: string[]) => runCli(CLI, { DATA_DIR: dataDir }, ...args);
 
   it('replays a user as JSON, stopping at a moment', async () => {
     const whole = await audit('replay', 'alice', '--format', 'json');
@@ -126,17 +126,4 @@ function history(): CreditsCommand[] {
       metadata: { idempotencyKey: 'bonus:welcome', now: AT('11:00'), causedBy: { apiKey: 'ops' } },
     },
   ];
-}
-
-type CliRun = { code: number; stdout: string; stderr: string };
-
-function run(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: '', ...env } },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
-    );
-  });
 }

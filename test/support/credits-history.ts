@@ -17,14 +17,20 @@ import { toEventToAppend } from '../../apps/api/src/credits/credits-stream.reade
  */
 export async function writeHistory(
   store: EventStore,
-  options: { users: number; eventsPerUser: number; prefix?: string },
+  options: { users: number; eventsPerUser: number; prefix?: string; concurrency?: number },
 ): Promise<string[]> {
   const prefix = options.prefix ?? `user-${randomUUID().slice(0, 8)}`;
   const userIds = Array.from({ length: options.users }, (_, index) => `${prefix}-${index}`);
-  for (const userId of userIds) {
-    const events = Array.from({ length: options.eventsPerUser }, (_, index) => eventOf(userId, index));
-    await store.appendToStream(creditsStreamId(userId), events, { expectedVersion: 'no_stream' });
-  }
+  let next = 0;
+  const writer = async () => {
+    while (next < userIds.length) {
+      const userId = userIds[next++];
+      const events = Array.from({ length: options.eventsPerUser }, (_, index) => eventOf(userId, index));
+      await store.appendToStream(creditsStreamId(userId), events, { expectedVersion: 'no_stream' });
+    }
+  };
+  // Streams written at once, each in one append: independent streams, so any order is a real history.
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, writer));
   return userIds;
 }
 
