@@ -8,10 +8,10 @@ import { type StripeObject, type StripeTestEvent, deepMerge, stripeId } from './
 /**
  * A STAND-IN for Stripe's API, for tests only: Stripe's API cannot be reached
  * from the machines the tests run on. A `node:http` server on 127.0.0.1 that
- * answers the few calls the real `stripe` client makes for the checkout helper
- * and the sync, in Stripe's shapes (list objects, form-encoded bodies, error
- * objects, idempotent replays), and records every request so that a test can
- * check what the client sent.
+ * answers the few calls the real `stripe` client makes for the checkout helper,
+ * the sync and the health check, in Stripe's shapes (list objects,
+ * form-encoded bodies, error objects, idempotent replays, expansion), and
+ * records every request so that a test can check what the client sent.
  */
 export type FakeStripeApi = {
   /** `http://127.0.0.1:<port>`: the STRIPE_API_BASE of the app under test. */
@@ -20,13 +20,21 @@ export type FakeStripeApi = {
   apiKey: string;
   /** Events Stripe would list; `created` decides their order, as on Stripe. */
   addEvents(...events: StripeTestEvent[]): void;
-  /** Forgets the events, the sessions, the idempotency keys and the requests. */
+  /**
+   * Objects Stripe holds (sessions, payment intents, invoices, charges,
+   * refunds), listed and retrieved by their `object` type. Adding one with an
+   * id already held replaces it: the object changed on Stripe (a charge refunded).
+   */
+  addObjects(...objects: StripeObject[]): void;
+  /** Forgets the events, the objects, the sessions, the idempotency keys and the requests. */
   reset(): void;
   requests: RecordedRequest[];
   /** The POST /v1/checkout/sessions requests, oldest first. */
   checkoutSessionRequests(): RecordedRequest[];
   /** The GET /v1/events list requests (not retrievals of one event). */
   eventListRequests(): RecordedRequest[];
+  /** The GET list requests of one resource path, e.g. `/v1/refunds`. */
+  listRequests(path: string): RecordedRequest[];
   /** A Checkout session as this server created it, to build the webhook event Stripe would send once it is paid. */
   checkoutSession(id: string): StripeObject | undefined;
   close(): Promise<void>;
@@ -57,6 +65,7 @@ export async function startFakeStripeApi(
   const state = {
     events: [] as StripeTestEvent[],
     sessions: new Map<string, StripeObject>(),
+    objects: new Map<string, StripeObject>(),
     replays: new Map<string, { params: string; answer: Answer }>(),
   };
   const requests: RecordedRequest[] = [];
@@ -102,9 +111,18 @@ export async function startFakeStripeApi(
     if (request.method === 'GET' && eventId !== undefined) return retrieveEvent(state.events, eventId);
     if (request.method === 'POST' && request.path === '/v1/checkout/sessions') {
       const answer = createCheckoutSession(request.params, unitAmounts);
-      if (answer.status === 200)
-        state.sessions.set((answer.body as StripeObject).id as string, answer.body as StripeObject);
+      if (answer.status === 200) {
+        const session = answer.body as StripeObject;
+        state.sessions.set(session.id as string, session);
+        state.objects.set(session.id as string, structuredClone(session));
+      }
       return answer;
+    }
+    const resource = request.method === 'GET' ? resourceOf(request.path) : undefined;
+    if (resource !== undefined) {
+      return resource.id === undefined
+        ? listObjects(state.objects, resource, request.params)
+        : retrieveObject(state.objects, resource, resource.id, request.params);
     }
     return stripeError({
       status: 404,
@@ -119,15 +137,19 @@ export async function startFakeStripeApi(
     url: `http://127.0.0.1:${port}`,
     apiKey,
     addEvents: (...events) => state.events.push(...events.map((event) => structuredClone(event))),
+    addObjects: (...objects) =>
+      objects.forEach((object) => state.objects.set(object.id as string, structuredClone(object))),
     reset: () => {
       state.events = [];
       state.sessions.clear();
+      state.objects.clear();
       state.replays.clear();
       requests.length = 0;
     },
     requests,
     checkoutSessionRequests: () => requests.filter((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions'),
     eventListRequests: () => requests.filter((r) => r.method === 'GET' && r.path === '/v1/events'),
+    listRequests: (path) => requests.filter((r) => r.method === 'GET' && r.path === path),
     checkoutSession: (id) => structuredClone(state.sessions.get(id)),
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
@@ -137,28 +159,40 @@ export async function startFakeStripeApi(
 
 /** GET /v1/events: newest first, `created[gte|gt|lte|lt]`, `types[]`, `limit`, `starting_after`. */
 function listEvents(events: StripeTestEvent[], params: StripeObject): Answer {
+  const types = params.types === undefined ? undefined : (params.types as string[]);
+  const matching = events.filter((event) => types === undefined || types.includes(event.type));
+  return listPage(matching, params, { url: '/v1/events', noun: 'event' });
+}
+
+/**
+ * One page of a Stripe list: `created[...]` filters, newest first (of one
+ * second, the one added last first), `limit` (10 unless given, at most 100)
+ * items after the `starting_after` cursor.
+ */
+function listPage<T extends StripeObject>(
+  items: T[],
+  params: StripeObject,
+  list: { url: string; noun: string },
+): Answer {
   const limit = params.limit === undefined ? LIST_LIMIT_DEFAULT : Number(params.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
     return invalidRequest(`Invalid integer: ${String(params.limit)}`, 'limit');
   }
-  const types = params.types === undefined ? undefined : (params.types as string[]);
   const created = (params.created ?? {}) as Record<string, string>;
-  const matching = events
-    .map((event, addedAt) => ({ event, addedAt }))
-    .filter(({ event }) => types === undefined || types.includes(event.type))
-    .filter(({ event }) => withinCreated(event.created, created))
-    // Newest first; of one second, the one added last first.
-    .sort((a, b) => b.event.created - a.event.created || b.addedAt - a.addedAt)
-    .map(({ event }) => event);
+  const matching = items
+    .map((item, addedAt) => ({ item, addedAt }))
+    .filter(({ item }) => withinCreated(Number(item.created), created))
+    .sort((a, b) => Number(b.item.created) - Number(a.item.created) || b.addedAt - a.addedAt)
+    .map(({ item }) => item);
   let start = 0;
   const startingAfter = params.starting_after as string | undefined;
   if (startingAfter !== undefined) {
-    const cursor = matching.findIndex((event) => event.id === startingAfter);
-    if (cursor === -1) return invalidRequest(`No such event: '${startingAfter}'`, 'starting_after');
+    const cursor = matching.findIndex((item) => item.id === startingAfter);
+    if (cursor === -1) return invalidRequest(`No such ${list.noun}: '${startingAfter}'`, 'starting_after');
     start = cursor + 1;
   }
   const data = matching.slice(start, start + limit);
-  return { status: 200, body: { object: 'list', data, has_more: start + limit < matching.length, url: '/v1/events' } };
+  return { status: 200, body: { object: 'list', data, has_more: start + limit < matching.length, url: list.url } };
 }
 
 function withinCreated(created: number, range: Record<string, string>): boolean {
@@ -176,6 +210,73 @@ function retrieveEvent(events: StripeTestEvent[], eventId: string): Answer {
   const event = events.find((candidate) => candidate.id === eventId);
   if (event === undefined) return invalidRequest(`No such event: '${eventId}'`, 'id', 404);
   return { status: 200, body: event };
+}
+
+// --- Objects: sessions, payment intents, invoices, charges, refunds -------------
+
+/** The resources served from the objects a test added: their path, and the `object` type they hold. */
+const RESOURCES = [
+  { path: '/v1/checkout/sessions', objectType: 'checkout.session' },
+  { path: '/v1/payment_intents', objectType: 'payment_intent' },
+  { path: '/v1/invoices', objectType: 'invoice' },
+  { path: '/v1/charges', objectType: 'charge' },
+  { path: '/v1/refunds', objectType: 'refund' },
+] as const;
+
+type Resource = (typeof RESOURCES)[number] & { id: string | undefined };
+
+/** `/v1/refunds` (a list) or `/v1/refunds/re_...` (one object). */
+function resourceOf(path: string): Resource | undefined {
+  for (const resource of RESOURCES) {
+    if (path === resource.path) return { ...resource, id: undefined };
+    const id = path.startsWith(`${resource.path}/`) ? path.slice(resource.path.length + 1) : undefined;
+    if (id !== undefined && id !== '' && !id.includes('/')) return { ...resource, id };
+  }
+  return undefined;
+}
+
+/** GET /v1/<resource>: like the events, plus `status` (sessions, invoices) and `expand[]=data.<field>`. */
+function listObjects(objects: Map<string, StripeObject>, resource: Resource, params: StripeObject): Answer {
+  const status = params.status as string | undefined;
+  const matching = [...objects.values()].filter(
+    (object) => object.object === resource.objectType && (status === undefined || object.status === status),
+  );
+  const answer = listPage(matching, params, { url: resource.path, noun: resource.objectType });
+  if (answer.status !== 200) return answer;
+  const fields = expandedFields(params, 'data.');
+  const page = answer.body as { data: StripeObject[] };
+  return { status: 200, body: { ...page, data: page.data.map((object) => expanded(objects, object, fields)) } };
+}
+
+/** GET /v1/<resource>/<id>, with `expand[]=<field>`; Stripe's 404 for an id it does not hold. */
+function retrieveObject(
+  objects: Map<string, StripeObject>,
+  resource: Resource,
+  id: string,
+  params: StripeObject,
+): Answer {
+  const object = objects.get(id);
+  if (object === undefined || object.object !== resource.objectType) {
+    return invalidRequest(`No such ${resource.objectType}: '${id}'`, 'id', 404, 'resource_missing');
+  }
+  return { status: 200, body: expanded(objects, object, expandedFields(params, '')) };
+}
+
+/** The fields `expand[]` names one level under `prefix` (`data.` in a list). */
+function expandedFields(params: StripeObject, prefix: string): string[] {
+  const paths = (params.expand ?? []) as string[];
+  return paths.filter((path) => path.startsWith(prefix)).map((path) => path.slice(prefix.length));
+}
+
+/** A copy with each named field's id replaced by the object held under that id, as Stripe expands it. */
+function expanded(objects: Map<string, StripeObject>, object: StripeObject, fields: string[]): StripeObject {
+  const copy = structuredClone(object);
+  for (const field of fields) {
+    const id = copy[field];
+    const held = typeof id === 'string' ? objects.get(id) : undefined;
+    if (held !== undefined) copy[field] = structuredClone(held);
+  }
+  return copy;
 }
 
 // --- Checkout sessions -------------------------------------------------------

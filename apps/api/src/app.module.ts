@@ -9,6 +9,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
+import { HealthCheckModule } from './health-check/health-check.module';
 import { StripeModule } from './stripe/stripe.module';
 
 @Module({})
@@ -37,6 +38,7 @@ export class AppModule {
         }),
         StripeModule.forRoot(config.stripe),
         AuditModule,
+        HealthCheckModule.forRoot(config),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };

@@ -18,6 +18,9 @@ export class StripeModule {
   static forRoot(config: StripeConfig): DynamicModule {
     return {
       module: StripeModule,
+      // The health check compares payments through the same client and reads the parked payments.
+      global: true,
+      exports: [STRIPE_API, UnmatchedPayments],
       controllers: [
         StripeWebhookHttpController,
         StripeDeliveriesHttpController,
