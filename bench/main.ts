@@ -1,6 +1,7 @@
-/** `npm run bench [-- consumes | projection | webhook]`: the benchmarks, by name (all when none is given). */
+/** `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given). */
 import 'reflect-metadata';
 import { projectionBench } from './projection.bench';
+import { replayBench } from './replay.bench';
 import { sequentialConsumesBench } from './sequential-consumes.bench';
 import { stripeWebhookBench } from './stripe-webhook.bench';
 
@@ -8,6 +9,7 @@ const BENCHES: Record<string, () => Promise<boolean>> = {
   consumes: sequentialConsumesBench,
   projection: projectionBench,
   webhook: stripeWebhookBench,
+  replay: replayBench,
 };
 
 async function main(names: string[]): Promise<number> {
