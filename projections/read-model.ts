@@ -59,4 +59,11 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
       alter table recharges add column if not exists dispute_id text;`,
   },
   { name: 'read-model-0005-stripe-invoice-payments', up: INDEX_INVOICE_PAYMENTS },
+  {
+    // When a dispute opened, for its age in the health check. Rows disputed before this get their last change,
+    // the best known; `npm run projections -- rebuild recharges` gives the exact time from the events.
+    name: 'read-model-0006-recharges-disputed-at',
+    up: `alter table recharges add column if not exists disputed_at timestamptz;
+      update recharges set disputed_at = updated_at where dispute_id is not null and disputed_at is null;`,
+  },
 ];

@@ -24,8 +24,9 @@ export type RechargeRow = {
   /** Money refunded or lost to disputes so far, minor units. */
   amountRefunded: number;
   creditsTakenBack: number;
-  /** The open dispute, if any. */
+  /** The open dispute, if any, and when it was opened (its age is how long Stripe has been waiting on us). */
   disputeId: string | null;
+  disputedAt: string | null;
   eventId: string;
   globalPosition: string;
   completedAt: string;
@@ -63,6 +64,7 @@ export function rechargeChangeOf(
       amountRefunded: 0,
       creditsTakenBack: 0,
       disputeId: null,
+      disputedAt: null,
       eventId: event.id,
       globalPosition: event.globalPosition,
       completedAt: event.metadata.occurredAt,
@@ -88,7 +90,7 @@ export function evolveRechargeRow(row: RechargeRow, event: RechargeReversal): Re
     );
   }
   const next = { ...row, ...reversed(row, event) };
-  return { ...next, status: statusOf(next) };
+  return { ...next, disputedAt: next.disputeId === null ? null : next.disputedAt, status: statusOf(next) };
 }
 
 function reversed(row: RechargeRow, event: RechargeReversal): Partial<RechargeRow> {
@@ -101,7 +103,7 @@ function reversed(row: RechargeRow, event: RechargeReversal): Partial<RechargeRo
           event.data.reason === 'dispute-lost' && row.disputeId === event.data.source.disputeId ? null : row.disputeId,
       };
     case 'CreditsFrozen':
-      return { disputeId: event.data.disputeId };
+      return { disputeId: event.data.disputeId, disputedAt: event.metadata.occurredAt };
     case 'CreditsUnfrozen':
       // A dispute this recharge never saw open may close (0 released): it leaves another one open.
       return { disputeId: row.disputeId === event.data.disputeId ? null : row.disputeId };

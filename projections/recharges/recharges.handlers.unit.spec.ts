@@ -48,6 +48,7 @@ describe('rechargeChangeOf', () => {
         amountRefunded: 0,
         creditsTakenBack: 0,
         disputeId: null,
+        disputedAt: null,
         eventId: event.id,
         globalPosition: '1001',
         completedAt: OCCURRED_AT,
@@ -152,8 +153,8 @@ describe('evolveRechargeRow', () => {
     const disputed = evolveRechargeRow(completed, reversal(creditsFrozen({ version: 2, credits: 100 })));
     const won = evolveRechargeRow(disputed, reversal(creditsFrozen({ version: 3, credits: 100, unfrozen: true })));
 
-    expect(disputed).toMatchObject({ status: 'disputed', disputeId: 'dp_1' });
-    expect(won).toMatchObject({ status: 'completed', disputeId: null });
+    expect(disputed).toMatchObject({ status: 'disputed', disputeId: 'dp_1', disputedAt: OCCURRED_AT });
+    expect(won).toMatchObject({ status: 'completed', disputeId: null, disputedAt: null });
   });
 
   it('is refunded when the dispute is lost', () => {

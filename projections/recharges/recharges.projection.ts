@@ -31,6 +31,7 @@ const RECHARGE_COLUMNS = [
   ['amountRefunded', 'amount_refunded', 'bigint'],
   ['creditsTakenBack', 'credits_taken_back', 'bigint'],
   ['disputeId', 'dispute_id', 'text'],
+  ['disputedAt', 'disputed_at', 'timestamptz'],
   ['eventId', 'event_id', 'uuid'],
   ['globalPosition', 'global_position', 'bigint'],
   ['completedAt', 'completed_at', 'timestamptz'],
@@ -59,6 +60,7 @@ export const rechargesProjection: Projection<RechargesTable> = {
       amount_refunded bigint not null default 0,
       credits_taken_back bigint not null default 0,
       dispute_id text,
+      disputed_at timestamptz,
       event_id uuid not null unique,
       global_position bigint not null unique,
       completed_at timestamptz not null,
@@ -156,7 +158,7 @@ async function upsertRecharges(tx: SqlExecutor, names: TableNames<RechargesTable
     `insert into ${names.recharges} (${columns}) select * from unnest(${arrays})
      on conflict (user_id, recharge_id) do update set status = excluded.status,
        amount_refunded = excluded.amount_refunded, credits_taken_back = excluded.credits_taken_back,
-       dispute_id = excluded.dispute_id, updated_at = now()`,
+       dispute_id = excluded.dispute_id, disputed_at = excluded.disputed_at, updated_at = now()`,
     columnsOf(
       rows,
       RECHARGE_COLUMNS.map(([field]) => field),

@@ -24,7 +24,7 @@ export async function pageRecharges(
 
 export const RECHARGE_COLUMNS_SELECTED = `user_id, recharge_id, credits::text as credits, amount_paid::text as amount_paid, currency,
   source_kind, stripe_event_id, checkout_session_id, payment_intent_id, invoice_id, subscription_id, customer_id,
-  status, amount_refunded::text as amount_refunded, credits_taken_back::text as credits_taken_back, dispute_id,
+  status, amount_refunded::text as amount_refunded, credits_taken_back::text as credits_taken_back, dispute_id, disputed_at,
   event_id::text as event_id, global_position::text as global_position, completed_at`;
 
 export type RechargeRecord = {
@@ -44,6 +44,7 @@ export type RechargeRecord = {
   amount_refunded: string;
   credits_taken_back: string;
   dispute_id: string | null;
+  disputed_at: Date | string | null;
   event_id: string;
   global_position: string;
   completed_at: Date | string;
@@ -67,6 +68,7 @@ export function toRechargeRow(record: RechargeRecord): RechargeRow {
     amountRefunded: safeInteger(record.amount_refunded, 'recharges.amount_refunded'),
     creditsTakenBack: safeInteger(record.credits_taken_back, 'recharges.credits_taken_back'),
     disputeId: record.dispute_id,
+    disputedAt: record.disputed_at === null ? null : new Date(record.disputed_at).toISOString(),
     eventId: record.event_id,
     globalPosition: record.global_position,
     completedAt: new Date(record.completed_at).toISOString(),

@@ -29,12 +29,14 @@ export async function checkRechargeStatus(
     user_id: string;
     recharge_id: string;
     dispute_id: string | null;
-    updated_at: Date | string;
+    disputed_at: Date | string;
   }>(
-    `select user_id, recharge_id, dispute_id, updated_at from ${recharges} where status = 'disputed' order by updated_at`,
+    // Aged from the opening (a later refund of the recharge changes its row, not the dispute's age).
+    `select user_id, recharge_id, dispute_id, coalesce(disputed_at, updated_at) as disputed_at from ${recharges}
+     where status = 'disputed' order by 4`,
   );
   for (const dispute of disputes) {
-    const ageSeconds = ageOf(dispute.updated_at);
+    const ageSeconds = ageOf(dispute.disputed_at);
     section.add({
       kind: ageSeconds > options.nonFinalAgeSecondsMax ? 'dispute-open-too-long' : 'dispute-open',
       severity: 'warning',
