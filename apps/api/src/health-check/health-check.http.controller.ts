@@ -38,6 +38,7 @@ export class HealthCheckHttpController {
   @ApiQuery({ name: 'findings', required: false, description: 'Findings listed per check (default 20)' })
   @ApiQuery({ name: 'repair', required: false, description: "true: rebuild drifting users' rows (scope admin)" })
   async run(@Query() query: HealthCheckQuery, @Req() request: AuthenticatedRequest): Promise<HealthReport> {
+    assertEachGivenOnce(query);
     const repair = repairOf(query.repair, request);
     try {
       return await this.healthCheck.run(healthCheckOptionsFrom(settingsOf(query, repair), new Date()));
@@ -45,6 +46,16 @@ export class HealthCheckHttpController {
       if (!(error instanceof HealthCheckOptionsError)) throw error;
       throw ProblemException.of(400, 'invalid-request', 'Invalid request', { detail: error.message });
     }
+  }
+}
+
+/** Express reads `?users=a&users=b` as an array: one value per parameter, or a clear 400. */
+function assertEachGivenOnce(query: HealthCheckQuery): void {
+  const repeated = Object.entries(query).find(([, value]) => typeof value !== 'string');
+  if (repeated !== undefined) {
+    throw ProblemException.of(400, 'invalid-request', 'Invalid request', {
+      detail: `${repeated[0]} must be given once (a comma-separated list for users)`,
+    });
   }
 }
 

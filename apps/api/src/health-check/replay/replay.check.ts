@@ -55,7 +55,8 @@ export async function replayAndCompare(
       }),
     );
     for (const stream of folded) await compare.stream(stream, rows.get(stream.userId)!);
-    result.streams += folded.length;
+    // A user asked for by `users` may have no stream: only streams holding events count.
+    result.streams += folded.filter((stream) => stream.eventsRead > 0).length;
     if (options.users === undefined) {
       const upTo = isLast ? undefined : userIds[userIds.length - 1];
       const orphans = await usersWithRowsBetween(
