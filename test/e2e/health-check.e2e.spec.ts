@@ -85,9 +85,10 @@ describe.each(storeKindsUnderTest())('health check and repair on %s', (kind) => 
   });
 
   it('names each user whose rows were tampered with, repairs exactly those, and leaves the event store as it was', async () => {
-    const [changedBalance, deletedLedgerRow] = users;
+    const [changedBalance, deletedLedgerRow, , changedRecharge] = users;
     const ghost = `ghost-${randomUUID()}`;
     await db().query('update balances set balance = balance + 7 where user_id = $1', [changedBalance]);
+    await db().query('update recharges set credits_taken_back = 0 where user_id = $1', [changedRecharge]);
     await db().query('delete from ledger_entries where user_id = $1 and version = 2', [deletedLedgerRow]);
     await db().query(
       `insert into balances (user_id, balance, version, last_position, last_event_at, consumes_count, recharges_count, bonuses_count)
@@ -104,10 +105,11 @@ describe.each(storeKindsUnderTest())('health check and repair on %s', (kind) => 
         { kind: 'balance-differs', userId: changedBalance },
         { kind: 'ledger-rows-missing', userId: deletedLedgerRow },
         { kind: 'read-model-without-stream', userId: ghost },
+        { kind: 'recharge-differs', userId: changedRecharge },
       ]),
     );
     expect(new Set(found.findings.map((finding) => finding.userId))).toEqual(
-      new Set([changedBalance, deletedLedgerRow, ghost]),
+      new Set([changedBalance, deletedLedgerRow, ghost, changedRecharge]),
     );
 
     await http()
@@ -119,7 +121,7 @@ describe.each(storeKindsUnderTest())('health check and repair on %s', (kind) => 
 
     expect(repaired.repair?.statusBeforeRepair).toBe('failed');
     expect(repaired.repair?.repairedUsers.map((user) => user.userId).sort()).toEqual(
-      [changedBalance, deletedLedgerRow, ghost].sort(),
+      [changedBalance, deletedLedgerRow, ghost, changedRecharge].sort(),
     );
     expect(repaired.repair?.repairedUsers.every((user) => user.cleanAfterRepair)).toBe(true);
     expect(checkOf(repaired, 'read-model-vs-replay').status).toBe('ok');
@@ -132,5 +134,38 @@ describe.each(storeKindsUnderTest())('health check and repair on %s', (kind) => 
       [ghost],
     );
     expect(count).toBe(0);
+  });
+
+  it('repairs while commands keep coming: the projector goes on, and the read model ends clean', async () => {
+    const [, , busy, quiet] = users.slice(4);
+    await db().query('update balances set balance = balance + 3 where user_id = $1', [busy]);
+    const consumes = Array.from({ length: 30 }, (_, index) =>
+      stripe.consume(index % 2 === 0 ? busy : quiet, 1, `${busy}-during-repair-${index}`).expect(201),
+    );
+
+    const [repaired] = await Promise.all([
+      http()
+        .get('/v1/admin/health-check')
+        .query({ repair: 'true', users: `${busy},${quiet}` })
+        .set('Authorization', bearer('admin')),
+      ...consumes,
+    ]);
+
+    expect(repaired.status).toBe(200);
+    const after = await healthCheckOf(testApp);
+    expect(checkOf(after, 'read-model-vs-replay')).toMatchObject({ status: 'ok', findingsCount: 0 });
+    expect(checkOf(after, 'configuration').findings).toEqual([]);
+  });
+
+  // Last: it corrupts the store for good.
+  it('finds a stream that lost its first event, which the listing of streams cannot see', async () => {
+    const victim = users[10];
+    await db().query(`delete from events where stream_id = $1 and stream_version = 1`, [`credits-${victim}`]);
+
+    const report = await healthCheckOf(testApp);
+
+    expect(checkOf(report, 'transaction-integrity').findings).toEqual([
+      expect.objectContaining({ kind: 'version-gap', userId: victim, version: 2 }),
+    ]);
   });
 });

@@ -5,7 +5,7 @@ export * from './open-event-store';
 export { type SqlMigration, migrate } from './sql/migrate';
 export { EVENT_STORE_MIGRATIONS } from './sql/migrations';
 export type { LockSession, SqlDriver, SqlExecutor } from './sql/sql-driver';
-export { SqlEventStore, appendInTransaction, feedHasPassed } from './sql/sql-event-store';
+export { SqlEventStore, appendInTransaction, feedHasPassed, readStreamWith } from './sql/sql-event-store';
 export { DataDirectoryLockedError } from './pglite/data-directory-lock';
 export { PgliteDriver } from './pglite/pglite-driver';
 export { PostgresDriver } from './postgres/postgres-driver';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@libs/config';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
-import { PROJECTIONS, READ_MODEL_DB, rebuildRowsOfUser } from '@projections';
+import { PROJECTIONS, ProjectionInvariantError, READ_MODEL_DB, rebuildRowsOfUser } from '@projections';
 import type Stripe from 'stripe';
 import { STRIPE_API } from '../stripe/stripe-api.client';
 import { UnmatchedPayments } from '../stripe/unmatched-payments/unmatched-payments';
@@ -109,12 +109,21 @@ export class HealthCheck {
     return { report, driftingUsers: replay.driftingUsers };
   }
 
-  /** One transaction per user, each rebuilt from the user's own stream. */
+  /**
+   * One transaction per user, each rebuilt from the user's own stream. A user
+   * whose rows cannot be rebuilt (an event the projections refuse) keeps the
+   * rows as they were, and the report says why; the others are repaired.
+   */
   private async repair(userIds: string[]): Promise<Array<Omit<RepairedUser, 'cleanAfterRepair'>>> {
     const repaired = [];
     for (const userId of userIds) {
-      const { eventsApplied } = await rebuildRowsOfUser(this.readModel, this.store, PROJECTIONS, userId);
-      repaired.push({ userId, eventsReplayed: eventsApplied });
+      try {
+        const { eventsApplied } = await rebuildRowsOfUser(this.readModel, PROJECTIONS, userId);
+        repaired.push({ userId, eventsReplayed: eventsApplied });
+      } catch (error) {
+        if (!(error instanceof ProjectionInvariantError)) throw error;
+        repaired.push({ userId, eventsReplayed: 0, repairFailed: error.message });
+      }
     }
     return repaired;
   }

@@ -37,8 +37,13 @@ export const CHECK_NAMES = [
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
-/** What `--repair` did to one user's read-model rows. */
-export type RepairedUser = { userId: string; eventsReplayed: number; cleanAfterRepair: boolean };
+/** What `--repair` did to one user's read-model rows; `repairFailed` says why they were left as they were. */
+export type RepairedUser = {
+  userId: string;
+  eventsReplayed: number;
+  cleanAfterRepair: boolean;
+  repairFailed?: string;
+};
 
 export type HealthReport = {
   status: CheckStatus;

@@ -117,24 +117,8 @@ export class SqlEventStore implements EventStore {
     return events.map((event) => event.id).filter((id) => stored.has(id.toLowerCase()));
   }
 
-  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
-    const batchSize = checkedBatchSize(options.batchSize);
-    const backwards = options.direction === 'backwards';
-    let from = options.fromVersion ?? (backwards ? Number.MAX_SAFE_INTEGER : 1);
-    const to = options.toVersion ?? (backwards ? 1 : Number.MAX_SAFE_INTEGER);
-    for (;;) {
-      const rows = await this.driver.query<EventRow>(
-        backwards
-          ? `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version <= $2 and stream_version >= $3
-             order by stream_version desc limit $4`
-          : `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 and stream_version <= $3
-             order by stream_version limit $4`,
-        [streamId, Math.min(from, 2 ** 31 - 1), Math.min(to, 2 ** 31 - 1), batchSize],
-      );
-      for (const row of rows) yield toRecordedEvent(row);
-      if (rows.length < batchSize) return;
-      from = rows[rows.length - 1].stream_version + (backwards ? -1 : 1);
-    }
+  readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    return readStreamWith(this.driver, streamId, options);
   }
 
   /**
@@ -238,6 +222,35 @@ export class SqlEventStore implements EventStore {
 
   async close(): Promise<void> {
     await this.driver.close();
+  }
+}
+
+/**
+ * `readStream` run on a given connection or transaction: for a reader of the
+ * same database that must read inside its own transaction (a repair, after it
+ * locked the projections' checkpoints).
+ */
+export async function* readStreamWith(
+  db: SqlExecutor,
+  streamId: string,
+  options: ReadStreamOptions = {},
+): AsyncIterable<RecordedEvent> {
+  const batchSize = checkedBatchSize(options.batchSize);
+  const backwards = options.direction === 'backwards';
+  let from = options.fromVersion ?? (backwards ? Number.MAX_SAFE_INTEGER : 1);
+  const to = options.toVersion ?? (backwards ? 1 : Number.MAX_SAFE_INTEGER);
+  for (;;) {
+    const rows = await db.query<EventRow>(
+      backwards
+        ? `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version <= $2 and stream_version >= $3
+           order by stream_version desc limit $4`
+        : `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 and stream_version <= $3
+           order by stream_version limit $4`,
+      [streamId, Math.min(from, 2 ** 31 - 1), Math.min(to, 2 ** 31 - 1), batchSize],
+    );
+    for (const row of rows) yield toRecordedEvent(row);
+    if (rows.length < batchSize) return;
+    from = rows[rows.length - 1].stream_version + (backwards ? -1 : 1);
   }
 }
 

@@ -1,6 +1,13 @@
 import type { SqlExecutor } from '@libs/event-store';
 import { balanceProjection, ledgerProjection, rechargesProjection, readCheckpoint } from '@projections';
 
+/** What the recharges model says of one recharge, as the fold's state also knows it. */
+export type RechargeFigures = {
+  creditsTakenBack: number;
+  amountRefunded: number;
+  disputeId: string | null;
+};
+
 /** A user's rows in the read model, reduced to what the replay is compared with. */
 export type ReadModelRows = {
   balance?: { balance: number; frozenCredits: number; version: number };
@@ -12,13 +19,14 @@ export type ReadModelRows = {
     chainBreaks: number;
     firstChainBreakVersion: number | null;
   };
+  recharges?: { version: number; byId: Map<string, RechargeFigures> };
 };
 
 const { balances } = balanceProjection.tables;
 const { ledger_entries } = ledgerProjection.tables;
 const { recharges, recharge_streams } = rechargesProjection.tables;
 
-/** The rows of a page of users, read in two queries. */
+/** The rows of a page of users, read in four queries. */
 export async function readModelRowsOf(
   db: SqlExecutor,
   userIds: readonly string[],
@@ -45,6 +53,7 @@ export async function readModelRowsOf(
       firstChainBreakVersion: record.first_chain_break_version,
     };
   }
+  await addRecharges(db, userIds, rows);
   return rows;
 }
 
@@ -69,32 +78,60 @@ function ledgerSummariesOf(db: SqlExecutor, userIds: readonly string[]) {
   );
 }
 
-/**
- * Users with read-model rows in a range of ids (byte order, as the store
- * lists streams) that are not among `known`: rows with no stream behind them.
- * `before` undefined means to the end.
- */
-export async function usersWithRowsBetween(
-  db: SqlExecutor,
-  range: { after: string; upTo: string | undefined },
-  known: ReadonlySet<string>,
-): Promise<string[]> {
-  const inRange = `user_id collate "C" > $1 and ($2::text is null or user_id collate "C" <= $2)`;
-  const found = await db.query<{ user_id: string }>(
-    `select user_id from ${balances} where ${inRange}
-     union select user_id from ${ledger_entries} where ${inRange}
-     union select user_id from ${recharges} where ${inRange}
-     union select user_id from ${recharge_streams} where ${inRange}`,
-    [range.after, range.upTo ?? null],
+async function addRecharges(db: SqlExecutor, userIds: readonly string[], rows: Map<string, ReadModelRows>) {
+  const versions = await db.query<{ user_id: string; version: number }>(
+    `select user_id, version from ${recharge_streams} where user_id = any($1::text[])`,
+    [userIds],
   );
-  return found.map((row) => row.user_id).filter((userId) => !known.has(userId));
+  for (const { user_id, version } of versions) rows.get(user_id)!.recharges = { version, byId: new Map() };
+  const records = await db.query<{
+    user_id: string;
+    recharge_id: string;
+    credits_taken_back: string;
+    amount_refunded: string;
+    dispute_id: string | null;
+  }>(
+    `select user_id, recharge_id, credits_taken_back::text as credits_taken_back,
+       amount_refunded::text as amount_refunded, dispute_id
+     from ${recharges} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  for (const record of records) {
+    const user = rows.get(record.user_id)!;
+    // A recharge row without the user's version row is drift too: it shows as a recharges model at version 0.
+    user.recharges ??= { version: 0, byId: new Map() };
+    user.recharges.byId.set(record.recharge_id, {
+      creditsTakenBack: Number(record.credits_taken_back),
+      amountRefunded: Number(record.amount_refunded),
+      disputeId: record.dispute_id,
+    });
+  }
+}
+
+/**
+ * One page of the users holding any read-model row, in the database's order
+ * of their ids (each table read by its primary key, `limit` at most from each).
+ */
+export async function usersWithRows(db: SqlExecutor, after: string | undefined, limit: number): Promise<string[]> {
+  // Two texts rather than `$1 is null or ...`, which would keep the planner from a range scan of the key.
+  const from = after === undefined ? '' : 'where user_id > $2';
+  const found = await db.query<{ user_id: string }>(
+    `select user_id from (
+       (select user_id from ${balances} ${from} order by user_id limit $1)
+       union (select user_id from ${recharge_streams} ${from} order by user_id limit $1)
+       union (select distinct user_id from ${ledger_entries} ${from} order by user_id limit $1)
+     ) as users order by user_id limit $1`,
+    after === undefined ? [limit] : [limit, after],
+  );
+  return found.map((row) => row.user_id);
 }
 
 /** Where the projector stood when the check began: events after it are not expected in the read model yet. */
-export async function projectorCheckpoints(db: SqlExecutor): Promise<{ balance?: string; ledger?: string }> {
-  const [balance, ledger] = await Promise.all([
-    readCheckpoint(db, balanceProjection.name),
-    readCheckpoint(db, ledgerProjection.name),
-  ]);
-  return { balance: balance.position, ledger: ledger.position };
+export async function projectorCheckpoints(
+  db: SqlExecutor,
+): Promise<{ balance?: string; ledger?: string; recharges?: string }> {
+  const [balance, ledger, recharges] = await Promise.all(
+    [balanceProjection, ledgerProjection, rechargesProjection].map(({ name }) => readCheckpoint(db, name)),
+  );
+  return { balance: balance.position, ledger: ledger.position, recharges: recharges.position };
 }

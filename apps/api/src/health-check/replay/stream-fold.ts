@@ -1,5 +1,6 @@
 import {
   type CreditsState,
+  type RechargeState,
   type RecordedCreditsEvent,
   evolve,
   initialState,
@@ -27,6 +28,8 @@ export type FoldedStream = {
   version: number;
   /** Balance and position after each version the caller asked about (the read model's versions). */
   observed: Map<number, ObservedVersion>;
+  /** The recharges as the whole stream leaves them (a user has few). */
+  recharges: ReadonlyMap<string, RechargeState>;
   integrityBreak?: IntegrityBreak;
 };
 
@@ -55,6 +58,7 @@ export async function foldStream(
     frozenCredits: 0,
     version: 0,
     observed: new Map(),
+    recharges: new Map(),
   };
   for await (const stored of store.readStream(streamId, { batchSize: 1000 })) {
     folded.eventsRead++;
@@ -71,7 +75,8 @@ export async function foldStream(
     }
     observe.onEvent?.({ ...next.event, recordedAt: stored.recordedAt }, state.balance);
   }
-  return { ...folded, balance: state.balance, frozenCredits: state.frozenCredits, version: state.version };
+  const { balance, frozenCredits, version, recharges } = state;
+  return { ...folded, balance, frozenCredits, version, recharges };
 }
 
 function foldOne(
