@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CreditsCommand } from '@libs/credits';
-import { PgliteDriver, openEventStore } from '@libs/event-store';
+import { type EventStore, PgliteDriver, openEventStore } from '@libs/event-store';
 import { MetricsRegistry } from '@libs/http';
 import { CreditsCommandRunner } from '../../apps/api/src/credits/credits-command.runner';
 import { CreditsMetrics } from '../../apps/api/src/credits/credits-metrics';
-import { builtCli, runCli } from '../support/cli-process';
+import { builtCli, runCli, runCliReadLate } from '../support/cli-process';
+import { writeHistory } from '../support/credits-history';
 import { WEBHOOK_SECRET } from '../support/stripe-webhook-client';
 import { TEST_KEYS } from '../support/test-app';
 
@@ -19,34 +20,46 @@ import { TEST_KEYS } from '../support/test-app';
 const CLI = builtCli('api/src/health-check/health-check.cli.js');
 const USERS = Array.from({ length: 8 }, (_, index) => `cli-user-${index}`);
 
-describe('npm run health (embedded store)', () => {
-  let dataDir: string;
+/** The CLI's environment on the embedded store in `dataDir`, as the service would have it. */
+const environmentOf = (dataDir: string) => ({
+  DATA_DIR: dataDir,
+  LOG_LEVEL: 'silent',
+  STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  API_KEYS: Object.entries(TEST_KEYS)
+    .map(([scope, secret]) => `${scope}-key:${scope}:${secret}`)
+    .join(','),
+});
 
+/** A fresh embedded store in a temporary directory, written by `write`; removed after the suite. */
+function storeWrittenBy(write: (store: EventStore) => Promise<unknown>): { dataDir: () => string } {
+  let dataDir: string;
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'credits-health-'));
     const store = await openEventStore({ kind: 'pglite', dataDir: join(dataDir, 'pglite') });
+    try {
+      await write(store);
+    } finally {
+      await store.close();
+    }
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  return { dataDir: () => dataDir };
+}
+
+describe('npm run health (embedded store)', () => {
+  const { dataDir } = storeWrittenBy(async (store) => {
     const runner = new CreditsCommandRunner(store, 10, new CreditsMetrics(new MetricsRegistry()));
     for (const command of USERS.flatMap(history)) {
       const result = await runner.run(command);
       if (result.kind !== 'recorded') throw new Error(`${command.type} was ${result.kind}`);
     }
-    await store.close();
   });
 
-  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-  const environment = () => ({
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    API_KEYS: Object.entries(TEST_KEYS)
-      .map(([scope, secret]) => `${scope}-key:${scope}:${secret}`)
-      .join(','),
-  });
+  const environment = () => environmentOf(dataDir());
   const health = (...args: string[]) => runCli(CLI, environment(), ...args);
 
   async function tamperWithBalanceOf(userId: string): Promise<void> {
-    const driver = await PgliteDriver.open(join(dataDir, 'pglite'));
+    const driver = await PgliteDriver.open(join(dataDir(), 'pglite'));
     try {
       await driver.query('update balances set balance = balance - 1 where user_id = $1', [userId]);
     } finally {
@@ -96,6 +109,26 @@ describe('npm run health (embedded store)', () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('the health check could not run');
+  });
+});
+
+describe('npm run health --json into a pipe', () => {
+  // A recharge of 1,000 credits each: with --amount-max 1, a finding per user, each naming a user id of 128 characters.
+  const USERS_COUNT = 3_000;
+  const prefix = 'u'.repeat(128 - `-${USERS_COUNT}`.length);
+  const { dataDir } = storeWrittenBy((store) => writeHistory(store, { users: USERS_COUNT, eventsPerUser: 1, prefix }));
+
+  it('prints the whole report, many times what a pipe holds (64 KiB), before it exits', async () => {
+    // Read only a second later, as by a slow `| jq`: what was not flushed at the exit would be lost.
+    const args = ['--json', '--findings', String(USERS_COUNT), '--amount-max', '1'];
+    const result = await runCliReadLate(CLI, environmentOf(dataDir()), 1000, ...args);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(12 * 64 * 1024);
+    const report = JSON.parse(result.stdout);
+    const anomalies = report.checks.find((check: { name: string }) => check.name === 'data-anomalies');
+    expect(anomalies).toMatchObject({ status: 'warning', findingsCount: USERS_COUNT });
+    expect(anomalies.findings).toHaveLength(USERS_COUNT);
   });
 });
 

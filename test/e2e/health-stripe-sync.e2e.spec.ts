@@ -5,7 +5,7 @@ import Stripe from 'stripe';
 import {
   STRIPE_KEY_MISSING_NOTE,
   checkStripePaymentSync,
-} from '../../apps/api/src/health-check/checks/stripe-payment-sync.check';
+} from '../../apps/api/src/health-check/checks/stripe-payment-sync/stripe-payment-sync.check';
 import { type CheckSection, SectionBuilder } from '../../apps/api/src/health-check/health-report';
 import { STRIPE_API, stripeApiClient } from '../../apps/api/src/stripe/stripe-api.client';
 import { StripeIngestion } from '../../apps/api/src/stripe/stripe-ingestion.service';

@@ -15,6 +15,8 @@ import { StripeModule } from './stripe/stripe.module';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, apiKeys: readonly ApiKey[]): DynamicModule {
+    // One object, imported here and by the health check: one StripeModule (see ConfiguredStripeModule).
+    const stripe = StripeModule.forRoot(config.stripe);
     return {
       module: AppModule,
       imports: [
@@ -36,9 +38,9 @@ export class AppModule {
           commandRetriesMax: config.commandRetriesMax,
           readYourWritesTimeoutMs: config.readYourWritesTimeoutMs,
         }),
-        StripeModule.forRoot(config.stripe),
+        stripe,
         AuditModule,
-        HealthCheckModule.forRoot(config),
+        HealthCheckModule.forRoot(config, stripe),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],
     };

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { eventStoreLocationFrom, failStartup } from '@libs/config';
+import { eventStoreLocationFrom, exitWhenFlushed, failStartup } from '@libs/config';
 import {
   CREDITS_STREAM_PREFIX,
   HISTORY_FIELDS,
@@ -158,4 +158,4 @@ function timeOf(value: string, flag: string): number {
   return time;
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), failStartup);
+main(process.argv.slice(2)).then(exitWhenFlushed, failStartup);

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { eventStoreLocationFrom, failStartup } from '@libs/config';
+import { eventStoreLocationFrom, exitWhenFlushed, failStartup } from '@libs/config';
 import { type EventStore, type SqlDriver, openSqlEventStore } from '@libs/event-store';
 import {
   PROJECTIONS,
@@ -78,4 +78,4 @@ async function rebuild(driver: SqlDriver, store: EventStore, projections: readon
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), failStartup);
+main(process.argv.slice(2)).then(exitWhenFlushed, failStartup);

@@ -141,12 +141,23 @@ function priceListFrom(file: string): PriceList {
   });
 }
 
+/**
+ * Whether `value` reads as a Stripe webhook signing secret: `whsec_` and at
+ * least 8 characters of base64 (the dashboard shows 32, the Stripe CLI 64
+ * hex). Loose on length on purpose: a wrong secret is refused by the
+ * signature check of the first delivery anyway; this catches a value pasted
+ * into the wrong variable. Start-up and the health check both apply it.
+ */
+export function isStripeWebhookSecret(value: string): boolean {
+  return /^whsec_[A-Za-z0-9+/=_-]{8,}$/.test(value);
+}
+
 /** `whsec_...` secrets, comma-separated: the new one and the old one both verify while Stripe rolls a secret. */
 function parseWebhookSecrets(value: string | undefined): string[] {
   if (value === undefined || value.trim() === '') return [];
   const secrets = value.split(',').map((secret) => secret.trim());
   for (const secret of secrets) {
-    if (!/^whsec_[A-Za-z0-9+/=_-]{8,}$/.test(secret)) {
+    if (!isStripeWebhookSecret(secret)) {
       throw new Error('expected whsec_... secrets separated by commas (as the Stripe dashboard or CLI shows them)');
     }
   }

@@ -1,7 +1,7 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, isStripeWebhookSecret, loadConfig } from './app-config';
 
 const SECRET = 'a-secret-of-enough-length';
 
@@ -80,6 +80,16 @@ describe('loadConfig', () => {
     it('reads several secrets separated by commas, for a rotation', () => {
       const config = loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_new0000000000000, whsec_old0000000000000' });
       expect(config.stripe.webhookSecrets).toEqual(['whsec_new0000000000000', 'whsec_old0000000000000']);
+    });
+
+    it('accepts whsec_ and 8 characters or more: the health check applies the same rule', () => {
+      expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_12345678' }).stripe.webhookSecrets).toEqual(['whsec_12345678']);
+      expect(() => loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_1234567' })).toThrow(ConfigError);
+      expect(['whsec_12345678', 'whsec_1234567', 'sk_test_12345678'].map(isStripeWebhookSecret)).toEqual([
+        true,
+        false,
+        false,
+      ]);
     });
 
     it('refuses a value that is not whsec_ secrets without echoing it', () => {

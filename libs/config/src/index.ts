@@ -1,3 +1,4 @@
 export * from './api-keys';
 export * from './app-config';
+export * from './exit-when-flushed';
 export * from './fail-startup';

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type AppConfig, ConfigError, loadConfig } from '@libs/config';
+import { type AppConfig, ConfigError, exitWhenFlushed, loadConfig } from '@libs/config';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_DB, catchUp } from '@projections';
 import { Presets, SingleBar } from 'cli-progress';
@@ -160,10 +160,12 @@ function printReport(report: HealthReport): void {
   if (report.repair !== undefined) {
     console.log(`repair (status before it: ${report.repair.statusBeforeRepair}):`);
     if (report.repair.repairedUsers.length === 0) console.log('  nothing to repair');
-    for (const { userId, eventsReplayed, cleanAfterRepair } of report.repair.repairedUsers) {
-      console.log(
-        `  ${userId}: rows rebuilt from ${eventsReplayed} events, ${cleanAfterRepair ? 'clean' : 'STILL DRIFTING'}`,
-      );
+    for (const { userId, eventsReplayed, cleanAfterRepair, repairFailed } of report.repair.repairedUsers) {
+      const outcome =
+        repairFailed === undefined
+          ? `rows rebuilt from ${eventsReplayed} events, ${cleanAfterRepair ? 'clean' : 'STILL DRIFTING'}`
+          : `NOT REPAIRED, rows left as they were: ${repairFailed}`;
+      console.log(`  ${userId}: ${outcome}`);
     }
   }
 }
@@ -183,12 +185,10 @@ function printSection(section: CheckSection): void {
   if (unlisted > 0) console.log(`            ... and ${unlisted} more (--findings N lists more)`);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(
-      `the health check could not run: ${withoutStripeKeys(error instanceof Error ? (error.stack ?? error.message) : String(error))}`,
-    );
-    process.exit(EXIT.couldNotRun);
-  },
-);
+// Exits once the report is out: `process.exit` right away would cut a report piped to another program.
+main(process.argv.slice(2)).then(exitWhenFlushed, (error: unknown) => {
+  console.error(
+    `the health check could not run: ${withoutStripeKeys(error instanceof Error ? (error.stack ?? error.message) : String(error))}`,
+  );
+  exitWhenFlushed(EXIT.couldNotRun);
+});

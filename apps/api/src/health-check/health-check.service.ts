@@ -7,7 +7,7 @@ import { STRIPE_API } from '../stripe/stripe-api.client';
 import { UnmatchedPayments } from '../stripe/unmatched-payments/unmatched-payments';
 import { checkConfiguration } from './checks/configuration.check';
 import { checkRechargeStatus } from './checks/recharge-status.check';
-import { checkStripePaymentSync } from './checks/stripe-payment-sync.check';
+import { checkStripePaymentSync } from './checks/stripe-payment-sync/stripe-payment-sync.check';
 import {
   type HealthCheckOptions,
   REPLAY_CONCURRENCY,

@@ -5,7 +5,7 @@ export const CHECK_STATUSES: readonly CheckStatus[] = ['ok', 'warning', 'failed'
 
 /** One thing a check found, naming the user (or payment) it concerns. */
 export type Finding = {
-  /** What is wrong, as a stable kebab-case word: `balance-differs`, `stream-without-read-model`, ... */
+  /** What is wrong, as a stable kebab-case word: `balance-differs`, `stream-without-balance-row`, `version-gap`, ... */
   kind: string;
   /** `failed` or `warning`: a check's status is its worst finding's. */
   severity: Exclude<CheckStatus, 'ok'>;

@@ -41,6 +41,8 @@ function hostOf(apiBase: URL): { host: string; port: number; protocol: 'http' | 
 }
 
 const STRIPE_KEY_PATTERN = /\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+/g;
+/** A webhook signing secret: no word boundary required, better one mask too many than a secret printed. */
+const WEBHOOK_SECRET_PATTERN = /whsec_[A-Za-z0-9+/=_-]+/g;
 
 /**
  * A Stripe error's message fit to show a caller or print: Stripe masks keys
@@ -50,6 +52,7 @@ export function stripeErrorMessage(error: Stripe.errors.StripeError): string {
   return withoutStripeKeys(error.message);
 }
 
+/** `text` with every Stripe API key and webhook signing secret in it masked, their kind kept: `sk_live_[redacted]`. */
 export function withoutStripeKeys(text: string): string {
-  return text.replace(STRIPE_KEY_PATTERN, '$1_$2_[redacted]');
+  return text.replace(STRIPE_KEY_PATTERN, '$1_$2_[redacted]').replace(WEBHOOK_SECRET_PATTERN, 'whsec_[redacted]');
 }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { type AppConfig, ConfigError, loadConfig } from '@libs/config';
+import { type AppConfig, ConfigError, exitWhenFlushed, loadConfig } from '@libs/config';
 import Stripe from 'stripe';
 import { AppModule } from '../app.module';
 import { stripeApiClient, stripeErrorMessage, withoutStripeKeys } from './stripe-api.client';
@@ -88,11 +88,8 @@ function refuse(reason: string, showUsage = true): number {
   return EXIT.couldNotRun;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    // A database or start-up failure: nothing secret in it but a key it may quote, removed here.
-    console.error(withoutStripeKeys(error instanceof Error ? (error.stack ?? error.message) : String(error)));
-    process.exit(EXIT.couldNotRun);
-  },
-);
+main(process.argv.slice(2)).then(exitWhenFlushed, (error: unknown) => {
+  // A database or start-up failure: nothing secret in it but a key it may quote, removed here.
+  console.error(withoutStripeKeys(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+  exitWhenFlushed(EXIT.couldNotRun);
+});

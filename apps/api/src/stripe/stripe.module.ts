@@ -12,14 +12,21 @@ import { REFUND_SHORTFALL, StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
 import { UnmatchedPaymentsHttpController } from './unmatched-payments/unmatched-payments.http.controller';
 
+/**
+ * StripeModule as configured for one application. Nest keeps one instance of
+ * a dynamic module per object (module ids are by reference): a module that
+ * needs it imports this very object, never a second `forRoot`, which would
+ * make a second StripeIngestion and register the webhook's routes twice.
+ */
+export type ConfiguredStripeModule = DynamicModule & { module: typeof StripeModule };
+
 /** Stripe's webhook, the operators' delivery list and the parked payments. */
 @Module({})
 export class StripeModule {
-  static forRoot(config: StripeConfig): DynamicModule {
+  static forRoot(config: StripeConfig): ConfiguredStripeModule {
     return {
       module: StripeModule,
-      // The health check compares payments through the same client and reads the parked payments.
-      global: true,
+      // For the health check, which compares payments through the same client and reads the parked payments.
       exports: [STRIPE_API, UnmatchedPayments],
       controllers: [
         StripeWebhookHttpController,
