@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,6 +23,7 @@ import {
 import { WEBHOOK_SECRET, stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
 import { type TestApp, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
+import { type CliRun, builtCli, runCli } from '../support/cli-process';
 
 /**
  * Recovering missed webhooks: the sync lists events through the real `stripe`
@@ -246,20 +246,11 @@ describe.each(storeKindsUnderTest())(
   },
 );
 
-const CLI = join(__dirname, '../../dist/apps/api/src/stripe/stripe.cli.js');
-
-type CliRun = { code: number; stdout: string; stderr: string };
+const CLI = builtCli('api/src/stripe/stripe.cli.js');
 
 /** `npm run stripe -- ...` as a real process (built by jest's global setup); never throws on a non-zero exit. */
 function stripeCli(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: '', LOG_LEVEL: 'silent', ...env } },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
-    );
-  });
+  return runCli(CLI, { LOG_LEVEL: 'silent', ...env }, ...args);
 }
 
 /** A port nothing listens on: Stripe unreachable. */
