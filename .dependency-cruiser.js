@@ -35,6 +35,15 @@ module.exports = {
       },
     },
     {
+      name: 'kurrentdb-client-only-in-its-adapter',
+      comment:
+        'Only the KurrentDB adapter (and tests) may import @kurrent: openEventStore loads it lazily, so deployments ' +
+        'on PostgreSQL or PGlite never load the client and its native module.',
+      severity: 'error',
+      from: { pathNot: ['^libs/event-store/src/kurrentdb/', '[.]spec[.]ts$'] },
+      to: { path: 'node_modules/@kurrent/' },
+    },
+    {
       name: 'apps-are-independent',
       comment: 'A runnable app never imports another: shared code lives in libs/.',
       severity: 'error',
@@ -72,6 +81,7 @@ module.exports = {
     tsPreCompilationDeps: true,
     // Packages such as csv-stringify expose subpaths (`csv-stringify/sync`) only through package.json `exports`.
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['require', 'node', 'default'] },
-    exclude: { path: '(^|/)dist/' },
+    // Build output, not node_modules packages that ship from a dist/ folder (@kurrent/kurrentdb-client does).
+    exclude: { path: '^dist/' },
   },
 };

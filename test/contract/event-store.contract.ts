@@ -36,6 +36,29 @@ export type EventStoreUnderTest = {
   close(): Promise<void>;
 };
 
+/**
+ * Where stores honestly differ, declared by the adapter's spec (the SQL
+ * stores' guarantees by default) so the suite checks what each one promises.
+ */
+export type StoreGuarantees = {
+  /**
+   * 'store-wide': an id stored once is refused in any stream (the SQL stores'
+   * unique index). 'retried-append' (KurrentDB): an append that repeats the
+   * events already stored after its expected version is acknowledged without
+   * writing again; the same id elsewhere is stored again.
+   */
+  eventIds: 'store-wide' | 'retried-append';
+  /**
+   * 'transactions': concurrent transactions can commit out of position order
+   * (the suite drives them with `openTransaction`, or checks that a second
+   * writer waits). 'log': one writer appends to one log (KurrentDB), so
+   * positions are commit order by construction.
+   */
+  commitOrder: 'transactions' | 'log';
+};
+
+const SQL_STORE_GUARANTEES: StoreGuarantees = { eventIds: 'store-wide', commitOrder: 'transactions' };
+
 function anEvent(type = 'SomethingHappened', data: unknown = { value: 1 }): EventToAppend {
   return { id: randomUUID(), type, schemaVersion: 1, data, metadata: { by: 'contract' } };
 }
@@ -44,7 +67,15 @@ function aStream(): string {
   return `contract-${randomUUID()}`;
 }
 
-export function eventStoreContract(name: string, open: () => Promise<EventStoreUnderTest>): void {
+export function eventStoreContract(
+  name: string,
+  open: () => Promise<EventStoreUnderTest>,
+  guarantees: StoreGuarantees = SQL_STORE_GUARANTEES,
+): void {
+  /** Without a transaction to hold open, what the store promises about commit order instead. */
+  const expectCommitOrder = (store: EventStore) =>
+    guarantees.commitOrder === 'log' ? expectPositionsInAppendOrder(store) : expectSecondWriterToWait(store);
+
   describe(`event store contract: ${name}`, () => {
     let subject: EventStoreUnderTest;
     let store: EventStore;
@@ -124,7 +155,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
 
       it('appends with any after a writer at an exact version took the version it read', async () => {
         if (subject.openTransaction === undefined) {
-          await expectSecondWriterToWait(store);
+          await expectCommitOrder(store);
           return;
         }
         const streamId = aStream();
@@ -158,29 +189,58 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
     });
 
     describe('atomic batches and duplicate ids', () => {
-      it('stores nothing of a batch that fails', async () => {
-        const streamId = aStream();
-        const first = anEvent();
-        await store.appendToStream(streamId, [first], { expectedVersion: 'no_stream' });
-        const batch = [anEvent(), anEvent(), { ...anEvent(), id: first.id }];
-        const failed = store.appendToStream(streamId, batch, { expectedVersion: 1 });
-        await expect(failed).rejects.toThrow(DuplicateEventIdError);
-        // Names the id already stored, not every id of the batch.
-        await expect(failed).rejects.toMatchObject({ streamId, eventIds: [first.id] });
-        const stored = await collect(store.readStream(streamId));
-        expect(stored.map((event) => event.id)).toEqual([first.id]);
-      });
-
-      it('never stores an event id twice, even in another stream', async () => {
-        const event = anEvent();
-        await store.appendToStream(aStream(), [event], { expectedVersion: 'no_stream' });
-        const otherStream = aStream();
-        await expect(store.appendToStream(otherStream, [event], { expectedVersion: 'any' })).rejects.toMatchObject({
-          name: 'DuplicateEventIdError',
-          eventIds: [event.id],
+      if (guarantees.eventIds === 'store-wide') {
+        it('stores nothing of a batch that fails', async () => {
+          const streamId = aStream();
+          const first = anEvent();
+          await store.appendToStream(streamId, [first], { expectedVersion: 'no_stream' });
+          const batch = [anEvent(), anEvent(), { ...anEvent(), id: first.id }];
+          const failed = store.appendToStream(streamId, batch, { expectedVersion: 1 });
+          await expect(failed).rejects.toThrow(DuplicateEventIdError);
+          // Names the id already stored, not every id of the batch.
+          await expect(failed).rejects.toMatchObject({ streamId, eventIds: [first.id] });
+          const stored = await collect(store.readStream(streamId));
+          expect(stored.map((event) => event.id)).toEqual([first.id]);
         });
-        expect(await collect(store.readStream(otherStream))).toEqual([]);
-      });
+
+        it('never stores an event id twice, even in another stream', async () => {
+          const event = anEvent();
+          await store.appendToStream(aStream(), [event], { expectedVersion: 'no_stream' });
+          const otherStream = aStream();
+          await expect(store.appendToStream(otherStream, [event], { expectedVersion: 'any' })).rejects.toMatchObject({
+            name: 'DuplicateEventIdError',
+            eventIds: [event.id],
+          });
+          expect(await collect(store.readStream(otherStream))).toEqual([]);
+        });
+      } else {
+        it('acknowledges a retried append without storing its events again', async () => {
+          const streamId = aStream();
+          await store.appendToStream(streamId, [anEvent()], { expectedVersion: 'no_stream' });
+          const batch = [anEvent(), anEvent()];
+          const first = await store.appendToStream(streamId, batch, { expectedVersion: 1 });
+          const retried = await store.appendToStream(streamId, batch, { expectedVersion: 1 });
+          expect(retried).toEqual(first);
+          expect((await collect(store.readStream(streamId))).map((event) => event.streamVersion)).toEqual([1, 2, 3]);
+        });
+
+        it('refuses, as a conflict, a batch that only partly repeats the events after its expected version', async () => {
+          const streamId = aStream();
+          const [a, b, c] = [anEvent(), anEvent(), anEvent()];
+          await store.appendToStream(streamId, [a, b], { expectedVersion: 'no_stream' });
+          const partly = store.appendToStream(streamId, [b, c], { expectedVersion: 1 });
+          await expect(partly).rejects.toMatchObject({ name: 'VersionConflictError', streamId, actualVersion: 2 });
+          expect((await collect(store.readStream(streamId))).map((event) => event.id)).toEqual([a.id, b.id]);
+        });
+
+        it('stores an id again in another stream: only the command runner can refuse it there', async () => {
+          const event = anEvent();
+          await store.appendToStream(aStream(), [event], { expectedVersion: 'no_stream' });
+          const otherStream = aStream();
+          await store.appendToStream(otherStream, [event], { expectedVersion: 'no_stream' });
+          expect((await collect(store.readStream(otherStream))).map((stored) => stored.id)).toEqual([event.id]);
+        });
+      }
 
       it('refuses a batch that repeats an id', async () => {
         const event = anEvent();
@@ -273,7 +333,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
 
       it('never skips an event whose transaction commits after a later-numbered one', async () => {
         if (subject.openTransaction === undefined) {
-          await expectSecondWriterToWait(store);
+          await expectCommitOrder(store);
           return;
         }
         const checkpoint = await lastPosition(store);
@@ -296,7 +356,7 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreU
 
       it('never skips an event numbered before one that a reader has already read', async () => {
         if (subject.openTransaction === undefined) {
-          await expectSecondWriterToWait(store);
+          await expectCommitOrder(store);
           return;
         }
         const checkpoint = await lastPosition(store);
@@ -370,6 +430,19 @@ async function lastPosition(store: EventStore): Promise<string> {
   const streamId = aStream();
   const appended = await store.appendToStream(streamId, [anEvent('Marker')], { expectedVersion: 'no_stream' });
   return appended.lastGlobalPosition;
+}
+
+/**
+ * A store with one log writer numbers appends in the order it acknowledges
+ * them, and readAll returns them in that order.
+ */
+async function expectPositionsInAppendOrder(store: EventStore): Promise<void> {
+  const checkpoint = await lastPosition(store);
+  const first = await store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' });
+  const second = await store.appendToStream(aStream(), [anEvent()], { expectedVersion: 'no_stream' });
+  expect(BigInt(second.lastGlobalPosition)).toBeGreaterThan(BigInt(first.lastGlobalPosition));
+  const read = await collect(store.readAll({ afterPosition: checkpoint }));
+  expect(read.map((event) => event.globalPosition)).toEqual([first.lastGlobalPosition, second.lastGlobalPosition]);
 }
 
 /**

@@ -60,3 +60,28 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   for await (const item of iterable) items.push(item);
   return items;
 }
+
+/** Why the KurrentDB suites did not run, in their name and in the output. */
+export const KURRENTDB_SKIP_REASON =
+  'skipped: EVENTSTORE_URL is not set; run `docker compose up kurrentdb` and `npm run test:kurrentdb`';
+
+/**
+ * `describe` for suites only a KurrentDB server can run. No KurrentDB can run
+ * on the CI machines (no container engine), so unlike PostgreSQL its absence
+ * skips them everywhere, CI included, named and printed as not run.
+ */
+export function describeOnKurrentDb(name: string, suite: () => void): void {
+  if (process.env.EVENTSTORE_URL) {
+    describe(name, suite);
+    return;
+  }
+  // Straight to stderr: Jest drops the console output of a file whose tests are all skipped.
+  process.stderr.write(`${name}: did not run (${KURRENTDB_SKIP_REASON})\n`);
+  describe.skip(`${name} (${KURRENTDB_SKIP_REASON})`, suite);
+}
+
+export function kurrentDbUrlUnderTest(): string {
+  const url = process.env.EVENTSTORE_URL;
+  if (!url) throw new Error('EVENTSTORE_URL is not set');
+  return url;
+}

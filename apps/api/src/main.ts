@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { type ApiKey, loadConfig, failStartup } from '@libs/config';
+import { describeEventStoreLocation } from '@libs/event-store';
 import { developmentApiKey } from './auth/development-api-key';
 import { createApp } from './create-app';
 
@@ -10,7 +11,7 @@ export async function main(): Promise<void> {
   const app = await createApp(config, apiKeys);
   app.enableShutdownHooks();
   await app.listen(config.port);
-  const store = config.eventStore.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.eventStore.dataDir}`;
+  const store = describeEventStoreLocation(config.eventStore);
   console.log(`Credits ledger listening on ${await app.getUrl()} (events in ${store}); API docs at /docs`);
 }
 

@@ -1,5 +1,5 @@
 import { eventStoreLocationFrom, failStartup } from '@libs/config';
-import { EVENT_STORE_MIGRATIONS, migrate, openSqlDriver } from '@libs/event-store';
+import { EVENT_STORE_MIGRATIONS, describeEventStoreLocation, migrate, openSqlDriver } from '@libs/event-store';
 import { READ_MODEL_MIGRATIONS } from '@projections';
 
 /**
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const driver = await openSqlDriver(location);
   try {
     const applied = await migrate(driver, [...EVENT_STORE_MIGRATIONS, ...READ_MODEL_MIGRATIONS]);
-    const where = location.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${location.dataDir}`;
+    const where = describeEventStoreLocation(location);
     console.log(applied.length === 0 ? `${where}: up to date` : `${where}: applied ${applied.join(', ')}`);
   } finally {
     await driver.close();

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig, failStartup } from '@libs/config';
+import { describeEventStoreLocation } from '@libs/event-store';
 import { Logger } from 'nestjs-pino';
 import { ProjectorAppModule } from './projector-app.module';
 
@@ -11,7 +12,7 @@ export async function main(): Promise<void> {
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   await app.listen(config.port);
-  const store = config.eventStore.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.eventStore.dataDir}`;
+  const store = describeEventStoreLocation(config.eventStore);
   console.log(`Credits projector running on ${store}; /health and /metrics on ${await app.getUrl()}`);
 }
 

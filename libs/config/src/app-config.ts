@@ -96,12 +96,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
-/** Where events live: PostgreSQL when DATABASE_URL is set, else PGlite under DATA_DIR. */
+/**
+ * Where events live: KurrentDB when EVENTSTORE_URL is set (the read model then
+ * in DATABASE_URL, which it requires), else PostgreSQL when DATABASE_URL is
+ * set, else PGlite under DATA_DIR.
+ */
 export function eventStoreLocationFrom(env: NodeJS.ProcessEnv = process.env): EventStoreLocation {
   const databaseUrl = optionalDatabaseUrl(env.DATABASE_URL);
+  const eventStoreUrl = optionalEventStoreUrl(env.EVENTSTORE_URL);
+  if (eventStoreUrl !== undefined) {
+    if (databaseUrl === undefined) {
+      throw new ConfigError(
+        'EVENTSTORE_URL',
+        'needs DATABASE_URL too: events go to KurrentDB, the read model stays in PostgreSQL',
+      );
+    }
+    return {
+      kind: 'kurrentdb',
+      connectionString: eventStoreUrl,
+      readModel: { connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 2, 200) },
+    };
+  }
   return databaseUrl === undefined
     ? { kind: 'pglite', dataDir: resolve(env.DATA_DIR || './data', 'pglite') }
     : { kind: 'postgres', connectionString: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 2, 200) };
+}
+
+/** The schemes of KurrentDB's connection strings (`+discover`: gossip seeds of a cluster). */
+const EVENTSTORE_URL_SCHEMES = ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'];
+
+function optionalEventStoreUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = read('EVENTSTORE_URL', () => new URL(value));
+  if (!EVENTSTORE_URL_SCHEMES.includes(url.protocol)) {
+    throw new ConfigError(
+      'EVENTSTORE_URL',
+      'must be a kurrentdb:// or esdb:// connection string (e.g. kurrentdb://localhost:2113?tls=false)',
+    );
+  }
+  return value;
 }
 
 function optionalDatabaseUrl(value: string | undefined): string | undefined {

@@ -48,6 +48,43 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('with EVENTSTORE_URL', () => {
+    const keys = `svc:consume+read:${SECRET}`;
+
+    it.each(['kurrentdb://localhost:2113?tls=false', 'esdb://localhost:2113?tls=false', 'kurrentdb+discover://a:2113'])(
+      'puts events in KurrentDB (%s) and the read model in DATABASE_URL',
+      (url) => {
+        const config = loadConfig({
+          EVENTSTORE_URL: url,
+          DATABASE_URL: 'postgres://localhost/credits',
+          API_KEYS: keys,
+        });
+        expect(config.eventStore).toEqual({
+          kind: 'kurrentdb',
+          connectionString: url,
+          readModel: { connectionString: 'postgres://localhost/credits', poolSize: 10 },
+        });
+      },
+    );
+
+    it('refuses it without DATABASE_URL: the read model stays in PostgreSQL', () => {
+      expect(() => loadConfig({ EVENTSTORE_URL: 'kurrentdb://localhost:2113', API_KEYS: keys })).toThrow(
+        new ConfigError(
+          'EVENTSTORE_URL',
+          'needs DATABASE_URL too: events go to KurrentDB, the read model stays in PostgreSQL',
+        ),
+      );
+    });
+
+    it('refuses a URL that is not a KurrentDB connection string', () => {
+      const env = { DATABASE_URL: 'postgres://localhost/credits', API_KEYS: keys };
+      expect(() => loadConfig({ ...env, EVENTSTORE_URL: 'http://localhost:2113' })).toThrow(
+        /^EVENTSTORE_URL must be a kurrentdb:\/\/ or esdb:\/\//,
+      );
+      expect(() => loadConfig({ ...env, EVENTSTORE_URL: 'not a url' })).toThrow(/^EVENTSTORE_URL is invalid/);
+    });
+  });
+
   describe('a bad value stops start-up with a message naming the variable', () => {
     it.each([
       ['PORT', 'abc'],

@@ -9,3 +9,5 @@ export { SqlEventStore, appendInTransaction, feedHasPassed, readStreamWith } fro
 export { DataDirectoryLockedError } from './pglite/data-directory-lock';
 export { PgliteDriver } from './pglite/pglite-driver';
 export { PostgresDriver } from './postgres/postgres-driver';
+// The KurrentDB adapter is not exported here: openEventStore loads it (and its
+// native client) only when EVENTSTORE_URL chooses it. Import it by path.

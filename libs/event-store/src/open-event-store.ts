@@ -9,12 +9,56 @@ import { SqlEventStore } from './sql/sql-event-store';
 export type EventStoreLocation =
   | { kind: 'postgres'; connectionString: string; poolSize: number }
   /** `dataDir` undefined: in memory, for tests. */
-  | { kind: 'pglite'; dataDir: string | undefined };
+  | { kind: 'pglite'; dataDir: string | undefined }
+  /** Events in KurrentDB (`kurrentdb://` or `esdb://`); the read model stays in PostgreSQL (`readModel`). */
+  | { kind: 'kurrentdb'; connectionString: string; readModel: { connectionString: string; poolSize: number } };
 
+/** The SQL database that holds the events (and the read model beside them). */
 export async function openSqlDriver(location: EventStoreLocation): Promise<SqlDriver> {
-  return location.kind === 'postgres'
-    ? new PostgresDriver({ connectionString: location.connectionString, max: location.poolSize })
-    : PgliteDriver.open(location.dataDir);
+  switch (location.kind) {
+    case 'postgres':
+      return new PostgresDriver({ connectionString: location.connectionString, max: location.poolSize });
+    case 'pglite':
+      return PgliteDriver.open(location.dataDir);
+    case 'kurrentdb':
+      throw new NotSqlEventStoreError(location.kind);
+  }
+}
+
+/**
+ * The SQL database of the read model: the events' database, or on KurrentDB
+ * the PostgreSQL of DATABASE_URL. Only the read model's migrations belong
+ * there when the events are in KurrentDB.
+ */
+export async function openReadModelDriver(location: EventStoreLocation): Promise<SqlDriver> {
+  if (location.kind !== 'kurrentdb') return openSqlDriver(location);
+  return new PostgresDriver({
+    connectionString: location.readModel.connectionString,
+    max: location.readModel.poolSize,
+  });
+}
+
+/** For start-up messages: where the events are, without credentials. */
+export function describeEventStoreLocation(location: EventStoreLocation): string {
+  switch (location.kind) {
+    case 'postgres':
+      return 'PostgreSQL';
+    case 'kurrentdb':
+      return 'KurrentDB (read model in PostgreSQL)';
+    case 'pglite':
+      return `PGlite in ${location.dataDir ?? 'memory'}`;
+  }
+}
+
+/** openSqlEventStore was asked for a store that is not SQL. */
+export class NotSqlEventStoreError extends Error {
+  override readonly name = 'NotSqlEventStoreError';
+  constructor(readonly kind: EventStoreLocation['kind']) {
+    super(
+      `the ${kind} event store is not an SQL store: the projector, the health check and the CLIs ` +
+        'do not run on KurrentDB yet (EVENTSTORE_URL); unset it to run on DATABASE_URL alone',
+    );
+  }
 }
 
 /**
@@ -26,6 +70,7 @@ export async function openSqlEventStore(
   location: EventStoreLocation,
   extraMigrations: readonly SqlMigration[] = [],
 ): Promise<{ store: SqlEventStore; driver: SqlDriver }> {
+  if (location.kind === 'kurrentdb') throw new NotSqlEventStoreError(location.kind);
   const driver = await openSqlDriver(location);
   try {
     await migrate(driver, [...EVENT_STORE_MIGRATIONS, ...extraMigrations]);
@@ -36,6 +81,13 @@ export async function openSqlEventStore(
   return { store: new SqlEventStore(driver), driver };
 }
 
+/** Opens the store of `location`; a KurrentDB store needs no migration (the read model's are applied apart). */
 export async function openEventStore(location: EventStoreLocation): Promise<EventStore> {
+  if (location.kind === 'kurrentdb') {
+    // Loaded only when chosen: the client loads a native module (@kurrent/bridge)
+    // that deployments on PostgreSQL or PGlite must never depend on.
+    const { KurrentDbEventStore } = await import('./kurrentdb/kurrentdb-event-store');
+    return KurrentDbEventStore.connect(location.connectionString);
+  }
   return (await openSqlEventStore(location)).store;
 }
