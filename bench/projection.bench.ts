@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { creditsStreamId, rechargeEventId } from '@libs/credits';
+import { CREDITS_STREAM_PREFIX, creditsStreamId, rechargeEventId } from '@libs/credits';
 import { type EventStore, type EventStoreLocation, type SqlDriver, openSqlEventStore } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_MIGRATIONS, Projector, projectionLag, readCheckpoint } from '@projections';
 import { foldEveryStream, writeHistory } from '../test/support/credits-history';
@@ -66,12 +66,9 @@ async function timeCatchUp(driver: SqlDriver, store: EventStore): Promise<{ seco
  * with one sequential writer, feed order is position order, so a checkpoint
  * at or past a position means that append is projected.
  */
-async function commitToProjectionDelays(
-  driver: SqlDriver,
-  store: EventStore & { onAppended?: (l: () => void) => () => void },
-) {
+async function commitToProjectionDelays(driver: SqlDriver, store: EventStore) {
   const projector = newProjector(driver, store);
-  const stopWaking = store.onAppended?.(() => projector.wake());
+  const stopWaking = store.subscribeToAppends?.(() => projector.wake(), { streamPrefixes: [CREDITS_STREAM_PREFIX] });
   projector.start();
   const pending: Array<{ position: bigint; committedAt: number }> = [];
   const delays: number[] = [];

@@ -8,13 +8,14 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { ProjectorConfig } from '@libs/config';
+import { CREDITS_STREAM_PREFIX } from '@libs/credits';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Gauge } from 'prom-client';
 import { PROJECTIONS } from './read-model';
 import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
-import { OPENED_STORES, type OpenedStores, READ_MODEL_DB } from './stores.module';
+import { READ_MODEL_DB } from './stores.module';
 
 export const PROJECTOR = Symbol('PROJECTOR');
 const LAG_CACHE_MS = 1000;
@@ -31,7 +32,6 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
     @Inject(PROJECTOR_CONFIG) private readonly config: ProjectorConfig,
     @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(OPENED_STORES) private readonly opened: OpenedStores,
     private readonly readiness: ReadinessChecks,
     private readonly registry: MetricsRegistry,
   ) {}
@@ -41,8 +41,19 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
     this.registerLagGauges();
   }
 
+  /**
+   * The projector reads batches after its checkpoint with `readAll` and polls;
+   * a store that can signal appends wakes it earlier (SQL: this process's
+   * appends; KurrentDB: a subscription to `$all` filtered on the server to the
+   * credits streams, the only ones the read model reads). The signal carries
+   * nothing the projector relies on: the checkpoint, moved in the same
+   * transaction as the rows, is where every catch-up starts, so a signal
+   * missed (a dropped subscription) delays a batch by one poll at most.
+   */
   onApplicationBootstrap(): void {
-    this.stopListening = this.opened.store.onAppended(() => this.projector.wake());
+    this.stopListening = this.store.subscribeToAppends?.(() => this.projector.wake(), {
+      streamPrefixes: [CREDITS_STREAM_PREFIX],
+    });
     this.projector.start();
   }
 

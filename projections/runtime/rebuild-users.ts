@@ -1,5 +1,12 @@
 import { USER_ID_PATTERN, creditsStreamId } from '@libs/credits';
-import { type RecordedEvent, type SqlDriver, type SqlExecutor, readStreamWith } from '@libs/event-store';
+import {
+  type EventStore,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SqlDriver,
+  SqlEventStore,
+  readStreamWith,
+} from '@libs/event-store';
 import { CHECKPOINTS_TABLE } from './checkpoints';
 import type { ProjectedEvent, Projection } from './projection';
 import { toProjectedEvent } from './projection-batch';
@@ -16,12 +23,16 @@ const REBUILD_CHUNK_EVENTS = 1000;
  *
  * The checkpoint rows are locked first, as a projector batch locks its own
  * first (it moves its checkpoint before applying), and the stream is read
- * after, in the same transaction: every event a batch applied before is read
- * here, and no batch commits until this one has. So the read model's own
- * database holds the events: a SQL event store (PostgreSQL or PGlite).
+ * after: every event a batch applied before is read here, and no batch
+ * commits until this one has. When the read model's database holds the
+ * events (PostgreSQL, PGlite), the stream is read in the same transaction.
+ * Otherwise (KurrentDB) it is read through the store once the lock is held:
+ * an event a batch applied had been committed to the store before that
+ * batch, so this read, which starts after the batch committed, sees it.
  */
 export async function rebuildRowsOfUser(
   driver: SqlDriver,
+  store: EventStore,
   projections: readonly Projection[],
   userId: string,
 ): Promise<{ eventsApplied: number }> {
@@ -38,7 +49,11 @@ export async function rebuildRowsOfUser(
       eventsApplied += chunk.length;
       chunk = [];
     };
-    for await (const event of streamEventsOf(tx, userId)) {
+    const readStream: ReadStream =
+      store instanceof SqlEventStore && store.isOn(driver)
+        ? (streamId, options) => readStreamWith(tx, streamId, options)
+        : (streamId, options) => store.readStream(streamId, options);
+    for await (const event of streamEventsOf(readStream, userId)) {
       chunk.push(toProjectedEvent(event));
       if (chunk.length === REBUILD_CHUNK_EVENTS) await applyChunk();
     }
@@ -47,8 +62,10 @@ export async function rebuildRowsOfUser(
   });
 }
 
+type ReadStream = (streamId: string, options: ReadStreamOptions) => AsyncIterable<RecordedEvent>;
+
 /** Rows whose user id no stream can have (written by hand) hold nothing to rebuild: they are deleted. */
-function streamEventsOf(tx: SqlExecutor, userId: string): AsyncIterable<RecordedEvent> {
+function streamEventsOf(readStream: ReadStream, userId: string): AsyncIterable<RecordedEvent> {
   if (!USER_ID_PATTERN.test(userId)) return (async function* () {})();
-  return readStreamWith(tx, creditsStreamId(userId), { batchSize: REBUILD_CHUNK_EVENTS });
+  return readStream(creditsStreamId(userId), { batchSize: REBUILD_CHUNK_EVENTS });
 }

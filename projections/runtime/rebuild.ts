@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type EventStore, type SqlDriver, feedHasPassed } from '@libs/event-store';
+import { type EventStore, type SqlDriver, SqlEventStore, type SqlExecutor, feedHasPassed } from '@libs/event-store';
 import { CHECKPOINTS_TABLE, readCheckpoint } from './checkpoints';
 import { type CatchUpProgress, catchUp } from './catch-up';
 import type { Projection, TableNames } from './projection';
@@ -47,7 +47,7 @@ async function rebuildIntoFreshTables(
   try {
     for (let attempt = 1; ; attempt++) {
       const progress = await catchUp(driver, store, projection, { ...options, checkpointName, tables: fresh });
-      if (await swapIn(driver, projection, fresh, checkpointName)) return progress;
+      if (await swapIn(driver, store, projection, fresh, checkpointName)) return progress;
       if (attempt >= SWAP_ATTEMPTS_MAX)
         throw new Error(`rebuild of ${projection.name}: the live projector stayed ahead`);
     }
@@ -61,14 +61,26 @@ async function rebuildIntoFreshTables(
 }
 
 /** Swaps the fresh tables in, unless the live model is further than them: then false, and nothing changed. */
-async function swapIn(driver: SqlDriver, projection: Projection, fresh: TableNames, checkpointName: string) {
+async function swapIn(
+  driver: SqlDriver,
+  store: EventStore,
+  projection: Projection,
+  fresh: TableNames,
+  checkpointName: string,
+) {
+  // Events in this database: compared in the transaction. Elsewhere (KurrentDB): asked of the store, whose
+  // order of positions no transaction here can change.
+  const hasPassed =
+    store instanceof SqlEventStore && store.isOn(driver)
+      ? (tx: SqlExecutor, checkpoint: string, position: string) => feedHasPassed(tx, checkpoint, position)
+      : (_tx: SqlExecutor, checkpoint: string, position: string) => store.hasPassed(checkpoint, position);
   await readCheckpoint(driver, projection.name);
   return driver.transaction(async (tx) => {
     // Waits for the live projector's batch in flight, and holds its next one until the swap commits.
     await tx.query(`select from ${CHECKPOINTS_TABLE} where projection = $1 for update`, [projection.name]);
     const { position } = await readCheckpoint(tx, checkpointName);
     const { position: live } = await readCheckpoint(tx, projection.name);
-    if (live !== undefined && (position === undefined || !(await feedHasPassed(tx, position, live)))) return false;
+    if (live !== undefined && (position === undefined || !(await hasPassed(tx, position, live)))) return false;
     const old = renamed(projection.tables, `__old_${randomBytes(4).toString('hex')}`);
     for (const [table, live] of Object.entries(projection.tables)) {
       await tx.exec(`alter table ${live} rename to ${old[table]}; alter table ${fresh[table]} rename to ${live};`);

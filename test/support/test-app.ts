@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_DB, projectionLag } from '@projections';
 import { createApp } from '../../apps/api/src/create-app';
-import { type StoreKind, createTestDatabase } from './test-stores';
+import { type StoreKind, createTestDatabase, kurrentDbUrlUnderTest } from './test-stores';
 
 /** One key per scope, and an admin key, for the end-to-end suites. */
 export const TEST_KEYS = {
@@ -47,7 +47,7 @@ export async function projectionsCaughtUp(app: INestApplication, timeoutMs = 10_
 /**
  * The real app on a fresh store: an in-memory PGlite, or a new PostgreSQL
  * database. `shareDatabaseOf` starts a second app on the first one's database
- * (two API processes sharing one store).
+ * (two API processes sharing one store). For KurrentDB, see startTestAppOnKurrentDb.
  */
 export async function startTestApp(
   kind: StoreKind,
@@ -73,4 +73,38 @@ export async function startTestApp(
       await database?.drop();
     },
   };
+}
+
+/**
+ * The real app with its events in KurrentDB and its read model in a new
+ * PostgreSQL database: `kurrentDbStore` is the store (over a model of the
+ * client where no server runs), or omitted to connect to `EVENTSTORE_URL`.
+ */
+export async function startTestAppOnKurrentDb(
+  options: { kurrentDbStore?: EventStore; config?: Partial<AppConfig> } = {},
+): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config: AppConfig = {
+    ...loadConfig({ LOG_LEVEL: 'silent' }),
+    ...options.config,
+    eventStore: {
+      kind: 'kurrentdb',
+      connectionString: options.kurrentDbStore === undefined ? kurrentDbUrlUnderTest() : 'kurrentdb://model.invalid',
+      readModel: { connectionString: database.url, poolSize: 10 },
+    },
+  };
+  try {
+    const app = await createApp(config, TEST_API_KEYS, { kurrentDbStore: options.kurrentDbStore });
+    return {
+      app,
+      config,
+      close: async () => {
+        await app.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
 }

@@ -2,6 +2,7 @@ import { type DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { ApiKey, AppConfig } from '@libs/config';
+import type { EventStore } from '@libs/event-store';
 import { HttpConventionsModule, ProblemException } from '@libs/http';
 import { ProjectorModule, StoresModule } from '@projections';
 import { LoggerModule } from 'nestjs-pino';
@@ -14,7 +15,12 @@ import { StripeModule } from './stripe/stripe.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, apiKeys: readonly ApiKey[]): DynamicModule {
+  /** `kurrentDbStore`: stands in for the KurrentDB store of `config.eventStore` (tests where no server runs). */
+  static forRoot(
+    config: AppConfig,
+    apiKeys: readonly ApiKey[],
+    options: { kurrentDbStore?: EventStore } = {},
+  ): DynamicModule {
     // One object, imported here and by the health check: one StripeModule (see ConfiguredStripeModule).
     const stripe = StripeModule.forRoot(config.stripe);
     return {
@@ -28,7 +34,7 @@ export class AppModule {
           },
         }),
         CqrsModule.forRoot(),
-        StoresModule.forRoot(config.eventStore),
+        StoresModule.forRoot(config.eventStore, options),
         // ROLE=all: the projector runs here too; ROLE=api leaves it to a projector process.
         ...(config.role === 'all' ? [ProjectorModule.forRoot(config.projector)] : []),
         HttpConventionsModule,

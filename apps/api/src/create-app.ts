@@ -3,14 +3,22 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiKey, AppConfig } from '@libs/config';
+import type { EventStore } from '@libs/event-store';
 import { acceptJsonBodies, acceptRawBodiesAt } from '@libs/http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { STRIPE_WEBHOOK_PATH } from './stripe/receive-webhook/stripe-webhook.http.controller';
 
-/** Builds the API (not yet listening): used by main.ts and by the end-to-end tests. */
-export async function createApp(config: AppConfig, apiKeys: readonly ApiKey[]): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, apiKeys), {
+/**
+ * Builds the API (not yet listening): used by main.ts and by the end-to-end
+ * tests, which may give a `kurrentDbStore` (KurrentDB over a model of its client).
+ */
+export async function createApp(
+  config: AppConfig,
+  apiKeys: readonly ApiKey[],
+  options: { kurrentDbStore?: EventStore } = {},
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, apiKeys, options), {
     bodyParser: false,
     bufferLogs: true,
   });

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { eventStoreLocationFrom, exitWhenFlushed, failStartup } from '@libs/config';
-import { type EventStore, type SqlDriver, openSqlEventStore } from '@libs/event-store';
+import { type EventStore, type SqlDriver, openStores } from '@libs/event-store';
 import {
   PROJECTIONS,
   READ_MODEL_MIGRATIONS,
@@ -25,13 +25,14 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const { store, driver } = await openSqlEventStore(eventStoreLocationFrom(), READ_MODEL_MIGRATIONS);
+  const opened = await openStores(eventStoreLocationFrom(), READ_MODEL_MIGRATIONS);
+  const { store, readModel } = opened;
   try {
-    if (command === 'status') await printStatus(driver, store, rest.includes('--json'));
-    else await rebuild(driver, store, rest.length === 0 ? PROJECTIONS : rest.map(projectionNamed));
+    if (command === 'status') await printStatus(readModel, store, rest.includes('--json'));
+    else await rebuild(readModel, store, rest.length === 0 ? PROJECTIONS : rest.map(projectionNamed));
     return 0;
   } finally {
-    await store.close();
+    await opened.close();
   }
 }
 

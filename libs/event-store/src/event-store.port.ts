@@ -107,6 +107,16 @@ export interface EventStore {
    */
   hasPassed(checkpoint: string | undefined, position: string): Promise<boolean>;
 
+  /**
+   * Optional: calls `listener` soon after events are appended to streams
+   * whose id starts with one of `streamPrefixes`, so a projector reacts
+   * before its next poll. A wake-up signal only: it may repeat, and may miss
+   * appends (another process's, a dropped connection); readers catch up from
+   * their own checkpoint with `readAll`, never from what the signal carried.
+   * Returns the function that stops it.
+   */
+  subscribeToAppends?(listener: () => void, options: { streamPrefixes: readonly string[] }): () => void;
+
   /** Resolves when the store answers a trivial query; for readiness probes. */
   ping(): Promise<void>;
 

@@ -55,8 +55,8 @@ export class NotSqlEventStoreError extends Error {
   override readonly name = 'NotSqlEventStoreError';
   constructor(readonly kind: EventStoreLocation['kind']) {
     super(
-      `the ${kind} event store is not an SQL store: the projector, the health check and the CLIs ` +
-        'do not run on KurrentDB yet (EVENTSTORE_URL); unset it to run on DATABASE_URL alone',
+      `the ${kind} event store is not an SQL store: open it with openStores, ` +
+        'which opens the events in KurrentDB and the read model in the PostgreSQL of DATABASE_URL',
     );
   }
 }
@@ -90,4 +90,49 @@ export async function openEventStore(location: EventStoreLocation): Promise<Even
     return KurrentDbEventStore.connect(location.connectionString);
   }
   return (await openSqlEventStore(location)).store;
+}
+
+/** The event store and the SQL database of the read model, as a process uses them. */
+export type OpenedStores = {
+  store: EventStore;
+  /** The events' database on PostgreSQL and PGlite; on KurrentDB, the PostgreSQL of DATABASE_URL. */
+  readModel: SqlDriver;
+  /** Closes both (once: on SQL stores they share one driver). */
+  close(): Promise<void>;
+};
+
+/**
+ * Opens the store of `location` and the read model's database, with every
+ * migration applied: on PostgreSQL and PGlite one database holds both, and
+ * gets the event store's migrations then `readModelMigrations`; on KurrentDB
+ * the events need none, and PostgreSQL gets the read model's only.
+ * `kurrentDbStore` replaces the KurrentDB store of `location` (tests over a
+ * model of the client, where no server runs); it is closed with the rest.
+ */
+export async function openStores(
+  location: EventStoreLocation,
+  readModelMigrations: readonly SqlMigration[],
+  options: { kurrentDbStore?: EventStore } = {},
+): Promise<OpenedStores> {
+  if (location.kind !== 'kurrentdb') {
+    if (options.kurrentDbStore !== undefined)
+      throw new Error(`a KurrentDB store given for a ${location.kind} location`);
+    const { store, driver } = await openSqlEventStore(location, readModelMigrations);
+    return { store, readModel: driver, close: () => store.close() };
+  }
+  const store = options.kurrentDbStore ?? (await openEventStore(location));
+  const readModel = await openReadModelDriver(location);
+  const close = async () => {
+    const failed = (await Promise.allSettled([store.close(), readModel.close()])).find(
+      (result) => result.status === 'rejected',
+    );
+    if (failed !== undefined) throw failed.reason;
+  };
+  try {
+    await migrate(readModel, readModelMigrations);
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+  return { store, readModel, close };
 }

@@ -7,8 +7,10 @@ import {
   openReadModelDriver,
   openSqlDriver,
   openSqlEventStore,
+  openStores,
 } from './open-event-store';
 import { PostgresDriver } from './postgres/postgres-driver';
+import { SqlEventStore } from './sql/sql-event-store';
 
 /** Neither client connects before its first call: nothing here needs a server. */
 describe('opening the store of EVENTSTORE_URL', () => {
@@ -30,9 +32,16 @@ describe('opening the store of EVENTSTORE_URL', () => {
     await driver.close();
   });
 
-  it('refuses to open it as an SQL store, naming what does not run on KurrentDB yet', async () => {
+  it('refuses to open it as an SQL store, naming what opens it', async () => {
     await expect(openSqlEventStore(kurrentdb)).rejects.toThrow(NotSqlEventStoreError);
-    await expect(openSqlDriver(kurrentdb)).rejects.toThrow(/do not run on KurrentDB yet/);
+    await expect(openSqlDriver(kurrentdb)).rejects.toThrow(/open it with openStores/);
+  });
+
+  it('opens one in-memory PGlite for the events and the read model', async () => {
+    const opened = await openStores({ kind: 'pglite', dataDir: undefined }, []);
+    expect(opened.store).toBeInstanceOf(SqlEventStore);
+    expect((opened.store as SqlEventStore).isOn(opened.readModel)).toBe(true);
+    await opened.close();
   });
 
   it('says where the events are without the connection string', () => {

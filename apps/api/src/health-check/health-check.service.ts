@@ -118,7 +118,7 @@ export class HealthCheck {
     const repaired = [];
     for (const userId of userIds) {
       try {
-        const { eventsApplied } = await rebuildRowsOfUser(this.readModel, PROJECTIONS, userId);
+        const { eventsApplied } = await rebuildRowsOfUser(this.readModel, this.store, PROJECTIONS, userId);
         repaired.push({ userId, eventsReplayed: eventsApplied });
       } catch (error) {
         if (!(error instanceof ProjectionInvariantError)) throw error;

@@ -1,4 +1,5 @@
 import {
+  type AllStreamSubscription,
   BACKWARDS,
   END,
   FORWARDS,
@@ -37,7 +38,14 @@ import {
 } from './kurrentdb-mapping';
 
 /** The client calls the adapter makes; testing/kurrentdb-model.ts stands in for them where no server runs. */
-export type KurrentDbStreamsClient = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'dispose'>;
+export type KurrentDbStreamsClient = Pick<
+  KurrentDBClient,
+  'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'
+>;
+
+/** Back-off between re-subscriptions after a dropped one: doubles from the first to the max, reset by any message. */
+export const RESUBSCRIBE_DELAY_MS_FIRST = 100;
+export const RESUBSCRIBE_DELAY_MS_MAX = 5_000;
 
 /**
  * The port over KurrentDB (formerly EventStoreDB), through the gRPC client. A
@@ -45,7 +53,12 @@ export type KurrentDbStreamsClient = Pick<KurrentDBClient, 'appendToStream' | 'r
  * the SQL stores, and why, is in this folder's README.md.
  */
 export class KurrentDbEventStore implements EventStore {
-  constructor(private readonly client: KurrentDbStreamsClient) {}
+  constructor(
+    private readonly client: KurrentDbStreamsClient,
+    private readonly log: { warn(message: string, details: Record<string, unknown>): void } = {
+      warn: (message, details) => console.warn(message, details),
+    },
+  ) {}
 
   /** `kurrentdb://` or `esdb://` connection string, e.g. `kurrentdb://localhost:2113?tls=false`. */
   static connect(connectionString: string): KurrentDbEventStore {
@@ -197,6 +210,52 @@ export class KurrentDbEventStore implements EventStore {
     }
     if (!known) throw new UnknownPositionError(position);
     return positionHasPassed(checkpoint, position);
+  }
+
+  /**
+   * A catch-up subscription to `$all` from its end, filtered on the server to
+   * the prefixes, used only as a wake-up: each event, and each caught-up
+   * signal (sent once the subscription is live, so also after a
+   * re-subscription, when events may have been appended meanwhile), calls
+   * `listener`. Readers catch up from their own checkpoint with `readAll`,
+   * so a dropped subscription loses nothing: it is subscribed again, after a
+   * back-off that doubles up to RESUBSCRIBE_DELAY_MS_MAX, until stopped.
+   */
+  subscribeToAppends(listener: () => void, options: { streamPrefixes: readonly string[] }): () => void {
+    const filter = streamPrefixFilter(options.streamPrefixes);
+    let stopped = false;
+    let current: AllStreamSubscription | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let delayMs = RESUBSCRIBE_DELAY_MS_FIRST;
+    const subscribe = () => {
+      if (stopped) return;
+      const subscription = this.client.subscribeToAll({ fromPosition: END, filter });
+      current = subscription;
+      const heard = () => {
+        delayMs = RESUBSCRIBE_DELAY_MS_FIRST;
+        listener();
+      };
+      subscription.on('data', heard);
+      subscription.on('caughtUp', heard);
+      // A dropped connection errors the subscription; a server that ends it ends it: both, subscribe again.
+      const dropped = (reason: string) => {
+        if (stopped || current !== subscription) return;
+        current = undefined;
+        subscription.unsubscribe().catch(() => undefined);
+        this.log.warn('KurrentDB subscription dropped; subscribing again', { reason, delayMs });
+        retry = setTimeout(subscribe, delayMs);
+        delayMs = Math.min(delayMs * 2, RESUBSCRIBE_DELAY_MS_MAX);
+      };
+      subscription.on('error', (error: Error) => dropped(error.message));
+      subscription.on('end', () => dropped('ended by the server'));
+    };
+    subscribe();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      current?.unsubscribe().catch(() => undefined);
+      current = undefined;
+    };
   }
 
   async ping(): Promise<void> {

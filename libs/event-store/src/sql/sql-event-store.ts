@@ -51,12 +51,18 @@ export class SqlEventStore implements EventStore {
 
   /**
    * Calls `listener` after each append of this process commits, so an
-   * in-process projector reacts at once instead of at its next poll.
-   * Returns the function that removes it.
+   * in-process projector reacts at once instead of at its next poll (appends
+   * of other processes are seen at that poll). Returns the function that
+   * removes it.
    */
-  onAppended(listener: () => void): () => void {
+  subscribeToAppends(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
+  }
+
+  /** Whether the events are in `driver`'s database (then a transaction there can read them). */
+  isOn(driver: SqlDriver): boolean {
+    return this.driver === driver;
   }
 
   async appendToStream(

@@ -1,6 +1,8 @@
+import { EventEmitter } from 'node:events';
 import {
   ANY,
   type AllStreamResolvedEvent,
+  type AllStreamSubscription,
   type AppendResult,
   type AppendStreamState,
   type AppendToStreamOptions,
@@ -13,6 +15,7 @@ import {
   type ReadStreamOptions,
   type ResolvedEvent,
   START,
+  type SubscribeToAllOptions,
   STREAM_EXISTS,
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -46,6 +49,10 @@ export class KurrentDbModel implements KurrentDbStreamsClient {
   private nextLogPosition = 2n ** 53n + 1_000n;
   /** Every id appended, as the server's bounded cache would hold it while it is warm. */
   private readonly recentIds = new Map<string, { streamId: string; revision: bigint }>();
+  private readonly subscriptions = new Set<ModelSubscription>();
+  /** Subscriptions made so far, dropped or not: what a test of re-subscription counts. */
+  subscriptionsMade = 0;
+  private subscriptionsToRefuse = 0;
 
   async appendToStream(
     streamName: string,
@@ -123,6 +130,7 @@ export class KurrentDbModel implements KurrentDbStreamsClient {
       logPosition: this.nextLogPosition,
     };
     this.log.push(stored);
+    for (const subscription of this.subscriptions) subscription.offer(stored);
     this.recentIds.set(event.id, { streamId, revision });
     // Records have sizes: positions grow by more than one and unevenly.
     this.nextLogPosition += 97n + BigInt(this.log.length % 13);
@@ -171,7 +179,62 @@ export class KurrentDbModel implements KurrentDbStreamsClient {
     }
   }
 
-  async dispose(): Promise<void> {}
+  /**
+   * A live subscription from the end of `$all` (the only start the adapter
+   * uses): it says it caught up once subscribed, then sends each matching
+   * event as it is written.
+   */
+  subscribeToAll(options: SubscribeToAllOptions = {}): AllStreamSubscription {
+    if (options.fromPosition !== END) throw new Error('the model subscribes from the end of $all only');
+    const subscription = new ModelSubscription(options.filter, () => this.subscriptions.delete(subscription));
+    this.subscriptionsMade += 1;
+    if (this.subscriptionsToRefuse > 0) {
+      this.subscriptionsToRefuse -= 1;
+      setImmediate(() => subscription.emit('error', new Error('14 UNAVAILABLE: no connection (model)')));
+    } else {
+      this.subscriptions.add(subscription);
+      setImmediate(() => subscription.emit('caughtUp', {}));
+    }
+    return subscription as unknown as AllStreamSubscription;
+  }
+
+  /** The next `count` subscriptions fail before they catch up, as they do while the server is unreachable. */
+  refuseNextSubscriptions(count: number): void {
+    this.subscriptionsToRefuse = count;
+  }
+
+  /** Drops every live subscription with an error, as a lost connection does. */
+  dropSubscriptions(): void {
+    for (const subscription of [...this.subscriptions]) {
+      this.subscriptions.delete(subscription);
+      subscription.emit('error', new Error('14 UNAVAILABLE: connection dropped (model)'));
+    }
+  }
+
+  async dispose(): Promise<void> {
+    for (const subscription of [...this.subscriptions]) await subscription.unsubscribe();
+  }
+}
+
+class ModelSubscription extends EventEmitter {
+  constructor(
+    private readonly filter: Filter | undefined,
+    private readonly remove: () => void,
+  ) {
+    super();
+  }
+
+  offer(event: StoredEvent): void {
+    if (!matches(this.filter, event.streamId)) return;
+    const resolved = { event: recordedOf(event) } as AllStreamResolvedEvent;
+    setImmediate(() => this.emit('data', resolved));
+  }
+
+  unsubscribe(): Promise<void> {
+    this.remove();
+    this.removeAllListeners();
+    return Promise.resolve();
+  }
 }
 
 function matches(filter: Filter | undefined, streamId: string): boolean {
