@@ -6,7 +6,7 @@ import { checkOf, healthCheckOf, statusesOf } from '../support/health-check-clie
 import { type FakeStripeApi, startFakeStripeApi } from '../support/fake-stripe-api';
 import { packPaymentOnStripe, refundOnStripe } from '../support/stripe-payments-on-stripe';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
-import { TEST_API_KEYS, type TestApp, bearer, startTestApp } from '../support/test-app';
+import { TEST_API_KEYS, type TestApp, bearer, grantBonus, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
 /**
@@ -39,12 +39,7 @@ describe.each(storeKindsUnderTest())('health check and repair on %s', (kind) => 
   /** A bonus, a few consumptions, and for every third user a pack bought through Checkout and refunded. */
   async function activeUser(index: number): Promise<string> {
     const userId = `user-${index}-${randomUUID()}`;
-    await http()
-      .post(`/v1/users/${userId}/bonuses`)
-      .set('Authorization', bearer('grant'))
-      .set('Idempotency-Key', `bonus-${userId}`)
-      .send({ amount: 50, reason: 'welcome' })
-      .expect(201);
+    await grantBonus(testApp, userId, 50);
     for (let consume = 0; consume < (index % 4) + 1; consume++) {
       await stripe.consume(userId, 3, `${userId}-upload-${consume}`).expect(201);
     }

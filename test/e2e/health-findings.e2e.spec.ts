@@ -14,7 +14,14 @@ import {
   stripeId,
 } from '../support/stripe-events';
 import { WEBHOOK_SECRET, stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
-import { TEST_API_KEYS, type TestApp, bearer, projectionsCaughtUp, startTestApp } from '../support/test-app';
+import {
+  TEST_API_KEYS,
+  type TestApp,
+  bearer,
+  grantBonus,
+  projectionsCaughtUp,
+  startTestApp,
+} from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
 /**
@@ -32,15 +39,6 @@ const newUserId = (role: string) => `${role}-${randomUUID()}`;
 const http = (testApp: TestApp) => request(testApp.app.getHttpServer());
 /** The read model and the event store share this database. */
 const sqlOf = (testApp: TestApp) => testApp.app.get<SqlDriver>(READ_MODEL_DB);
-
-async function grantBonus(testApp: TestApp, userId: string, amount: number): Promise<void> {
-  await http(testApp)
-    .post(`/v1/users/${userId}/bonuses`)
-    .set('Authorization', bearer('grant'))
-    .set('Idempotency-Key', `bonus-${randomUUID()}`)
-    .send({ amount, reason: 'welcome' })
-    .expect(201);
-}
 
 /** `times` consumptions of `amount` credits each, one after the other. */
 async function consume(testApp: TestApp, userId: string, times: number, amount = 1): Promise<void> {

@@ -6,7 +6,7 @@ import { KurrentDbModel } from '../../libs/event-store/src/kurrentdb/testing/kur
 import { READ_MODEL_DB, balanceProjection, rebuildProjection } from '@projections';
 import request from 'supertest';
 import { checkOf, healthCheckOf } from '../support/health-check-client';
-import { type TestApp, bearer, projectionsCaughtUp, startTestAppOnKurrentDb } from '../support/test-app';
+import { type TestApp, bearer, grantBonus, projectionsCaughtUp, startTestAppOnKurrentDb } from '../support/test-app';
 import { describeOnKurrentDb, describeOnPostgres } from '../support/test-stores';
 
 /** Polls this rare: in these suites the projector catches up when the store's append signal wakes it. */
@@ -32,12 +32,7 @@ function onKurrentDb(start: () => Promise<TestApp>): void {
 
   async function userWithActivity(): Promise<string> {
     const userId = `user-${randomUUID()}`;
-    await http()
-      .post(`/v1/users/${userId}/bonuses`)
-      .set('Authorization', bearer('grant'))
-      .set('Idempotency-Key', `bonus-${userId}`)
-      .send({ amount: 50, reason: 'welcome' })
-      .expect(201);
+    await grantBonus(testApp, userId, 50);
     for (const [reference, amount] of [
       ['render-1', 30],
       ['render-2', 5],
@@ -125,12 +120,7 @@ describeOnPostgres('the app on KurrentDB, replaced by an in-memory model of its 
     model.dropSubscriptions();
     // Appended while no subscription is live: only the checkpoint knows the projector has not read it.
     const userId = `user-${randomUUID()}`;
-    await request(testApp.app.getHttpServer())
-      .post(`/v1/users/${userId}/bonuses`)
-      .set('Authorization', bearer('grant'))
-      .set('Idempotency-Key', `bonus-${userId}`)
-      .send({ amount: 9, reason: 'welcome' })
-      .expect(201);
+    await grantBonus(testApp, userId, 9);
 
     // The projector polls every minute: catching up within seconds is the new subscription's caught-up signal.
     await projectionsCaughtUp(testApp.app, 5_000);

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { type ApiKey, type AppConfig, loadConfig, parseApiKeys } from '@libs/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_DB, projectionLag } from '@projections';
+import request from 'supertest';
 import { createApp } from '../../apps/api/src/create-app';
 import { type StoreKind, createTestDatabase, kurrentDbUrlUnderTest } from './test-stores';
 
@@ -107,4 +109,14 @@ export async function startTestAppOnKurrentDb(
     await database.drop();
     throw error;
   }
+}
+
+/** Grants `amount` credits over HTTP, as a product backend does (a key of its own: one grant per call). */
+export async function grantBonus(testApp: TestApp, userId: string, amount: number): Promise<void> {
+  await request(testApp.app.getHttpServer())
+    .post(`/v1/users/${userId}/bonuses`)
+    .set('Authorization', bearer('grant'))
+    .set('Idempotency-Key', `bonus-${randomUUID()}`)
+    .send({ amount, reason: 'welcome' })
+    .expect(201);
 }
