@@ -774,6 +774,7 @@ function holdingReads(store: EventStore) {
     yield* events;
   }
   const held: EventStore = {
+    refusesEventIdsOfOtherStreams: store.refusesEventIdsOfOtherStreams,
     appendToStream: (streamId, events, options) => store.appendToStream(streamId, events, options),
     readStream: (streamId, options) => store.readStream(streamId, options),
     readAll,

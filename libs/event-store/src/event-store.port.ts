@@ -60,6 +60,14 @@ export const READ_BATCH_SIZE_MAX = 10_000;
  * The event store port. Every adapter passes test/contract/event-store.contract.ts.
  */
 export interface EventStore {
+  /**
+   * Whether an event id stored in one stream is refused in every other
+   * (`DuplicateEventIdError`), as the SQL stores' unique index does. When
+   * false (KurrentDB keeps no index of event ids), a ledger-wide uniqueness
+   * such as one payment credited once needs a guard of its own.
+   */
+  readonly refusesEventIdsOfOtherStreams: boolean;
+
   /** Atomic for all events of one call; throws VersionConflictError or DuplicateEventIdError. */
   appendToStream(
     streamId: string,

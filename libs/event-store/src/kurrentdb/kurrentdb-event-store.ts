@@ -53,6 +53,9 @@ export const RESUBSCRIBE_DELAY_MS_MAX = 5_000;
  * the SQL stores, and why, is in this folder's README.md.
  */
 export class KurrentDbEventStore implements EventStore {
+  /** KurrentDB keeps no index of event ids: see README.md, "Duplicate event ids". */
+  readonly refusesEventIdsOfOtherStreams = false;
+
   constructor(
     private readonly client: KurrentDbStreamsClient,
     private readonly log: { warn(message: string, details: Record<string, unknown>): void } = {

@@ -45,6 +45,7 @@ const APPEND_ANY_LOCK_CLASS = 0x45_56_4e_54;
 
 /** One implementation of the port over PostgreSQL SQL, shared by the `pg` and PGlite drivers. */
 export class SqlEventStore implements EventStore {
+  readonly refusesEventIdsOfOtherStreams = true;
   private readonly appendListeners = new Set<() => void>();
 
   constructor(private readonly driver: SqlDriver) {}
