@@ -182,6 +182,26 @@ export function eventStoreContract(
         expect(await collect(store.readStream(streamId))).toHaveLength(2);
       });
 
+      it('appends to many streams at once, each at its own version, with exactly one winner per contested stream', async () => {
+        const streams = Array.from({ length: 30 }, () => aStream());
+        await Promise.all(streams.map((id) => store.appendToStream(id, [anEvent()], { expectedVersion: 0 })));
+        const contested = streams.slice(0, 5);
+        const appends = [...streams, ...contested].map((id) =>
+          store.appendToStream(id, [anEvent(), anEvent()], { expectedVersion: 1 }),
+        );
+        const outcomes = await Promise.allSettled(appends);
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(streams.length);
+        for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+          expect(outcome.reason).toMatchObject({ name: 'VersionConflictError', expectedVersion: 1, actualVersion: 3 });
+        }
+        for (const id of streams) {
+          const stored = await collect(store.readStream(id));
+          expect(stored.map((event) => event.streamVersion)).toEqual([1, 2, 3]);
+          const positions = stored.map((event) => BigInt(event.globalPosition));
+          expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+        }
+      });
+
       it('rejects an invalid expected version or an empty append before touching the store', async () => {
         await expect(store.appendToStream(aStream(), [anEvent()], { expectedVersion: -1 })).rejects.toThrow(RangeError);
         await expect(store.appendToStream(aStream(), [], { expectedVersion: 'any' })).rejects.toThrow(RangeError);
@@ -201,6 +221,20 @@ export function eventStoreContract(
           await expect(failed).rejects.toMatchObject({ streamId, eventIds: [first.id] });
           const stored = await collect(store.readStream(streamId));
           expect(stored.map((event) => event.id)).toEqual([first.id]);
+        });
+
+        it('refuses only the append that repeats a stored id when others are written at the same time', async () => {
+          const stored = anEvent();
+          await store.appendToStream(aStream(), [stored], { expectedVersion: 0 });
+          const others = Array.from({ length: 10 }, () => aStream());
+          const repeating = aStream();
+          const outcomes = await Promise.allSettled([
+            ...others.map((id) => store.appendToStream(id, [anEvent()], { expectedVersion: 0 })),
+            store.appendToStream(repeating, [anEvent(), stored], { expectedVersion: 0 }),
+          ]);
+          expect(outcomes.slice(0, 10).every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+          expect(outcomes[10]).toMatchObject({ status: 'rejected', reason: { name: 'DuplicateEventIdError' } });
+          expect(await collect(store.readStream(repeating))).toEqual([]);
         });
 
         it('never stores an event id twice, even in another stream', async () => {
