@@ -49,10 +49,7 @@ const APPEND_BATCH_SQL = `
 type BatchRow = { stream_id: string; stream_version: number; event_id: string | null; global_position: string | null };
 
 /** Runs the batch; appends must name distinct streams. */
-export async function appendBatch(
-  db: SqlExecutor,
-  appends: readonly StreamAppend[],
-): Promise<StreamAppendOutcome[]> {
+export async function appendBatch(db: SqlExecutor, appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
   const rows = await db.query<BatchRow>(APPEND_BATCH_SQL, [JSON.stringify(batchRecords(appends))]);
   const inserted = new Map<string, BatchRow[]>();
   const currentVersions = new Map<string, number>();
