@@ -59,6 +59,28 @@ function consume(reference: string, amount: number): CreditsCommand {
   };
 }
 
+function recharge(rechargeId: string, credits: number): CreditsCommand {
+  return {
+    type: 'CompleteRecharge',
+    data: {
+      userId: USER_ID,
+      rechargeId,
+      credits,
+      amountPaid: 500,
+      currency: 'eur',
+      source: { kind: 'stripe', paymentIntentId: rechargeId },
+      metadata: {},
+    },
+    metadata: { idempotencyKey: `recharge:${rechargeId}`, now: NOW },
+  };
+}
+
+async function collectStream(store: EventStore, streamId: string) {
+  const events = [];
+  for await (const event of store.readStream(streamId)) events.push(event);
+  return events;
+}
+
 function otherWritersEvent(key: string): EventToAppend {
   return {
     id: crypto.randomUUID(),
@@ -142,6 +164,86 @@ describe('CreditsCommandRunner on PGlite', () => {
         error: { type: 'insufficient-credits', balance: 5, requested: 6 },
       });
       expect(await metrics.versionConflicts.get()).toMatchObject({ values: [{ value: 1 }] });
+    });
+  });
+
+  describe('when commands for one stream arrive together', () => {
+    /** Counts the appends the runner makes: batching shows as fewer appends than commands. */
+    function countingAppends(): { store: EventStore; appends: () => number } {
+      let appends = 0;
+      const appendToStream: EventStore['appendToStream'] = (streamId, events, options) => {
+        appends++;
+        return store.appendToStream(streamId, events, options);
+      };
+      return { store: Object.assign(Object.create(store) as EventStore, { appendToStream }), appends: () => appends };
+    }
+
+    it('decides them in order on one state, appends them in few appends, and refuses exactly the overspend', async () => {
+      const counted = countingAppends();
+      const batching = new CreditsCommandRunner(counted.store, 3, metrics);
+      await batching.run(grant('grant-1', 30));
+
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => batching.run(consume(`u${index}`, 1))),
+      );
+
+      const recorded = results.filter((result) => result.kind === 'recorded');
+      expect(recorded).toHaveLength(30);
+      expect(results.slice(30).every((result) => result.kind === 'refused')).toBe(true);
+      expect(recorded.map((result) => result.kind === 'recorded' && result.outcome.balanceAfter)).toEqual(
+        Array.from({ length: 30 }, (_, index) => 29 - index),
+      );
+      expect(counted.appends()).toBeLessThan(10);
+      const stored = await collectStream(store, streamId);
+      expect(stored.map((event) => event.streamVersion)).toEqual(Array.from({ length: 31 }, (_, index) => index + 1));
+      expect((await foldCreditsStream(store, streamId)).balance).toBe(0);
+      expect(await metrics.versionConflicts.get()).toMatchObject({ values: [{ value: 0 }] });
+    });
+
+    it('answers a key repeated within a batch with the first outcome, as stored', async () => {
+      const batching = runner(3);
+      await batching.run(grant('grant-1', 10));
+
+      const [first, second, repeated] = await Promise.all([
+        batching.run(consume('upload-1', 1)),
+        batching.run(consume('upload-2', 2)),
+        batching.run(consume('upload-2', 2)),
+      ]);
+
+      expect(first.kind).toBe('recorded');
+      expect(second).toMatchObject({ kind: 'recorded', outcome: { balanceAfter: 7, streamVersion: 3 } });
+      expect(repeated).toEqual({ ...second, kind: 'replayed' });
+      const stored = await collectStream(store, streamId);
+      expect(second.kind !== 'refused' && second.outcome.globalPosition).toBe(stored[2].globalPosition);
+      expect(stored).toHaveLength(3);
+    });
+
+    it('keeps the order of a recharge between consumptions, appended on its own', async () => {
+      const batching = runner(3);
+      await batching.run(grant('grant-1', 1));
+
+      const results = await Promise.all([
+        batching.run(consume('upload-1', 1)),
+        batching.run(consume('upload-2', 1)),
+        batching.run(recharge('pi_1', 5)),
+        batching.run(consume('upload-3', 1)),
+      ]);
+
+      expect(results.map((result) => result.kind)).toEqual(['recorded', 'refused', 'recorded', 'recorded']);
+      const types = (await collectStream(store, streamId)).map((event) => event.type);
+      expect(types).toEqual(['BonusGranted', 'CreditsConsumed', 'RechargeCompleted', 'CreditsConsumed']);
+    });
+  });
+
+  describe('when another process granted credits after this one cached the stream', () => {
+    it('reads the stream before refusing, and records the consumption the new credits pay for', async () => {
+      const cachedHere = runner(3);
+      await cachedHere.run(grant('grant-1', 5));
+      await runner(3).run(grant('grant-2', 10));
+
+      const result = await cachedHere.run(consume('upload-1', 12));
+
+      expect(result).toMatchObject({ kind: 'recorded', outcome: { balanceAfter: 3, streamVersion: 3 } });
     });
   });
 

@@ -6,14 +6,14 @@ import {
   type CreditsDomainError,
   type CreditsState,
   creditsStreamId,
-  decide,
   evolve,
 } from '@libs/credits';
 import { DuplicateEventIdError, EVENT_STORE, type EventStore, VersionConflictError } from '@libs/event-store';
 import { CreditsMetrics } from './credits-metrics';
 import { foldCreditsStream, toEventToAppend } from './credits-stream.reader';
 import { CreditsStateCache } from './credits-state.cache';
-import { PerStreamQueue } from './per-stream-queue';
+import { type DecidedBatch, decideInOrder } from './decide-in-order';
+import { PerStreamBatches } from './per-stream-batches';
 
 export type CreditsCommandResult =
   | { kind: 'recorded' | 'replayed'; userId: string; outcome: CommandOutcome }
@@ -33,15 +33,29 @@ export class CommandRetriesExhaustedError extends Error {
 }
 
 /**
- * The one way a credits command runs: read the stream, fold it, decide, and
- * append at the version read. A version conflict (or a duplicate event id:
- * the same command won elsewhere) means another writer got there first: read
- * again and decide again, after a jittered, growing pause, at most
- * `retriesMax` times.
+ * Commands of one stream decided together and appended at once: at most this
+ * many, so a decision's events stay well within one append (APPEND_EVENTS_MAX).
+ */
+const BATCH_COMMANDS_MAX = 100;
+
+/**
+ * The one way a credits command runs. Commands for one stream that arrive
+ * while its previous batch is written wait and form the next batch: decided
+ * one after another on the stream's state, their events appended at once at
+ * the version that state was read at. The state comes from a cache of folded
+ * streams when it holds one, without reading the store: if another process
+ * appended since, the append's version check refuses it (a conflict), and the
+ * batch is decided again on the stream read from the cached version on. A
+ * refusal is never answered from the cache alone: the tail is read first, so
+ * credits granted by another process are seen. Each conflict waits a jittered,
+ * growing pause, at most `retriesMax` times.
  */
 @Injectable()
 export class CreditsCommandRunner {
-  private readonly queue = new PerStreamQueue();
+  private readonly batches = new PerStreamBatches<CreditsCommand, CreditsCommandResult>(
+    (streamId, commands) => this.runBatch(streamId, commands),
+    BATCH_COMMANDS_MAX,
+  );
   private readonly states = new CreditsStateCache();
 
   constructor(
@@ -51,9 +65,8 @@ export class CreditsCommandRunner {
   ) {}
 
   async run(command: CreditsCommand): Promise<CreditsCommandResult> {
-    const streamId = creditsStreamId(command.data.userId);
     try {
-      const result = await this.queue.run(streamId, () => this.runWithRetries(streamId, command));
+      const result = await this.batches.submit(creditsStreamId(command.data.userId), command);
       this.metrics.commands.inc({ command: command.type, outcome: outcomeLabel(result) });
       return result;
     } catch (error) {
@@ -62,19 +75,34 @@ export class CreditsCommandRunner {
     }
   }
 
-  private async runWithRetries(streamId: string, command: CreditsCommand): Promise<CreditsCommandResult> {
+  /**
+   * Consumptions and bonuses go together; any other command (a recharge, a
+   * refund, a dispute) is decided and appended on its own, between them, in
+   * the order the commands came.
+   */
+  private async runBatch(streamId: string, commands: readonly CreditsCommand[]): Promise<CreditsCommandResult[]> {
+    const results: CreditsCommandResult[] = [];
+    for (const group of groupsInOrder(commands)) results.push(...(await this.runWithRetries(streamId, group)));
+    return results;
+  }
+
+  private async runWithRetries(streamId: string, commands: readonly CreditsCommand[]): Promise<CreditsCommandResult[]> {
     let conflictedAtVersion: number | undefined;
     for (let attempt = 0; ; attempt++) {
-      const state = await this.readState(streamId, conflictedAtVersion);
+      const toDecideOn = await this.stateToDecideOn(streamId, conflictedAtVersion);
       try {
-        return await this.decideAndAppend(streamId, command, state);
+        return await this.decideAndAppend(streamId, commands, toDecideOn);
       } catch (error) {
-        if (error instanceof DuplicateEventIdError) return this.answerDuplicate(streamId, command, error);
-        if (!(error instanceof VersionConflictError)) throw error;
-        conflictedAtVersion = state.version;
+        if (error instanceof DuplicateEventIdError) return this.answerDuplicates(streamId, commands, error);
+        if (!(error instanceof VersionConflictError)) {
+          // The append may have been stored before it failed (a timeout): what the stream holds is unknown now.
+          this.states.delete(streamId);
+          throw error;
+        }
+        conflictedAtVersion = toDecideOn.state.version;
         this.metrics.versionConflicts.inc();
         if (attempt >= this.retriesMax) throw new CommandRetriesExhaustedError(streamId, attempt + 1);
-        this.metrics.retries.inc();
+        this.metrics.retries.inc(commands.length);
         await sleep(backoffMilliseconds(attempt));
       }
     }
@@ -82,24 +110,40 @@ export class CreditsCommandRunner {
 
   private async decideAndAppend(
     streamId: string,
-    command: CreditsCommand,
-    state: CreditsState,
-  ): Promise<CreditsCommandResult> {
-    const userId = command.data.userId;
-    const decision = decide(command, state);
-    if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
-    if (decision.kind === 'replayed') return { kind: 'replayed', userId, outcome: decision.outcome };
+    commands: readonly CreditsCommand[],
+    { state, current }: StateToDecideOn,
+  ): Promise<CreditsCommandResult[]> {
+    const decided = decideInOrder(commands, state);
+    if (!current && decided.decisions.some((decision) => decision.kind === 'refused')) {
+      return this.decideAndAppend(streamId, commands, { state: await this.readState(streamId), current: true });
+    }
+    if (decided.events.length === 0) return answers(commands, decided, state);
     const stopTimer = this.metrics.appendDuration.startTimer();
     const appended = await this.store
-      .appendToStream(streamId, decision.events.map(toEventToAppend), { expectedVersion: state.version })
+      .appendToStream(streamId, decided.events.map(toEventToAppend), { expectedVersion: state.version })
       .finally(stopTimer);
     let next = state;
-    decision.events.forEach((event, index) => {
+    decided.events.forEach((event, index) => {
       const { streamVersion, globalPosition } = appended.events[index];
       next = evolve(next, { ...event, streamVersion, globalPosition });
     });
     this.states.set(streamId, next);
-    return { kind: 'recorded', userId, outcome: next.outcomes.get(command.metadata.idempotencyKey)! };
+    return answers(commands, decided, next);
+  }
+
+  /**
+   * An event of a decision is stored already. Alone, the command answers for
+   * itself; in a batch, each command runs again alone to tell which one it was.
+   */
+  private async answerDuplicates(
+    streamId: string,
+    commands: readonly CreditsCommand[],
+    duplicate: DuplicateEventIdError,
+  ): Promise<CreditsCommandResult[]> {
+    if (commands.length === 1) return [await this.answerDuplicate(streamId, commands[0], duplicate)];
+    const results: CreditsCommandResult[] = [];
+    for (const command of commands) results.push(...(await this.runWithRetries(streamId, [command])));
+    return results;
   }
 
   /**
@@ -114,7 +158,7 @@ export class CreditsCommandRunner {
   ): Promise<CreditsCommandResult> {
     this.states.delete(streamId);
     const state = await this.readState(streamId);
-    const decision = decide(command, state);
+    const [decision] = decideInOrder([command], state).decisions;
     const userId = command.data.userId;
     if (decision.kind === 'replayed') return { kind: 'replayed', userId, outcome: decision.outcome };
     if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
@@ -126,6 +170,13 @@ export class CreditsCommandRunner {
       };
     }
     throw duplicate;
+  }
+
+  /** The cached state as it is (not known to be current), or the stream read (current). */
+  private async stateToDecideOn(streamId: string, conflictedAtVersion: number | undefined): Promise<StateToDecideOn> {
+    const cached = this.states.get(streamId);
+    if (cached !== undefined && conflictedAtVersion === undefined) return { state: cached, current: false };
+    return { state: await this.readState(streamId, conflictedAtVersion), current: true };
   }
 
   /**
@@ -150,6 +201,39 @@ export class CreditsCommandRunner {
       throw error;
     }
   }
+}
+
+type StateToDecideOn = { state: CreditsState; current: boolean };
+
+/** Runs of consecutive consumptions and bonuses, and every other command alone, in order. */
+function groupsInOrder(commands: readonly CreditsCommand[]): CreditsCommand[][] {
+  const groups: CreditsCommand[][] = [];
+  for (const command of commands) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && decidedTogether(command) && decidedTogether(last[0])) last.push(command);
+    else groups.push([command]);
+  }
+  return groups;
+}
+
+/** Their events change the balance and the outcomes only, never a recharge's state. */
+function decidedTogether(command: CreditsCommand): boolean {
+  return command.type === 'ConsumeCredits' || command.type === 'GrantBonus';
+}
+
+/** Each command's answer; a recorded or replayed one reads its outcome in the state after the append. */
+function answers(
+  commands: readonly CreditsCommand[],
+  decided: DecidedBatch,
+  after: CreditsState,
+): CreditsCommandResult[] {
+  return commands.map((command, index) => {
+    const decision = decided.decisions[index];
+    const userId = command.data.userId;
+    if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
+    const outcome = after.outcomes.get(command.metadata.idempotencyKey)!;
+    return { kind: decision.kind, userId, outcome };
+  });
 }
 
 /**

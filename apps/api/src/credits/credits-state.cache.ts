@@ -8,7 +8,7 @@ export const STATE_CACHE_STREAMS_MAX = 10_000;
  * after the cached version. Never wrong, only behind: events are immutable, so
  * a cached state is exact at its version, and the runner always reads the tail
  * from the store. Entries are owned by the per-stream queue: only work running
- * in `PerStreamQueue.run` for a stream may read or replace its entry (folding
+ * in `PerStreamBatches` for a stream may read or replace its entry (folding
  * extends a state's outcome map in place).
  */
 export class CreditsStateCache {
