@@ -1,46 +1,65 @@
 import type { CreditsState } from '@libs/credits';
 
-/** Streams whose folded state is kept; the least recently used is dropped beyond this. */
-export const STATE_CACHE_STREAMS_MAX = 10_000;
+/** Limits of the cache: the least recently used stream is dropped beyond either. */
+export type CreditsStateCacheLimits = {
+  /** Streams kept. */
+  streamsMax: number;
+  /**
+   * Outcomes (one per event: what a state grows with) kept over all streams:
+   * about 250 bytes each, so 400,000 hold about 100 MB whatever the streams'
+   * lengths. A stream longer than this alone is not kept: each command reads it.
+   */
+  outcomesMax: number;
+};
+
+export const STATE_CACHE_LIMITS: CreditsStateCacheLimits = { streamsMax: 10_000, outcomesMax: 400_000 };
 
 /**
  * Folded states of recently used streams, so a command reads only the events
  * after the cached version. Never wrong, only behind: events are immutable, so
- * a cached state is exact at its version, and the runner always reads the tail
- * from the store. Entries are owned by the per-stream queue: only work running
- * in `PerStreamBatches` for a stream may read or replace its entry (folding
- * extends a state's outcome map in place).
+ * a cached state is exact at its version, and a state behind the store is
+ * caught by the append's version check. Entries are owned by the per-stream
+ * batches: only work running in `PerStreamBatches` for a stream may read or
+ * replace its entry (folding extends a state's outcome map in place).
  */
 export class CreditsStateCache {
-  private readonly states = new Map<string, CreditsState>();
+  /** A Map iterates in insertion order: the first entry is the least recently used. */
+  private readonly entries = new Map<string, { state: CreditsState; outcomes: number }>();
+  private outcomesHeld = 0;
 
-  constructor(private readonly streamsMax = STATE_CACHE_STREAMS_MAX) {}
+  constructor(private readonly limits: CreditsStateCacheLimits = STATE_CACHE_LIMITS) {}
 
   get(streamId: string): CreditsState | undefined {
-    const state = this.states.get(streamId);
-    if (state !== undefined) this.touch(streamId, state);
-    return state;
+    const entry = this.entries.get(streamId);
+    if (entry === undefined) return undefined;
+    this.entries.delete(streamId);
+    this.entries.set(streamId, entry);
+    return entry.state;
   }
 
   set(streamId: string, state: CreditsState): void {
-    this.touch(streamId, state);
-    if (this.states.size > this.streamsMax) {
-      const leastRecent = this.states.keys().next().value as string;
-      this.states.delete(leastRecent);
+    this.delete(streamId);
+    const outcomes = state.outcomes.size;
+    this.entries.set(streamId, { state, outcomes });
+    this.outcomesHeld += outcomes;
+    while (this.entries.size > this.limits.streamsMax || this.outcomesHeld > this.limits.outcomesMax) {
+      this.delete(this.entries.keys().next().value as string);
     }
   }
 
   delete(streamId: string): void {
-    this.states.delete(streamId);
+    const entry = this.entries.get(streamId);
+    if (entry === undefined) return;
+    this.entries.delete(streamId);
+    this.outcomesHeld -= entry.outcomes;
   }
 
   get size(): number {
-    return this.states.size;
+    return this.entries.size;
   }
 
-  /** A Map iterates in insertion order: re-inserting makes the entry the most recent. */
-  private touch(streamId: string, state: CreditsState): void {
-    this.states.delete(streamId);
-    this.states.set(streamId, state);
+  /** Outcomes held over all cached streams: the measure of its memory. */
+  get outcomes(): number {
+    return this.outcomesHeld;
   }
 }
