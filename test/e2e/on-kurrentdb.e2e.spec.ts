@@ -85,6 +85,54 @@ function onKurrentDb(start: () => Promise<TestApp>): void {
     expect(checkOf(await healthCheckOf(testApp), 'read-model-vs-replay')).toMatchObject({ status: 'ok' });
   });
 
+  function recharge(userId: string, rechargeId: string) {
+    return http()
+      .post(`/v1/users/${userId}/recharges`)
+      .set('Authorization', bearer('admin'))
+      .send({ rechargeId, credits: 500, amountPaid: 999, currency: 'usd' });
+  }
+
+  async function balanceOf(userId: string): Promise<{ balance: number; version: number }> {
+    await projectionsCaughtUp(testApp.app, 5_000);
+    const response = await http().get(`/v1/users/${userId}/balance`).set('Authorization', bearer('read')).expect(200);
+    return { balance: response.body.balance, version: response.body.version };
+  }
+
+  /** What the SQL stores answer too: their unique index on event ids refuses the recharge's event in a second stream. */
+  function expectRechargeAlreadyRecorded(response: request.Response, rechargeId: string): void {
+    expect(response.status).toBe(409);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json(;|$)/);
+    expect(response.body).toMatchObject({ status: 409, type: '/problems/recharge-already-recorded', rechargeId });
+  }
+
+  it('credits one payment to one user only: a second user is refused with 409 recharge-already-recorded', async () => {
+    const [alice, bob] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
+    const rechargeId = `invoice-${randomUUID()}`;
+    await recharge(alice, rechargeId).expect(201);
+
+    expectRechargeAlreadyRecorded(await recharge(bob, rechargeId), rechargeId);
+
+    await recharge(alice, rechargeId).expect(200);
+    expect(await balanceOf(alice)).toEqual({ balance: 500, version: 1 });
+    expect(await balanceOf(bob)).toEqual({ balance: 0, version: 0 });
+  });
+
+  it('credits one payment to exactly one of two users completing it concurrently', async () => {
+    for (let round = 0; round < 5; round++) {
+      const users = [`user-${randomUUID()}`, `user-${randomUUID()}`];
+      const rechargeId = `invoice-${randomUUID()}`;
+
+      const responses = await Promise.all(users.map((userId) => recharge(userId, rechargeId)));
+
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 409]);
+      const credited = responses.findIndex((response) => response.status === 201);
+      expectRechargeAlreadyRecorded(responses[1 - credited], rechargeId);
+      expect(await balanceOf(users[credited])).toEqual({ balance: 500, version: 1 });
+      expect(await balanceOf(users[1 - credited])).toEqual({ balance: 0, version: 0 });
+    }
+    expect(checkOf(await healthCheckOf(testApp), 'read-model-vs-replay')).toMatchObject({ status: 'ok' });
+  });
+
   it('rebuilds a projection from the store and swaps it in while the projector runs', async () => {
     const userId = await userWithActivity();
     const store = testApp.app.get<EventStore>(EVENT_STORE);

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { PriceList } from '@libs/credits';
 import { CompleteRechargeHandler } from './complete-recharge/complete-recharge.handler';
 import { CompleteRechargeHttpController } from './complete-recharge/complete-recharge.http.controller';
+import { RechargeClaims } from './complete-recharge/recharge-claims';
 import { ConsumeCreditsHandler } from './consume-credits/consume-credits.handler';
 import { ConsumeCreditsHttpController } from './consume-credits/consume-credits.http.controller';
 import { COMMAND_RETRIES_MAX, CreditsCommandRunner } from './credits-command.runner';
@@ -45,6 +46,7 @@ export class CreditsModule {
         ConsumeCreditsHandler,
         GrantBonusHandler,
         CompleteRechargeHandler,
+        RechargeClaims,
         GetBalanceHandler,
         ListEventsHandler,
         GetLedgerHandler,
