@@ -1,9 +1,15 @@
-/** `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given). */
+/**
+ * `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given).
+ * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of ../shared/bench-peers.
+ * `npm run bench -- compare --peers DIR`: ours and the peers side by side (see bench/compare.ts).
+ */
 import 'reflect-metadata';
+import { compare } from './compare';
 import { projectionBench } from './projection.bench';
 import { replayBench } from './replay.bench';
 import { sequentialConsumesBench } from './sequential-consumes.bench';
 import { stripeWebhookBench } from './stripe-webhook.bench';
+import { WORKLOADS, runWorkload } from './workloads/run-workload';
 
 const BENCHES: Record<string, () => Promise<boolean>> = {
   consumes: sequentialConsumesBench,
@@ -12,10 +18,18 @@ const BENCHES: Record<string, () => Promise<boolean>> = {
   replay: replayBench,
 };
 
-async function main(names: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first !== undefined && first in WORKLOADS) return runWorkload(first, rest);
+  if (first === 'compare') return compare(rest);
+  return runBenches(argv);
+}
+
+async function runBenches(names: string[]): Promise<number> {
   const unknown = names.filter((name) => !(name in BENCHES));
   if (unknown.length > 0) {
-    console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
+    const known = [...Object.keys(BENCHES), ...Object.keys(WORKLOADS), 'compare'];
+    console.error(`unknown benchmark ${unknown.join(', ')}; known: ${known.join(', ')}`);
     return 2;
   }
   let verified = true;

@@ -27,7 +27,8 @@ export async function temporaryDatabase(
   };
 }
 
-async function admin(serverUrl: string, statement: string): Promise<void> {
+/** Runs one statement on the server's maintenance database (create or drop a database). */
+export async function admin(serverUrl: string, statement: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl });
   await client.connect();
   try {

@@ -1,0 +1,92 @@
+import { MetricsRegistry } from '@libs/http';
+import { creditsStreamId } from '@libs/credits';
+import type { EventStore } from '@libs/event-store';
+import { CreditsCommandRunner, type CreditsCommandResult } from '../../apps/api/src/credits/credits-command.runner';
+import { CreditsMetrics } from '../../apps/api/src/credits/credits-metrics';
+import { foldCreditsStream } from '../../apps/api/src/credits/credits-stream.reader';
+import { runConcurrent } from './run-concurrent';
+import type { WorkloadOptions } from './workload-options';
+
+const NOW = new Date().toISOString();
+const FEATURE = 'bench';
+
+/** A command the ledger answered with neither success nor an insufficient balance: counted as failed. */
+export class UnexpectedAnswerError extends Error {
+  override readonly name = 'UnexpectedAnswerError';
+  constructor(readonly result: CreditsCommandResult) {
+    super(`unexpected answer ${result.kind}${result.kind === 'refused' ? ` (${result.error.type})` : ''}`);
+  }
+}
+
+/**
+ * Our ledger behind the peers' interface (grant, consume, balances,
+ * ledgerStats, retries): the real command runner, in-process, over the store.
+ */
+export class LedgerUnderTest {
+  private readonly metrics = new CreditsMetrics(new MetricsRegistry());
+  private readonly runner: CreditsCommandRunner;
+
+  constructor(
+    readonly store: EventStore,
+    private readonly options: WorkloadOptions,
+  ) {
+    this.runner = new CreditsCommandRunner(store, options.retries, this.metrics);
+  }
+
+  /** Version-conflict retries so far (the runner's `retries` counter). */
+  async retries(): Promise<number> {
+    const { values } = await this.metrics.retries.get();
+    return values.reduce((sum, { value }) => sum + value, 0);
+  }
+
+  async grant(userId: string, amount: number, reference: string): Promise<'ok'> {
+    const result = await this.runner.run({
+      type: 'GrantBonus',
+      data: { userId, amount, reason: 'bench', metadata: {} },
+      metadata: { idempotencyKey: reference, now: NOW },
+    });
+    if (result.kind !== 'recorded') throw new UnexpectedAnswerError(result);
+    return 'ok';
+  }
+
+  async consume(userId: string, amount: number, reference: string): Promise<'ok' | 'rejected'> {
+    const result = await this.runner.run({
+      type: 'ConsumeCredits',
+      data: { userId, feature: FEATURE, reference, price: { credits: amount }, metadata: {} },
+      metadata: { idempotencyKey: reference, now: NOW },
+    });
+    if (result.kind === 'recorded') return 'ok';
+    if (result.kind === 'refused' && result.error.type === 'insufficient-credits') return 'rejected';
+    throw new UnexpectedAnswerError(result);
+  }
+
+  /** Balances of the users whose stream holds events, each folded from its stream with `evolve`. */
+  async balances(userIds: readonly string[]): Promise<Map<string, number>> {
+    const balances = new Map<string, number>();
+    await runConcurrent(userIds.length, this.options.pool, async (index) => {
+      const state = await foldCreditsStream(this.store, creditsStreamId(userIds[index]));
+      if (state.version > 0) balances.set(userIds[index], state.balance);
+    });
+    return balances;
+  }
+
+  /** Every event stored, and how many of them record a consumption. */
+  async ledgerStats(): Promise<{ events: number; consumes: number }> {
+    let events = 0;
+    let consumes = 0;
+    for await (const event of this.store.readAll({ batchSize: 10_000 })) {
+      events++;
+      if (event.type === 'CreditsConsumed') consumes++;
+    }
+    return { events, consumes };
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      design: 'CreditsCommandRunner of the API, in-process, over openEventStore',
+      store: this.options.store,
+      pool: this.options.pool,
+      retries_max: this.options.retries,
+    };
+  }
+}
