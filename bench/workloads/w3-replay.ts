@@ -1,8 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { creditsStreamId } from '@libs/credits';
-import { foldCreditsStream } from '../../apps/api/src/credits/credits-stream.reader';
+import {
+  CREDITS_STREAM_PREFIX,
+  type CreditsState,
+  creditsStreamId,
+  evolve,
+  initialState,
+  parseCreditsEvent,
+} from '@libs/credits';
+import { READ_BATCH_SIZE_MAX } from '@libs/event-store';
 import type { LedgerUnderTest } from './ledger-under-test';
-import { latencyStats, runConcurrent } from './run-concurrent';
+import { latencyStats } from './run-concurrent';
 import { compareBalances } from './verify-balances';
 import { type WorkloadResult, round } from './workload-result';
 import type { WorkloadOptions } from './workload-options';
@@ -17,7 +24,7 @@ export async function w3Replay(ledger: LedgerUnderTest, options: WorkloadOptions
   if (result.failed || result.issued !== options.ops)
     errors.push(`preparation (w1) incomplete: issued ${result.issued}, failed ${result.failed} (${result.firstError})`);
   const ledgerStats = await ledger.ledgerStats();
-  const replayed = await replay(ledger, userIds, options.concurrency);
+  const replayed = await replay(ledger, userIds);
   compareBalances(replayed.balances, expected, errors, 'replayed balances');
   if (replayed.events !== ledgerStats.events)
     errors.push(`processed ${replayed.events} events, ledger has ${ledgerStats.events}`);
@@ -40,21 +47,23 @@ export async function w3Replay(ledger: LedgerUnderTest, options: WorkloadOptions
   };
 }
 
-/** Reads each user's stream from the store and folds it, `concurrency` streams in flight. */
-async function replay(ledger: LedgerUnderTest, userIds: readonly string[], concurrency: number): Promise<Replay> {
-  const balances = new Map<string, number>();
-  const latenciesMs: number[] = [];
+/**
+ * Reads every event of the store's feed in pages of READ_BATCH_SIZE_MAX
+ * (one query each, not one per stream) and folds each credits stream with the
+ * domain's `evolve` as its events come: the feed keeps each stream's events in
+ * version order (evolve checks it). No per-stream latency: like the seed
+ * peer's single statement, the replay is one pass.
+ */
+async function replay(ledger: LedgerUnderTest, userIds: readonly string[]): Promise<Replay> {
+  const states = new Map<string, CreditsState>();
   let events = 0;
   const started = performance.now();
-  await runConcurrent(
-    userIds.length,
-    concurrency,
-    async (index) => {
-      const state = await foldCreditsStream(ledger.store, creditsStreamId(userIds[index]));
-      events += state.version;
-      balances.set(userIds[index], state.balance);
-    },
-    { latenciesMs },
-  );
-  return { seconds: (performance.now() - started) / 1000, events, balances, latenciesMs };
+  for await (const event of ledger.store.readAll({ batchSize: READ_BATCH_SIZE_MAX })) {
+    if (!event.streamId.startsWith(CREDITS_STREAM_PREFIX)) continue;
+    states.set(event.streamId, evolve(states.get(event.streamId) ?? initialState(), parseCreditsEvent(event)));
+    events++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const balances = new Map(userIds.map((userId) => [userId, states.get(creditsStreamId(userId))?.balance ?? 0]));
+  return { seconds, events, balances, latenciesMs: [] };
 }
