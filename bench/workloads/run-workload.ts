@@ -30,9 +30,12 @@ export async function runWorkload(workload: string, argv: readonly string[]): Pr
   const fresh = await openFreshStore(options.store, workload, options.pool);
   const ledger = new LedgerUnderTest(fresh.store, options);
   let result: WorkloadResult;
+  const peakRss = samplePeakRss();
   try {
     result = await WORKLOADS[workload](ledger, options);
+    result = { ...result, detail: { ...result.detail, peak_rss_mib: peakRss.stop() } };
   } finally {
+    peakRss.stop();
     await fresh.closeAndDrop();
   }
   const record = toPeerRecord(workload, result, configOf(ledger, options), new Date());
@@ -53,5 +56,17 @@ function configOf(ledger: LedgerUnderTest, options: WorkloadOptions): Record<str
     amount: options.amount,
     seed: options.seed,
     node: process.version,
+  };
+}
+
+/** The process's resident memory, sampled every 50 ms: its peak in MiB (setup included). */
+function samplePeakRss(): { stop(): number } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.round(Math.max(peak, process.memoryUsage.rss()) / 2 ** 20);
+    },
   };
 }

@@ -6,13 +6,14 @@ export type CreditsStateCacheLimits = {
   streamsMax: number;
   /**
    * Outcomes (one per event: what a state grows with) kept over all streams:
-   * about 250 bytes each, so 400,000 hold about 100 MB whatever the streams'
+   * a few hundred bytes each (an idempotency key, a fingerprint, an event id,
+   * a position), so 200,000 hold on the order of 100 MB whatever the streams'
    * lengths. A stream longer than this alone is not kept: each command reads it.
    */
   outcomesMax: number;
 };
 
-export const STATE_CACHE_LIMITS: CreditsStateCacheLimits = { streamsMax: 10_000, outcomesMax: 400_000 };
+export const STATE_CACHE_LIMITS: CreditsStateCacheLimits = { streamsMax: 10_000, outcomesMax: 200_000 };
 
 /**
  * Folded states of recently used streams, so a command reads only the events
