@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given).
  * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of ../shared/bench-peers.
+ * `npm run bench -- http [--json] [--store pglite] [flags]`: consumes through the API under autocannon (see bench/http.bench.ts).
  * `npm run bench -- compare --peers DIR`: ours and the peers side by side (see bench/compare.ts).
  */
 import 'reflect-metadata';
 import { compare } from './compare';
+import { httpBench } from './http.bench';
 import { projectionBench } from './projection.bench';
 import { replayBench } from './replay.bench';
 import { sequentialConsumesBench } from './sequential-consumes.bench';
@@ -22,13 +24,14 @@ async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first !== undefined && first in WORKLOADS) return runWorkload(first, rest);
   if (first === 'compare') return compare(rest);
+  if (first === 'http') return httpBench(rest);
   return runBenches(argv);
 }
 
 async function runBenches(names: string[]): Promise<number> {
   const unknown = names.filter((name) => !(name in BENCHES));
   if (unknown.length > 0) {
-    const known = [...Object.keys(BENCHES), ...Object.keys(WORKLOADS), 'compare'];
+    const known = [...Object.keys(BENCHES), ...Object.keys(WORKLOADS), 'http', 'compare'];
     console.error(`unknown benchmark ${unknown.join(', ')}; known: ${known.join(', ')}`);
     return 2;
   }
