@@ -23,8 +23,12 @@ export class PostgresDriver implements SqlDriver {
     this.pool.on('error', () => undefined);
   }
 
-  async query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]> {
-    const result = await this.pool.query(text, params as unknown[] | undefined);
+  async query<Row>(text: string, params?: readonly unknown[], options?: { statementName?: string }): Promise<Row[]> {
+    const values = params as unknown[] | undefined;
+    const result =
+      options?.statementName === undefined
+        ? await this.pool.query(text, values)
+        : await this.pool.query({ name: options.statementName, text, values });
     return result.rows as Row[];
   }
 

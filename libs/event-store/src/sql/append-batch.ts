@@ -50,7 +50,9 @@ type BatchRow = { stream_id: string; stream_version: number; event_id: string | 
 
 /** Runs the batch; appends must name distinct streams. */
 export async function appendBatch(db: SqlExecutor, appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
-  const rows = await db.query<BatchRow>(APPEND_BATCH_SQL, [JSON.stringify(batchRecords(appends))]);
+  const rows = await db.query<BatchRow>(APPEND_BATCH_SQL, [JSON.stringify(batchRecords(appends))], {
+    statementName: 'credits-ledger-append-batch',
+  });
   const inserted = new Map<string, BatchRow[]>();
   const currentVersions = new Map<string, number>();
   for (const row of rows) {

@@ -3,7 +3,12 @@
  * implement it: `pg` (a server) and PGlite (in-process WebAssembly).
  */
 export interface SqlExecutor {
-  query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * `statementName`: prepare the statement once per connection under this
+   * name and only bind and execute it afterwards (a driver without prepared
+   * statements ignores it). Only for a fixed text run often.
+   */
+  query<Row>(text: string, params?: readonly unknown[], options?: { statementName?: string }): Promise<Row[]>;
   /** Several statements, no parameters (migrations). */
   exec(text: string): Promise<void>;
 }
