@@ -1,9 +1,21 @@
 import type { SqlExecutor } from '@libs/event-store';
 import type { Projection, TableNames } from '../runtime/projection';
-import { columnsOf, safeInteger } from '../runtime/sql-values';
+import { recordsetOf, safeInteger } from '../runtime/sql-values';
 import { BALANCE_PROJECTION, type BalanceRow, emptyBalanceRow, evolveBalanceRow } from './balance.handlers';
 
 type BalanceTable = 'balances';
+
+const BALANCE_RECORDSET = recordsetOf<BalanceRow>([
+  ['userId', 'user_id', 'text'],
+  ['balance', 'balance', 'bigint'],
+  ['frozenCredits', 'frozen_credits', 'bigint'],
+  ['version', 'version', 'int'],
+  ['lastPosition', 'last_position', 'bigint'],
+  ['lastEventAt', 'last_event_at', 'timestamptz'],
+  ['consumesCount', 'consumes_count', 'int'],
+  ['rechargesCount', 'recharges_count', 'int'],
+  ['bonusesCount', 'bonuses_count', 'int'],
+]);
 
 /** One row per user: balance, version, last position, counts by kind. */
 export const balanceProjection: Projection<BalanceTable> = {
@@ -55,28 +67,15 @@ async function loadBalanceRows(
 
 async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<BalanceTable>, rows: BalanceRow[]) {
   if (rows.length === 0) return;
-  const columns = columnsOf(rows, [
-    'userId',
-    'balance',
-    'frozenCredits',
-    'version',
-    'lastPosition',
-    'lastEventAt',
-    'consumesCount',
-    'rechargesCount',
-    'bonusesCount',
-  ]);
+  const { columns, fields, record } = BALANCE_RECORDSET;
   await tx.query(
-    `insert into ${balances}
-       (user_id, balance, frozen_credits, version, last_position, last_event_at, consumes_count, recharges_count,
-        bonuses_count)
-     select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::timestamptz[], $7::int[],
-       $8::int[], $9::int[])
+    `insert into ${balances} (${columns})
+     select ${fields} from json_to_recordset($1::json) as batch(${record})
      on conflict (user_id) do update set
        balance = excluded.balance, frozen_credits = excluded.frozen_credits, version = excluded.version, last_position = excluded.last_position,
        last_event_at = excluded.last_event_at, consumes_count = excluded.consumes_count,
        recharges_count = excluded.recharges_count, bonuses_count = excluded.bonuses_count, projected_at = now()`,
-    columns,
+    [JSON.stringify(rows)],
   );
 }
 

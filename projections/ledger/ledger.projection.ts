@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '@libs/event-store';
 import type { Projection, TableNames } from '../runtime/projection';
-import { columnsOf, safeInteger } from '../runtime/sql-values';
+import { recordsetOf, safeInteger } from '../runtime/sql-values';
 import {
   EMPTY_LEDGER_HEAD,
   LEDGER_PROJECTION,
@@ -30,6 +30,7 @@ const ENTRY_COLUMNS = [
   ['recordedAt', 'recorded_at', 'timestamptz'],
   ['globalPosition', 'global_position', 'bigint'],
 ] as const satisfies ReadonlyArray<readonly [keyof LedgerEntry, string, string]>;
+const ENTRY_RECORDSET = recordsetOf<LedgerEntry>(ENTRY_COLUMNS);
 
 /** One row per credit movement, with the balance after it. */
 export const ledgerProjection: Projection<LedgerTable> = {
@@ -99,13 +100,9 @@ async function loadLedgerHeads(
 
 async function insertEntries(tx: SqlExecutor, { ledger_entries }: TableNames<LedgerTable>, entries: LedgerEntry[]) {
   if (entries.length === 0) return;
-  const names = ENTRY_COLUMNS.map(([, column]) => column).join(', ');
-  const arrays = ENTRY_COLUMNS.map(([, , type], index) => `$${index + 1}::${type}[]`).join(', ');
+  const { columns, fields, record } = ENTRY_RECORDSET;
   await tx.query(
-    `insert into ${ledger_entries} (${names}) select * from unnest(${arrays})`,
-    columnsOf(
-      entries,
-      ENTRY_COLUMNS.map(([field]) => field),
-    ),
+    `insert into ${ledger_entries} (${columns}) select ${fields} from json_to_recordset($1::json) as batch(${record})`,
+    [JSON.stringify(entries)],
   );
 }

@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '@libs/event-store';
 import type { Projection, TableNames } from '../runtime/projection';
-import { columnsOf } from '../runtime/sql-values';
+import { recordsetOf } from '../runtime/sql-values';
 import { ProjectionInvariantError, type ProjectedEvent } from '../runtime/projection';
 import {
   RECHARGES_PROJECTION,
@@ -36,6 +36,7 @@ const RECHARGE_COLUMNS = [
   ['globalPosition', 'global_position', 'bigint'],
   ['completedAt', 'completed_at', 'timestamptz'],
 ] as const satisfies ReadonlyArray<readonly [keyof RechargeRow, string, string]>;
+const RECHARGE_RECORDSET = recordsetOf<RechargeRow>(RECHARGE_COLUMNS);
 
 /** One row per recharge; `recharge_streams` keeps the version applied per user. */
 export const rechargesProjection: Projection<RechargesTable> = {
@@ -152,17 +153,14 @@ async function loadVersions(tx: SqlExecutor, names: TableNames<RechargesTable>, 
 
 async function upsertRecharges(tx: SqlExecutor, names: TableNames<RechargesTable>, rows: RechargeRow[]) {
   if (rows.length === 0) return;
-  const columns = RECHARGE_COLUMNS.map(([, column]) => column).join(', ');
-  const arrays = RECHARGE_COLUMNS.map(([, , type], index) => `$${index + 1}::${type}[]`).join(', ');
+  const { columns, fields, record } = RECHARGE_RECORDSET;
   await tx.query(
-    `insert into ${names.recharges} (${columns}) select * from unnest(${arrays})
+    `insert into ${names.recharges} (${columns})
+     select ${fields} from json_to_recordset($1::json) as batch(${record})
      on conflict (user_id, recharge_id) do update set status = excluded.status,
        amount_refunded = excluded.amount_refunded, credits_taken_back = excluded.credits_taken_back,
        dispute_id = excluded.dispute_id, disputed_at = excluded.disputed_at, updated_at = now()`,
-    columnsOf(
-      rows,
-      RECHARGE_COLUMNS.map(([field]) => field),
-    ),
+    [JSON.stringify(rows)],
   );
 }
 
