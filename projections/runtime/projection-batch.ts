@@ -27,9 +27,19 @@ export async function applyNextBatch(
   driver: SqlDriver,
   store: EventStore,
   projection: Projection,
-  options: { checkpointName: string; tables: TableNames; batchSize: number; read?: FeedBatchReader },
+  options: {
+    checkpointName: string;
+    tables: TableNames;
+    batchSize: number;
+    read?: FeedBatchReader;
+    /**
+     * Where this reader last left the checkpoint, to save reading it: a
+     * checkpoint moved since fails the batch with CheckpointMovedError.
+     */
+    checkpoint?: { position: string | undefined };
+  },
 ): Promise<BatchResult> {
-  const { position: from } = await readCheckpoint(driver, options.checkpointName);
+  const { position: from } = options.checkpoint ?? (await readCheckpoint(driver, options.checkpointName));
   const read = options.read ?? ((after, batchSize) => readFeedBatch(store, after, batchSize));
   const { events, eventsRead, lastPosition: to } = await read(from, options.batchSize);
   if (eventsRead === 0) return { eventsRead: 0, position: from };

@@ -1,10 +1,14 @@
 import type { EventStore } from '@libs/event-store';
 import { type FeedBatch, readFeedBatch } from './projection-batch';
 
+type KeptBatch = { batch: FeedBatch; givenCount: number };
+
 /**
  * Lets projections that follow the feed together read each batch once: the
  * first to ask for the events after a position reads them, the others at that
  * position are given the same batch instead of reading and parsing it again.
+ * After a full batch it reads the next one ahead, while the projections apply
+ * this one.
  *
  * Only a full batch is kept for later: every event up to its last one belongs
  * to a transaction that had ended when it was read (readAll's snapshot bound),
@@ -16,11 +20,11 @@ import { type FeedBatch, readFeedBatch } from './projection-batch';
 export class SharedFeedReader {
   private readonly reading = new Map<string, Promise<FeedBatch>>();
   /** Full batches not yet given to every sharer, oldest first (a Map keeps insertion order). */
-  private readonly kept = new Map<string, { batch: FeedBatch; givenCount: number }>();
+  private readonly kept = new Map<string, KeptBatch>();
 
   /**
    * @param sharersCount how many projections read through it: a batch each of them was given is dropped.
-   * @param keptBatchesMax how many batches it keeps for projections lagging behind the first, at most.
+   * @param keptBatchesMax how many batches it keeps for projections behind the first (and read ahead), at most.
    */
   constructor(
     private readonly store: EventStore,
@@ -29,22 +33,34 @@ export class SharedFeedReader {
   ) {}
 
   async read(after: string | undefined, batchSize: number): Promise<FeedBatch> {
-    const key = `${after ?? ''}/${batchSize}`;
+    const batch = await this.shared(after, batchSize);
+    if (batch.eventsRead === batchSize) this.readAhead(batch.lastPosition!, batchSize);
+    return batch;
+  }
+
+  private async shared(after: string | undefined, batchSize: number): Promise<FeedBatch> {
+    const key = keyOf(after, batchSize);
     const kept = this.kept.get(key);
     if (kept !== undefined) return this.give(key, kept);
     const reading = this.reading.get(key);
-    if (reading !== undefined) {
-      const batch = await reading;
-      if (batch.eventsRead === batchSize) {
-        const keptNow = this.kept.get(key);
-        if (keptNow !== undefined) this.give(key, keptNow);
-        return batch;
-      }
-    }
-    return this.readFromStore(key, after, batchSize);
+    // A failed read, or one that came back short, is read again: it may have grown since.
+    const joined = reading === undefined ? undefined : await reading.catch(() => undefined);
+    const batch = joined?.eventsRead === batchSize ? joined : await this.readFromStore(after, batchSize);
+    const keptNow = this.kept.get(key);
+    return keptNow === undefined ? batch : this.give(key, keptNow);
   }
 
-  private async readFromStore(key: string, after: string | undefined, batchSize: number): Promise<FeedBatch> {
+  /** Reads the batch after a full one while the projections apply it, when there is room to keep it. */
+  private readAhead(after: string, batchSize: number): void {
+    const key = keyOf(after, batchSize);
+    if (this.kept.has(key) || this.reading.has(key) || this.kept.size >= this.keptBatchesMax) return;
+    // Its failure is seen by the projection asking for it next, which then reads it again.
+    this.readFromStore(after, batchSize).catch(() => undefined);
+  }
+
+  /** Reads a batch from the store; keeps it for the sharers if it is full. */
+  private async readFromStore(after: string | undefined, batchSize: number): Promise<FeedBatch> {
+    const key = keyOf(after, batchSize);
     const reading = readFeedBatch(this.store, after, batchSize);
     this.reading.set(key, reading);
     try {
@@ -57,15 +73,17 @@ export class SharedFeedReader {
   }
 
   private keep(key: string, batch: FeedBatch): void {
-    if (this.sharersCount < 2) return;
-    // The reader took its share; those who joined its read took theirs from the same promise.
-    this.kept.set(key, { batch, givenCount: 1 });
+    this.kept.set(key, { batch, givenCount: 0 });
     while (this.kept.size > this.keptBatchesMax) this.kept.delete(this.kept.keys().next().value!);
   }
 
-  private give(key: string, kept: { batch: FeedBatch; givenCount: number }): FeedBatch {
+  private give(key: string, kept: KeptBatch): FeedBatch {
     kept.givenCount += 1;
     if (kept.givenCount >= this.sharersCount) this.kept.delete(key);
     return kept.batch;
   }
+}
+
+function keyOf(after: string | undefined, batchSize: number): string {
+  return `${after ?? ''}/${batchSize}`;
 }
