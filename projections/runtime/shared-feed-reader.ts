@@ -4,18 +4,16 @@ import { type FeedBatch, readFeedBatch } from './projection-batch';
 type KeptBatch = { batch: FeedBatch; givenCount: number };
 
 /**
- * Lets projections that follow the feed together read each batch once: the
- * first to ask for the events after a position reads them, the others at that
- * position are given the same batch instead of reading and parsing it again.
- * After a full batch it reads the next one ahead, while the projections apply
- * this one.
+ * Lets projections that follow the feed together read each batch once. After
+ * a full batch it reads the next one ahead, while the projections apply this
+ * one; each projection reaching that position takes it from that read, and the
+ * full batches read are kept for projections further behind.
  *
- * Only a full batch is kept for later: every event up to its last one belongs
- * to a transaction that had ended when it was read (readAll's snapshot bound),
- * so the feed up to there can never change. A short batch may since have grown:
- * one asked for while it was being read is shared, and read again if it came
- * back short, so that no projection sees an older end of the feed than its own
- * read would have.
+ * Only full batches are shared: every event up to the last one belongs to a
+ * transaction that had ended when it was read (readAll's snapshot bound), so
+ * the feed up to there can never change. A short batch may since have grown: a
+ * read ahead that comes back short is not given, the projection reads for
+ * itself, and sees no older end of the feed than its own read would have.
  */
 export class SharedFeedReader {
   private readonly reading = new Map<string, Promise<FeedBatch>>();
@@ -45,7 +43,7 @@ export class SharedFeedReader {
     const reading = this.reading.get(key);
     // A failed read, or one that came back short, is read again: it may have grown since.
     const joined = reading === undefined ? undefined : await reading.catch(() => undefined);
-    const batch = joined?.eventsRead === batchSize ? joined : await this.readFromStore(after, batchSize);
+    const batch = joined?.eventsRead === batchSize ? joined : await this.readFromStore(after, batchSize, false);
     const keptNow = this.kept.get(key);
     return keptNow === undefined ? batch : this.give(key, keptNow);
   }
@@ -55,14 +53,20 @@ export class SharedFeedReader {
     const key = keyOf(after, batchSize);
     if (this.kept.has(key) || this.reading.has(key) || this.kept.size >= this.keptBatchesMax) return;
     // Its failure is seen by the projection asking for it next, which then reads it again.
-    this.readFromStore(after, batchSize).catch(() => undefined);
+    this.readFromStore(after, batchSize, true).catch(() => undefined);
   }
 
-  /** Reads a batch from the store; keeps it for the sharers if it is full. */
-  private async readFromStore(after: string | undefined, batchSize: number): Promise<FeedBatch> {
+  /**
+   * Reads a batch from the store; keeps it for the sharers if it is full.
+   * Only a read ahead is joined while in flight: it follows a full batch, so it
+   * is most likely full too; a projection's own read, when the feed is nearly
+   * caught up, is most likely short, and one joining it would then wait for
+   * two reads instead of one.
+   */
+  private async readFromStore(after: string | undefined, batchSize: number, joinable: boolean): Promise<FeedBatch> {
     const key = keyOf(after, batchSize);
     const reading = readFeedBatch(this.store, after, batchSize);
-    this.reading.set(key, reading);
+    if (joinable) this.reading.set(key, reading);
     try {
       const batch = await reading;
       if (batch.eventsRead === batchSize) this.keep(key, batch);
