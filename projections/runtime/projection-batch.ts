@@ -5,6 +5,19 @@ import { type ProjectedEvent, type Projection, ProjectionInvariantError, type Ta
 
 export type BatchResult = { eventsRead: number; position: string | undefined };
 
+/** The next events of the feed after a position, as projections apply them. */
+export type FeedBatch = {
+  /** The credits events among those read, in feed order. */
+  events: readonly ProjectedEvent[];
+  /** Events read, credits or not: fewer than asked means the feed ended there. */
+  eventsRead: number;
+  /** The position of the last event read; undefined when none was. */
+  lastPosition: string | undefined;
+};
+
+/** Reads a batch of the feed: from the store, or from a read another projection shared. */
+export type FeedBatchReader = (after: string | undefined, batchSize: number) => Promise<FeedBatch>;
+
 /**
  * Reads the next events after the projection's checkpoint and applies them
  * with the checkpoint move in one transaction: a crash at any point leaves
@@ -14,27 +27,45 @@ export async function applyNextBatch(
   driver: SqlDriver,
   store: EventStore,
   projection: Projection,
-  options: { checkpointName: string; tables: TableNames; batchSize: number },
+  options: {
+    checkpointName: string;
+    tables: TableNames;
+    batchSize: number;
+    read?: FeedBatchReader;
+    /**
+     * Where this reader last left the checkpoint, to save reading it: a
+     * checkpoint moved since fails the batch with CheckpointMovedError.
+     */
+    checkpoint?: { position: string | undefined };
+  },
 ): Promise<BatchResult> {
-  const { position: from } = await readCheckpoint(driver, options.checkpointName);
-  const read = await readBatch(store, from, options.batchSize);
-  if (read.length === 0) return { eventsRead: 0, position: from };
-  const to = read[read.length - 1].globalPosition;
-  const events = read.filter((event) => event.streamId.startsWith(CREDITS_STREAM_PREFIX)).map(toProjectedEvent);
+  const { position: from } = options.checkpoint ?? (await readCheckpoint(driver, options.checkpointName));
+  const read = options.read ?? ((after, batchSize) => readFeedBatch(store, after, batchSize));
+  const { events, eventsRead, lastPosition: to } = await read(from, options.batchSize);
+  if (eventsRead === 0) return { eventsRead: 0, position: from };
   await driver.transaction(async (tx) => {
     await moveCheckpoint(tx, options.checkpointName, from, to);
     if (events.length > 0) await projection.apply(tx, events, options.tables);
   });
-  return { eventsRead: read.length, position: to };
+  return { eventsRead, position: to };
 }
 
-async function readBatch(store: EventStore, after: string | undefined, batchSize: number): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
+/** Reads and parses the next `batchSize` events of the feed after `after`. */
+export async function readFeedBatch(
+  store: EventStore,
+  after: string | undefined,
+  batchSize: number,
+): Promise<FeedBatch> {
+  const events: ProjectedEvent[] = [];
+  let eventsRead = 0;
+  let lastPosition: string | undefined;
   for await (const event of store.readAll({ afterPosition: after, batchSize })) {
-    events.push(event);
-    if (events.length === batchSize) break;
+    if (event.streamId.startsWith(CREDITS_STREAM_PREFIX)) events.push(toProjectedEvent(event));
+    eventsRead += 1;
+    lastPosition = event.globalPosition;
+    if (eventsRead === batchSize) break;
   }
-  return events;
+  return { events, eventsRead, lastPosition };
 }
 
 export function toProjectedEvent(event: RecordedEvent): ProjectedEvent {

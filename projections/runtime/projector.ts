@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventStore, LockSession, SqlDriver } from '@libs/event-store';
+import { CheckpointMovedError } from './checkpoints';
 import { applyNextBatch } from './projection-batch';
 import { type Projection, ProjectionInvariantError } from './projection';
+import { SharedFeedReader } from './shared-feed-reader';
 
 export type ProjectorOptions = {
   /** Events read and applied per transaction. */
@@ -30,6 +32,12 @@ export type ProjectionProgress = {
 const TRANSIENT_ERROR_PAUSE_MS = 1000;
 /** After a wake, a moment for appends arriving together to share one batch. */
 const WAKE_COALESCE_MS = 3;
+/**
+ * Events of full batches kept for projections behind the first (about 1 KB
+ * each): a faster projection gets this far ahead before a slower one reads on
+ * its own.
+ */
+const SHARED_EVENTS_KEPT_MAX = 32_000;
 
 /**
  * Errors that retrying cannot cure stop the projection: a broken invariant,
@@ -58,6 +66,10 @@ export class Projector {
   /** Counts wake() calls, so that a loop busy when one came does not then sleep through it. */
   private wakesCount = 0;
   private readonly progress = new Map<string, ProjectionProgress>();
+  /** Where each projection's loop left its checkpoint after a full batch; read from the table otherwise. */
+  private readonly checkpoints = new Map<string, { position: string | undefined }>();
+  /** Projections following the feed together read each batch of it once. */
+  private readonly feed: SharedFeedReader;
 
   constructor(
     private readonly driver: SqlDriver,
@@ -68,6 +80,11 @@ export class Projector {
     for (const { name } of projections) {
       this.progress.set(name, { projection: name, active: false, position: undefined, failure: undefined });
     }
+    this.feed = new SharedFeedReader(
+      store,
+      projections.length,
+      Math.max(2, Math.floor(SHARED_EVENTS_KEPT_MAX / options.batchSize)),
+    );
   }
 
   start(): void {
@@ -100,6 +117,7 @@ export class Projector {
       try {
         progress.active = await this.holdLock(projection.name);
         if (!progress.active) {
+          this.checkpoints.delete(projection.name);
           await this.pause(this.options.lockRetryMs);
           continue;
         }
@@ -108,12 +126,22 @@ export class Projector {
           checkpointName: projection.name,
           tables: projection.tables,
           batchSize: this.options.batchSize,
+          read: (after, batchSize) => this.feed.read(after, batchSize),
+          checkpoint: this.checkpoints.get(projection.name),
         });
         progress.position = batch.position;
-        if (batch.eventsRead < this.options.batchSize && this.wakesCount === wakesSeen) {
-          await this.pause(this.options.idlePollMs);
+        if (batch.eventsRead === this.options.batchSize) {
+          // Straight on to the next batch: its checkpoint is where this one left it.
+          this.checkpoints.set(projection.name, { position: batch.position });
+          continue;
         }
+        // Caught up: the next batch reads the checkpoint again (an operator may move it meanwhile).
+        this.checkpoints.delete(projection.name);
+        if (this.wakesCount === wakesSeen) await this.pause(this.options.idlePollMs);
       } catch (error) {
+        const checkpointWasKnown = this.checkpoints.delete(projection.name);
+        // Moved by a rebuild's swap (or another instance) since this loop moved it: read it again, at once.
+        if (error instanceof CheckpointMovedError && checkpointWasKnown) continue;
         if (isFatal(error)) {
           // It keeps its lock on purpose: a standby taking over would only fail the same way.
           progress.failure = error instanceof Error ? error : new Error(String(error));

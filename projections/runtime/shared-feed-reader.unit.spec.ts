@@ -1,0 +1,71 @@
+import type { EventStore, ReadAllOptions, RecordedEvent } from '@libs/event-store';
+import { SharedFeedReader } from './shared-feed-reader';
+
+/** A feed of bonuses to one user at positions 1..count, counting the reads that reach the store. */
+function feedOf(count: number) {
+  const reads: Array<string | undefined> = [];
+  const events: RecordedEvent[] = Array.from({ length: count }, (_, index) => ({
+    id: `00000000-0000-4000-8000-${String(index + 1).padStart(12, '0')}`,
+    type: 'BonusGranted',
+    schemaVersion: 1,
+    data: { amount: 1, reason: 'welcome' },
+    metadata: { idempotencyKey: `bonus-${index + 1}`, payloadFingerprint: 'f', occurredAt: '2025-03-01T09:00:00.000Z' },
+    streamId: 'credits-user-1',
+    streamVersion: index + 1,
+    globalPosition: String(index + 1),
+    recordedAt: '2025-03-01T09:00:00.250Z',
+  }));
+  async function* readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    reads.push(options.afterPosition);
+    await Promise.resolve();
+    yield* events.slice(Number(options.afterPosition ?? 0));
+  }
+  return { store: { readAll } as unknown as EventStore, reads };
+}
+
+describe('SharedFeedReader', () => {
+  describe('when three projections read the same full batches', () => {
+    it('reads each batch from the store once, the next one ahead, and gives every projection the same events', async () => {
+      const { store, reads } = feedOf(25);
+      const reader = new SharedFeedReader(store, 3, 4);
+
+      const first = await Promise.all([1, 2, 3].map(() => reader.read(undefined, 10)));
+      const second = await Promise.all([1, 2, 3].map(() => reader.read('10', 10)));
+
+      expect(first.map((batch) => batch.lastPosition)).toEqual(['10', '10', '10']);
+      expect(second.map((batch) => batch.events.map((event) => event.streamVersion))).toEqual(
+        Array(3).fill([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]),
+      );
+      // Each projection read the first batch (none was ahead yet); the second came from the one read ahead.
+      expect(reads.filter((after) => after === '10')).toHaveLength(1);
+    });
+
+    it('keeps a full batch for a projection behind the others', async () => {
+      const { store, reads } = feedOf(40);
+      const reader = new SharedFeedReader(store, 2, 4);
+
+      await reader.read(undefined, 10);
+      await reader.read('10', 10);
+      await reader.read('20', 10);
+      const readsByTheFirst = reads.length;
+      const behind = await reader.read(undefined, 10);
+
+      expect(behind.lastPosition).toBe('10');
+      expect(reads).toHaveLength(readsByTheFirst);
+    });
+  });
+
+  describe('when the batch read ahead comes back short (the end of the feed)', () => {
+    it('is not given: each projection reads the end of the feed itself', async () => {
+      const { store, reads } = feedOf(15);
+      const reader = new SharedFeedReader(store, 2, 4);
+
+      await reader.read(undefined, 10);
+      const ends = await Promise.all([reader.read('10', 10), reader.read('10', 10)]);
+
+      expect(ends.map((batch) => batch.eventsRead)).toEqual([5, 5]);
+      // The read ahead, then one read of each projection.
+      expect(reads.filter((after) => after === '10')).toHaveLength(3);
+    });
+  });
+});
