@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LedgerUnderTest } from './ledger-under-test';
-import { runConcurrent } from './run-concurrent';
+import { latencyStats, runConcurrent } from './run-concurrent';
+import type { WorkloadResult } from './workload-result';
 
 export type ConsumeOrder = { userId: string; amount: number; reference: string; onOk?: () => void };
 
@@ -46,4 +47,25 @@ export async function drive(
   );
   const seconds = (performance.now() - started) / 1000;
   return { ...counts, issued, seconds, latenciesMs, retries: (await ledger.retries()) - retriesBefore };
+}
+
+/** A driven workload's figures in the peers' shape; `ops` is what was asked, `ops_per_s` counts what was issued. */
+export function drivenWorkloadResult(
+  ops: number,
+  result: DriveResult,
+  errors: string[],
+  detail: Record<string, unknown>,
+): WorkloadResult {
+  return {
+    ops,
+    ok: result.ok,
+    rejected: result.rejected,
+    failed: result.failed,
+    retries: result.retries,
+    seconds: result.seconds,
+    ops_per_s: result.issued / result.seconds,
+    ...latencyStats(result.latenciesMs),
+    errors,
+    detail,
+  };
 }

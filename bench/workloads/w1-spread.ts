@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { type DriveResult, drive } from './drive';
+import { type DriveResult, drive, drivenWorkloadResult } from './drive';
 import type { LedgerUnderTest } from './ledger-under-test';
-import { latencyStats, runConcurrent } from './run-concurrent';
+import { runConcurrent } from './run-concurrent';
 import { benchUserId, spreadSequence } from './seeded-sequence';
 import { compareBalances } from './verify-balances';
 import { type WorkloadResult, round } from './workload-result';
@@ -51,16 +51,9 @@ export async function w1Spread(ledger: LedgerUnderTest, options: WorkloadOptions
   const ledgerStats = await ledger.ledgerStats();
   if (ledgerStats.consumes !== result.ok)
     errors.push(`ledger has ${ledgerStats.consumes} consume records, expected ${result.ok}`);
-  return {
-    ops: options.ops,
-    ok: result.ok,
-    rejected: result.rejected,
-    failed: result.failed,
-    retries: result.retries,
-    seconds: result.seconds,
-    ops_per_s: result.issued / result.seconds,
-    ...latencyStats(result.latenciesMs),
-    errors,
-    detail: { setup_grant_seconds: round(setupSeconds), sum_before: sumBefore, sum_after: sumActual },
-  };
+  return drivenWorkloadResult(options.ops, result, errors, {
+    setup_grant_seconds: round(setupSeconds),
+    sum_before: sumBefore,
+    sum_after: sumActual,
+  });
 }

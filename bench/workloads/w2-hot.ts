@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { drive } from './drive';
+import { drive, drivenWorkloadResult } from './drive';
 import type { LedgerUnderTest } from './ledger-under-test';
-import { latencyStats } from './run-concurrent';
 import { type WorkloadResult, round } from './workload-result';
 import type { WorkloadOptions } from './workload-options';
 
@@ -32,18 +31,10 @@ export async function w2Hot(ledger: LedgerUnderTest, options: WorkloadOptions): 
   const ledgerStats = await ledger.ledgerStats();
   if (ledgerStats.consumes !== result.ok)
     errors.push(`ledger has ${ledgerStats.consumes} consume records, expected ${result.ok}`);
-  return {
-    ops: options.hotOps,
-    ok: result.ok,
-    rejected: result.rejected,
-    failed: result.failed,
-    retries: result.retries,
-    seconds: result.seconds,
-    ops_per_s: result.issued / result.seconds,
-    ...latencyStats(result.latenciesMs),
-    errors,
-    detail: { setup_grant_seconds: round(setupSeconds), final_balance: finalBalance ?? null },
-  };
+  return drivenWorkloadResult(options.hotOps, result, errors, {
+    setup_grant_seconds: round(setupSeconds),
+    final_balance: finalBalance ?? null,
+  });
 }
 
 function finalBalanceErrors(
