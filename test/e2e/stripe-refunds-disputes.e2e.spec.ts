@@ -254,6 +254,44 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
         expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
       });
 
+      it('takes back only the disputed share of a partial dispute when lost, releasing what it froze', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.consume(userId, 30, `render-${randomUUID()}`).expect(201);
+        const disputeId = stripeId('dp');
+        const disputedCents = 400; // 40 % of the 10.00 paid: 40 of the pack's 100 credits.
+        const partial = { id: disputeId, payment_intent: paymentIntentId, amount: disputedCents };
+
+        const opened = await stripe.deliver(disputeCreated(partial)).expect(200);
+        expect(opened.body).toMatchObject({ status: 'frozen', userId });
+        // As the issue says: the opening freezes what remains of the recharge (70 after 30 spent), whatever the amount.
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 70, frozenCredits: 70 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({ status: 'disputed', disputeId });
+
+        const lost = disputeClosed({ ...partial, status: 'lost' });
+        expect((await stripe.deliver(lost).expect(200)).body).toMatchObject({ status: 'debited', userId });
+        expect((await stripe.deliver(lost).expect(200)).body).toMatchObject({ status: 'duplicate' });
+
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 30, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'partially_refunded',
+          disputeId: null,
+          amountRefunded: disputedCents,
+          creditsTakenBack: 40,
+        });
+        const ledger = await stripe.admin().get(`/v1/users/${userId}/events`).query({ limit: 10 }).expect(200);
+        const refunded = ledger.body.events.find((event: { type: string }) => event.type === 'RechargeRefunded');
+        expect(refunded.data).toMatchObject({
+          reason: 'dispute-lost',
+          amountRefundedTotal: disputedCents,
+          creditsTakenBack: 40,
+          creditsDebited: 40,
+          creditsUnfrozen: 70,
+          shortfallCredits: 0,
+        });
+        await stripe.consume(userId, 30, `render-${randomUUID()}`).expect(201);
+        await stripe.consume(userId, 1, `render-${randomUUID()}`).expect(402);
+      });
+
       it('takes the disputed credits back when lost, as a refund would', async () => {
         const { userId, paymentIntentId } = await paidUser();
         await stripe.consume(userId, 40, `render-${randomUUID()}`).expect(201);

@@ -16,6 +16,7 @@ import {
 } from '../support/stripe-events';
 import {
   OLD_WEBHOOK_SECRET,
+  type StoredTotals,
   WEBHOOK_SECRET,
   stripeConfigUnderTest,
   stripeWebhookClient,
@@ -57,6 +58,19 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       charge: chargeSucceeded({ payment_intent: paymentIntentId }),
     };
   };
+  /** A payment no user can be found for: accepted, it would be parked on the unmatched-payments stream. */
+  const unmatchedPayment = () => paymentIntentSucceeded({ customer: stripeId('cus'), metadata: { credits: '300' } });
+
+  /** A refused delivery left the deliveries table, the event store and the unmatched payments as they were. */
+  async function expectNothingStoredSince(before: StoredTotals): Promise<void> {
+    expect(await stripe.storedTotals()).toEqual(before);
+  }
+
+  function expectInvalidDelivery(response: request.Response): void {
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.body.type).toMatch(/\/problems\/invalid-stripe-delivery$/);
+  }
 
   describe('a delivery that does not verify is refused with 400 and leaves nothing behind', () => {
     type Fault = { withoutHeader?: boolean; secret?: string; tamper?: boolean; timestampSeconds?: number };
@@ -70,6 +84,7 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       const { session } = packPayment(userId);
       const signed = signedDelivery(session, fault.secret ?? WEBHOOK_SECRET, fault.timestampSeconds);
       const body = fault.tamper ? signed.body.replace(`"${userId}"`, `"${newUser()}"`) : signed.body;
+      const before = await stripe.storedTotals();
 
       const response = await stripe.post(body, fault.withoutHeader ? undefined : signed.signature);
 
@@ -78,16 +93,99 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       expect(response.body.type).toMatch(/\/problems\/invalid-stripe-delivery$/);
       expect(await stripe.deliveryOf(session.id)).toBeUndefined();
       expect(await stripe.ledgerTypesOf(userId)).toEqual([]);
+      await expectNothingStoredSince(before);
+    });
+
+    it.each<[string, Fault]>([
+      ['no Stripe-Signature header', { withoutHeader: true }],
+      ['a signature made with another secret', { secret: 'whsec_someone_else_0123456789' }],
+      ['a body changed after signing', { tamper: true }],
+      ['a timestamp older than 300 s', { timestampSeconds: Math.floor(Date.now() / 1000) - 301 }],
+    ])('%s, for a payment no user is found for: nothing parked', async (_, fault) => {
+      const paymentIntent = unmatchedPayment();
+      const signed = signedDelivery(paymentIntent, fault.secret ?? WEBHOOK_SECRET, fault.timestampSeconds);
+      const body = fault.tamper ? signed.body.replace('"credits":"300"', '"credits":"3000"') : signed.body;
+      expect(body === signed.body).toBe(!fault.tamper);
+      const before = await stripe.storedTotals();
+
+      const response = await stripe.post(body, fault.withoutHeader ? undefined : signed.signature);
+
+      expectInvalidDelivery(response);
+      await expectNothingStoredSince(before);
+    });
+
+    it('stores the same payloads when they verify: what the refusals above are compared with', async () => {
+      const userId = newUser();
+      const { session } = packPayment(userId);
+      const before = await stripe.storedTotals();
+
+      await stripe.deliver(session).expect(200);
+      await stripe.deliver(unmatchedPayment()).expect(200);
+
+      expect(await stripe.storedTotals()).toEqual({
+        deliveries: before.deliveries + 2,
+        events: before.events + 2,
+        unmatchedPaymentEvents: before.unmatchedPaymentEvents + 1,
+        unmatchedPayments: before.unmatchedPayments + 1,
+      });
     });
 
     it('a body that is not JSON, under a signature made for it', async () => {
       const body = '{"id": "evt_1", ';
       const { signature } = signedBody(body, WEBHOOK_SECRET);
+      const before = await stripe.storedTotals();
 
       const response = await stripe.post(body, signature);
 
-      expect(response.status).toBe(400);
+      expectInvalidDelivery(response);
       expect(response.body).toMatchObject({ detail: 'the body is not valid JSON' });
+      await expectNothingStoredSince(before);
+    });
+
+    /** A paid pack session for a fresh user, changed by `change` and signed as it is: it verifies. */
+    const changedSession = (change: (event: Record<string, unknown>) => unknown) => {
+      const { session } = packPayment(newUser());
+      return JSON.stringify(change({ ...session }));
+    };
+    const without =
+      (field: string) =>
+      ({ [field]: _, ...rest }: Record<string, unknown>) =>
+        rest;
+    it.each<[string, () => string, string]>([
+      [
+        'an id that is not an event’s',
+        () => changedSession((event) => ({ ...event, id: stripeId('ch') })),
+        'no event id',
+      ],
+      ['no id', () => changedSession(without('id')), 'no event id'],
+      [
+        'an id longer than 255 characters',
+        () => changedSession((e) => ({ ...e, id: `evt_${'a'.repeat(252)}` })),
+        'no event id',
+      ],
+      ['no type', () => changedSession(without('type')), 'no event type'],
+      ['an empty type', () => changedSession((event) => ({ ...event, type: '' })), 'no event type'],
+      ['no created', () => changedSession(without('created')), 'no creation time'],
+      [
+        'a created that is not a number',
+        () => changedSession((e) => ({ ...e, created: '2024-01-01' })),
+        'no creation time',
+      ],
+      ['no data', () => changedSession(without('data')), 'no data.object'],
+      ['no data.object', () => changedSession((event) => ({ ...event, data: {} })), 'no data.object'],
+      ['a data.object that is null', () => changedSession((e) => ({ ...e, data: { object: null } })), 'no data.object'],
+      ['JSON null', () => 'null', 'no event id'],
+      ['a JSON array', () => '[]', 'no event id'],
+    ])('a body that verifies but is not a Stripe event: %s', async (_, build, detail) => {
+      const body = build();
+      const { signature } = signedBody(body, WEBHOOK_SECRET);
+      const before = await stripe.storedTotals();
+
+      const response = await stripe.post(body, signature);
+
+      expectInvalidDelivery(response);
+      expect(response.body).toMatchObject({ detail });
+      await expectNothingStoredSince(before);
     });
 
     it('accepts a delivery signed with the previous secret during a rotation', async () => {
@@ -143,6 +241,46 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
           expect(await stripe.deliveryOf(payment.charge.id)).toMatchObject({ status: 'ignored', deliveries: 3 });
         }),
       );
+    });
+
+    type PaymentEventName = 'session' | 'paymentIntent' | 'charge';
+    const threeTimes: Array<[string, (order: PaymentEventName[]) => PaymentEventName[]]> = [
+      ['each event three times in a row', (order) => order.flatMap((name) => [name, name, name])],
+      ['the whole order three times over', (order) => [...order, ...order, ...order]],
+    ];
+    it.each(
+      permutations<PaymentEventName>(['session', 'paymentIntent', 'charge']).flatMap((order) =>
+        threeTimes.map(([pattern, repeat]) => [order.join(', '), pattern, repeat(order)] as const),
+      ),
+    )('credits one payment once when its events come one after another: %s, %s', async (_, __, sequence) => {
+      const userId = newUser();
+      const payment = packPayment(userId);
+
+      const statuses: string[] = [];
+      for (const name of sequence) {
+        const response = await stripe.deliver(payment[name]);
+        expect(response.status).toBe(200);
+        statuses.push(response.body.status);
+      }
+
+      // The first of the session and the payment intent credits, every later one is a duplicate; a charge credits nothing.
+      const firstPaid = sequence.findIndex((name) => name !== 'charge');
+      expect(statuses).toEqual(
+        sequence.map((name, index) => (name === 'charge' ? 'ignored' : index === firstPaid ? 'credited' : 'duplicate')),
+      );
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+      expect(await stripe.ledgerTypesOf(userId)).toEqual(['RechargeCompleted']);
+      expect(await stripe.rechargesOf(userId)).toEqual([
+        expect.objectContaining({
+          rechargeId: payment.paymentIntentId,
+          credits: PACK_CREDITS,
+          amountPaid: 1000,
+          status: 'completed',
+        }),
+      ]);
+      for (const name of ['session', 'paymentIntent', 'charge'] as const) {
+        expect(await stripe.deliveryOf(payment[name].id)).toMatchObject({ deliveries: 3 });
+      }
     });
 
     it('credits a delayed payment method when its async payment succeeds', async () => {
@@ -283,6 +421,53 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
         .expect(403);
       await request(testApp.app.getHttpServer()).get('/v1/admin/unmatched-payments').expect(401);
     });
+
+    it.each(['consume', 'audit', 'read', 'grant'] as const)(
+      'answers 403 to the %s key on reprocess, the unmatched payments and their assignment, and changes nothing',
+      async (scope) => {
+        const userId = newUser();
+        const { session, paymentIntentId } = packPayment(userId);
+        const refund = chargeRefunded({ payment_intent: paymentIntentId, amount_refunded: 500 });
+        await stripe.deliver(refund).expect(503);
+        await stripe.deliver(session).expect(200);
+        const parked = unmatchedPayment();
+        const paymentId = objectOf(parked).id;
+        await stripe.deliver(parked).expect(200);
+        const assignee = newUser();
+        const before = await stripe.storedTotals();
+        const key = stripe.withKey(scope);
+
+        const refusals = [
+          await key.post(`/v1/admin/stripe/events/${refund.id}/reprocess`),
+          await key.get('/v1/admin/unmatched-payments'),
+          await key.post(`/v1/admin/unmatched-payments/${paymentId}/assign`).send({ userId: assignee }),
+        ];
+
+        for (const response of refusals) {
+          expect(response.status).toBe(403);
+          expect(response.headers['content-type']).toContain('application/problem+json');
+          expect(response.body).toMatchObject({ requiredScope: 'admin' });
+          expect(response.body.type).toMatch(/\/problems\/forbidden$/);
+          expect(response.body.payments).toBeUndefined();
+        }
+        await expectNothingStoredSince(before);
+        expect(await stripe.deliveryOf(refund.id)).toMatchObject({ status: 'failed', deliveries: 1 });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+        expect(await stripe.ledgerTypesOf(assignee)).toEqual([]);
+        const listed = await stripe.admin().get('/v1/admin/unmatched-payments').expect(200);
+        expect(listed.body.payments).toContainEqual(expect.objectContaining({ paymentId }));
+
+        // The same calls with the admin key do what the refused ones would have done.
+        await stripe.admin().post(`/v1/admin/stripe/events/${refund.id}/reprocess`).expect(200);
+        await stripe
+          .admin()
+          .post(`/v1/admin/unmatched-payments/${paymentId}/assign`)
+          .send({ userId: assignee })
+          .expect(201);
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+        expect(await stripe.balanceOf(assignee)).toEqual({ balance: 300, frozenCredits: 0 });
+      },
+    );
 
     it('reprocesses a failed delivery once its cause is fixed, and answers 404 for an event never delivered', async () => {
       const userId = newUser();
