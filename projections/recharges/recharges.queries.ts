@@ -111,7 +111,7 @@ export async function rechargeOfStripePayment(
   const rows = await db.query<RechargeRecord>(
     `select ${RECHARGE_COLUMNS_SELECTED} from recharges
      where recharge_id = any($1::text[]) or ($2::text is not null and payment_intent_id = $2)
-     order by global_position limit 1`,
+     order by recharges.global_position limit 1`,
     [rechargeIds, ids.paymentIntentId ?? null],
   );
   return rows.map(toRechargeRow)[0];

@@ -138,7 +138,7 @@ export async function pageDeliveries(
     `select ${DELIVERY_COLUMNS} from stripe_deliveries
      where ($1::text is null or status = $1) and ($2::text is null or event_type = $2)
        and ($3::bigint is null or sequence < $3::bigint)
-     order by sequence desc limit $4`,
+     order by stripe_deliveries.sequence desc limit $4`,
     [options.status ?? null, options.eventType ?? null, options.beforeSequence ?? null, options.limit + 1],
   );
   const deliveries = rows.slice(0, options.limit).map(toDelivery);

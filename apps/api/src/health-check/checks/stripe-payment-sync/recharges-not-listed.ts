@@ -88,7 +88,7 @@ async function stripeRechargesCompleted(
   const rows = await db.query<RechargeRecord>(
     `select ${RECHARGE_COLUMNS_SELECTED} from recharges
      where source_kind = 'stripe' and completed_at >= $1 and completed_at < $2 and global_position > $3::bigint
-     order by global_position limit $4`,
+     order by recharges.global_position limit $4`,
     [window.since.toISOString(), window.until.toISOString(), afterPosition, RECHARGES_PAGE_SIZE],
   );
   return rows.map(toRechargeRow);
