@@ -11,7 +11,11 @@ describe.each(storeKindsUnderTest())('migrations on %s', (kind) => {
       ? new PostgresDriver({ connectionString: database.url, max: 2 })
       : await PgliteDriver.open(undefined);
     try {
-      expect(await migrate(driver, EVENT_STORE_MIGRATIONS)).toEqual(['0001-create-events', '0002-index-stream-ids']);
+      expect(await migrate(driver, EVENT_STORE_MIGRATIONS)).toEqual([
+        '0001-create-events',
+        '0002-index-stream-ids',
+        '0003-feed-page',
+      ]);
       await driver.query(
         `insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
          values ('s', 1, gen_random_uuid(), 'T', 1, '{}', '{}')`,
@@ -32,7 +36,7 @@ describeOnPostgres('migrations started by several processes at once on PostgreSQ
     const drivers = Array.from({ length: 4 }, () => new PostgresDriver({ connectionString: database.url, max: 2 }));
     try {
       const applied = await Promise.all(drivers.map((driver) => migrate(driver, EVENT_STORE_MIGRATIONS)));
-      expect(applied.flat()).toEqual(['0001-create-events', '0002-index-stream-ids']);
+      expect(applied.flat()).toEqual(['0001-create-events', '0002-index-stream-ids', '0003-feed-page']);
     } finally {
       await Promise.all(drivers.map((driver) => driver.close()));
       await database.drop();

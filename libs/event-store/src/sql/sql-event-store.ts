@@ -25,11 +25,18 @@ type EventRow = {
   data: unknown;
   metadata: Record<string, unknown>;
   global_position: string;
-  recorded_at: Date | string;
+  recorded_at: string;
 };
 
+/**
+ * The time as the port's ISO string, made by the server: parsing a
+ * timestamptz into a Date and formatting it again cost the client more than
+ * any other column of a replay. Milliseconds truncated, as the Date did.
+ */
+const RECORDED_AT_ISO = `to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 const EVENT_COLUMNS = `stream_id, stream_version, event_id::text as event_id, type, schema_version, data, metadata,
-  global_position::text as global_position, recorded_at`;
+  global_position::text as global_position, ${RECORDED_AT_ISO} as recorded_at`;
 
 /**
  * How many times an append with expected version 'any' is tried. Appends with
@@ -187,18 +194,23 @@ export class SqlEventStore implements EventStore {
     const batchSize = checkedBatchSize(options.batchSize);
     let after = options.afterPosition === undefined ? undefined : await this.commitOrderOf(options.afterPosition);
     for (;;) {
-      const rows = await this.driver.query<EventRow & { transaction_id: string }>(
-        `select ${EVENT_COLUMNS}, transaction_id::text as transaction_id from events
-         where (transaction_id, global_position) > ($1::xid8, $2::bigint)
-           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         order by events.transaction_id, events.global_position limit $3`,
-        [after?.transactionId ?? '0', after?.globalPosition ?? '0', batchSize],
-      );
+      const rows = await this.feedPage(after, batchSize);
       for (const row of rows) yield toRecordedEvent(row);
       if (rows.length < batchSize) return;
-      const last = rows[rows.length - 1];
-      after = { transactionId: last.transaction_id, globalPosition: last.global_position };
+      // One query per page rather than one more column per row.
+      after = await this.commitOrderOf(rows[rows.length - 1].global_position);
     }
+  }
+
+  /** The page after `after` (the feed's start when undefined), through `events_feed_page` (migration 0003). */
+  private feedPage(
+    after: { transactionId: string; globalPosition: string } | undefined,
+    batchSize: number,
+  ): Promise<EventRow[]> {
+    return this.driver.query<EventRow>(
+      `select ${EVENT_COLUMNS} from events_feed_page($1::xid8, $2::bigint, $3) as events`,
+      [after?.transactionId ?? '0', after?.globalPosition ?? '0', batchSize],
+    );
   }
 
   /** A checkpoint is a global position; its place in the feed is (transaction id, position). */
@@ -238,10 +250,7 @@ export class SqlEventStore implements EventStore {
   async countEventsAfter(afterPosition: string | undefined, countMax: number): Promise<number> {
     const after = afterPosition === undefined ? undefined : await this.commitOrderOf(afterPosition);
     const [row] = await this.driver.query<{ count: number }>(
-      `select count(*)::int as count from (
-         select from events
-         where (transaction_id, global_position) > ($1::xid8, $2::bigint)
-         limit $3) as pending`,
+      'select events_count_after($1::xid8, $2::bigint, $3::bigint) as count',
       [after?.transactionId ?? '0', after?.globalPosition ?? '0', countMax],
     );
     return row.count;
@@ -402,6 +411,6 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     streamId: row.stream_id,
     streamVersion: row.stream_version,
     globalPosition: row.global_position,
-    recordedAt: new Date(row.recorded_at).toISOString(),
+    recordedAt: row.recorded_at,
   };
 }
