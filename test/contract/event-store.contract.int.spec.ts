@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
 import {
   PgliteDriver,
   PostgresDriver,
@@ -7,7 +9,7 @@ import {
   migrate,
   EVENT_STORE_MIGRATIONS,
 } from '@libs/event-store';
-import { createTestDatabase, storeKindsUnderTest } from '../support/test-stores';
+import { collect, createTestDatabase, postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-stores';
 import { eventStoreContract, type OpenTransaction } from './event-store.contract';
 
 describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
@@ -32,6 +34,69 @@ describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
     };
   });
 });
+
+const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe : describe.skip;
+
+// PostgreSQL only: PGlite is one database with one connection, and KurrentDB has no transactions.
+describeOnPostgres('SQL event store on postgres: the feed and transactions of other databases', () => {
+  let store: SqlEventStore;
+  let databaseUrl: string;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    databaseUrl = database.url;
+    const driver = new PostgresDriver({ connectionString: database.url, max: 4 });
+    await migrate(driver, EVENT_STORE_MIGRATIONS);
+    store = new SqlEventStore(driver);
+    drop = () => database.drop();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await drop?.();
+  });
+
+  it('is not held back by a transaction open in another database of the server', async () => {
+    const elsewhere = await transactionWithAnId(postgresUrlUnderTest());
+    try {
+      const appended = await store.appendToStream(`stream-${randomUUID()}`, [anyEvent()], {
+        expectedVersion: 'no_stream',
+      });
+      const read = await collect(store.readAll({ batchSize: 10_000 }));
+      expect(read.map((event) => event.globalPosition)).toContain(appended.lastGlobalPosition);
+    } finally {
+      await elsewhere.end();
+    }
+  });
+
+  it('is still held back by a transaction open in its own database', async () => {
+    const before = await collect(store.readAll({ batchSize: 10_000 }));
+    const here = await transactionWithAnId(databaseUrl);
+    let appended;
+    try {
+      appended = await store.appendToStream(`stream-${randomUUID()}`, [anyEvent()], { expectedVersion: 'no_stream' });
+      const whileOpen = await collect(store.readAll({ batchSize: 10_000 }));
+      expect(whileOpen).toHaveLength(before.length);
+    } finally {
+      await here.end();
+    }
+    const afterwards = await collect(store.readAll({ batchSize: 10_000 }));
+    expect(afterwards.map((event) => event.globalPosition)).toContain(appended.lastGlobalPosition);
+  });
+});
+
+/** A connection inside a transaction that holds a transaction id (as one that wrote would); `end` rolls it back. */
+async function transactionWithAnId(connectionString: string): Promise<Client> {
+  const client = new Client({ connectionString });
+  await client.connect();
+  await client.query('begin');
+  await client.query('select pg_current_xact_id()');
+  return client;
+}
+
+function anyEvent() {
+  return { id: randomUUID(), type: 'Tested', schemaVersion: 1, data: {}, metadata: {} };
+}
 
 /** How long `waitUntilAnotherWaits` polls before failing the test. */
 const WAIT_FOR_WAITER_MS_MAX = 5_000;

@@ -183,8 +183,8 @@ export class SqlEventStore implements EventStore {
 
   /**
    * Reads in (transaction id, position) order and only events whose
-   * transaction is older than every transaction still running
-   * (`pg_snapshot_xmin`). Positions are taken at insert time, so a
+   * transaction is older than every transaction still running in this
+   * database (`events_feed_page`, migration 0003). Positions are taken at insert time, so a
    * transaction can commit after a higher position became visible; ordering by
    * transaction id and hiding in-flight transactions means such an event is
    * returned later, after the reader's checkpoint, never skipped. The scheme

@@ -9,7 +9,13 @@
  * at 100,000 events instead of under 1). A function's own settings apply to
  * its query alone.
  *
- * `events_feed_page` is one page of `readAll`; `events_count_after` counts up
+ * `events_feed_page` is one page of `readAll`: the events of transactions
+ * older than every transaction still running in this database. A
+ * transaction's id is shared by the whole server, and `pg_snapshot_xmin` would
+ * wait for transactions of other databases too (a long one anywhere on the
+ * server held the projectors back); those still seen running in another
+ * database are left out, and any other one (finished since the snapshot, or
+ * prepared) is waited for, as before. `events_count_after` counts up
  * to `count_max` events after a checkpoint, including those of transactions
  * still open (`countEventsAfter`).
  */
@@ -23,7 +29,12 @@ export const feedPage = {
     as $$
       select * from events
       where (transaction_id, global_position) > (after_transaction, after_position)
-        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        and transaction_id < (
+          select coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot()))
+          from pg_snapshot_xip(pg_current_snapshot()) as running
+          where xid(running) not in (
+            select backend_xid from pg_stat_activity
+            where backend_xid is not null and datname <> current_database()))
       order by transaction_id, global_position
       limit page_size
     $$;
