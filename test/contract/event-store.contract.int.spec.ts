@@ -40,13 +40,14 @@ const describeOnPostgres = storeKindsUnderTest().includes('postgres') ? describe
 // PostgreSQL only: PGlite is one database with one connection, and KurrentDB has no transactions.
 describeOnPostgres('SQL event store on postgres: the feed and transactions of other databases', () => {
   let store: SqlEventStore;
+  let driver: PostgresDriver;
   let databaseUrl: string;
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
     const database = await createTestDatabase();
     databaseUrl = database.url;
-    const driver = new PostgresDriver({ connectionString: database.url, max: 4 });
+    driver = new PostgresDriver({ connectionString: database.url, max: 4 });
     await migrate(driver, EVENT_STORE_MIGRATIONS);
     store = new SqlEventStore(driver);
     drop = () => database.drop();
@@ -82,6 +83,21 @@ describeOnPostgres('SQL event store on postgres: the feed and transactions of ot
     }
     const afterwards = await collect(store.readAll({ batchSize: 10_000 }));
     expect(afterwards.map((event) => event.globalPosition)).toContain(appended.lastGlobalPosition);
+  });
+
+  it('holds back, for a reader inside a transaction that wrote, its own event and every later one', async () => {
+    const [{ count: before }] = await driver.query<{ count: number }>('select count(*)::int as count from events');
+    await driver.transaction(async (tx) => {
+      await appendInTransaction(tx, `stream-${randomUUID()}`, [anyEvent()], 'no_stream');
+      const later = await store.appendToStream(`stream-${randomUUID()}`, [anyEvent()], {
+        expectedVersion: 'no_stream',
+      });
+      const page = await tx.query<{ global_position: string }>(
+        `select global_position::text as global_position from events_feed_page('0', 0, 10000)`,
+      );
+      expect(page.map((row) => row.global_position)).not.toContain(later.lastGlobalPosition);
+      expect(page).toHaveLength(before);
+    });
   });
 });
 

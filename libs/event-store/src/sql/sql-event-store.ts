@@ -202,7 +202,11 @@ export class SqlEventStore implements EventStore {
     }
   }
 
-  /** The page after `after` (the feed's start when undefined), through `events_feed_page` (migration 0003). */
+  /**
+   * The page after `after` (the feed's start when undefined), through
+   * `events_feed_page` (migration 0003), in feed order: a function scan
+   * returns the function's rows in the order its query made them.
+   */
   private feedPage(
     after: { transactionId: string; globalPosition: string } | undefined,
     batchSize: number,

@@ -15,9 +15,11 @@
  * wait for transactions of other databases too (a long one anywhere on the
  * server held the projectors back); those still seen running in another
  * database are left out, and any other one (finished since the snapshot, or
- * prepared) is waited for, as before. `events_count_after` counts up
- * to `count_max` events after a checkpoint, including those of transactions
- * still open (`countEventsAfter`).
+ * prepared) is waited for, as before; so are the reader's own transaction
+ * and, on a standby, every transaction (there the server-wide minimum is the
+ * only one known). `events_count_after` counts up to `count_max` committed
+ * events after a checkpoint, including those the feed still holds back behind
+ * an older open transaction (`countEventsAfter`).
  */
 export const feedPage = {
   name: '0003-feed-page',
@@ -30,7 +32,12 @@ export const feedPage = {
       select * from events
       where (transaction_id, global_position) > (after_transaction, after_position)
         and transaction_id < (
-          select coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot()))
+          select case
+            -- A standby's snapshot lists no running transaction (all are sub-ids there).
+            when pg_is_in_recovery() then pg_snapshot_xmin(pg_current_snapshot())
+            -- The reader's own transaction, if it wrote, is not in the list either.
+            else least(pg_current_xact_id_if_assigned(), coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot())))
+          end
           from pg_snapshot_xip(pg_current_snapshot()) as running
           where xid(running) not in (
             select backend_xid from pg_stat_activity
