@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type SqlDriver, openSqlEventStore } from '@libs/event-store';
-import { createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
-import { READ_MODEL_MIGRATIONS } from '../read-model';
+import type { SqlDriver } from '@libs/event-store';
+import { openReadModelDatabase } from '../../test/support/read-model-database';
+import { storeKindsUnderTest } from '../../test/support/test-stores';
 import type { ProjectedEvent } from '../runtime/projection';
 import { rechargesProjection } from './recharges.projection';
 import { pageRecharges } from './recharges.queries';
@@ -16,18 +16,7 @@ describe.each(storeKindsUnderTest())('pageRecharges on %s', (kind) => {
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = kind === 'postgres' ? await createTestDatabase() : undefined;
-    const opened = await openSqlEventStore(
-      database
-        ? { kind: 'postgres', connectionString: database.url, poolSize: 2 }
-        : { kind: 'pglite', dataDir: undefined },
-      READ_MODEL_MIGRATIONS,
-    );
-    driver = opened.driver;
-    close = async () => {
-      await opened.store.close();
-      await database?.drop();
-    };
+    ({ driver, close } = await openReadModelDatabase(kind));
   });
   afterAll(() => close?.());
 

@@ -1,6 +1,6 @@
-import { type SqlDriver, openSqlEventStore } from '@libs/event-store';
-import { createTestDatabase, storeKindsUnderTest } from '../../test/support/test-stores';
-import { READ_MODEL_MIGRATIONS } from '../read-model';
+import type { SqlDriver } from '@libs/event-store';
+import { openReadModelDatabase } from '../../test/support/read-model-database';
+import { storeKindsUnderTest } from '../../test/support/test-stores';
 import { pageDeliveries, recordDeliveryReceived } from './stripe-deliveries.repository';
 
 /** Enough deliveries for sequences of one and two digits. */
@@ -11,18 +11,7 @@ describe.each(storeKindsUnderTest())('pageDeliveries on %s', (kind) => {
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = kind === 'postgres' ? await createTestDatabase() : undefined;
-    const opened = await openSqlEventStore(
-      database
-        ? { kind: 'postgres', connectionString: database.url, poolSize: 2 }
-        : { kind: 'pglite', dataDir: undefined },
-      READ_MODEL_MIGRATIONS,
-    );
-    driver = opened.driver;
-    close = async () => {
-      await opened.store.close();
-      await database?.drop();
-    };
+    ({ driver, close } = await openReadModelDatabase(kind));
     for (let index = 1; index <= DELIVERIES_COUNT; index++) {
       const event = { id: `evt_${index}`, type: 'customer.subscription.updated', created: 1_700_000_000 + index };
       await recordDeliveryReceived(driver, event, { ...event, data: { object: {} } });

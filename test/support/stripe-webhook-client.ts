@@ -63,13 +63,7 @@ export function stripeWebhookClient(testApp: () => TestApp) {
         .map((entry) => entry.eventType);
     },
     async rechargeOf(userId: string, rechargeId: string): Promise<Record<string, unknown> | undefined> {
-      await projectionsCaughtUp(testApp().app);
-      const response = await http()
-        .get('/v1/recharges')
-        .query({ userId })
-        .set('Authorization', bearer('audit'))
-        .expect(200);
-      return (response.body.recharges as Array<Record<string, unknown>>).find((row) => row.rechargeId === rechargeId);
+      return (await this.rechargesOf(userId)).find((row) => row.rechargeId === rechargeId);
     },
     /** The user's recharges, as the recharges read model lists them. */
     async rechargesOf(userId: string): Promise<Array<Record<string, unknown>>> {
