@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
+import type { LockSession, QueryOptions, SqlDriver, SqlExecutor } from '../sql/sql-driver';
 import { type DataDirectoryLock, lockDataDirectory } from './data-directory-lock';
 
 /**
@@ -35,8 +35,8 @@ export class PgliteDriver implements SqlDriver {
     }
   }
 
-  async query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]> {
-    return (await this.db.query<Row>(text, params as unknown[] | undefined)).rows;
+  async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<Row[]> {
+    return (await this.db.query<Row>(text, params as unknown[] | undefined, rowModeOf(options))).rows;
   }
 
   async exec(text: string): Promise<void> {
@@ -81,10 +81,15 @@ export class PgliteDriver implements SqlDriver {
 
 function executorOf(tx: Transaction): SqlExecutor {
   return {
-    query: async <Row>(text: string, params?: readonly unknown[]) =>
-      (await tx.query<Row>(text, params as unknown[] | undefined)).rows,
+    query: async <Row>(text: string, params?: readonly unknown[], options?: QueryOptions) =>
+      (await tx.query<Row>(text, params as unknown[] | undefined, rowModeOf(options))).rows,
     exec: async (text: string) => {
       await tx.exec(text);
     },
   };
+}
+
+/** PGlite has no named statements; only the row mode carries over. */
+function rowModeOf(options: QueryOptions | undefined): { rowMode: 'array' } | undefined {
+  return options?.rowMode === undefined ? undefined : { rowMode: options.rowMode };
 }

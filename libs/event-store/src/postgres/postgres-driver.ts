@@ -1,5 +1,5 @@
-import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
-import type { LockSession, SqlDriver, SqlExecutor } from '../sql/sql-driver';
+import { Client, Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import type { LockSession, QueryOptions, SqlDriver, SqlExecutor } from '../sql/sql-driver';
 
 /** Defaults a caller's `PoolConfig` overrides. */
 export const POSTGRES_POOL_DEFAULTS = {
@@ -23,13 +23,8 @@ export class PostgresDriver implements SqlDriver {
     this.pool.on('error', () => undefined);
   }
 
-  async query<Row>(text: string, params?: readonly unknown[], options?: { statementName?: string }): Promise<Row[]> {
-    const values = params as unknown[] | undefined;
-    const result =
-      options?.statementName === undefined
-        ? await this.pool.query(text, values)
-        : await this.pool.query({ name: options.statementName, text, values });
-    return result.rows as Row[];
+  async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<Row[]> {
+    return (await this.pool.query(queryConfig(text, params, options))).rows as Row[];
   }
 
   async exec(text: string): Promise<void> {
@@ -159,10 +154,23 @@ async function advisoryUnlocked(client: PoolClient, lockName: string): Promise<b
 
 function executorOf(client: PoolClient): SqlExecutor {
   return {
-    query: async <Row>(text: string, params?: readonly unknown[]) =>
-      (await client.query(text, params as unknown[] | undefined)).rows as Row[],
+    query: async <Row>(text: string, params?: readonly unknown[], options?: QueryOptions) =>
+      (await client.query(queryConfig(text, params, options))).rows as Row[],
     exec: async (text: string) => {
       await client.query(text);
     },
+  };
+}
+
+function queryConfig(
+  text: string,
+  params: readonly unknown[] | undefined,
+  options: QueryOptions | undefined,
+): QueryConfig {
+  return {
+    text,
+    values: params as unknown[] | undefined,
+    ...(options?.statementName === undefined ? {} : { name: options.statementName }),
+    ...(options?.rowMode === undefined ? {} : { rowMode: options.rowMode }),
   };
 }

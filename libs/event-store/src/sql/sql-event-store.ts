@@ -16,17 +16,23 @@ import { type SqlDriver, type SqlExecutor, uniqueViolationConstraint } from './s
 import { appendBatch } from './append-batch';
 import { type BatchOfAppends, GroupCommit } from './group-commit';
 
-type EventRow = {
-  stream_id: string;
-  stream_version: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: Record<string, unknown>;
-  global_position: string;
-  recorded_at: string;
-};
+/**
+ * An event as read: the columns of EVENT_COLUMNS, in their order (rows are
+ * read as arrays, see `QueryOptions.rowMode`).
+ */
+type EventRow = [
+  streamId: string,
+  streamVersion: number,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  data: unknown,
+  metadata: Record<string, unknown>,
+  globalPosition: string,
+  recordedAt: string,
+];
+
+const AS_ARRAYS = { rowMode: 'array' } as const;
 
 /**
  * The time as the port's ISO string, made by the server: parsing a
@@ -35,8 +41,8 @@ type EventRow = {
  */
 const RECORDED_AT_ISO = `to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const EVENT_COLUMNS = `stream_id, stream_version, event_id::text as event_id, type, schema_version, data, metadata,
-  global_position::text as global_position, ${RECORDED_AT_ISO} as recorded_at`;
+const EVENT_COLUMNS = `stream_id, stream_version, event_id::text, type, schema_version, data, metadata,
+  global_position::text, ${RECORDED_AT_ISO}`;
 
 /**
  * How many times an append with expected version 'any' is tried. Appends with
@@ -198,7 +204,7 @@ export class SqlEventStore implements EventStore {
       for (const row of rows) yield toRecordedEvent(row);
       if (rows.length < batchSize) return;
       // One query per page rather than one more column per row.
-      after = await this.commitOrderOf(rows[rows.length - 1].global_position);
+      after = await this.commitOrderOf(positionOf(rows[rows.length - 1]));
     }
   }
 
@@ -214,6 +220,7 @@ export class SqlEventStore implements EventStore {
     return this.driver.query<EventRow>(
       `select ${EVENT_COLUMNS} from events_feed_page($1::xid8, $2::bigint, $3) as events`,
       [after?.transactionId ?? '0', after?.globalPosition ?? '0', batchSize],
+      AS_ARRAYS,
     );
   }
 
@@ -313,10 +320,12 @@ export async function* readStreamWith(
         : `select ${EVENT_COLUMNS} from events where stream_id = $1 and stream_version >= $2 and stream_version <= $3
            order by stream_version limit $4`,
       [streamId, Math.min(from, 2 ** 31 - 1), Math.min(to, 2 ** 31 - 1), batchSize],
+      AS_ARRAYS,
     );
     for (const row of rows) yield toRecordedEvent(row);
     if (rows.length < batchSize) return;
-    from = rows[rows.length - 1].stream_version + (backwards ? -1 : 1);
+    const [, lastVersion] = rows[rows.length - 1];
+    from = lastVersion + (backwards ? -1 : 1);
   }
 }
 
@@ -406,15 +415,10 @@ function checkedPosition(position: string): string {
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    data: row.data,
-    metadata: row.metadata,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    globalPosition: row.global_position,
-    recordedAt: row.recorded_at,
-  };
+  const [streamId, streamVersion, id, type, schemaVersion, data, metadata, globalPosition, recordedAt] = row;
+  return { id, type, schemaVersion, data, metadata, streamId, streamVersion, globalPosition, recordedAt };
+}
+
+function positionOf(row: EventRow): string {
+  return row[7];
 }
