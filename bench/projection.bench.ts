@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROJECTOR_BATCH_SIZE_DEFAULT } from '@libs/config';
 import { CREDITS_STREAM_PREFIX, creditsStreamId, rechargeEventId } from '@libs/credits';
 import { type EventStore, type EventStoreLocation, type SqlDriver, openSqlEventStore } from '@libs/event-store';
 import { PROJECTIONS, READ_MODEL_MIGRATIONS, Projector, readCheckpoint } from '@projections';
@@ -117,7 +118,7 @@ function steadyEvent(index: number) {
 
 function newProjector(driver: SqlDriver, store: EventStore): Projector {
   return new Projector(driver, store, PROJECTIONS, {
-    batchSize: 1000,
+    batchSize: PROJECTOR_BATCH_SIZE_DEFAULT,
     idlePollMs: 100,
     lockRetryMs: 100,
     log: { error: (message) => console.error(message) },

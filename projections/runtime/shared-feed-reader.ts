@@ -1,7 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import type { EventStore } from '@libs/event-store';
 import { type FeedBatch, readFeedBatch } from './projection-batch';
 
-type KeptBatch = { batch: FeedBatch; givenCount: number };
+type KeptBatch = { batch: FeedBatch; givenCount: number; keptAt: number };
+
+/**
+ * How long a projection about to read past a full window waits, at most, for
+ * the oldest kept batch to be taken by the projections behind. A batch kept
+ * longer than this is not waited for: its last taker is stopped, or too slow
+ * for the window to help it.
+ */
+export const ROOM_WAIT_MAX_MS = 500;
 
 /**
  * Lets projections that follow the feed together read each batch once. After
@@ -14,23 +23,34 @@ type KeptBatch = { batch: FeedBatch; givenCount: number };
  * the feed up to there can never change. A short batch may since have grown: a
  * read ahead that comes back short is not given, the projection reads for
  * itself, and sees no older end of the feed than its own read would have.
+ *
+ * In a catch-up the slowest projection sets the pace: one that ran past the
+ * window of kept batches would make the store send each batch again for the
+ * one behind (every batch twice, measured). So a projection about to read
+ * past a full window first waits, briefly, for the one behind to take the
+ * oldest batch (ROOM_WAIT_MAX_MS).
  */
 export class SharedFeedReader {
   private readonly reading = new Map<string, Promise<FeedBatch>>();
   /** Full batches not yet given to every sharer, oldest first (a Map keeps insertion order). */
   private readonly kept = new Map<string, KeptBatch>();
+  /** Projections waiting for room in the window: called when a batch leaves it. */
+  private readonly roomWaiters = new Set<() => void>();
 
   /**
    * @param sharersCount how many projections read through it: a batch each of them was given is dropped.
    * @param keptBatchesMax how many batches it keeps for projections behind the first (and read ahead), at most.
+   * @param roomWaitMaxMs see ROOM_WAIT_MAX_MS.
    */
   constructor(
     private readonly store: EventStore,
     private readonly sharersCount: number,
     private readonly keptBatchesMax: number,
+    private readonly roomWaitMaxMs = ROOM_WAIT_MAX_MS,
   ) {}
 
   async read(after: string | undefined, batchSize: number): Promise<FeedBatch> {
+    await this.roomFor(keyOf(after, batchSize));
     const batch = await this.shared(after, batchSize);
     if (batch.eventsRead === batchSize) this.readAhead(batch.lastPosition!, batchSize);
     return batch;
@@ -43,7 +63,7 @@ export class SharedFeedReader {
     const reading = this.reading.get(key);
     // A failed read, or one that came back short, is read again: it may have grown since.
     const joined = reading === undefined ? undefined : await reading.catch(() => undefined);
-    const batch = joined?.eventsRead === batchSize ? joined : await this.readFromStore(after, batchSize, false);
+    const batch = joined?.eventsRead === batchSize ? joined : await this.readFromStore(after, batchSize);
     const keptNow = this.kept.get(key);
     return keptNow === undefined ? batch : this.give(key, keptNow);
   }
@@ -53,20 +73,20 @@ export class SharedFeedReader {
     const key = keyOf(after, batchSize);
     if (this.kept.has(key) || this.reading.has(key) || this.kept.size >= this.keptBatchesMax) return;
     // Its failure is seen by the projection asking for it next, which then reads it again.
-    this.readFromStore(after, batchSize, true).catch(() => undefined);
+    this.readFromStore(after, batchSize).catch(() => undefined);
   }
 
   /**
    * Reads a batch from the store; keeps it for the sharers if it is full.
-   * Only a read ahead is joined while in flight: it follows a full batch, so it
-   * is most likely full too; a projection's own read, when the feed is nearly
-   * caught up, is most likely short, and one joining it would then wait for
-   * two reads instead of one.
+   * Any read in flight is joined, a read ahead or a projection's own: in a
+   * catch-up, projections ask for the same batch at nearly the same time, and
+   * each reading it alone made the store send every batch about twice. A
+   * joined read that comes back short is read again (see `shared`).
    */
-  private async readFromStore(after: string | undefined, batchSize: number, joinable: boolean): Promise<FeedBatch> {
+  private async readFromStore(after: string | undefined, batchSize: number): Promise<FeedBatch> {
     const key = keyOf(after, batchSize);
     const reading = readFeedBatch(this.store, after, batchSize);
-    if (joinable) this.reading.set(key, reading);
+    this.reading.set(key, reading);
     try {
       const batch = await reading;
       if (batch.eventsRead === batchSize) this.keep(key, batch);
@@ -76,15 +96,43 @@ export class SharedFeedReader {
     }
   }
 
+  /**
+   * Returns once the batch at `key` is kept or being read, the window has
+   * room, or its oldest batch was kept ROOM_WAIT_MAX_MS ago.
+   */
+  private async roomFor(key: string): Promise<void> {
+    while (!this.kept.has(key) && !this.reading.has(key) && this.kept.size >= this.keptBatchesMax) {
+      const oldest = this.kept.values().next().value!;
+      const waitMs = oldest.keptAt + this.roomWaitMaxMs - performance.now();
+      if (waitMs <= 0) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.roomWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, waitMs);
+        this.roomWaiters.add(wake);
+      });
+    }
+  }
+
   private keep(key: string, batch: FeedBatch): void {
-    this.kept.set(key, { batch, givenCount: 0 });
+    this.kept.set(key, { batch, givenCount: 0, keptAt: performance.now() });
     while (this.kept.size > this.keptBatchesMax) this.kept.delete(this.kept.keys().next().value!);
   }
 
   private give(key: string, kept: KeptBatch): FeedBatch {
     kept.givenCount += 1;
-    if (kept.givenCount >= this.sharersCount) this.kept.delete(key);
+    if (kept.givenCount >= this.sharersCount) {
+      this.kept.delete(key);
+      this.wakeRoomWaiters();
+    }
     return kept.batch;
+  }
+
+  private wakeRoomWaiters(): void {
+    for (const wake of [...this.roomWaiters]) wake();
   }
 }
 

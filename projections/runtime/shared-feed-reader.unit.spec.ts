@@ -36,7 +36,8 @@ describe('SharedFeedReader', () => {
       expect(second.map((batch) => batch.events.map((event) => event.streamVersion))).toEqual(
         Array(3).fill([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]),
       );
-      // Each projection read the first batch (none was ahead yet); the second came from the one read ahead.
+      // The first batch read once (the others joined that read); the second came from the one read ahead.
+      expect(reads.filter((after) => after === undefined)).toHaveLength(1);
       expect(reads.filter((after) => after === '10')).toHaveLength(1);
     });
 
@@ -52,6 +53,40 @@ describe('SharedFeedReader', () => {
 
       expect(behind.lastPosition).toBe('10');
       expect(reads).toHaveLength(readsByTheFirst);
+    });
+  });
+
+  describe('when a projection runs ahead of the window of kept batches (a catch-up, one projection slower)', () => {
+    it('waits for the one behind to take the oldest batch, so that the store sends every batch once', async () => {
+      const { store, reads } = feedOf(60);
+      const reader = new SharedFeedReader(store, 2, 2, 10_000);
+      await reader.read(undefined, 10);
+      await reader.read('10', 10);
+      // Two batches kept for the one behind (from 0 and from 10): the window is full.
+      let fastGot: string | undefined;
+      const fast = reader
+        .read('20', 10)
+        .then(() => reader.read('30', 10).then((batch) => (fastGot = batch.lastPosition)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(fastGot).toBeUndefined();
+
+      for (const after of [undefined, '10', '20', '30']) await reader.read(after, 10);
+      await fast;
+
+      expect(fastGot).toBe('40');
+      for (const after of [undefined, '10', '20', '30']) expect(reads.filter((read) => read === after)).toHaveLength(1);
+    });
+
+    it('does not wait for a projection that stopped taking batches: past the wait, it reads alone', async () => {
+      const { store } = feedOf(60);
+      const reader = new SharedFeedReader(store, 2, 2, 30);
+      await reader.read(undefined, 10);
+      await reader.read('10', 10);
+
+      // Waiting for good would time the test out.
+      const batch = await reader.read('30', 10);
+
+      expect(batch.lastPosition).toBe('40');
     });
   });
 

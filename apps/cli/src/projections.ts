@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { eventStoreLocationFrom, exitWhenFlushed, failStartup } from '@libs/config';
+import { PROJECTOR_BATCH_SIZE_DEFAULT, eventStoreLocationFrom, exitWhenFlushed, failStartup } from '@libs/config';
 import { type EventStore, type SqlDriver, openStores } from '@libs/event-store';
 import {
   PROJECTIONS,
@@ -64,7 +64,7 @@ async function rebuild(driver: SqlDriver, store: EventStore, projections: readon
     const started = performance.now();
     bar?.start(total, 0, { speed: 0 });
     const progress = await rebuildProjection(driver, store, projection, {
-      batchSize: 1000,
+      batchSize: PROJECTOR_BATCH_SIZE_DEFAULT,
       onProgress: ({ eventsRead }) => {
         const seconds = (performance.now() - started) / 1000;
         bar?.update(eventsRead, { speed: Math.round(eventsRead / Math.max(seconds, 0.001)) });
