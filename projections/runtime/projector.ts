@@ -116,6 +116,7 @@ export class Projector {
     while (this.running) {
       try {
         progress.active = await this.holdLock(projection.name);
+        this.countSharers();
         if (!progress.active) {
           this.checkpoints.delete(projection.name);
           await this.pause(this.options.lockRetryMs);
@@ -145,6 +146,7 @@ export class Projector {
         if (isFatal(error)) {
           // It keeps its lock on purpose: a standby taking over would only fail the same way.
           progress.failure = error instanceof Error ? error : new Error(String(error));
+          this.countSharers();
           this.options.log.error(`projection ${projection.name} stopped: ${progress.failure.message}`, { err: error });
           return;
         }
@@ -153,6 +155,12 @@ export class Projector {
         await this.pause(TRANSIENT_ERROR_PAUSE_MS);
       }
     }
+  }
+
+  /** The feed is shared by the projections applied here now: held, and not stopped. */
+  private countSharers(): void {
+    const sharers = [...this.progress.values()].filter(({ active, failure }) => active && failure === undefined);
+    this.feed.setSharersCount(sharers.length);
   }
 
   private async holdLock(projectionName: string): Promise<boolean> {
@@ -169,6 +177,7 @@ export class Projector {
     const session = this.lockSessions.get(projectionName);
     this.lockSessions.delete(projectionName);
     this.progress.get(projectionName)!.active = false;
+    this.countSharers();
     await session?.then((opened) => opened.close()).catch(() => undefined);
   }
 

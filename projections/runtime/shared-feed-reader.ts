@@ -2,13 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { EventStore } from '@libs/event-store';
 import { type FeedBatch, readFeedBatch } from './projection-batch';
 
-type KeptBatch = { batch: FeedBatch; givenCount: number; keptAt: number };
+type KeptBatch = { batch: FeedBatch; givenCount: number };
 
 /**
- * How long a projection about to read past a full window waits, at most, for
- * the oldest kept batch to be taken by the projections behind. A batch kept
- * longer than this is not waited for: its last taker is stopped, or too slow
- * for the window to help it.
+ * How long a projection about to read past a full window waits for the
+ * projections behind, at most, counted from the last time one of them took
+ * the oldest kept batch (or the window started): past it, the one behind is
+ * taken to be stuck, and the others go on alone.
  */
 export const ROOM_WAIT_MAX_MS = 500;
 
@@ -34,6 +34,10 @@ export class SharedFeedReader {
   private readonly reading = new Map<string, Promise<FeedBatch>>();
   /** Full batches not yet given to every sharer, oldest first (a Map keeps insertion order). */
   private readonly kept = new Map<string, KeptBatch>();
+  /** The batch after the newest in feed order of those kept: what the projection furthest ahead reads next. */
+  private keyAfterWindow: string | undefined;
+  /** When a batch last left the window, all its takers served, or the window started. */
+  private roomMadeAt = 0;
   /** Projections waiting for room in the window: called when a batch leaves it. */
   private readonly roomWaiters = new Set<() => void>();
 
@@ -44,10 +48,22 @@ export class SharedFeedReader {
    */
   constructor(
     private readonly store: EventStore,
-    private readonly sharersCount: number,
+    private sharersCount: number,
     private readonly keptBatchesMax: number,
     private readonly roomWaitMaxMs = ROOM_WAIT_MAX_MS,
   ) {}
+
+  /**
+   * How many projections read through it now: one whose lock another
+   * process holds, or that stopped, takes no batch, and none is kept or waited
+   * for on its account.
+   */
+  setSharersCount(sharersCount: number): void {
+    if (sharersCount === this.sharersCount) return;
+    this.sharersCount = sharersCount;
+    for (const [key, kept] of this.kept) if (kept.givenCount >= sharersCount) this.kept.delete(key);
+    this.madeRoom();
+  }
 
   async read(after: string | undefined, batchSize: number): Promise<FeedBatch> {
     await this.roomFor(keyOf(after, batchSize));
@@ -97,13 +113,15 @@ export class SharedFeedReader {
   }
 
   /**
-   * Returns once the batch at `key` is kept or being read, the window has
-   * room, or its oldest batch was kept ROOM_WAIT_MAX_MS ago.
+   * For the projection furthest ahead, about to read the batch after the
+   * window: returns once the window has room, or none was made for
+   * ROOM_WAIT_MAX_MS. A projection asking for any other batch (kept,
+   * being read, or behind the window) never waits: it may be the one the
+   * others wait for.
    */
   private async roomFor(key: string): Promise<void> {
-    while (!this.kept.has(key) && !this.reading.has(key) && this.kept.size >= this.keptBatchesMax) {
-      const oldest = this.kept.values().next().value!;
-      const waitMs = oldest.keptAt + this.roomWaitMaxMs - performance.now();
+    while (this.kept.size >= this.keptBatchesMax && key === this.keyAfterWindow && !this.reading.has(key)) {
+      const waitMs = this.roomMadeAt + this.roomWaitMaxMs - performance.now();
       if (waitMs <= 0) return;
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -118,7 +136,11 @@ export class SharedFeedReader {
   }
 
   private keep(key: string, batch: FeedBatch): void {
-    this.kept.set(key, { batch, givenCount: 0, keptAt: performance.now() });
+    // A batch read again behind the window (evicted before the last projection took it) does not move its front.
+    if (this.kept.size === 0 || key === this.keyAfterWindow)
+      this.keyAfterWindow = keyOf(batch.lastPosition, batch.eventsRead);
+    if (this.kept.size === 0) this.roomMadeAt = performance.now();
+    this.kept.set(key, { batch, givenCount: 0 });
     while (this.kept.size > this.keptBatchesMax) this.kept.delete(this.kept.keys().next().value!);
   }
 
@@ -126,12 +148,13 @@ export class SharedFeedReader {
     kept.givenCount += 1;
     if (kept.givenCount >= this.sharersCount) {
       this.kept.delete(key);
-      this.wakeRoomWaiters();
+      this.madeRoom();
     }
     return kept.batch;
   }
 
-  private wakeRoomWaiters(): void {
+  private madeRoom(): void {
+    this.roomMadeAt = performance.now();
     for (const wake of [...this.roomWaiters]) wake();
   }
 }

@@ -23,6 +23,21 @@ function feedOf(count: number) {
   return { store: { readAll } as unknown as EventStore, reads };
 }
 
+/** A feed that grows by `append`; each read sees the events there when it started. */
+function growingFeedOf(initialCount: number) {
+  const full = feedOf(100);
+  const reads: Array<string | undefined> = [];
+  let count = initialCount;
+  async function* readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    reads.push(options.afterPosition);
+    const seen = count;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    let index = 0;
+    for await (const event of full.store.readAll(options)) if (index++ < seen) yield event;
+  }
+  return { store: { readAll } as unknown as EventStore, reads, append: (added: number) => (count += added) };
+}
+
 describe('SharedFeedReader', () => {
   describe('when three projections read the same full batches', () => {
     it('reads each batch from the store once, the next one ahead, and gives every projection the same events', async () => {
@@ -77,6 +92,22 @@ describe('SharedFeedReader', () => {
       for (const after of [undefined, '10', '20', '30']) expect(reads.filter((read) => read === after)).toHaveLength(1);
     });
 
+    it('never waits on account of projections that take no batch (locked elsewhere, or stopped)', async () => {
+      const { store, reads } = feedOf(80);
+      const reader = new SharedFeedReader(store, 3, 2, 60_000);
+      reader.setSharersCount(2);
+
+      // Two projections in step; the third never reads. Waiting for it would time the test out.
+      let after: string | undefined;
+      for (let index = 0; index < 6; index++) {
+        const [first] = await Promise.all([reader.read(after, 10), reader.read(after, 10)]);
+        after = first.lastPosition;
+      }
+
+      expect(after).toBe('60');
+      expect(new Set(reads).size).toBe(reads.length);
+    });
+
     it('does not wait for a projection that stopped taking batches: past the wait, it reads alone', async () => {
       const { store } = feedOf(60);
       const reader = new SharedFeedReader(store, 2, 2, 30);
@@ -87,6 +118,22 @@ describe('SharedFeedReader', () => {
       const batch = await reader.read('30', 10);
 
       expect(batch.lastPosition).toBe('40');
+    });
+  });
+
+  describe('when a projection joins a read that comes back short', () => {
+    it('reads again, and so sees an event appended after the read it joined had started', async () => {
+      const { store, reads, append } = growingFeedOf(3);
+      const reader = new SharedFeedReader(store, 2, 4);
+
+      const first = reader.read(undefined, 10);
+      await new Promise((resolve) => setImmediate(resolve));
+      append(2);
+      const second = await reader.read(undefined, 10);
+
+      expect((await first).eventsRead).toBe(3);
+      expect(second.eventsRead).toBe(5);
+      expect(reads).toEqual([undefined, undefined]);
     });
   });
 
