@@ -67,7 +67,7 @@ async function loadBalanceRows(
 
 async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<BalanceTable>, rows: BalanceRow[]) {
   if (rows.length === 0) return;
-  const { columns, fields, record } = BALANCE_RECORDSET;
+  const { columns, fields, record, json } = BALANCE_RECORDSET;
   await tx.query(
     `insert into ${balances} (${columns})
      select ${fields} from json_to_recordset($1::json) as batch(${record})
@@ -75,7 +75,7 @@ async function saveBalanceRows(tx: SqlExecutor, { balances }: TableNames<Balance
        balance = excluded.balance, frozen_credits = excluded.frozen_credits, version = excluded.version, last_position = excluded.last_position,
        last_event_at = excluded.last_event_at, consumes_count = excluded.consumes_count,
        recharges_count = excluded.recharges_count, bonuses_count = excluded.bonuses_count, projected_at = now()`,
-    [JSON.stringify(rows)],
+    [json(rows)],
   );
 }
 

@@ -100,9 +100,9 @@ async function loadLedgerHeads(
 
 async function insertEntries(tx: SqlExecutor, { ledger_entries }: TableNames<LedgerTable>, entries: LedgerEntry[]) {
   if (entries.length === 0) return;
-  const { columns, fields, record } = ENTRY_RECORDSET;
+  const { columns, fields, record, json } = ENTRY_RECORDSET;
   await tx.query(
     `insert into ${ledger_entries} (${columns}) select ${fields} from json_to_recordset($1::json) as batch(${record})`,
-    [JSON.stringify(entries)],
+    [json(entries)],
   );
 }

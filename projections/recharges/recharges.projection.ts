@@ -153,14 +153,14 @@ async function loadVersions(tx: SqlExecutor, names: TableNames<RechargesTable>, 
 
 async function upsertRecharges(tx: SqlExecutor, names: TableNames<RechargesTable>, rows: RechargeRow[]) {
   if (rows.length === 0) return;
-  const { columns, fields, record } = RECHARGE_RECORDSET;
+  const { columns, fields, record, json } = RECHARGE_RECORDSET;
   await tx.query(
     `insert into ${names.recharges} (${columns})
      select ${fields} from json_to_recordset($1::json) as batch(${record})
      on conflict (user_id, recharge_id) do update set status = excluded.status,
        amount_refunded = excluded.amount_refunded, credits_taken_back = excluded.credits_taken_back,
        dispute_id = excluded.dispute_id, disputed_at = excluded.disputed_at, updated_at = now()`,
-    [JSON.stringify(rows)],
+    [json(rows)],
   );
 }
 
