@@ -235,6 +235,35 @@ describe('CreditsCommandRunner on PGlite', () => {
     });
   });
 
+  describe('when one group of a batch fails to append', () => {
+    it('answers the groups stored before it, fails only its own commands, and goes on with the next', async () => {
+      const failingRecharges: EventStore = Object.assign(Object.create(store) as EventStore, {
+        appendToStream: ((streamId, events, options) =>
+          events.some((event) => event.type === 'RechargeCompleted')
+            ? Promise.reject(new Error('connection lost'))
+            : store.appendToStream(streamId, events, options)) satisfies EventStore['appendToStream'],
+      });
+      const batching = new CreditsCommandRunner(failingRecharges, 3, metrics);
+      await batching.run(grant('grant-1', 5));
+
+      const results = await Promise.allSettled([
+        batching.run(consume('upload-1', 1)),
+        batching.run(consume('upload-2', 1)),
+        batching.run(recharge('pi_1', 5)),
+        batching.run(consume('upload-3', 1)),
+      ]);
+
+      expect(results.map((result) => (result.status === 'fulfilled' ? result.value.kind : 'failed'))).toEqual([
+        'recorded',
+        'recorded',
+        'failed',
+        'recorded',
+      ]);
+      const types = (await collectStream(store, streamId)).map((event) => event.type);
+      expect(types).toEqual(['BonusGranted', 'CreditsConsumed', 'CreditsConsumed', 'CreditsConsumed']);
+    });
+  });
+
   describe('when another process granted credits after this one cached the stream', () => {
     it('reads the stream before refusing, and records the consumption the new credits pay for', async () => {
       const cachedHere = runner(3);

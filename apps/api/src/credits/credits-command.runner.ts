@@ -13,7 +13,7 @@ import { CreditsMetrics } from './credits-metrics';
 import { foldCreditsStream, toEventToAppend } from './credits-stream.reader';
 import { CreditsStateCache } from './credits-state.cache';
 import { type DecidedBatch, decideInOrder } from './decide-in-order';
-import { PerStreamBatches } from './per-stream-batches';
+import { type BatchEntry, PerStreamBatches } from './per-stream-batches';
 
 export type CreditsCommandResult =
   | { kind: 'recorded' | 'replayed'; userId: string; outcome: CommandOutcome }
@@ -78,12 +78,21 @@ export class CreditsCommandRunner {
   /**
    * Consumptions and bonuses go together; any other command (a recharge, a
    * refund, a dispute) is decided and appended on its own, between them, in
-   * the order the commands came.
+   * the order the commands came. Each group is answered when it is stored: a
+   * later group's failure fails only that group's commands, never a stored one.
    */
-  private async runBatch(streamId: string, commands: readonly CreditsCommand[]): Promise<CreditsCommandResult[]> {
-    const results: CreditsCommandResult[] = [];
-    for (const group of groupsInOrder(commands)) results.push(...(await this.runWithRetries(streamId, group)));
-    return results;
+  private async runBatch(streamId: string, entries: ReadonlyArray<CommandEntry>): Promise<void> {
+    for (const group of groupsInOrder(entries)) {
+      try {
+        const results = await this.runWithRetries(
+          streamId,
+          group.map((entry) => entry.item),
+        );
+        group.forEach((entry, index) => entry.resolve(results[index]));
+      } catch (error) {
+        group.forEach((entry) => entry.reject(error));
+      }
+    }
   }
 
   private async runWithRetries(streamId: string, commands: readonly CreditsCommand[]): Promise<CreditsCommandResult[]> {
@@ -205,13 +214,15 @@ export class CreditsCommandRunner {
 
 type StateToDecideOn = { state: CreditsState; current: boolean };
 
+type CommandEntry = BatchEntry<CreditsCommand, CreditsCommandResult>;
+
 /** Runs of consecutive consumptions and bonuses, and every other command alone, in order. */
-function groupsInOrder(commands: readonly CreditsCommand[]): CreditsCommand[][] {
-  const groups: CreditsCommand[][] = [];
-  for (const command of commands) {
+function groupsInOrder(entries: ReadonlyArray<CommandEntry>): CommandEntry[][] {
+  const groups: CommandEntry[][] = [];
+  for (const entry of entries) {
     const last = groups[groups.length - 1];
-    if (last !== undefined && decidedTogether(command) && decidedTogether(last[0])) last.push(command);
-    else groups.push([command]);
+    if (last !== undefined && decidedTogether(entry.item) && decidedTogether(last[0].item)) last.push(entry);
+    else groups.push([entry]);
   }
   return groups;
 }

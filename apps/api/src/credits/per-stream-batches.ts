@@ -1,4 +1,9 @@
-type Waiting<Item, Result> = { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void };
+/** An item of a batch, with the functions that answer its caller. */
+export type BatchEntry<Item, Result> = {
+  readonly item: Item;
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: unknown) => void;
+};
 
 /**
  * Runs the work of one stream one batch at a time within this process: items
@@ -10,11 +15,16 @@ type Waiting<Item, Result> = { item: Item; resolve: (result: Result) => void; re
  * Holds an entry per stream with work waiting or running, none once it drains.
  */
 export class PerStreamBatches<Item, Result> {
-  private readonly waiting = new Map<string, Array<Waiting<Item, Result>>>();
+  private readonly waiting = new Map<string, Array<BatchEntry<Item, Result>>>();
 
   constructor(
-    /** Answers every item of the batch, in order; a throw fails them all. */
-    private readonly runBatch: (streamId: string, items: readonly Item[]) => Promise<Result[]>,
+    /**
+     * Answers the batch's entries, each as soon as its outcome is known (a
+     * batch may be written in parts: one part's failure must not fail the
+     * parts already stored). An entry still unanswered when it returns, or
+     * when it throws, gets the throw.
+     */
+    private readonly runBatch: (streamId: string, entries: ReadonlyArray<BatchEntry<Item, Result>>) => Promise<void>,
     private readonly itemsMax: number,
   ) {}
 
@@ -38,15 +48,14 @@ export class PerStreamBatches<Item, Result> {
     const queue = this.waiting.get(streamId)!;
     while (queue.length > 0) {
       const batch = queue.slice(0, this.itemsMax);
+      let failure: unknown = new Error(`stream ${streamId}: the batch left an item unanswered`);
       try {
-        const results = await this.runBatch(
-          streamId,
-          batch.map((waiting) => waiting.item),
-        );
-        batch.forEach((waiting, index) => waiting.resolve(results[index]));
+        await this.runBatch(streamId, batch);
       } catch (error) {
-        batch.forEach((waiting) => waiting.reject(error));
+        failure = error;
       }
+      // A promise settles once: this reaches only the entries the batch left unanswered.
+      batch.forEach((entry) => entry.reject(failure));
       queue.splice(0, batch.length);
     }
     this.waiting.delete(streamId);
