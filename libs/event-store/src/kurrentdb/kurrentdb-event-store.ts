@@ -24,6 +24,7 @@ import {
   StreamPage,
   applicationStreamsFilter,
   assertAppendable,
+  assertStoredAsAppended,
   checkedBatchSize,
   eventDataOf,
   kurrentPositionOf,
@@ -71,7 +72,10 @@ export class KurrentDbEventStore implements EventStore {
   /**
    * KurrentDB answers an append with the last revision and one position; the
    * port wants each event's position, so the appended events are read back
-   * (one stream read of at most APPEND_EVENTS_MAX events).
+   * (one stream read of at most APPEND_EVENTS_MAX events). Read back, they
+   * also tell a retried append (acknowledged, nothing written) from another
+   * batch with the same ids, which KurrentDB acknowledges alike: that one is
+   * a DuplicateEventIdError (see assertStoredAsAppended).
    */
   async appendToStream(
     streamId: string,
@@ -90,10 +94,7 @@ export class KurrentDbEventStore implements EventStore {
     }
     const firstVersion = streamVersionOf(lastRevision) - events.length + 1;
     const stored = await this.readRange(streamId, firstVersion, events.length);
-    const ids = events.map((event) => event.id);
-    if (stored.map((event) => event.id).join() !== ids.join()) {
-      throw new Error(`stream ${streamId}: the events read back at version ${firstVersion} are not those appended`);
-    }
+    assertStoredAsAppended(streamId, firstVersion, events, stored);
     const recorded = stored.map(({ id, streamVersion, globalPosition }) => ({ id, streamVersion, globalPosition }));
     const last = recorded[recorded.length - 1];
     return { nextStreamVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, events: recorded };

@@ -13,7 +13,8 @@ import {
   jsonEvent,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
-import { VersionConflictError } from '../event-store.errors';
+import { stringify } from 'safe-stable-stringify';
+import { DuplicateEventIdError, VersionConflictError } from '../event-store.errors';
 import {
   APPEND_EVENTS_MAX,
   type EventToAppend,
@@ -188,6 +189,58 @@ export function recordedEventOf(event: KurrentRecordedEvent): RecordedEvent {
     globalPosition: globalPositionOf(event.position),
     recordedAt: event.created.toISOString(),
   };
+}
+
+// ---- Retried appends: KurrentDB acknowledges an append whose ids it holds, whatever the events say.
+
+/**
+ * Metadata that says when and why an event was recorded, not what it is: the
+ * command's time (`occurredAt`) and what caused it (`causedBy`, e.g. another
+ * Stripe delivery). A retry of the same event at another time, or for another
+ * delivery, repeats it: a recharge claim relies on that (see README.md,
+ * "One payment, one user, ledger-wide").
+ */
+export const RECORDING_CONTEXT_METADATA_KEYS: readonly string[] = ['occurredAt', 'causedBy'];
+
+/**
+ * What an event is, as canonical JSON: its type, schema version, data and
+ * metadata but its recording context. Both sides go through JSON first, as
+ * the client stores them (undefined fields dropped, dates as strings).
+ */
+function contentOf(event: EventToAppend): string {
+  const metadata = Object.fromEntries(
+    Object.entries(event.metadata).filter(([key]) => !RECORDING_CONTEXT_METADATA_KEYS.includes(key)),
+  );
+  const asStored: unknown = JSON.parse(
+    JSON.stringify({ type: event.type, schemaVersion: event.schemaVersion, data: event.data ?? null, metadata }),
+  );
+  return stringify(asStored) ?? '';
+}
+
+/**
+ * Checks the events read back after an append, at the versions KurrentDB
+ * answered, against the batch. KurrentDB acknowledges an append at an old
+ * expected revision as already committed, writing nothing, when the ids after
+ * that revision are the batch's: it compares ids only. Ids are derived from
+ * the stream, the idempotency key and the index, so another decision under
+ * the same key (another amount, or the same request priced otherwise) has the
+ * same ids. The acknowledgement is trusted only when the stored events are
+ * the ones appended; otherwise the batch was not written, as on the SQL
+ * stores: `DuplicateEventIdError`, and the caller reads what is stored.
+ */
+export function assertStoredAsAppended(
+  streamId: string,
+  firstVersion: number,
+  appended: readonly EventToAppend[],
+  stored: readonly RecordedEvent[],
+): void {
+  const ids = appended.map((event) => event.id);
+  if (stored.map((event) => event.id).join() !== ids.join()) {
+    throw new Error(`stream ${streamId}: the events read back at version ${firstVersion} are not those appended`);
+  }
+  if (stored.some((event, index) => contentOf(event) !== contentOf(appended[index]))) {
+    throw new DuplicateEventIdError(streamId, ids);
+  }
 }
 
 // ---- Stream listing: KurrentDB keeps no sorted index of stream names.

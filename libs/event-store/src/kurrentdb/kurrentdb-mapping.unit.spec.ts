@@ -7,12 +7,13 @@ import {
   WrongExpectedVersionError,
 } from '@kurrent/kurrentdb-client';
 import { WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
-import { VersionConflictError } from '../event-store.errors';
+import { DuplicateEventIdError, VersionConflictError } from '../event-store.errors';
 import {
   StreamPage,
   actualVersionOf,
   applicationStreamsFilter,
   assertAppendable,
+  assertStoredAsAppended,
   compareUtf8,
   eventDataOf,
   globalPositionOf,
@@ -191,6 +192,56 @@ describe('KurrentDB mapping', () => {
         position: { commit: 1n, prepare: 1n },
       } as KurrentRecordedEvent;
       expect(() => recordedEventOf(foreign)).toThrow(/ledger metadata/);
+    });
+  });
+
+  describe('events read back after an append KurrentDB acknowledged', () => {
+    const appended = {
+      id: 'e-1',
+      type: 'CreditsConsumed',
+      schemaVersion: 1,
+      data: { amount: 8, note: undefined },
+      metadata: { idempotencyKey: 'K', payloadFingerprint: 'fp-1', occurredAt: '2026-11-28T00:00:00.000Z' },
+    };
+    const storedAs = (event: Partial<typeof appended>) => ({
+      ...appended,
+      data: { amount: 8 },
+      ...event,
+      streamId: STREAM,
+      streamVersion: 2,
+      globalPosition: '10',
+      recordedAt: '2026-11-28T00:00:00.000Z',
+    });
+
+    it('are trusted when they are the events appended, as JSON stores them, whenever and whyever recorded', () => {
+      expect(() => assertStoredAsAppended(STREAM, 2, [appended], [storedAs({})])).not.toThrow();
+      const later = { ...appended.metadata, occurredAt: '2026-11-29T00:00:00.000Z', causedBy: { by: 'retry' } };
+      expect(() => assertStoredAsAppended(STREAM, 2, [appended], [storedAs({ metadata: later })])).not.toThrow();
+    });
+
+    it('are another decision under the same ids when type, schema version, data or metadata differ', () => {
+      const others = [
+        { type: 'BonusGranted' },
+        { schemaVersion: 2 },
+        { data: { amount: 1, note: undefined } },
+        { metadata: { ...appended.metadata, payloadFingerprint: 'fp-2' } },
+      ];
+      for (const other of others) {
+        let thrown: unknown;
+        try {
+          assertStoredAsAppended(STREAM, 2, [appended], [storedAs(other)]);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(DuplicateEventIdError);
+        expect(thrown).toMatchObject({ streamId: STREAM, eventIds: ['e-1'] });
+      }
+    });
+
+    it('are a bug, not a duplicate, when their ids are not those appended', () => {
+      const check = () => assertStoredAsAppended(STREAM, 2, [appended], [storedAs({ id: 'e-2' })]);
+      expect(check).toThrow(/not those appended/);
+      expect(check).not.toThrow(DuplicateEventIdError);
     });
   });
 
