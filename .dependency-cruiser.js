@@ -1,5 +1,5 @@
 /**
- * The layering rules of DESIGN.md, checked on every `npm test`.
+ * The layering rules of docs/architecture.md ("Layering"), checked on every `npm test`.
  * @type {import('dependency-cruiser').IConfiguration}
  */
 module.exports = {
