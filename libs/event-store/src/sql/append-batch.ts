@@ -21,7 +21,10 @@ export type StreamAppendOutcome = AppendResult | VersionConflictError;
  * violation: the caller then appends stream by stream.
  *
  * `order by o` makes identity values (global positions) follow the batch's
- * order, so within a stream positions grow with versions.
+ * order, so within a stream positions grow with versions. The batch is in
+ * stream id order, whatever the order its appends came in: two processes
+ * whose batches touch the same streams then take their index entries in the
+ * same order, and one waits for the other instead of deadlocking.
  */
 const APPEND_BATCH_SQL = `
   with batch as (
@@ -70,7 +73,7 @@ export async function appendBatch(db: SqlExecutor, appends: readonly StreamAppen
 
 function batchRecords(appends: readonly StreamAppend[]) {
   let order = 0;
-  return appends.flatMap(({ streamId, events, expectedVersion }) =>
+  return [...appends].sort(byStreamId).flatMap(({ streamId, events, expectedVersion }) =>
     events.map((event, index) => ({
       o: order++,
       stream_id: streamId,
@@ -83,6 +86,10 @@ function batchRecords(appends: readonly StreamAppend[]) {
       expected: expectedVersion,
     })),
   );
+}
+
+function byStreamId(a: StreamAppend, b: StreamAppend): number {
+  return a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0;
 }
 
 function appendResultOf(rows: readonly BatchRow[]): AppendResult {

@@ -51,3 +51,14 @@ export function uniqueViolationConstraint(error: unknown): string | undefined {
   if (code !== '23505') return undefined;
   return typeof constraint === 'string' ? constraint : '';
 }
+
+/**
+ * A deadlock (40P01) or serialization failure (40001): the server rolled the
+ * transaction back to let a concurrent one go on. Nothing of it is stored;
+ * for an append it is a lost race, like a version conflict: decide again.
+ */
+export function isTransactionRolledBackByServer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code } = error as { code?: unknown };
+  return code === '40P01' || code === '40001';
+}

@@ -12,7 +12,12 @@ import {
   READ_BATCH_SIZE_MAX,
 } from '../event-store.port';
 import { type ExpectedVersion, assertValidExpectedVersion, matchesExpectedVersion } from '../expected-version';
-import { type SqlDriver, type SqlExecutor, uniqueViolationConstraint } from './sql-driver';
+import {
+  type SqlDriver,
+  type SqlExecutor,
+  isTransactionRolledBackByServer,
+  uniqueViolationConstraint,
+} from './sql-driver';
 import { appendBatch } from './append-batch';
 import { type BatchOfAppends, GroupCommit } from './group-commit';
 
@@ -109,10 +114,13 @@ export class SqlEventStore implements EventStore {
   }
 
   /**
-   * Writes a group commit's batch in one statement. A unique violation (a
-   * version taken by another process in between, or an event id stored
-   * already) fails the statement for all: each append is then tried alone,
-   * which tells them apart.
+   * Writes a group commit's batch in one statement. Any failure of the
+   * statement fails it for all its appends: a unique violation (a version
+   * taken by another process in between, or an event id stored already), a
+   * deadlock, a value the database refuses in one append, a lost connection.
+   * Each append is then tried alone, which tells them apart, so that one
+   * append never fails another. Trying again is safe even if the statement
+   * committed before its answer was lost: each append names its version.
    */
   private async flushBatch(batch: BatchOfAppends): Promise<void> {
     let outcomes;
@@ -121,8 +129,7 @@ export class SqlEventStore implements EventStore {
         this.driver,
         batch.map((write) => write.append),
       );
-    } catch (error) {
-      if (uniqueViolationConstraint(error) === undefined) throw error;
+    } catch {
       await Promise.all(
         batch.map(({ append, resolve, reject }) =>
           this.appendWithRetries(append.streamId, append.events, append.expectedVersion).then(resolve, reject),
@@ -164,7 +171,7 @@ export class SqlEventStore implements EventStore {
     expectedVersion: ExpectedVersion,
   ): Promise<unknown> {
     const constraint = uniqueViolationConstraint(error);
-    if (constraint === 'events_stream_version_unique') {
+    if (constraint === 'events_stream_version_unique' || isTransactionRolledBackByServer(error)) {
       return new VersionConflictError(streamId, expectedVersion, undefined);
     }
     if (constraint === 'events_event_id_unique') {
