@@ -52,6 +52,8 @@ describe.each(storeKindsUnderTest())('reading one’s own writes on %s', (kind) 
     it.each([
       ['not a number', 'abc', 400, '/problems/invalid-position'],
       ['a position no event holds', '999999999', 400, '/problems/unknown-position'],
+      ['one above the largest 64-bit position', '9223372036854775808', 400, '/problems/unknown-position'],
+      ['of 19 nines, far above it', '9999999999999999999', 400, '/problems/unknown-position'],
     ])('refuses a minPosition that is %s', async (_, minPosition, status, type) => {
       const response = await http()
         .get(`/v1/users/u/balance`)

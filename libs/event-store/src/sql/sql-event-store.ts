@@ -285,6 +285,8 @@ export class SqlEventStore implements EventStore {
   }
 
   async hasPassed(checkpoint: string | undefined, position: string): Promise<boolean> {
+    // Positions are bigints: a larger number is no event's, and the cast below would fail on it.
+    if (BigInt(checkedPosition(position)) > POSITION_MAX) throw new UnknownPositionError(position);
     const [row] = await this.driver.query<{ known: boolean; passed: boolean }>(
       `select exists (select from events where global_position = $1::bigint) as known,
               exists (select from events e join events c on c.global_position = $2::bigint
@@ -415,6 +417,9 @@ function checkedBatchSize(batchSize = READ_BATCH_SIZE_DEFAULT): number {
   }
   return batchSize;
 }
+
+/** The largest global position a `bigint` identity column holds. */
+const POSITION_MAX = 2n ** 63n - 1n;
 
 function checkedPosition(position: string): string {
   if (!/^[0-9]{1,19}$/.test(position)) throw new RangeError(`not a global position: ${position}`);
