@@ -150,6 +150,8 @@ export class CreditsCommandRunner {
     duplicate: DuplicateEventIdError,
   ): Promise<CreditsCommandResult[]> {
     if (commands.length === 1) return [await this.answerDuplicate(streamId, commands[0], duplicate)];
+    // The cache is behind what holds the duplicate: each command alone decides on the stream read.
+    this.states.delete(streamId);
     const results: CreditsCommandResult[] = [];
     for (const command of commands) results.push(...(await this.runWithRetries(streamId, [command])));
     return results;
