@@ -438,6 +438,62 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
     });
   });
 
+  describe('strings the ledger cannot store (a NUL, a lone surrogate) are refused with 400 naming where', () => {
+    type Send = (userId: string) => Promise<Response>;
+    const consumeWith =
+      (body: Body): Send =>
+      (userId) =>
+        consume(userId, body);
+    const CASES: Array<[string, Send, string]> = [
+      ['a NUL in a reference', consumeWith({ feature: 'face_swap', reference: 'up\u0000load' }), 'body.reference'],
+      [
+        'a lone surrogate deep in metadata',
+        consumeWith({ feature: 'face_swap', reference: 'r', metadata: { a: { b: ['ok', 'x\ud800'] } } }),
+        'body.metadata.a.b[1]',
+      ],
+      [
+        'a NUL in a metadata key',
+        consumeWith({ feature: 'face_swap', reference: 'r', metadata: { ['k\u0000']: 'v' } }),
+        'body.metadata.k\ufffd',
+      ],
+      [
+        'a lone surrogate in a bonus reason',
+        (userId) => grantBonus(userId, { amount: 1, reason: '\udc00' }, { idempotencyKey: randomUUID() }),
+        'body.reason',
+      ],
+      [
+        'a NUL in a recharge id',
+        (userId) => recharge(userId, { ...rechargeOf(5), rechargeId: 'pi_\u0000' }),
+        'body.rechargeId',
+      ],
+      [
+        'a NUL in a query parameter',
+        (userId) => http().get(`/v1/users/${userId}/ledger?cursor=%00`).set('Authorization', bearer('read')),
+        'query.cursor',
+      ],
+      [
+        'a NUL in a path segment',
+        () => http().get('/v1/users/user%00x/balance').set('Authorization', bearer('read')),
+        'path segment "user\ufffdx"',
+      ],
+      [
+        'a lone surrogate in a path segment (invalid UTF-8)',
+        () => http().get('/v1/users/user%ED%A0%80/balance').set('Authorization', bearer('read')),
+        'path (malformed percent-encoding)',
+      ],
+    ];
+
+    it.each(CASES)('%s', async (_, send, field) => {
+      const userId = await givenUserWith(5);
+
+      const response = await send(userId);
+
+      expectProblem(response, { status: 400, type: '/problems/invalid-request' });
+      expect(response.body.errors).toEqual([expect.objectContaining({ field })]);
+      await expectBalance(userId, { balance: 5, version: 1 });
+    });
+  });
+
   describe('POST /v1/users/{userId}/bonuses', () => {
     describe('when the bonus is new', () => {
       it('grants the amount and answers 201 with the movement', async () => {

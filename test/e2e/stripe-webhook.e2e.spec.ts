@@ -21,6 +21,7 @@ import {
   stripeConfigUnderTest,
   stripeWebhookClient,
 } from '../support/stripe-webhook-client';
+import { restoreRewrittenStrings } from '@libs/http';
 import request from 'supertest';
 import { type TestApp, bearer, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
@@ -276,6 +277,33 @@ describe.each(storeKindsUnderTest())('Stripe webhook on %s', (kind) => {
       for (const name of ['session', 'paymentIntent', 'charge'] as const) {
         expect(await stripe.deliveryOf(payment[name].id)).toMatchObject({ deliveries: 3 });
       }
+    });
+
+    it('credits a signed session whose metadata holds a NUL and a lone surrogate, and keeps them recoverable', async () => {
+      const userId = newUser();
+      const paymentIntentId = stripeId('pi');
+      const hostile = { note: 'before\u0000after', ['key\u0000']: 'lone \ud800 surrogate' };
+      const session = checkoutSessionCompleted({
+        client_reference_id: userId,
+        payment_intent: paymentIntentId,
+        metadata: { userId, packId: 'credits_100', ...hostile },
+      });
+      const parked = paymentIntentSucceeded({ customer: stripeId('cus'), metadata: { credits: '300', ...hostile } });
+
+      const credited = await stripe.deliver(session).expect(200);
+      const parking = await stripe.deliver(parked).expect(200);
+
+      expect(credited.body).toEqual({ eventId: session.id, status: 'credited', userId, rechargeId: paymentIntentId });
+      expect(parking.body).toMatchObject({ status: 'parked' });
+      expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+      expect(await stripe.deliveryOf(session.id)).toMatchObject({ status: 'credited', deliveries: 1 });
+      // The parked payment's Stripe object is stored with those strings rewritten, and restored exactly.
+      const listed = await stripe.admin().get('/v1/admin/unmatched-payments').expect(200);
+      const stored = (listed.body.payments as Array<{ paymentId: string; object: { metadata: object } }>).find(
+        (payment) => payment.paymentId === objectOf(parked).id,
+      );
+      expect(stored?.object.metadata).not.toEqual(objectOf(parked).metadata);
+      expect(restoreRewrittenStrings(stored?.object.metadata)).toEqual(objectOf(parked).metadata);
     });
 
     it('credits a delayed payment method when its async payment succeeds', async () => {
@@ -577,8 +605,8 @@ describe('Stripe webhook without STRIPE_WEBHOOK_SECRET', () => {
   });
 });
 
-function objectOf(event: StripeTestEvent): { id: string; payment_intent: string } {
-  return event.data.object as { id: string; payment_intent: string };
+function objectOf(event: StripeTestEvent): { id: string; payment_intent: string; metadata: object } {
+  return event.data.object as { id: string; payment_intent: string; metadata: object };
 }
 
 function permutations<T>(items: readonly T[]): T[][] {

@@ -4,3 +4,4 @@ export * from './json-body';
 export * from './metrics/metrics-registry';
 export * from './problems/problem-details';
 export * from './public-route';
+export * from './storable-strings';

@@ -1,6 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { ProblemException } from './problems/problem-details';
+import { refuseUnstorableStrings } from './storable-strings';
 
 export const REQUEST_BODY_LIMIT = '64kb';
 /** Deeper bodies are refused before validation, whose recursive copy would overflow the stack. */
@@ -22,7 +23,8 @@ export function acceptRawBodiesAt(app: NestExpressApplication, path: string): vo
 }
 
 /**
- * JSON bodies up to 64 KiB and 16 levels deep. Body-parser's own errors
+ * JSON bodies up to 64 KiB and 16 levels deep, and no string anywhere in a
+ * request that PostgreSQL cannot store (see storable-strings.ts). Body-parser's own errors
  * (malformed JSON, too large) become problem details here, before NestJS
  * would turn them into generic ones.
  */
@@ -30,6 +32,7 @@ export function acceptJsonBodies(app: NestExpressApplication): void {
   app.useBodyParser('json', { limit: REQUEST_BODY_LIMIT });
   app.use(bodyParserErrorsAsProblems);
   app.use(refuseDeepBodies);
+  app.use(refuseUnstorableStrings);
 }
 
 function bodyParserErrorsAsProblems(error: unknown, _request: Request, _response: Response, next: NextFunction): void {
@@ -42,9 +45,11 @@ function bodyParserErrorsAsProblems(error: unknown, _request: Request, _response
     );
   }
   if (type === 'entity.too.large' || status === 413) {
+    // The parser that refused it says its limit: the webhook's raw body may be larger than a JSON body.
+    const { limit } = error as { limit?: unknown };
     return next(
       ProblemException.of(413, 'payload-too-large', 'Payload too large', {
-        detail: `the body is over ${REQUEST_BODY_LIMIT}`,
+        detail: typeof limit === 'number' ? `the body is over ${limit} bytes` : 'the body is too large',
       }),
     );
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ProblemException } from '@libs/http';
+import { ProblemException, storableInPostgres } from '@libs/http';
 import type { StripeEventEnvelope } from '@libs/stripe';
 import Stripe from 'stripe';
 
@@ -25,7 +25,8 @@ export class StripeWebhookVerifier {
     }
     if (!Buffer.isBuffer(rawBody)) throw invalidDelivery('the body must be the raw JSON Stripe sent');
     if (signature === undefined || signature === '') throw invalidDelivery('the Stripe-Signature header is missing');
-    return envelopeOf(this.constructEvent(rawBody, signature));
+    // A signed event is Stripe's: what PostgreSQL cannot store in it is rewritten (reversibly), never refused.
+    return envelopeOf(storableInPostgres(this.constructEvent(rawBody, signature)));
   }
 
   private constructEvent(rawBody: Buffer, signature: string): unknown {

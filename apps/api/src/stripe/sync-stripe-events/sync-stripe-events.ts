@@ -1,4 +1,5 @@
 import type { StripeEventEnvelope } from '@libs/stripe';
+import { storableInPostgres } from '@libs/http';
 import { DELIVERY_STATUSES, type DeliveryOutcome, type DeliveryStatus } from '@projections';
 import type Stripe from 'stripe';
 import type { StripeIngestion } from '../stripe-ingestion.service';
@@ -47,7 +48,8 @@ export async function feedListedEvents(
   ) as SyncSummary['outcomes'];
   for (const { id } of listed) {
     // Fetched one at a time so that memory holds ids, not 30 days of payloads.
-    const event: StripeEventEnvelope = await dependencies.stripe.events.retrieve(id);
+    // Stored as the webhook stores it: strings PostgreSQL cannot hold are rewritten, reversibly.
+    const event: StripeEventEnvelope = storableInPostgres(await dependencies.stripe.events.retrieve(id));
     const outcome = await receiveInOrder(dependencies, event);
     outcomes[outcome.status] += 1;
     dependencies.log(eventLine(event, outcome));
