@@ -1,6 +1,7 @@
 export * from './event-store.errors';
 export * from './event-store.port';
 export * from './expected-version';
+export * from './transient-failure';
 export * from './open-event-store';
 export { type SqlMigration, migrate } from './sql/migrate';
 export { EVENT_STORE_MIGRATIONS } from './sql/migrations';

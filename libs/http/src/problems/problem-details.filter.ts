@@ -1,8 +1,13 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { isTransientStoreFailure } from '@libs/event-store';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ProblemException, problemType } from './problem-details';
 
-/** Every error leaves the API as application/problem+json; unexpected ones are logged and answered 500. */
+/**
+ * Every error leaves the API as application/problem+json; a passing fault of
+ * a store is answered 503 with Retry-After, anything unexpected is logged and
+ * answered 500.
+ */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ProblemDetailsFilter.name);
@@ -23,6 +28,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) return fromHttpException(exception);
     const status = httpStatusOfFramework(exception);
     if (status !== undefined) return fromFrameworkError(status, exception as Error);
+    if (isTransientStoreFailure(exception)) return STORE_UNAVAILABLE;
     return {
       type: problemType('internal-error'),
       title: 'Internal server error',
@@ -30,6 +36,20 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     };
   }
 }
+
+/**
+ * A passing fault of a store (see isTransientStoreFailure), told apart from a
+ * bug: the client may not know whether its request was applied, and a retry
+ * with the same idempotency key is how it finds out, safely.
+ */
+const STORE_UNAVAILABLE: ProblemDetails = {
+  type: problemType('store-unavailable'),
+  title: 'Store unavailable',
+  status: HttpStatus.SERVICE_UNAVAILABLE,
+  detail:
+    'the database failed for a moment (a lost connection, a timeout, a restart); whether this request was applied ' +
+    'is unknown: send it again with the same Idempotency-Key, which applies it at most once',
+};
 
 function fromHttpException(exception: HttpException): ProblemDetails {
   const status = exception.getStatus();
