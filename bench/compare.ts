@@ -1,10 +1,10 @@
 /**
  * `npm run bench -- compare --peers DIR [--reps 3] [--workloads w1,w2,w3]
  *   [--hot-grant 1000 --hot-ops 2000] [--out FILE.jsonl]`
- * Runs our ledger and both peers of DIR (an installed copy of
- * ../shared/bench-peers) for each workload, `--reps` times, alternating, one
+ * Runs our ledger and both peers of DIR (the peers folder, its
+ * dependencies installed) for each workload, `--reps` times, alternating, one
  * child process per run (as the peers' bench-all.mjs does), then prints the
- * medians and the ratios the issue sets as goals. `--hot-grant/--hot-ops` go
+ * medians and the ratios of our figures to the peers'. `--hot-grant/--hot-ops` go
  * to Emmett's W2 only (at the defaults it runs for about 19 minutes).
  * A tool, not a test: the figures depend on the machine.
  */

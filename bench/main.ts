@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given).
- * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of ../shared/bench-peers.
+ * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of the peers folder (`--peers DIR`).
  * `npm run bench -- http [--json] [--store pglite] [flags]`: consumes through the API under autocannon (see bench/http.bench.ts).
  * `npm run bench -- compare --peers DIR`: ours and the peers side by side (see bench/compare.ts).
  */

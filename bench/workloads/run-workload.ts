@@ -16,7 +16,7 @@ export const WORKLOADS: Record<string, (ledger: LedgerUnderTest, options: Worklo
 
 /**
  * `npm run bench -- w1|w2|w3 [--json] [flags]`: one workload of
- * ../shared/bench-peers on a fresh store, printed in the peers' format.
+ * the peers folder (`--peers DIR`) on a fresh store, printed in the peers' format.
  * Exit code 0 verified, 1 not, 2 bad usage (as the peers' run.mjs).
  */
 export async function runWorkload(workload: string, argv: readonly string[]): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * The peers' seeded user sequence (../shared/bench-peers/src/common.mjs), copied
+ * The peers' seeded user sequence (the peers' `src/common.mjs`, in the folder given with `--peers`), copied
  * exactly: the same seed gives every implementation the same commands.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Flags of `npm run bench -- w1|w2|w3`: the peers' flags and defaults
- * (../shared/bench-peers/src/common.mjs), and the store to run on.
+ * (the peers' `src/common.mjs`, in the folder given with `--peers`), and the store to run on.
  */
 export type WorkloadOptions = {
   json: boolean;

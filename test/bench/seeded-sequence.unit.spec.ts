@@ -1,7 +1,7 @@
 import { benchUserId, mulberry32, spreadSequence } from '../../bench/workloads/seeded-sequence';
 import { latencyStats, percentile } from '../../bench/workloads/run-concurrent';
 
-// Values printed by ../shared/bench-peers/src/common.mjs (mulberry32, spreadSequence at its defaults):
+// Values printed by the peers' src/common.mjs (mulberry32, spreadSequence at its defaults):
 // every implementation measured gets the same commands only while these agree.
 describe('the W1 sequence, as the peers generate it', () => {
   it('draws the same first numbers from seed 42', () => {
