@@ -69,6 +69,7 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
     case 'BonusGranted':
       return { bonusesCount: row.bonusesCount + 1 };
     case 'RechargeRefunded':
+    case 'RefundReversed':
     case 'CreditsFrozen':
     case 'CreditsUnfrozen':
       return {};

@@ -3,6 +3,7 @@ import {
   creditsConsumed,
   bonusGranted,
   rechargeRefunded,
+  refundReversed,
   creditsFrozen,
   thrownBy,
   deepFreeze,
@@ -143,6 +144,26 @@ describe('evolveBalanceRow', () => {
         .thenThrows(ProjectionInvariantError, BELOW_ZERO);
     });
 
+    it('gives back, when the refund fails, what it debited: the debt goes', () => {
+      given(
+        ...history,
+        creditsConsumed({ version: 4, amount: 90 }),
+        rechargeRefunded({ version: 5, creditsTakenBack: 80 }),
+      )
+        .when(refundReversed({ version: 6, creditsGivenBack: 80 }))
+        .thenRow(expect.objectContaining({ balance: 10, version: 6, rechargesCount: 1 }));
+    });
+
+    it('gives back under writeoff only what left the balance', () => {
+      given(
+        ...history,
+        creditsConsumed({ version: 4, amount: 90 }),
+        rechargeRefunded({ version: 5, creditsTakenBack: 80, creditsDebited: 10, shortfallPolicy: 'writeoff' }),
+      )
+        .when(refundReversed({ version: 6, creditsGivenBack: 80, creditsCredited: 10 }))
+        .thenRow(expect.objectContaining({ balance: 10, version: 6 }));
+    });
+
     it('lets a later recharge pay the debt first', () => {
       given(
         ...history,
@@ -164,6 +185,16 @@ describe('evolveBalanceRow', () => {
       given(...history)
         .when(creditsFrozen({ version: 3, credits: 80, unfrozen: true }))
         .thenRow(expect.objectContaining({ balance: 80, frozenCredits: 0, version: 3 }));
+    });
+
+    it('freezes with them what a failed refund of the disputed recharge gives back', () => {
+      given(
+        rechargeCompleted({ version: 1, credits: 80 }),
+        rechargeRefunded({ version: 2, creditsTakenBack: 40 }),
+        creditsFrozen({ version: 3, credits: 40 }),
+      )
+        .when(refundReversed({ version: 4, creditsGivenBack: 40, creditsFrozen: 40 }))
+        .thenRow(expect.objectContaining({ balance: 80, frozenCredits: 80, version: 4 }));
     });
 
     it('throws ProjectionInvariantError when more is released than was frozen', () => {

@@ -2,6 +2,8 @@ import {
   rechargeCompleted,
   creditsConsumed,
   bonusGranted,
+  rechargeRefunded,
+  refundReversed,
   thrownBy,
   deepFreeze,
   USER_ID,
@@ -149,6 +151,20 @@ describe('ledgerEntryOf', () => {
       given(...history)
         .when(bonusGranted({ version: 4, amount: 5 }))
         .thenEntry(expect.objectContaining({ delta: 5, balanceAfter: 105 }));
+    });
+
+    it('adds a failed refund’s entry: what it gives back, with its recharge, charge and reason', () => {
+      given(...history, rechargeRefunded({ version: 4, creditsTakenBack: 80 }))
+        .when(refundReversed({ version: 5, creditsGivenBack: 80 }))
+        .thenEntry(
+          expect.objectContaining({
+            eventType: 'RefundReversed',
+            delta: 80,
+            balanceAfter: 100,
+            rechargeId: 'recharge-1',
+            reason: 'refund-failed',
+          }),
+        );
     });
 
     it('throws ProjectionInvariantError on a CreditsConsumed above the balance', () => {

@@ -74,15 +74,20 @@ export function rechargeChangeOf(
 
 export type RechargeReversal = Extract<
   ProjectedEvent,
-  { type: 'RechargeRefunded' | 'CreditsFrozen' | 'CreditsUnfrozen' }
+  { type: 'RechargeRefunded' | 'RefundReversed' | 'CreditsFrozen' | 'CreditsUnfrozen' }
 >;
 
-/** A refund or dispute event, which changes the row of the recharge it names. */
+/** A refund (or its failure) or dispute event, which changes the row of the recharge it names. */
 export function isRechargeReversal(event: ProjectedEvent): event is RechargeReversal {
-  return event.type === 'RechargeRefunded' || event.type === 'CreditsFrozen' || event.type === 'CreditsUnfrozen';
+  return (
+    event.type === 'RechargeRefunded' ||
+    event.type === 'RefundReversed' ||
+    event.type === 'CreditsFrozen' ||
+    event.type === 'CreditsUnfrozen'
+  );
 }
 
-/** The recharge's row after a refund or dispute event. Pure. */
+/** The recharge's row after a refund, refund failure or dispute event. Pure. */
 export function evolveRechargeRow(row: RechargeRow, event: RechargeReversal): RechargeRow {
   if (row.userId !== event.userId || row.rechargeId !== event.data.rechargeId) {
     throw new ProjectionInvariantError(
@@ -101,6 +106,12 @@ function reversed(row: RechargeRow, event: RechargeReversal): Partial<RechargeRo
         creditsTakenBack: row.creditsTakenBack + event.data.creditsTakenBack,
         disputeId:
           event.data.reason === 'dispute-lost' && row.disputeId === event.data.source.disputeId ? null : row.disputeId,
+      };
+    case 'RefundReversed':
+      // A refund that failed or was canceled: its money and credits are no longer refunded.
+      return {
+        amountRefunded: event.data.amountRefundedTotal,
+        creditsTakenBack: row.creditsTakenBack - event.data.creditsGivenBack,
       };
     case 'CreditsFrozen':
       return { disputeId: event.data.disputeId, disputedAt: event.metadata.occurredAt };

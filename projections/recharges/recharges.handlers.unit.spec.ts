@@ -3,6 +3,7 @@ import {
   creditsConsumed,
   bonusGranted,
   rechargeRefunded,
+  refundReversed,
   creditsFrozen,
   thrownBy,
   deepFreeze,
@@ -162,6 +163,30 @@ describe('evolveRechargeRow', () => {
     const lost = rechargeRefunded({ version: 3, creditsTakenBack: 100, reason: 'dispute-lost', creditsUnfrozen: 100 });
 
     expect(evolveRechargeRow(disputed, reversal(lost))).toMatchObject({ status: 'refunded', disputeId: null });
+  });
+
+  it('is completed again when its only refund fails, and partially refunded when one of two does', () => {
+    const refunded = evolveRechargeRow(completed, reversal(rechargeRefunded({ version: 2, creditsTakenBack: 100 })));
+    const failed = evolveRechargeRow(refunded, reversal(refundReversed({ version: 3, creditsGivenBack: 100 })));
+    const oneOfTwo = evolveRechargeRow(
+      refunded,
+      reversal(refundReversed({ version: 3, creditsGivenBack: 40, amountRefundedTotal: 600 })),
+    );
+
+    expect(refunded).toMatchObject({ status: 'refunded', amountRefunded: 1_000, creditsTakenBack: 100 });
+    expect(failed).toMatchObject({ status: 'completed', amountRefunded: 0, creditsTakenBack: 0 });
+    expect(oneOfTwo).toMatchObject({ status: 'partially_refunded', amountRefunded: 600, creditsTakenBack: 60 });
+  });
+
+  it('stays disputed when a refund of a disputed recharge fails', () => {
+    const refunded = evolveRechargeRow(completed, reversal(rechargeRefunded({ version: 2, creditsTakenBack: 50 })));
+    const disputed = evolveRechargeRow(refunded, reversal(creditsFrozen({ version: 3, credits: 50 })));
+    const failed = evolveRechargeRow(
+      disputed,
+      reversal(refundReversed({ version: 4, creditsGivenBack: 50, creditsFrozen: 50 })),
+    );
+
+    expect(failed).toMatchObject({ status: 'disputed', disputeId: 'dp_1', amountRefunded: 0, creditsTakenBack: 0 });
   });
 
   it('throws ProjectionInvariantError for an event of another recharge', () => {

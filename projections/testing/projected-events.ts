@@ -97,6 +97,45 @@ export function rechargeRefunded({
   };
 }
 
+/** A refund of `ch_1` that failed, giving back `creditsGivenBack` (all credited unless said otherwise). */
+export function refundReversed({
+  version,
+  rechargeId = 'recharge-1',
+  creditsGivenBack,
+  creditsCredited = creditsGivenBack,
+  creditsFrozen = 0,
+  amountRefundedTotal = 0,
+}: {
+  version: number;
+  rechargeId?: string;
+  creditsGivenBack: number;
+  creditsCredited?: number;
+  creditsFrozen?: number;
+  /** The recharge's money still refunded after it. */
+  amountRefundedTotal?: number;
+}): ProjectedEvent {
+  return {
+    type: 'RefundReversed',
+    schemaVersion: 1,
+    id: randomUUID(),
+    data: {
+      rechargeId,
+      reason: 'refund-failed',
+      refundedBy: 'ch_1',
+      refund: { refundId: 're_1', amount: creditsGivenBack * 10, createdAt: 1_740_819_600, failedAt: 1_740_823_200 },
+      amountReversed: creditsGivenBack * 10,
+      amountRefundedBy: amountRefundedTotal,
+      amountRefundedTotal,
+      creditsGivenBack,
+      creditsCredited,
+      creditsWriteOffReversed: creditsGivenBack - creditsCredited,
+      creditsFrozen,
+      source: { kind: 'stripe', stripeEventId: `evt_${version}`, chargeId: 'ch_1', refundId: 're_1' },
+    },
+    ...recordedAt(version),
+  };
+}
+
 export function creditsFrozen({
   version,
   credits,

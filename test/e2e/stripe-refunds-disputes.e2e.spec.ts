@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ShortfallPolicy } from '@libs/credits';
+import { checkOf, healthCheckOf } from '../support/health-check-client';
 import {
   chargeRefunded,
   disputeClosed,
@@ -7,6 +8,8 @@ import {
   invoicePaid,
   invoicePaymentPaid,
   packCheckoutCompleted,
+  refundFailed,
+  refundUpdated,
   stripeId,
 } from '../support/stripe-events';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
@@ -43,18 +46,24 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
       return { userId, paymentIntentId };
     }
 
-    /** The payment's one charge (its id follows from the payment intent's) has refunded this much in all. */
-    const refund = (paymentIntentId: string, amountRefundedTotal: number) =>
-      chargeRefunded({
-        id: paymentIntentId.replace(/^pi_/, 'ch_'),
-        payment_intent: paymentIntentId,
-        amount_refunded: amountRefundedTotal,
-      });
+    /**
+     * The payment's one charge (its id follows from the payment intent's) has refunded this much in all, as
+     * Stripe reported `secondsAgo` seconds ago (a report is placed in time by when Stripe made it).
+     */
+    const refund = (paymentIntentId: string, amountRefundedTotal: number, secondsAgo = 0) =>
+      chargeRefunded(
+        {
+          id: paymentIntentId.replace(/^pi_/, 'ch_'),
+          payment_intent: paymentIntentId,
+          amount_refunded: amountRefundedTotal,
+        },
+        { created: Math.floor(Date.now() / 1000) - secondsAgo },
+      );
 
     it('takes back exactly the sum of two partial refunds, each redelivery changing nothing', async () => {
       const { userId, paymentIntentId } = await paidUser();
-      const first = refund(paymentIntentId, 300);
-      const second = refund(paymentIntentId, 500);
+      const first = refund(paymentIntentId, 300, 20);
+      const second = refund(paymentIntentId, 500, 10);
 
       expect((await stripe.deliver(first).expect(200)).body).toMatchObject({ status: 'debited', userId });
       expect((await stripe.deliver(second).expect(200)).body).toMatchObject({ status: 'debited', userId });
@@ -72,8 +81,9 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
     it('applies partial refunds delivered in reverse order without taking back more than their sum', async () => {
       const { userId, paymentIntentId } = await paidUser();
 
-      await stripe.deliver(refund(paymentIntentId, 500)).expect(200);
-      const late = await stripe.deliver(refund(paymentIntentId, 300)).expect(200);
+      // Stripe made the report of 300 first (20 s ago), then the report of 500; they come the other way round.
+      await stripe.deliver(refund(paymentIntentId, 500, 10)).expect(200);
+      const late = await stripe.deliver(refund(paymentIntentId, 300, 20)).expect(200);
 
       expect(late.body).toMatchObject({ status: 'duplicate' });
       expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
@@ -209,6 +219,212 @@ describe.each(storeKindsUnderTest())('Stripe refunds and disputes on %s', (kind)
 
       expect(response.body).toMatchObject({ status: 'failed', reason: expect.stringContaining('no recharge') });
       expect(await stripe.deliveryOf(stale.id)).toMatchObject({ status: 'failed' });
+    });
+
+    describe('refunds that fail or are canceled', () => {
+      /** Stripe's times in a test (Unix seconds), from one moment: a refund reported 10 minutes ago, then what followed. */
+      let now = 0;
+      const minutesAgo = (minutes: number) => now - minutes * 60;
+      beforeEach(() => {
+        now = Math.floor(Date.now() / 1000);
+      });
+
+      /** The charge has refunded `amountRefundedTotal` in all, as Stripe reported at `created`. */
+      const refundReported = (paymentIntentId: string, amountRefundedTotal: number, created: number) =>
+        chargeRefunded(
+          {
+            id: paymentIntentId.replace(/^pi_/, 'ch_'),
+            payment_intent: paymentIntentId,
+            amount_refunded: amountRefundedTotal,
+          },
+          { created },
+        );
+
+      /** The refund `refundId` of the payment's charge, made at `createdAt`, as the failed object Stripe sends. */
+      const failedRefund = (paymentIntentId: string, refundId: string, amount: number, createdAt: number) => ({
+        id: refundId,
+        charge: paymentIntentId.replace(/^pi_/, 'ch_'),
+        payment_intent: paymentIntentId,
+        amount,
+        created: createdAt,
+      });
+
+      it(`gives back a failed full refund once, whichever events report it: ${shortfallPolicy === 'debt' ? 'the debt of 90 goes' : 'the 10 it debited come back, the 90 written off are not credited'}`, async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.consume(userId, 90, `render-${randomUUID()}`).expect(201);
+        const refundId = stripeId('re');
+        await stripe.deliver(refundReported(paymentIntentId, PRICE_CENTS, minutesAgo(10))).expect(200);
+        expect(await stripe.balanceOf(userId)).toEqual({
+          balance: shortfallPolicy === 'debt' ? -90 : 0,
+          frozenCredits: 0,
+        });
+
+        const refund = failedRefund(paymentIntentId, refundId, PRICE_CENTS, minutesAgo(10));
+        const failed = refundFailed(refund, { created: minutesAgo(5) });
+        const delivered = await stripe.deliver(failed).expect(200);
+
+        expect(delivered.body).toMatchObject({ status: 'credited', userId, rechargeId: paymentIntentId });
+        for (const type of ['refund.updated', 'charge.refund.updated'] as const) {
+          const sameFailure = refundUpdated(refund, { type, created: minutesAgo(5) });
+          expect((await stripe.deliver(sameFailure).expect(200)).body).toMatchObject({ status: 'duplicate' });
+        }
+        expect((await stripe.deliver(failed).expect(200)).body).toMatchObject({ status: 'duplicate' });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 10, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'completed',
+          amountRefunded: 0,
+          creditsTakenBack: 0,
+        });
+        expect(await stripe.ledgerTypesOf(userId)).toEqual([
+          'RechargeCompleted',
+          'CreditsConsumed',
+          'RechargeRefunded',
+          'RefundReversed',
+        ]);
+        const events = await stripe.admin().get(`/v1/users/${userId}/events`).query({ limit: 10 }).expect(200);
+        const reversed = events.body.events.find((event: { type: string }) => event.type === 'RefundReversed');
+        expect(reversed.data).toMatchObject({
+          reason: 'refund-failed',
+          refund: { refundId, amount: PRICE_CENTS, failureReason: 'expired_or_canceled_card' },
+          amountReversed: PRICE_CENTS,
+          amountRefundedTotal: 0,
+          creditsGivenBack: PACK_CREDITS,
+          creditsCredited: shortfallPolicy === 'debt' ? PACK_CREDITS : 10,
+          creditsWriteOffReversed: shortfallPolicy === 'debt' ? 0 : 90,
+        });
+        expect(reversed.causedBy).toEqual({ stripeEventId: failed.id });
+        const history = await stripe.withKey('audit').get(`/v1/audit/users/${userId}/history`).expect(200);
+        expect(history.body.entries.at(-1)).toMatchObject({
+          type: 'RefundReversed',
+          delta: shortfallPolicy === 'debt' ? PACK_CREDITS : 10,
+          balanceAfter: 10,
+          chargeId: paymentIntentId.replace(/^pi_/, 'ch_'),
+          reason: 'refund-failed',
+          stripeEventId: failed.id,
+        });
+        const report = await healthCheckOf(testApp, { users: userId });
+        expect(checkOf(report, 'read-model-vs-replay')).toMatchObject({ status: 'ok', findingsCount: 0 });
+        expect(checkOf(report, 'transaction-integrity')).toMatchObject({ status: 'ok', findingsCount: 0 });
+      });
+
+      it('applies a later, smaller refund of the charge after a refund of it failed', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.deliver(refundReported(paymentIntentId, 500, minutesAgo(10))).expect(200);
+        const canceled = refundUpdated(
+          { ...failedRefund(paymentIntentId, stripeId('re'), 500, minutesAgo(10)), status: 'canceled' },
+          { created: minutesAgo(8), previousAttributes: { status: 'requires_action' } },
+        );
+        expect((await stripe.deliver(canceled).expect(200)).body).toMatchObject({ status: 'credited' });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+
+        const smaller = await stripe.deliver(refundReported(paymentIntentId, 200, minutesAgo(5))).expect(200);
+
+        expect(smaller.body).toMatchObject({ status: 'debited', userId });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 80, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'partially_refunded',
+          amountRefunded: 200,
+          creditsTakenBack: 20,
+        });
+      });
+
+      it('takes nothing back for a refund whose failure was delivered before its charge.refunded', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        const refund = failedRefund(paymentIntentId, stripeId('re'), 300, minutesAgo(10));
+
+        const early = await stripe.deliver(refundFailed(refund, { created: minutesAgo(5) })).expect(200);
+        const late = await stripe.deliver(refundReported(paymentIntentId, 300, minutesAgo(10))).expect(200);
+
+        expect(early.body).toMatchObject({ status: 'credited', reason: expect.stringContaining('0 credits') });
+        expect(late.body).toMatchObject({ status: 'duplicate' });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'completed',
+          amountRefunded: 0,
+          creditsTakenBack: 0,
+        });
+        expect(await stripe.ledgerTypesOf(userId)).toEqual(['RechargeCompleted', 'RefundReversed']);
+      });
+
+      it('gives back the difference when a later charge.refunded reports less, and nothing again for the failure', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        const first = failedRefund(paymentIntentId, stripeId('re'), 500, minutesAgo(10));
+        await stripe.deliver(refundReported(paymentIntentId, 500, minutesAgo(10))).expect(200);
+
+        // The first refund failed 8 minutes ago; a second one of 200 was made 5 minutes ago; its report comes first.
+        const lower = await stripe.deliver(refundReported(paymentIntentId, 200, minutesAgo(5))).expect(200);
+        const failure = await stripe.deliver(refundFailed(first, { created: minutesAgo(8) })).expect(200);
+
+        expect(lower.body).toMatchObject({ status: 'credited', reason: expect.stringContaining('reports less') });
+        expect(failure.body).toMatchObject({ status: 'credited', reason: expect.stringContaining('0 credits') });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 80, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'partially_refunded',
+          amountRefunded: 200,
+          creditsTakenBack: 20,
+        });
+      });
+    });
+
+    describe('currencies', () => {
+      it('records as failed, taking nothing back, a lost dispute’s closing in another currency than its recharge', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        const disputeId = stripeId('dp');
+
+        const lost = disputeClosed({ id: disputeId, payment_intent: paymentIntentId, currency: 'eur', status: 'lost' });
+        const response = await stripe.deliver(lost).expect(200);
+
+        expect(response.body).toMatchObject({
+          status: 'failed',
+          reason: `dispute ${disputeId} is in eur, its recharge in usd`,
+          userId,
+        });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'completed',
+          amountRefunded: 0,
+        });
+      });
+
+      it('records as failed, freezing nothing, a dispute opened in another currency than its recharge', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        const disputeId = stripeId('dp');
+
+        const opened = disputeCreated({ id: disputeId, payment_intent: paymentIntentId, currency: 'eur' });
+        const response = await stripe.deliver(opened).expect(200);
+
+        expect(response.body).toMatchObject({
+          status: 'failed',
+          reason: `dispute ${disputeId} is in eur, its recharge in usd`,
+        });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: PACK_CREDITS, frozenCredits: 0 });
+        expect(await stripe.rechargeOf(userId, paymentIntentId)).toMatchObject({
+          status: 'completed',
+          disputeId: null,
+        });
+      });
+
+      it('records as failed, moving nothing, a refund failure in another currency than its recharge', async () => {
+        const { userId, paymentIntentId } = await paidUser();
+        await stripe.deliver(refund(paymentIntentId, 500)).expect(200);
+        const refundId = stripeId('re');
+        const inEuros = {
+          id: refundId,
+          charge: paymentIntentId.replace(/^pi_/, 'ch_'),
+          payment_intent: paymentIntentId,
+          amount: 500,
+          currency: 'eur',
+          created: Math.floor(Date.now() / 1000) - 600,
+        };
+
+        const response = await stripe.deliver(refundFailed(inEuros)).expect(200);
+
+        expect(response.body).toMatchObject({
+          status: 'failed',
+          reason: `refund ${refundId} is in eur, its recharge in usd`,
+        });
+        expect(await stripe.balanceOf(userId)).toEqual({ balance: 50, frozenCredits: 0 });
+      });
     });
 
     describe('disputes', () => {

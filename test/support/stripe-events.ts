@@ -9,6 +9,7 @@ import invoiceFixture from '../fixtures/stripe/invoice.json';
 import invoicePaymentFixture from '../fixtures/stripe/invoice_payment.json';
 import paymentIntentFixture from '../fixtures/stripe/payment_intent.json';
 import priceFixture from '../fixtures/stripe/price.json';
+import refundFixture from '../fixtures/stripe/refund.json';
 import subscriptionFixture from '../fixtures/stripe/subscription.json';
 
 /**
@@ -27,7 +28,13 @@ export type Overrides = { [key: string]: unknown };
 /** A whole event, as Stripe delivers it. */
 export type StripeTestEvent = StripeEventEnvelope & StripeObject;
 
-export type EventOptions = { id?: string; created?: number; apiVersion?: string | null };
+export type EventOptions = {
+  id?: string;
+  created?: number;
+  apiVersion?: string | null;
+  /** `data.previous_attributes`: what an `*.updated` event's update changed, with the former values. */
+  previousAttributes?: StripeObject;
+};
 
 /** `evt_...`, `pi_...`, `cs_test_...`: a fresh id in Stripe's form. */
 export function stripeId(prefix: string): string {
@@ -43,7 +50,8 @@ export function stripeEvent(type: string, object: StripeObject, options: EventOp
     pending_webhooks: 1,
   });
   // Replaced whole: the fixture's object is a plan, nothing of it belongs in another type's event.
-  return { ...event, data: { object } } as StripeTestEvent;
+  const previous = options.previousAttributes === undefined ? {} : { previous_attributes: options.previousAttributes };
+  return { ...event, data: { object, ...previous } } as StripeTestEvent;
 }
 
 // --- Checkout sessions -------------------------------------------------------
@@ -132,6 +140,54 @@ export function chargeRefunded(overrides: Overrides = {}, options?: EventOptions
     charge(deepMerge({ amount_refunded: 1000, refunded: true }, overrides)),
     options,
   );
+}
+
+// --- Refunds ------------------------------------------------------------------
+
+/**
+ * A refund of 10.00 USD, failed (`failure_reason` `expired_or_canceled_card`)
+ * unless `status` says otherwise. Give `charge` and `payment_intent` as the
+ * charge refunded names them, and `created` as the time its `charge.refunded` was made.
+ */
+export function refund(overrides: Overrides = {}): StripeObject {
+  return deepMerge(
+    fixture(refundFixture),
+    {
+      id: stripeId('re'),
+      amount: 1000,
+      charge: stripeId('ch'),
+      payment_intent: stripeId('pi'),
+      currency: 'usd',
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+      failure_balance_transaction: stripeId('txn'),
+      created: Math.floor(Date.now() / 1000),
+    },
+    overrides,
+  );
+}
+
+/** `refund.failed`: made a minute after the refund unless `created` says otherwise. */
+export function refundFailed(overrides: Overrides = {}, options: EventOptions = {}): StripeTestEvent {
+  const object = refund(overrides);
+  return stripeEvent('refund.failed', object, { created: (object.created as number) + 60, ...options });
+}
+
+/**
+ * `refund.updated` (or `charge.refund.updated`): by default the update that
+ * moved the refund from `succeeded` to its status, a minute after it was made.
+ */
+export function refundUpdated(
+  overrides: Overrides = {},
+  options: EventOptions & { type?: 'refund.updated' | 'charge.refund.updated' } = {},
+): StripeTestEvent {
+  const object = refund(overrides);
+  const { type = 'refund.updated', ...eventOptions } = options;
+  return stripeEvent(type, object, {
+    created: (object.created as number) + 60,
+    previousAttributes: { status: 'succeeded', failure_reason: null, failure_balance_transaction: null },
+    ...eventOptions,
+  });
 }
 
 // --- Disputes and subscriptions ----------------------------------------------

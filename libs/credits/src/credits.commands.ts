@@ -61,9 +61,10 @@ export type CompleteRecharge = CreditsCommandOf<
 >;
 
 /**
- * Stripe's `charge.refunded`: idempotent by the recharge, the charge and the
- * charge's cumulative amount refunded. A recharge may have been paid by more
- * than one charge (an invoice paid in parts): each counts on its own.
+ * Stripe's `charge.refunded`: idempotent by the recharge, the charge, the
+ * charge's cumulative amount refunded and when Stripe reported it. A recharge
+ * may have been paid by more than one charge (an invoice paid in parts): each
+ * counts on its own.
  */
 export type RefundRecharge = CreditsCommandOf<
   'RefundRecharge',
@@ -73,7 +74,35 @@ export type RefundRecharge = CreditsCommandOf<
     chargeId: string;
     /** Cumulative over every refund of this charge (Stripe's `amount_refunded`), in the recharge's minor units. */
     amountRefundedOfCharge: number;
+    /** When Stripe made the event that reports it (its `created`, Unix seconds): a later report supersedes it. */
+    refundedAt: number;
     shortfallPolicy: ShortfallPolicy;
+    source: ReversalSource;
+  }
+>;
+
+/**
+ * Stripe's `refund.failed`, or a `refund.updated` / `charge.refund.updated`
+ * that moved a refund to `failed` or `canceled`: idempotent by the refund.
+ */
+export type ReverseRefund = CreditsCommandOf<
+  'ReverseRefund',
+  {
+    userId: string;
+    rechargeId: string;
+    refundId: string;
+    chargeId: string;
+    /** The refund's amount, in the recharge's minor units. */
+    amount: number;
+    status: 'failed' | 'canceled';
+    failureReason?: string;
+    /** When Stripe created the refund (Unix seconds). */
+    refundCreatedAt: number;
+    /**
+     * When Stripe reported the failure (the event's `created`, Unix seconds). Not part of the payload: the
+     * two or three events reporting one failure are made moments apart, and are the same failure.
+     */
+    failedAt: number;
     source: ReversalSource;
   }
 >;
@@ -100,4 +129,4 @@ export type CloseDispute = CreditsCommandOf<
 >;
 
 export type CreditsCommand =
-  ConsumeCredits | GrantBonus | CompleteRecharge | RefundRecharge | OpenDispute | CloseDispute;
+  ConsumeCredits | GrantBonus | CompleteRecharge | RefundRecharge | ReverseRefund | OpenDispute | CloseDispute;

@@ -8,9 +8,10 @@ import {
   rechargeEventId,
   rechargeIdempotencyKey,
   refundIdempotencyKey,
+  refundReversedIdempotencyKey,
 } from './credits.idempotency';
 import { BALANCE_CREDITS_MAX, isCreditAmount } from './credits.limits';
-import { closeDispute, openDispute, refundRecharge } from './credits.reversals';
+import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
 import { type CreditsState, assertNever, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { priceFeature } from './price-list';
@@ -42,6 +43,8 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       return completeRecharge(command, state, metadata);
     case 'RefundRecharge':
       return refundRecharge(command, state, metadata);
+    case 'ReverseRefund':
+      return reverseRefund(command, state, metadata);
     case 'OpenDispute':
       return openDispute(command, state, metadata);
     case 'CloseDispute':
@@ -127,8 +130,12 @@ function businessKeyOf(command: CreditsCommand): string | undefined {
   switch (command.type) {
     case 'CompleteRecharge':
       return rechargeIdempotencyKey(command.data.rechargeId);
-    case 'RefundRecharge':
-      return refundIdempotencyKey(command.data.rechargeId, command.data.chargeId, command.data.amountRefundedOfCharge);
+    case 'RefundRecharge': {
+      const { rechargeId, chargeId, amountRefundedOfCharge, refundedAt } = command.data;
+      return refundIdempotencyKey(rechargeId, chargeId, amountRefundedOfCharge, refundedAt);
+    }
+    case 'ReverseRefund':
+      return refundReversedIdempotencyKey(command.data.refundId);
     case 'OpenDispute':
       return disputeIdempotencyKey(command.data.disputeId, 'opened');
     case 'CloseDispute':

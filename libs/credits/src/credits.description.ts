@@ -53,6 +53,10 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
       const { rechargeId, reason, source } = event.data;
       return { ...NOTHING, rechargeId, reason, chargeId: source.chargeId ?? null, disputeId: source.disputeId ?? null };
     }
+    case 'RefundReversed': {
+      const { rechargeId, reason, refundedBy } = event.data;
+      return { ...NOTHING, rechargeId, reason, chargeId: refundedBy };
+    }
     case 'CreditsFrozen':
       return {
         ...NOTHING,

@@ -82,6 +82,8 @@ export type ReversalSource = {
   stripeEventId?: string;
   chargeId?: string;
   disputeId?: string;
+  /** The refund that failed or was canceled (`RefundReversed`). */
+  refundId?: string;
   kind: 'stripe' | 'manual';
 };
 
@@ -105,8 +107,17 @@ export type RechargeRefunded = CreditsEventOf<
     reason: 'refund' | 'dispute-lost';
     /** What refunded: a charge id, or `dispute:<id>` for a lost dispute. */
     refundedBy: string;
-    /** Money refunded by it so far (cumulative, as Stripe reports it), minor units. */
+    /**
+     * Money refunded by it so far (cumulative, as Stripe reports it, less the refunds of the charge known to
+     * have failed since that report), minor units.
+     */
     amountRefundedBy: number;
+    /**
+     * A refund: when Stripe made the `charge.refunded` whose figure `amountRefundedBy` is (Unix seconds), so that
+     * a later report, or a refund's failure, is told from an earlier one. Absent for a lost dispute, and on
+     * refunds recorded before it was kept.
+     */
+    refundedAt?: number;
     /** Money refunded (or lost to disputes) on this recharge so far, over every charge, this event included. */
     amountRefundedTotal: number;
     /** The recharge's credits this event takes back: its share of the money refunded. */
@@ -118,6 +129,56 @@ export type RechargeRefunded = CreditsEventOf<
     shortfallPolicy: ShortfallPolicy;
     /** Credits a lost dispute releases from freezing before taking back (0 for a refund). */
     creditsUnfrozen: number;
+    source: ReversalSource;
+  }
+>;
+
+/** A refund of a charge that failed or was canceled after it was reported: its money never left. */
+export type FailedRefund = {
+  refundId: string;
+  /** The refund's amount, minor units. */
+  amount: number;
+  /** When Stripe created the refund, and when it reported its failure or cancellation (Unix seconds). */
+  createdAt: number;
+  failedAt: number;
+  /** Stripe's `failure_reason`, when it gives one. */
+  failureReason?: string;
+};
+
+/**
+ * Credits a refund took back, given back: the refund failed or was canceled
+ * (`refund`), or a later `charge.refunded` reports less refunded on the charge
+ * than was taken back (`refund-lowered`: a refund failed whose own event has
+ * not arrived). The charge's refunded amount goes down by `amountReversed`,
+ * so a later refund of it is applied from there. What the refund wrote off
+ * (`writeoff` shortfall) is restored first, and never reaches the balance:
+ * the balance gets back only what left it.
+ */
+export type RefundReversed = CreditsEventOf<
+  'RefundReversed',
+  {
+    rechargeId: string;
+    reason: 'refund-failed' | 'refund-canceled' | 'refund-lowered';
+    /** The charge whose refunded amount goes down. */
+    refundedBy: string;
+    /** The refund that failed or was canceled; absent for `refund-lowered`. */
+    refund?: FailedRefund;
+    /** Money no longer refunded on the charge: 0 when the refund was not applied here (yet). */
+    amountReversed: number;
+    /** The charge's refunded amount after it, minor units. */
+    amountRefundedBy: number;
+    /** For `refund-lowered`: when Stripe made the `charge.refunded` that reported `amountRefundedBy` (Unix seconds). */
+    refundedAt?: number;
+    /** Money refunded (or lost to disputes) on this recharge after it, over every charge. */
+    amountRefundedTotal: number;
+    /** The recharge's credits no longer taken back. */
+    creditsGivenBack: number;
+    /** What the balance gets back: `creditsGivenBack` less `creditsWriteOffReversed`. */
+    creditsCredited: number;
+    /** Credits given back that the refund had written off (they never left the balance). */
+    creditsWriteOffReversed: number;
+    /** Credits credited that the recharge's open dispute holds: frozen as its other credits are. */
+    creditsFrozen: number;
     source: ReversalSource;
   }
 >;
@@ -135,7 +196,13 @@ export type CreditsUnfrozen = CreditsEventOf<
 >;
 
 export type CreditsEvent =
-  RechargeCompleted | CreditsConsumed | BonusGranted | RechargeRefunded | CreditsFrozen | CreditsUnfrozen;
+  | RechargeCompleted
+  | CreditsConsumed
+  | BonusGranted
+  | RechargeRefunded
+  | RefundReversed
+  | CreditsFrozen
+  | CreditsUnfrozen;
 export type CreditsEventType = CreditsEvent['type'];
 
 export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
@@ -143,6 +210,7 @@ export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'CreditsConsumed',
   'BonusGranted',
   'RechargeRefunded',
+  'RefundReversed',
   'CreditsFrozen',
   'CreditsUnfrozen',
 ];

@@ -2,17 +2,20 @@ import type { CreditsCommand } from './credits.commands';
 import { decide } from './credits.decide';
 import type { RecordedCreditsEvent } from './credits.events';
 import { historyOf } from './credits.history';
-import { rechargeIdempotencyKey, refundIdempotencyKey } from './credits.idempotency';
+import { rechargeIdempotencyKey, refundIdempotencyKey, refundReversedIdempotencyKey } from './credits.idempotency';
 import { type CreditsState, evolve, initialState } from './credits.state';
 import { recordAfter } from './testing/credits.given-when-then';
 
 /**
  * A user's history worked out by hand: a pack of 100 credits bought at 09:00,
  * 30 spent at 10:00, a bonus of 20 at 11:00, the pack refunded by a quarter
- * (25 credits) at 12:00. Balances after each: 100, 70, 90, 65.
+ * (25 credits) at 12:00, that refund failed at 13:00 (its 25 credits given
+ * back). Balances after each: 100, 70, 90, 65, 90.
  */
 const USER_ID = 'user-1';
 const AT = (hour: number) => `2025-03-01T${String(hour).padStart(2, '0')}:00:00.000Z`;
+/** When Stripe reported the refund (Unix seconds). */
+const REFUNDED_AT = Date.parse(AT(12)) / 1000;
 
 describe('historyOf', () => {
   const events = recorded([
@@ -53,13 +56,34 @@ describe('historyOf', () => {
         rechargeId: 'pi_1',
         chargeId: 'ch_1',
         amountRefundedOfCharge: 250,
+        refundedAt: REFUNDED_AT,
         shortfallPolicy: 'debt',
         source: { kind: 'stripe', stripeEventId: 'evt_refund', chargeId: 'ch_1' },
       },
       metadata: {
-        idempotencyKey: refundIdempotencyKey('pi_1', 'ch_1', 250),
+        idempotencyKey: refundIdempotencyKey('pi_1', 'ch_1', 250, REFUNDED_AT),
         now: AT(12),
         causedBy: { stripeEventId: 'evt_refund' },
+      },
+    },
+    {
+      type: 'ReverseRefund',
+      data: {
+        userId: USER_ID,
+        rechargeId: 'pi_1',
+        refundId: 're_1',
+        chargeId: 'ch_1',
+        amount: 250,
+        status: 'failed',
+        failureReason: 'expired_or_canceled_card',
+        refundCreatedAt: REFUNDED_AT,
+        failedAt: REFUNDED_AT + 3600,
+        source: { kind: 'stripe', stripeEventId: 'evt_refund_failed', chargeId: 'ch_1', refundId: 're_1' },
+      },
+      metadata: {
+        idempotencyKey: refundReversedIdempotencyKey('re_1'),
+        now: AT(13),
+        causedBy: { stripeEventId: 'evt_refund_failed' },
       },
     },
   ]);
@@ -72,8 +96,9 @@ describe('historyOf', () => {
       [-30, 70],
       [20, 90],
       [-25, 65],
+      [25, 90],
     ]);
-    expect(history).toMatchObject({ balance: 65, version: 4, frozenCredits: 0 });
+    expect(history).toMatchObject({ balance: 90, version: 5, frozenCredits: 0 });
     expect(history.entries[0]).toMatchObject({
       type: 'RechargeCompleted',
       stripeEventId: 'evt_paid',
@@ -83,6 +108,14 @@ describe('historyOf', () => {
     });
     expect(history.entries[1]).toMatchObject({ apiKey: 'backend', feature: 'video_generation', reference: 'render-1' });
     expect(history.entries[3]).toMatchObject({ type: 'RechargeRefunded', chargeId: 'ch_1', reason: 'refund' });
+    expect(history.entries[4]).toMatchObject({
+      type: 'RefundReversed',
+      rechargeId: 'pi_1',
+      chargeId: 'ch_1',
+      reason: 'refund-failed',
+      stripeEventId: 'evt_refund_failed',
+      idempotencyKey: 'refund-reversed:re_1',
+    });
   });
 
   it.each([

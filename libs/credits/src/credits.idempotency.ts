@@ -30,11 +30,24 @@ export function rechargeIdempotencyKey(rechargeId: string): string {
 }
 
 /**
- * Each refund is keyed by its charge's cumulative amount refunded: a
- * redelivery repeats it, the charge's next partial refund does not.
+ * Each report of a charge's refunds is keyed by its cumulative amount refunded
+ * and when Stripe made it: a redelivery repeats it; the charge's next partial
+ * refund does not, nor does a refund that brings the charge back to an amount
+ * reported before a refund of it failed. (Refunds recorded before the time was
+ * part of the key carry `refund:<rechargeId>:<chargeId>:<amount>`.)
  */
-export function refundIdempotencyKey(rechargeId: string, chargeId: string, amountRefundedOfCharge: number): string {
-  return `refund:${rechargeId}:${chargeId}:${amountRefundedOfCharge}`;
+export function refundIdempotencyKey(
+  rechargeId: string,
+  chargeId: string,
+  amountRefundedOfCharge: number,
+  refundedAt: number,
+): string {
+  return `refund:${rechargeId}:${chargeId}:${amountRefundedOfCharge}@${refundedAt}`;
+}
+
+/** A refund fails (or is canceled) once, however many events report it. */
+export function refundReversedIdempotencyKey(refundId: string): string {
+  return `refund-reversed:${refundId}`;
 }
 
 /** A dispute opens once and closes once. */
@@ -63,6 +76,9 @@ function askedOf(command: CreditsCommand): object {
     case 'OpenDispute':
     case 'CloseDispute':
       return { ...command.data, source: undefined };
+    case 'ReverseRefund':
+      // refund.failed and refund.updated report one failure moments apart: the same request.
+      return { ...command.data, source: undefined, failedAt: undefined };
     case 'GrantBonus':
       return command.data;
     default:

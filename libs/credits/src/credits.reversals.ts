@@ -1,25 +1,38 @@
-import type { CloseDispute, OpenDispute, RefundRecharge } from './credits.commands';
+import type { CloseDispute, OpenDispute, RefundRecharge, ReverseRefund } from './credits.commands';
 import { type Decision, record, refuse } from './credits.decision';
 import type {
   CreditsEventMetadata,
   CreditsFrozen,
   CreditsUnfrozen,
+  FailedRefund,
   RechargeRefunded,
+  RefundReversed,
   ReversalSource,
   ShortfallPolicy,
 } from './credits.events';
+import { BALANCE_CREDITS_MAX } from './credits.limits';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import { type CreditsState, type RechargeState, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 
 /**
- * Decisions that take a recharge's credits back (refunds, lost disputes) or
- * hold them (open disputes). Amounts of money are cumulative, as Stripe
- * reports them, so two partial refunds take back exactly their sum whatever
- * order or number of deliveries.
+ * Decisions that take a recharge's credits back (refunds, lost disputes), give
+ * them back (a refund that failed or was canceled) or hold them (open
+ * disputes). Amounts of money are cumulative, as Stripe reports them, so two
+ * partial refunds take back exactly their sum whatever order or number of
+ * deliveries.
+ *
+ * A charge's refunded amount can also go down: a refund fails or is
+ * canceled, and Stripe takes it out of the charge's `amount_refunded`. Stripe
+ * does not deliver in order, so each report is placed in time by when Stripe
+ * made it: the charge's figure is the latest report's, less the refunds known
+ * to have failed after it (a refund counts in the reports made between its
+ * creation and its failure). A report older than the one applied changes
+ * nothing. Stripe's times are whole seconds: within one second, the larger
+ * figure is taken as the later.
  */
 export function refundRecharge(command: RefundRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
-  const { userId, rechargeId, chargeId, amountRefundedOfCharge, shortfallPolicy, source } = command.data;
+  const { userId, rechargeId, chargeId, amountRefundedOfCharge, refundedAt, shortfallPolicy, source } = command.data;
   const recharge = state.recharges.get(rechargeId);
   if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
   const amountPaid = recharge.amountPaid;
@@ -30,19 +43,85 @@ export function refundRecharge(command: RefundRecharge, state: CreditsState, met
   ) {
     return refuse({ type: 'invalid-refund-amount', rechargeId, amountRefundedOfCharge, amountPaid });
   }
+  assertUnixSeconds(refundedAt, 'refundedAt');
   const before = recharge.amountRefundedBy[chargeId] ?? 0;
-  if (amountRefundedOfCharge <= before) {
+  const appliedAt = recharge.refundedAt[chargeId];
+  // What this report says is refunded now, given the refunds of the charge known to have failed since it.
+  const reported = Math.max(0, amountRefundedOfCharge - amountFailedAfter(recharge, chargeId, refundedAt));
+  const later = appliedAt !== undefined && refundedAt > appliedAt;
+  if (reported < before && later) {
+    // A refund applied here failed before this report: its own event has not arrived (when it does, it finds
+    // the charge's figure reported after its failure, and gives back nothing more).
+    return giveBack(userId, rechargeId, recharge, state, metadata, {
+      reason: 'refund-lowered',
+      refundedBy: chargeId,
+      amountRefundedBy: reported,
+      refundedAt,
+      source,
+    });
+  }
+  if (reported < before || (reported === before && !later)) {
     return refuse({ type: 'refund-already-applied', rechargeId, chargeId, amountRefundedOfCharge: before });
   }
+  if (appliedAt !== undefined && refundedAt < appliedAt) {
+    // Older than the report applied, yet above it: it counts a refund that failed since, whose event has not
+    // arrived. The later report is the truth.
+    return refuse({ type: 'refund-already-applied', rechargeId, chargeId, amountRefundedOfCharge: before });
+  }
+  // Above what was applied, or as much but later (recorded, taking back nothing, so that a refund failing
+  // afterwards is known to be outside this figure).
   const takeBack = {
     reason: 'refund' as const,
     refundedBy: chargeId,
-    amountRefundedBy: amountRefundedOfCharge,
+    amountRefundedBy: reported,
+    refundedAt,
     creditsUnfrozen: 0,
     shortfallPolicy,
     source,
   };
   return record(rechargeRefunded(userId, rechargeId, recharge, state, takeBack, metadata));
+}
+
+/**
+ * A refund failed or was canceled: if the charge's figure applied here counts
+ * it (it was reported after the refund was created and before it failed),
+ * that money leaves the figure and its credits come back; otherwise nothing
+ * comes back, and the failure is recorded all the same, so that a report of
+ * the refund arriving after it does not take it back. Once per refund.
+ */
+export function reverseRefund(command: ReverseRefund, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, rechargeId, refundId, chargeId, amount, status, failureReason, refundCreatedAt, failedAt, source } =
+    command.data;
+  const recharge = state.recharges.get(rechargeId);
+  if (recharge === undefined) return refuse({ type: 'unknown-recharge', rechargeId });
+  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > recharge.amountPaid) {
+    return refuse({
+      type: 'invalid-refund-amount',
+      rechargeId,
+      amountRefundedOfCharge: amount,
+      amountPaid: recharge.amountPaid,
+    });
+  }
+  assertUnixSeconds(refundCreatedAt, 'refundCreatedAt');
+  assertUnixSeconds(failedAt, 'failedAt');
+  const before = recharge.amountRefundedBy[chargeId] ?? 0;
+  const appliedAt = recharge.refundedAt[chargeId];
+  // A figure with no report time was recorded before times were kept: it counts every refund made before it.
+  const counted = before > 0 && (appliedAt === undefined || (refundCreatedAt <= appliedAt && appliedAt < failedAt));
+  const refund: FailedRefund = {
+    refundId,
+    amount,
+    createdAt: refundCreatedAt,
+    failedAt,
+    ...(failureReason === undefined ? {} : { failureReason }),
+  };
+  return giveBack(userId, rechargeId, recharge, state, metadata, {
+    reason: status === 'failed' ? 'refund-failed' : 'refund-canceled',
+    refundedBy: chargeId,
+    refund,
+    amountRefundedBy: counted ? before - Math.min(amount, before) : before,
+    source: { ...source, refundId },
+  });
 }
 
 export function openDispute(command: OpenDispute, state: CreditsState, metadata: CreditsEventMetadata): Decision {
@@ -100,6 +179,7 @@ type TakeBack = {
   reason: RechargeRefunded['data']['reason'];
   refundedBy: string;
   amountRefundedBy: number;
+  refundedAt?: number;
   creditsUnfrozen: number;
   shortfallPolicy: ShortfallPolicy;
   source: ReversalSource;
@@ -133,10 +213,89 @@ function rechargeRefunded(
   };
 }
 
-/** The recharge's money refunded once `refundedBy` has refunded `amount` in all: never more than was paid. */
+type GiveBack = {
+  reason: RefundReversed['data']['reason'];
+  refundedBy: string;
+  refund?: FailedRefund;
+  /** The charge's refunded amount after it. */
+  amountRefundedBy: number;
+  refundedAt?: number;
+  source: ReversalSource;
+};
+
+/**
+ * The charge's refunded amount goes down to `amountRefundedBy`: the credits
+ * no longer taken back return, less what had been written off (it never left
+ * the balance, so it is restored without being credited). While the recharge
+ * is disputed, what returns is frozen with the rest of it.
+ */
+function giveBack(
+  userId: string,
+  rechargeId: string,
+  recharge: RechargeState,
+  state: CreditsState,
+  metadata: CreditsEventMetadata,
+  reversal: GiveBack,
+): Decision {
+  const amountRefundedTotal = amountRefundedAfter(recharge, reversal.refundedBy, reversal.amountRefundedBy);
+  const creditsGivenBack = recharge.creditsTakenBack - creditsShareOf(recharge, amountRefundedTotal);
+  const creditsWriteOffReversed = Math.min(creditsGivenBack, recharge.creditsWrittenOff);
+  const creditsCredited = creditsGivenBack - creditsWriteOffReversed;
+  if (state.balance + creditsCredited > BALANCE_CREDITS_MAX) {
+    return refuse({
+      type: 'balance-limit-exceeded',
+      balance: state.balance,
+      requested: creditsCredited,
+      balanceMax: BALANCE_CREDITS_MAX,
+    });
+  }
+  const { reason, refundedBy, refund, amountRefundedBy, refundedAt, source } = reversal;
+  const event: RefundReversed = {
+    type: 'RefundReversed',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: {
+      rechargeId,
+      reason,
+      refundedBy,
+      ...(refund === undefined ? {} : { refund }),
+      amountReversed: (recharge.amountRefundedBy[refundedBy] ?? 0) - amountRefundedBy,
+      amountRefundedBy,
+      ...(refundedAt === undefined ? {} : { refundedAt }),
+      amountRefundedTotal,
+      creditsGivenBack,
+      creditsCredited,
+      creditsWriteOffReversed,
+      creditsFrozen: recharge.dispute === undefined ? 0 : creditsCredited,
+      source,
+    },
+    metadata,
+  };
+  return record(event);
+}
+
+/** The money of the charge's refunds that failed after `at` and were created by then: counted in a report made at `at`. */
+function amountFailedAfter(recharge: RechargeState, chargeId: string, at: number): number {
+  let amount = 0;
+  for (const failed of Object.values(recharge.failedRefunds)) {
+    if (failed.chargeId === chargeId && failed.createdAt <= at && at < failed.failedAt) amount += failed.amount;
+  }
+  return amount;
+}
+
+/**
+ * The recharge's money refunded once `refundedBy` has refunded `amount` in
+ * all, over every charge and lost dispute: never more than was paid.
+ */
 function amountRefundedAfter(recharge: RechargeState, refundedBy: string, amount: number): number {
-  const others = recharge.amountRefundedTotal - (recharge.amountRefundedBy[refundedBy] ?? 0);
-  return Math.min(recharge.amountPaid, others + amount);
+  let total = amount;
+  for (const [by, refunded] of Object.entries(recharge.amountRefundedBy)) if (by !== refundedBy) total += refunded;
+  return Math.min(recharge.amountPaid, total);
+}
+
+/** Stripe's times are Unix seconds; anything else is a caller's bug. */
+function assertUnixSeconds(value: number, name: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be Unix seconds, got ${value}`);
 }
 
 /**

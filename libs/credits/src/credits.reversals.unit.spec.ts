@@ -6,15 +6,17 @@ import type {
   CreditsCommand,
   OpenDispute,
   RefundRecharge,
+  ReverseRefund,
 } from './credits.commands';
 import { decide } from './credits.decide';
-import type { CreditsEvent, RechargeRefunded, ShortfallPolicy } from './credits.events';
+import type { CreditsEvent, RechargeRefunded, RefundReversed, ShortfallPolicy } from './credits.events';
 import {
   disputeIdempotencyKey,
   eventIdFor,
   payloadFingerprint,
   rechargeIdempotencyKey,
   refundIdempotencyKey,
+  refundReversedIdempotencyKey,
 } from './credits.idempotency';
 import { type CreditsState, evolve, initialState } from './credits.state';
 import { creditsStreamId } from './credits.stream';
@@ -26,6 +28,10 @@ const STREAM_ID = creditsStreamId(USER_ID);
 const NOW = '2025-03-01T09:00:00.000Z';
 const RECHARGE_ID = 'pi_1';
 const PAID_CENTS = 1_000;
+/** When Stripe reported a refund, unless a test says otherwise (Unix seconds). */
+const REPORTED_AT = 1_740_819_600;
+/** Seconds after REPORTED_AT. */
+const AFTER = (seconds: number) => REPORTED_AT + seconds;
 /** Each consumption gets a reference (and key) of its own. */
 let consumeCount = 0;
 
@@ -130,9 +136,326 @@ describe('refunds', () => {
         });
     });
 
-    it('throws on a refund keyed other than by its recharge, charge and cumulative amount: a caller bug', () => {
+    it('throws on a refund keyed other than by its recharge, charge, cumulative amount and time: a caller bug', () => {
       const misKeyed = { ...refund(300), metadata: { idempotencyKey: 'evt_1', now: NOW } };
-      expect(() => decide(misKeyed, initialState())).toThrow('must carry the idempotency key "refund:pi_1:ch_1:300"');
+      expect(() => decide(misKeyed, initialState())).toThrow(
+        `must carry the idempotency key "refund:pi_1:ch_1:300@${REPORTED_AT}"`,
+      );
+    });
+  });
+});
+
+describe('refund failures', () => {
+  /** The refund `re_1`, reported at REPORTED_AT, fails an hour later. */
+  const ONE_HOUR_LATER = { createdAt: REPORTED_AT, failedAt: AFTER(3_600) };
+
+  it('gives back what a failed refund took, once: another event reporting the same failure replays it', () => {
+    const failed = failure('re_1', 300, ONE_HOUR_LATER);
+    const state = given(recharge(100), refund(300))
+      .when(failed)
+      .thenRecords(
+        reversed(failed, {
+          amountReversed: 300,
+          amountRefundedBy: 0,
+          amountRefundedTotal: 0,
+          creditsGivenBack: 30,
+          creditsCredited: 30,
+        }),
+      );
+    expect(state.balance).toBe(100);
+    expect(state.recharges.get(RECHARGE_ID)).toMatchObject({
+      amountRefundedTotal: 0,
+      amountRefundedBy: { ch_1: 0 },
+      creditsTakenBack: 0,
+    });
+
+    // refund.updated reports the same failure a second later: the same refund, nothing more given back.
+    const updated = failure('re_1', 300, { ...ONE_HOUR_LATER, failedAt: AFTER(3_601) }, { stripeEventId: 'evt_upd' });
+    given(recharge(100), refund(300), failed)
+      .when(updated)
+      .thenReplays(expect.objectContaining({ eventType: 'RefundReversed', amount: 30, balanceAfter: 100 }));
+  });
+
+  it('names a canceled refund as such', () => {
+    const canceled = failure('re_1', 300, ONE_HOUR_LATER, { status: 'canceled' });
+    given(recharge(100), refund(300))
+      .when(canceled)
+      .thenRecords(
+        reversed(canceled, {
+          amountReversed: 300,
+          amountRefundedBy: 0,
+          amountRefundedTotal: 0,
+          creditsGivenBack: 30,
+          creditsCredited: 30,
+        }),
+      );
+  });
+
+  it('applies a later, smaller cumulative refund of the charge from the lowered figure', () => {
+    const smaller = refund(200, { at: AFTER(200) });
+    const state = given(
+      recharge(100),
+      refund(500),
+      failure('re_1', 500, { createdAt: REPORTED_AT, failedAt: AFTER(100) }),
+    )
+      .when(smaller)
+      .thenRecords(refunded(smaller, { creditsTakenBack: 20, creditsDebited: 20 }));
+    expect(state.balance).toBe(80);
+  });
+
+  it('takes back again a new refund that brings the charge back to the figure reported before the failure', () => {
+    const again = refund(PAID_CENTS, { at: AFTER(200) });
+    const state = given(
+      recharge(100),
+      refund(PAID_CENTS),
+      failure('re_1', PAID_CENTS, { createdAt: REPORTED_AT, failedAt: AFTER(100) }),
+    )
+      .when(again)
+      .thenRecords(refunded(again, { creditsTakenBack: 100, creditsDebited: 100 }));
+    expect(state.balance).toBe(0);
+  });
+
+  describe('delivered out of order', () => {
+    it('records a failure whose refund is not applied yet, giving back nothing; its late report takes nothing', () => {
+      const failed = failure('re_1', 300, { createdAt: REPORTED_AT, failedAt: AFTER(60) });
+      given(recharge(100))
+        .when(failed)
+        .thenRecords(
+          reversed(failed, {
+            amountReversed: 0,
+            amountRefundedBy: 0,
+            amountRefundedTotal: 0,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
+      given(recharge(100), failed).when(refund(300)).thenRefuses({
+        type: 'refund-already-applied',
+        rechargeId: RECHARGE_ID,
+        chargeId: 'ch_1',
+        amountRefundedOfCharge: 0,
+      });
+
+      // The charge's next refund, after the failure, is taken back.
+      const next = refund(200, { at: AFTER(120) });
+      given(recharge(100), failed)
+        .when(next)
+        .thenRecords(refunded(next, { creditsTakenBack: 20, creditsDebited: 20 }));
+    });
+
+    it('takes back only the refunds that did not fail, from a report made before the failure and delivered after', () => {
+      // re_1 (300) reported at 0 s, re_2 (200) at 10 s (the charge at 500), re_1 failed at 100 s.
+      const both = refund(500, { at: AFTER(10) });
+      const state = given(
+        recharge(100),
+        refund(300),
+        failure('re_1', 300, { createdAt: REPORTED_AT, failedAt: AFTER(100) }),
+      )
+        .when(both)
+        .thenRecords(
+          refunded(both, { creditsTakenBack: 20, creditsDebited: 20, amountRefundedBy: 200, amountRefundedTotal: 200 }),
+        );
+      expect(state.balance).toBe(80);
+    });
+
+    it('gives back the difference when a later report is lower; the failure’s own event then gives back nothing', () => {
+      // re_1 (500) reported at 0 s and failed at 50 s; re_2 (200) reported at 100 s, before re_1's failure arrives.
+      const lower = refund(200, { at: AFTER(100) });
+      const afterLower = given(recharge(100), refund(500))
+        .when(lower)
+        .thenRecords(
+          reversed(lower, {
+            amountReversed: 300,
+            amountRefundedBy: 200,
+            amountRefundedTotal: 200,
+            creditsGivenBack: 30,
+            creditsCredited: 30,
+          }),
+        );
+      expect(afterLower.balance).toBe(80);
+
+      const failed = failure('re_1', 500, { createdAt: REPORTED_AT, failedAt: AFTER(50) });
+      const state = given(recharge(100), refund(500), lower)
+        .when(failed)
+        .thenRecords(
+          reversed(failed, {
+            amountReversed: 0,
+            amountRefundedBy: 200,
+            amountRefundedTotal: 200,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
+      expect(state.balance).toBe(80);
+    });
+
+    it('records a later report as high as what was taken back, so that a refund failed before it gives nothing back', () => {
+      // re_1 (1000) reported at 0 s, failed at 50 s; re_2 (1000) reported at 100 s, before re_1's failure arrives.
+      const again = refund(PAID_CENTS, { at: AFTER(100) });
+      given(recharge(100), refund(PAID_CENTS))
+        .when(again)
+        .thenRecords(refunded(again, { creditsTakenBack: 0, creditsDebited: 0 }));
+
+      const failed = failure('re_1', PAID_CENTS, { createdAt: REPORTED_AT, failedAt: AFTER(50) });
+      const state = given(recharge(100), refund(PAID_CENTS), again)
+        .when(failed)
+        .thenRecords(
+          reversed(failed, {
+            amountReversed: 0,
+            amountRefundedBy: PAID_CENTS,
+            amountRefundedTotal: PAID_CENTS,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
+      expect(state.balance).toBe(0);
+    });
+
+    it('gives nothing back for a refund of a charge never reported', () => {
+      const failed = failure('re_9', 300, ONE_HOUR_LATER, { chargeId: 'ch_2' });
+      const state = given(recharge(100), refund(300))
+        .when(failed)
+        .thenRecords(
+          reversed(failed, {
+            amountReversed: 0,
+            amountRefundedBy: 0,
+            amountRefundedTotal: 300,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
+      expect(state.balance).toBe(70);
+    });
+  });
+
+  describe('when the refund took back credits already spent (balance 10 of the 100)', () => {
+    const history = [recharge(100), consume(90)];
+    const failed = failure('re_1', PAID_CENTS, ONE_HOUR_LATER);
+    const allOfIt = { amountReversed: PAID_CENTS, amountRefundedBy: 0, amountRefundedTotal: 0, creditsGivenBack: 100 };
+
+    it('under debt, gives back all it debited: the debt goes and the 10 are back', () => {
+      const state = given(...history, refund(PAID_CENTS, { shortfallPolicy: 'debt' }))
+        .when(failed)
+        .thenRecords(reversed(failed, { ...allOfIt, creditsCredited: 100 }));
+      expect(state.balance).toBe(10);
+    });
+
+    it('under writeoff, gives back the 10 it debited and restores the 90 it wrote off, crediting none of them', () => {
+      const state = given(...history, refund(PAID_CENTS, { shortfallPolicy: 'writeoff' }))
+        .when(failed)
+        .thenRecords(reversed(failed, { ...allOfIt, creditsCredited: 10, creditsWriteOffReversed: 90 }));
+      expect(state.balance).toBe(10);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 0, creditsWrittenOff: 0 });
+
+      const boughtSince = given(...history, refund(PAID_CENTS, { shortfallPolicy: 'writeoff' }), recharge(50, 'pi_2'))
+        .when(failed)
+        .thenRecords(reversed(failed, { ...allOfIt, creditsCredited: 10, creditsWriteOffReversed: 90 }));
+      expect(boughtSince.balance).toBe(60);
+    });
+
+    it('under writeoff, restores what was written off first: the balance ends where the refund that stands leaves it', () => {
+      // Half refunded while 100 were held (50 debited), the 50 left spent, then the rest refunded (50 written off).
+      const halfFailed = failure('re_1', 500, { createdAt: REPORTED_AT, failedAt: AFTER(100) });
+      const state = given(
+        recharge(100),
+        refund(500, { shortfallPolicy: 'writeoff' }),
+        consume(50),
+        refund(PAID_CENTS, { shortfallPolicy: 'writeoff', at: AFTER(10) }),
+      )
+        .when(halfFailed)
+        .thenRecords(
+          reversed(halfFailed, {
+            amountReversed: 500,
+            amountRefundedBy: 500,
+            amountRefundedTotal: 500,
+            creditsGivenBack: 50,
+            creditsCredited: 0,
+            creditsWriteOffReversed: 50,
+          }),
+        );
+      // 100 bought, 50 spent, half the price refunded (the refund that stands): nothing left, nothing written off.
+      expect(state.balance).toBe(0);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 50, creditsWrittenOff: 0 });
+    });
+  });
+
+  describe('on a disputed recharge', () => {
+    const history = [recharge(100), refund(500), openDispute()];
+    const failed = failure('re_1', 500, ONE_HOUR_LATER);
+    const halfOfIt = { amountReversed: 500, amountRefundedBy: 0, amountRefundedTotal: 0, creditsGivenBack: 50 };
+
+    it('freezes what it gives back with the rest of the recharge, released when the dispute is won', () => {
+      const state = given(...history)
+        .when(failed)
+        .thenRecords(reversed(failed, { ...halfOfIt, creditsCredited: 50, creditsFrozen: 50 }));
+      expect(state).toMatchObject({ balance: 100, frozenCredits: 100 });
+      expect(state.recharges.get(RECHARGE_ID)!.dispute).toEqual({ disputeId: 'dp_1', frozenCredits: 100 });
+
+      const won = closeDispute('won');
+      const afterWon = given(...history, failed)
+        .when(won)
+        .thenRecords(eventOf(won, 'CreditsUnfrozen', { credits: 100 }));
+      expect(afterWon).toMatchObject({ balance: 100, frozenCredits: 0 });
+    });
+
+    it('takes it all back when the dispute is lost', () => {
+      const lost = closeDispute('lost');
+      const state = given(...history, failed)
+        .when(lost)
+        .thenRecords(
+          refunded(lost, {
+            reason: 'dispute-lost',
+            creditsTakenBack: 100,
+            creditsDebited: 100,
+            creditsUnfrozen: 100,
+            amountRefundedTotal: PAID_CENTS,
+          }),
+        );
+      expect(state).toMatchObject({ balance: 0, frozenCredits: 0 });
+    });
+
+    it('gives nothing back after a dispute lost in full: the dispute still takes every credit', () => {
+      const afterLoss = [recharge(100), refund(500), openDispute(), closeDispute('lost')];
+      const state = given(...afterLoss)
+        .when(failed)
+        .thenRecords(
+          reversed(failed, {
+            amountReversed: 500,
+            amountRefundedBy: 0,
+            amountRefundedTotal: PAID_CENTS,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
+      expect(state.balance).toBe(0);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({
+        creditsTakenBack: 100,
+        amountRefundedTotal: PAID_CENTS,
+      });
+    });
+  });
+
+  describe('refusals', () => {
+    it('refuses a failure of a recharge this stream does not hold', () => {
+      given()
+        .when(failure('re_1', 300, ONE_HOUR_LATER))
+        .thenRefuses({ type: 'unknown-recharge', rechargeId: RECHARGE_ID });
+    });
+
+    it.each([0, PAID_CENTS + 1])('refuses a refund amount of %i', (amount) => {
+      given(recharge(100), refund(300))
+        .when(failure('re_1', amount, ONE_HOUR_LATER))
+        .thenRefuses({
+          type: 'invalid-refund-amount',
+          rechargeId: RECHARGE_ID,
+          amountRefundedOfCharge: amount,
+          amountPaid: PAID_CENTS,
+        });
+    });
+
+    it('throws on a failure keyed other than by its refund: a caller bug', () => {
+      const misKeyed = { ...failure('re_1', 300, ONE_HOUR_LATER), metadata: { idempotencyKey: 'evt_1', now: NOW } };
+      expect(() => decide(misKeyed, initialState())).toThrow('must carry the idempotency key "refund-reversed:re_1"');
     });
   });
 });
@@ -202,6 +525,19 @@ describe('disputes', () => {
 });
 
 describe('evolve', () => {
+  it('throws on a failed refund giving back more than was taken back: decide never makes one', () => {
+    const state = foldAll([recharge(100), refund(300)]);
+    const forged = reversed(failure('re_1', 300, { createdAt: REPORTED_AT, failedAt: AFTER(60) }), {
+      amountReversed: 300,
+      amountRefundedBy: 0,
+      amountRefundedTotal: 0,
+      creditsGivenBack: 40,
+      creditsCredited: 40,
+    });
+
+    expect(() => recordAfter(state, [forged], 2000n).reduce(evolve, state)).toThrow('gives back more than');
+  });
+
   it('throws on a writeoff refund that would leave the balance below zero: decide never makes one', () => {
     const state = foldAll([recharge(100), consume(90)]);
     const forged = refunded(refund(PAID_CENTS, { shortfallPolicy: 'writeoff' }), {
@@ -246,12 +582,13 @@ function consume(amount: number): ConsumeCredits {
   };
 }
 
-/** The charge `ch_1` (unless named) has refunded `amountRefundedOfCharge` in all. */
+/** The charge `ch_1` (unless named) has refunded `amountRefundedOfCharge` in all, as Stripe reported at `at`. */
 function refund(
   amountRefundedOfCharge: number,
-  options: { shortfallPolicy?: ShortfallPolicy; now?: string; chargeId?: string } = {},
+  options: { shortfallPolicy?: ShortfallPolicy; now?: string; chargeId?: string; at?: number } = {},
 ): RefundRecharge {
   const chargeId = options.chargeId ?? 'ch_1';
+  const refundedAt = options.at ?? REPORTED_AT;
   return {
     type: 'RefundRecharge',
     data: {
@@ -259,12 +596,78 @@ function refund(
       rechargeId: RECHARGE_ID,
       chargeId,
       amountRefundedOfCharge,
+      refundedAt,
       shortfallPolicy: options.shortfallPolicy ?? 'debt',
-      source: { kind: 'stripe', stripeEventId: `evt_refund_${amountRefundedOfCharge}`, chargeId },
+      source: { kind: 'stripe', stripeEventId: `evt_refund_${amountRefundedOfCharge}_${refundedAt}`, chargeId },
     },
     metadata: {
-      idempotencyKey: refundIdempotencyKey(RECHARGE_ID, chargeId, amountRefundedOfCharge),
+      idempotencyKey: refundIdempotencyKey(RECHARGE_ID, chargeId, amountRefundedOfCharge, refundedAt),
       now: options.now ?? NOW,
+    },
+  };
+}
+
+/** The refund `refundId` of `amount` on `ch_1` (unless named), created at `createdAt`, failed at `failedAt`. */
+function failure(
+  refundId: string,
+  amount: number,
+  times: { createdAt: number; failedAt: number },
+  options: { chargeId?: string; status?: 'failed' | 'canceled'; stripeEventId?: string } = {},
+): ReverseRefund {
+  const chargeId = options.chargeId ?? 'ch_1';
+  return {
+    type: 'ReverseRefund',
+    data: {
+      userId: USER_ID,
+      rechargeId: RECHARGE_ID,
+      refundId,
+      chargeId,
+      amount,
+      status: options.status ?? 'failed',
+      failureReason: 'expired_or_canceled_card',
+      refundCreatedAt: times.createdAt,
+      failedAt: times.failedAt,
+      source: { kind: 'stripe', stripeEventId: options.stripeEventId ?? `evt_failed_${refundId}`, chargeId, refundId },
+    },
+    metadata: { idempotencyKey: refundReversedIdempotencyKey(refundId), now: NOW },
+  };
+}
+
+/** The event a failure or a lowering report records, with the amounts worked out by the test. */
+function reversed(
+  command: ReverseRefund | RefundRecharge,
+  amounts: Pick<
+    RefundReversed['data'],
+    'amountReversed' | 'amountRefundedBy' | 'amountRefundedTotal' | 'creditsGivenBack' | 'creditsCredited'
+  > &
+    Partial<RefundReversed['data']>,
+): RefundReversed {
+  const { chargeId, source } = command.data;
+  const described =
+    command.type === 'ReverseRefund'
+      ? {
+          reason: command.data.status === 'failed' ? ('refund-failed' as const) : ('refund-canceled' as const),
+          refund: {
+            refundId: command.data.refundId,
+            amount: command.data.amount,
+            createdAt: command.data.refundCreatedAt,
+            failedAt: command.data.failedAt,
+            failureReason: 'expired_or_canceled_card',
+          },
+        }
+      : { reason: 'refund-lowered' as const, refundedAt: command.data.refundedAt };
+  return {
+    type: 'RefundReversed',
+    schemaVersion: 1,
+    ...metadataOf(command),
+    data: {
+      rechargeId: RECHARGE_ID,
+      refundedBy: chargeId,
+      ...described,
+      creditsWriteOffReversed: 0,
+      creditsFrozen: 0,
+      source,
+      ...amounts,
     },
   };
 }
@@ -293,7 +696,7 @@ function closeDispute(outcome: 'won' | 'lost', options: { shortfallPolicy?: Shor
   };
 }
 
-function metadataOf(command: RefundRecharge | OpenDispute | CloseDispute) {
+function metadataOf(command: RefundRecharge | ReverseRefund | OpenDispute | CloseDispute) {
   return {
     id: eventIdFor(STREAM_ID, command.metadata.idempotencyKey),
     metadata: {
@@ -329,10 +732,11 @@ function refunded(
 /** What refunded, as the event names it: the charge and its cumulative amount, or the lost dispute's. */
 function refundedByOf(command: RefundRecharge | CloseDispute) {
   if (command.type === 'RefundRecharge') {
-    const { chargeId, amountRefundedOfCharge } = command.data;
+    const { chargeId, amountRefundedOfCharge, refundedAt } = command.data;
     return {
       refundedBy: chargeId,
       amountRefundedBy: amountRefundedOfCharge,
+      refundedAt,
       amountRefundedTotal: amountRefundedOfCharge,
     };
   }
@@ -387,3 +791,89 @@ function foldAll(commands: CreditsCommand[]): CreditsState {
     return recordAfter(state, decision.events, 1000n).reduce(evolve, state);
   }, initialState());
 }
+
+describe('refund failure properties', () => {
+  /** A refund of `ch_1` as Stripe made it: created at `createdAt`, perhaps failed at `failedAt`. */
+  type StripeRefundMade = { refundId: string; amount: number; createdAt: number; failedAt: number | undefined };
+
+  /**
+   * Stripe's events for refunds created 100 s apart (each refused by Stripe, and left out, when the charge
+   * has not that much unrefunded left), some failing 5 to 595 s later: a `charge.refunded` at each creation,
+   * with the charge's amount refunded at that moment, and a failure event at each failure. No report and
+   * failure share a second: within one second the order cannot be told (see `refundRecharge`).
+   */
+  function stripeEventsOf(
+    wanted: Array<{ amount: number; failsAfter: number | null }>,
+    policy: ShortfallPolicy,
+  ): { commands: CreditsCommand[]; standing: number } {
+    const made: StripeRefundMade[] = [];
+    const commands: CreditsCommand[] = [];
+    wanted.forEach(({ amount, failsAfter }, index) => {
+      const createdAt = AFTER(100 * index);
+      const refundedNow = (at: number) =>
+        made
+          .filter((refund) => refund.createdAt <= at && (refund.failedAt === undefined || refund.failedAt > at))
+          .reduce((sum, refund) => sum + refund.amount, 0);
+      if (refundedNow(createdAt) + amount > PAID_CENTS) return;
+      const failedAt = failsAfter === null ? undefined : createdAt + failsAfter * 10 + 5;
+      made.push({ refundId: `re_${index}`, amount, createdAt, failedAt });
+      commands.push(refund(refundedNow(createdAt), { at: createdAt, shortfallPolicy: policy }));
+      if (failedAt !== undefined) commands.push(failure(`re_${index}`, amount, { createdAt, failedAt }));
+    });
+    const standing = made
+      .filter((refund) => refund.failedAt === undefined)
+      .reduce((sum, refund) => sum + refund.amount, 0);
+    return { commands, standing };
+  }
+
+  it('ends where the refunds that did not fail leave it, whatever the order and repeats of the events', () => {
+    const wanted = fc.array(
+      fc.record({
+        // Round amounts often, so that a refund may bring the charge back to a figure reported before.
+        amount: fc.oneof(fc.constantFrom(100, 200, 300, 500), fc.integer({ min: 1, max: 400 })),
+        failsAfter: fc.option(fc.integer({ min: 0, max: 59 }), { nil: null }),
+      }),
+      { minLength: 1, maxLength: 6 },
+    );
+    const scenario = fc
+      .tuple(
+        wanted,
+        fc.constantFrom<ShortfallPolicy>('debt', 'writeoff'),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 0, max: 1_000 }),
+      )
+      .chain(([refunds, policy, credits, spentWanted]) => {
+        const { commands, standing } = stripeEventsOf(refunds, policy);
+        const spent = Math.min(spentWanted, credits);
+        // Every event at least once, some twice, in any order.
+        return fc
+          .array(fc.constantFrom(...commands), { maxLength: 4 })
+          .chain((repeats) => {
+            const all = [...commands, ...repeats];
+            return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+          })
+          .map((deliveries) => ({ deliveries, standing, policy, credits, spent }));
+      });
+    fc.assert(
+      fc.property(scenario, ({ deliveries, standing, policy, credits, spent }) => {
+        let state = foldAll(spent > 0 ? [recharge(credits), consume(spent)] : [recharge(credits)]);
+        for (const command of deliveries) {
+          const decision = decide(command, state);
+          if (decision.kind === 'refused') expect(decision.error.type).toBe('refund-already-applied');
+          if (decision.kind === 'recorded') state = recordAfter(state, decision.events, 5000n).reduce(evolve, state);
+        }
+        // Worked out here by hand: credits × refunded ÷ paid, rounded down, all of them once fully refunded.
+        const expected = standing === PAID_CENTS ? credits : Math.floor((credits * standing) / PAID_CENTS);
+        const left = credits - spent - expected;
+
+        expect(state.recharges.get(RECHARGE_ID)).toMatchObject({
+          amountRefundedTotal: standing,
+          creditsTakenBack: expected,
+          creditsWrittenOff: policy === 'debt' ? 0 : Math.max(0, -left),
+        });
+        expect(state.balance).toBe(policy === 'debt' ? left : Math.max(0, left));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});

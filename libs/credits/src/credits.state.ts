@@ -1,4 +1,4 @@
-import type { CreditsEvent, CreditsEventType, RecordedCreditsEvent } from './credits.events';
+import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
@@ -19,9 +19,24 @@ export type RechargeState = {
   amountPaid: number;
   /** Money refunded or lost to disputes so far, minor units: the sum of `amountRefundedBy`. */
   amountRefundedTotal: number;
-  /** Cumulative money refunded by each charge (and `dispute:<id>`), as Stripe reports it per charge. */
+  /**
+   * Cumulative money refunded by each charge (and `dispute:<id>`), as Stripe reports it per charge, less its
+   * refunds known to have failed since.
+   */
   amountRefundedBy: Readonly<Record<string, number>>;
+  /**
+   * When Stripe made the `charge.refunded` whose figure `amountRefundedBy` holds, per charge (Unix seconds).
+   * Absent for a charge never reported, or reported only before this was kept.
+   */
+  refundedAt: Readonly<Record<string, number>>;
+  /** The refunds of its charges that failed or were canceled, by refund id, with their charge. */
+  failedRefunds: Readonly<Record<string, FailedRefund & { chargeId: string }>>;
   creditsTakenBack: number;
+  /**
+   * Credits taken back that never left the balance (written off under the `writeoff` policy), less those a
+   * reversal restored: what a failed refund gives back first, without crediting it.
+   */
+  creditsWrittenOff: number;
   /** The open dispute and what it froze. */
   dispute: { disputeId: string; frozenCredits: number } | undefined;
 };
@@ -88,6 +103,8 @@ export function balanceDelta(event: CreditsEvent): number {
       return -event.data.amount;
     case 'RechargeRefunded':
       return -event.data.creditsDebited;
+    case 'RefundReversed':
+      return event.data.creditsCredited;
     case 'CreditsFrozen':
     case 'CreditsUnfrozen':
       return 0;
@@ -105,6 +122,8 @@ export function frozenDelta(event: CreditsEvent): number {
       return -event.data.credits;
     case 'RechargeRefunded':
       return -event.data.creditsUnfrozen;
+    case 'RefundReversed':
+      return event.data.creditsFrozen;
     case 'RechargeCompleted':
     case 'BonusGranted':
     case 'CreditsConsumed':
@@ -134,12 +153,15 @@ function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedC
       amountPaid,
       amountRefundedTotal: 0,
       amountRefundedBy: {},
+      refundedAt: {},
+      failedRefunds: {},
       creditsTakenBack: 0,
+      creditsWrittenOff: 0,
       dispute: undefined,
     });
     return;
   }
-  if (event.type === 'RechargeRefunded' || event.type === 'CreditsFrozen' || event.type === 'CreditsUnfrozen') {
+  if (isRechargeReversal(event)) {
     const recharge = recharges.get(event.data.rechargeId);
     if (recharge === undefined) {
       throw new Error(
@@ -150,19 +172,34 @@ function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedC
   }
 }
 
-function rechargeAfter(
-  recharge: RechargeState,
-  event: Extract<CreditsEvent, { type: 'RechargeRefunded' | 'CreditsFrozen' | 'CreditsUnfrozen' }>,
-): RechargeState {
+type RechargeReversal = Extract<
+  RecordedCreditsEvent,
+  { type: 'RechargeRefunded' | 'RefundReversed' | 'CreditsFrozen' | 'CreditsUnfrozen' }
+>;
+
+function isRechargeReversal(event: RecordedCreditsEvent): event is RechargeReversal {
+  return (
+    event.type === 'RechargeRefunded' ||
+    event.type === 'RefundReversed' ||
+    event.type === 'CreditsFrozen' ||
+    event.type === 'CreditsUnfrozen'
+  );
+}
+
+function rechargeAfter(recharge: RechargeState, event: RechargeReversal): RechargeState {
   switch (event.type) {
     case 'RechargeRefunded':
       return {
         ...recharge,
         amountRefundedTotal: event.data.amountRefundedTotal,
         amountRefundedBy: { ...recharge.amountRefundedBy, [event.data.refundedBy]: event.data.amountRefundedBy },
+        refundedAt: reportedAt(recharge.refundedAt, event.data.refundedBy, event.data.refundedAt),
         creditsTakenBack: recharge.creditsTakenBack + event.data.creditsTakenBack,
+        creditsWrittenOff: recharge.creditsWrittenOff + event.data.creditsTakenBack - event.data.creditsDebited,
         dispute: closes(recharge, event.data.reason === 'dispute-lost' ? event.data.source.disputeId : undefined),
       };
+    case 'RefundReversed':
+      return reversedRecharge(recharge, event);
     case 'CreditsFrozen':
       return { ...recharge, dispute: { disputeId: event.data.disputeId, frozenCredits: event.data.credits } };
     case 'CreditsUnfrozen':
@@ -170,6 +207,58 @@ function rechargeAfter(
     default:
       return assertNever(event);
   }
+}
+
+function reversedRecharge(
+  recharge: RechargeState,
+  event: Extract<RecordedCreditsEvent, { type: 'RefundReversed' }>,
+): RechargeState {
+  const { data } = event;
+  const { refund } = data;
+  const dispute = recharge.dispute;
+  // `decide` gives back at most what was taken back, and credits only what left the balance: anything else
+  // would invent credits.
+  const broken =
+    data.creditsGivenBack > recharge.creditsTakenBack ||
+    data.creditsWriteOffReversed > recharge.creditsWrittenOff ||
+    data.creditsCredited + data.creditsWriteOffReversed !== data.creditsGivenBack ||
+    (data.creditsFrozen > 0 && dispute === undefined);
+  if (broken) {
+    throw new Error(
+      `event ${event.id} at version ${event.streamVersion} gives back more than recharge ${data.rechargeId} ` +
+        `took back (${recharge.creditsTakenBack}, ${recharge.creditsWrittenOff} written off), or freezes ` +
+        `credits of no open dispute`,
+    );
+  }
+  return {
+    ...recharge,
+    amountRefundedTotal: data.amountRefundedTotal,
+    amountRefundedBy: { ...recharge.amountRefundedBy, [data.refundedBy]: data.amountRefundedBy },
+    refundedAt:
+      data.refundedAt === undefined
+        ? recharge.refundedAt
+        : { ...recharge.refundedAt, [data.refundedBy]: data.refundedAt },
+    failedRefunds:
+      refund === undefined
+        ? recharge.failedRefunds
+        : { ...recharge.failedRefunds, [refund.refundId]: { ...refund, chargeId: data.refundedBy } },
+    creditsTakenBack: recharge.creditsTakenBack - data.creditsGivenBack,
+    creditsWrittenOff: recharge.creditsWrittenOff - data.creditsWriteOffReversed,
+    dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
+  };
+}
+
+/** A refund's report time per charge; a report that names none (recorded before it was kept) forgets it. */
+function reportedAt(
+  times: RechargeState['refundedAt'],
+  refundedBy: string,
+  at: number | undefined,
+): RechargeState['refundedAt'] {
+  if (at !== undefined) return { ...times, [refundedBy]: at };
+  if (!(refundedBy in times)) return times;
+  const others: Record<string, number> = { ...times };
+  delete others[refundedBy];
+  return others;
 }
 
 /** The recharge's open dispute once `disputeId` closes: closing another dispute leaves it open. */

@@ -6,6 +6,7 @@ import type {
   StripeEventEnvelope,
   StripeEventMeaning,
   StripePayment,
+  StripeRefundReversal,
 } from './stripe-event.meaning';
 
 /**
@@ -36,6 +37,9 @@ const MAPPED_EVENT_TYPES = [
   'payment_intent.succeeded',
   'charge.succeeded',
   'charge.refunded',
+  'refund.failed',
+  'refund.updated',
+  'charge.refund.updated',
   'invoice.paid',
   'invoice.payment_succeeded',
   'invoice_payment.paid',
@@ -75,6 +79,10 @@ export function meaningOf(event: StripeEventEnvelope, catalog: StripeCatalog): S
       return ignored('a charge is credited through its payment intent or Checkout session');
     case 'charge.refunded':
       return refundMeaning(event);
+    case 'refund.failed':
+    case 'refund.updated':
+    case 'charge.refund.updated':
+      return refundReversalMeaning(event);
     case 'invoice.paid':
       return invoiceMeaning(event, catalog);
     case 'invoice.payment_succeeded':
@@ -244,8 +252,51 @@ function refundMeaning(event: StripeEventEnvelope): StripeEventMeaning {
       customerId: optionalId(charge, 'customer'),
       amountRefundedTotal: wholeNumber(charge, 'amount_refunded'),
       currency: currencyOf(charge),
+      refundedAt: event.created,
     },
   };
+}
+
+/**
+ * A refund that failed or was canceled gives back what its `charge.refunded`
+ * took. `refund.failed` says so; a `refund.updated` or `charge.refund.updated`
+ * says so when the update is the change of status (its `previous_attributes`
+ * name the status): a later update of a refund failed long before (its
+ * metadata) would date the failure wrongly, and the event that changed its
+ * status reverses it. Any other status changes no credits: the refund was
+ * taken back when its `charge.refunded` came.
+ */
+function refundReversalMeaning(event: StripeEventEnvelope): StripeEventMeaning {
+  const refund = payloadOf(event);
+  const refundId = requiredString(refund, 'id');
+  const status = optionalString(refund, 'status');
+  if (status !== 'failed' && status !== 'canceled') {
+    return ignored(`refund ${refundId} is ${status ?? 'without a status'}: its charge.refunded takes its credits back`);
+  }
+  if (event.type !== 'refund.failed' && !changesStatus(event)) {
+    return ignored(
+      `refund ${refundId} was ${status} before this update: the update that made it so gives back its credits`,
+    );
+  }
+  const reversal: StripeRefundReversal = {
+    stripeEventId: event.id,
+    refundId,
+    chargeId: requiredId(refund, 'charge'),
+    paymentIntentId: optionalId(refund, 'payment_intent'),
+    amount: wholeNumber(refund, 'amount'),
+    currency: currencyOf(refund),
+    status,
+    failureReason: optionalString(refund, 'failure_reason'),
+    refundCreatedAt: wholeNumber(refund, 'created'),
+    failedAt: event.created,
+  };
+  return { kind: 'refund-reversed', reversal };
+}
+
+/** An `*.updated` event whose update changed the object's status. */
+function changesStatus(event: StripeEventEnvelope): boolean {
+  const previous = event.data?.previous_attributes;
+  return isJsonObject(previous) && 'status' in previous;
 }
 
 function disputeClosedMeaning(event: StripeEventEnvelope): StripeEventMeaning {

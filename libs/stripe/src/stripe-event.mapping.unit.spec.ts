@@ -17,6 +17,8 @@ import {
   invoicePaymentFailed,
   invoicePaymentSucceeded,
   paymentIntentSucceeded,
+  refundFailed,
+  refundUpdated,
   signedDelivery,
   stripeEvent,
   subscription,
@@ -24,7 +26,7 @@ import {
 } from '../../../test/support/stripe-events';
 import type { StripeCatalog } from './stripe-catalog';
 import { StripeObjectError, meaningOf } from './stripe-event.mapping';
-import type { CreditsOfPayment, StripeEventMeaning, StripePayment } from './stripe-event.meaning';
+import type { CreditsOfPayment, StripeEventMeaning, StripePayment, StripeRefundReversal } from './stripe-event.meaning';
 
 const CATALOG: StripeCatalog = {
   packs: [
@@ -683,7 +685,7 @@ describe('meaningOf charge.refunded', () => {
         amount_refunded: 300,
         currency: 'usd',
       },
-      { id: 'evt_1' },
+      { id: 'evt_1', created: 1_740_819_600 },
     );
 
     expect(meaningOf(event, CATALOG)).toEqual<StripeEventMeaning>({
@@ -696,6 +698,7 @@ describe('meaningOf charge.refunded', () => {
         customerId: 'cus_1',
         amountRefundedTotal: 300,
         currency: 'usd',
+        refundedAt: 1_740_819_600,
       },
     });
   });
@@ -704,6 +707,94 @@ describe('meaningOf charge.refunded', () => {
     const event = chargeRefunded({ payment_intent: { id: 'pi_expanded' }, invoice: 'in_1' });
 
     expect(meaningOf(event, CATALOG)).toMatchObject({ refund: { paymentIntentId: 'pi_expanded', invoiceId: 'in_1' } });
+  });
+});
+
+describe('meaningOf a refund that failed or was canceled', () => {
+  const REFUND = {
+    id: 're_1',
+    charge: 'ch_1',
+    payment_intent: 'pi_1',
+    amount: 300,
+    currency: 'usd',
+    created: 1_740_819_600,
+  };
+  const EXPECTED: StripeRefundReversal = {
+    stripeEventId: 'evt_1',
+    refundId: 're_1',
+    chargeId: 'ch_1',
+    paymentIntentId: 'pi_1',
+    amount: 300,
+    currency: 'usd',
+    status: 'failed',
+    failureReason: 'expired_or_canceled_card',
+    refundCreatedAt: 1_740_819_600,
+    failedAt: 1_740_823_200,
+  };
+
+  it('gives back the refund on refund.failed, dated by the event', () => {
+    const event = refundFailed(REFUND, { id: 'evt_1', created: 1_740_823_200 });
+
+    expect(meaningOf(event, CATALOG)).toEqual<StripeEventMeaning>({ kind: 'refund-reversed', reversal: EXPECTED });
+  });
+
+  it.each(['refund.updated', 'charge.refund.updated'] as const)(
+    'gives back the refund on the %s that moved it to failed',
+    (type) => {
+      const event = refundUpdated(REFUND, { type, id: 'evt_1', created: 1_740_823_200 });
+
+      expect(meaningOf(event, CATALOG)).toEqual<StripeEventMeaning>({ kind: 'refund-reversed', reversal: EXPECTED });
+    },
+  );
+
+  it('gives back a refund canceled while it waited for the customer, and reads an expanded charge', () => {
+    const event = refundUpdated(
+      {
+        ...REFUND,
+        charge: { id: 'ch_expanded', object: 'charge' },
+        status: 'canceled',
+        failure_reason: 'merchant_request',
+      },
+      { previousAttributes: { status: 'requires_action' } },
+    );
+
+    expect(meaningOf(event, CATALOG)).toMatchObject({
+      kind: 'refund-reversed',
+      reversal: { chargeId: 'ch_expanded', status: 'canceled', failureReason: 'merchant_request' },
+    });
+  });
+
+  it('has no failure reason when Stripe gives none', () => {
+    const event = refundFailed({ ...REFUND, failure_reason: undefined });
+
+    expect(meaningOf(event, CATALOG)).toMatchObject({ reversal: { failureReason: undefined } });
+  });
+
+  it.each(['pending', 'succeeded', 'requires_action'])('ignores a refund.updated to %s', (status) => {
+    const event = refundUpdated({ ...REFUND, status }, { previousAttributes: { status: 'pending' } });
+
+    expect(ignoredReasonOf(event)).toBe(`refund re_1 is ${status}: its charge.refunded takes its credits back`);
+  });
+
+  it('ignores an update of a refund failed before it (its metadata): the update that failed it gives back', () => {
+    const event = refundUpdated(REFUND, { previousAttributes: { metadata: { note: null } } });
+
+    expect(ignoredReasonOf(event)).toBe(
+      'refund re_1 was failed before this update: the update that made it so gives back its credits',
+    );
+  });
+
+  it.each<[string, () => StripeTestEvent, string]>([
+    ['a refund without its charge', () => refundFailed({ charge: null }), 'data.object.charge'],
+    ['a refund without its amount', () => refundFailed({ amount: null }), 'data.object.amount'],
+    [
+      'a refund without its creation time',
+      () => refundFailed({ created: undefined }, { created: 1 }),
+      'data.object.created',
+    ],
+    ['a refund without an id', () => refundFailed({ id: undefined }), 'data.object.id'],
+  ])('throws a StripeObjectError for %s', (_case, eventOf, field) => {
+    expect(errorOf(() => meaningOf(eventOf(), CATALOG))).toMatchObject({ name: 'StripeObjectError', field });
   });
 });
 

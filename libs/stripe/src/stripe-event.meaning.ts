@@ -7,7 +7,8 @@ export type StripeEventEnvelope = {
   /** Unix seconds. */
   created: number;
   api_version?: string | null;
-  data: { object: unknown };
+  /** `previous_attributes`: on `*.updated` events, the fields the update changed, with their former values. */
+  data: { object: unknown; previous_attributes?: unknown };
 };
 
 /** How many credits a payment buys, or why that cannot be told (then the payment is parked). */
@@ -43,6 +44,28 @@ export type StripeRefund = {
   /** Cumulative over every refund of the charge, minor units. */
   amountRefundedTotal: number;
   currency: string;
+  /** When Stripe made the event (Unix seconds): the figure is the charge's as of then. */
+  refundedAt: number;
+};
+
+/**
+ * A refund that failed or was canceled after it was reported: its money never
+ * left, and Stripe takes it out of the charge's `amount_refunded`.
+ */
+export type StripeRefundReversal = {
+  stripeEventId: string;
+  refundId: string;
+  chargeId: string;
+  paymentIntentId: string | undefined;
+  /** The refund's amount, minor units. */
+  amount: number;
+  currency: string;
+  status: 'failed' | 'canceled';
+  failureReason: string | undefined;
+  /** When Stripe created the refund (Unix seconds). */
+  refundCreatedAt: number;
+  /** When Stripe made the event that reports the failure (Unix seconds). */
+  failedAt: number;
 };
 
 export type StripeDispute = {
@@ -68,6 +91,7 @@ export type StripeSubscriptionStatus = {
 export type StripeEventMeaning =
   | { kind: 'payment'; payment: StripePayment }
   | { kind: 'refund'; refund: StripeRefund }
+  | { kind: 'refund-reversed'; reversal: StripeRefundReversal }
   | { kind: 'dispute-opened'; dispute: StripeDispute }
   | { kind: 'dispute-closed'; dispute: StripeDispute; outcome: 'won' | 'lost' }
   | { kind: 'subscription-status'; subscription: StripeSubscriptionStatus }

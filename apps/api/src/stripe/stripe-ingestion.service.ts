@@ -116,6 +116,8 @@ export class StripeIngestion {
         };
       case 'refund':
         return this.reversals.refund(meaning.refund);
+      case 'refund-reversed':
+        return this.reversals.refundReversed(meaning.reversal);
       case 'dispute-opened':
         return this.reversals.disputeOpened(meaning.dispute);
       case 'dispute-closed':
