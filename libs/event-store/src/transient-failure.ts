@@ -16,22 +16,25 @@ export function isTransientStoreFailure(error: unknown): boolean {
 
 /**
  * SQLSTATE codes that a retry can get past, by class: 08 connection
- * exception; 40 transaction rollback (deadlock, serialization failure,
+ * exception but for 08P01 (a protocol violation: a bug of the caller); 40 transaction rollback (deadlock, serialization failure,
  * outcome unknown) but for 40002 (a constraint: a bug); 53 insufficient
  * resources; 57 operator intervention (a restart, a shutdown, a statement or
  * lock timeout) but for 57P04 (database dropped); 58 system errors of I/O;
  * 55P03 a lock not available in time; 25006 a read-only transaction (a
- * failover still under way). Every other class (22 data, 23 integrity, 42
+ * failover still under way); 25P03 a transaction ended by
+ * idle_in_transaction_session_timeout. Every other class (22 data, 23 integrity, 42
  * syntax, XX internal) is a bug of this service or its data: 500.
  */
 export function isTransientSqlState(code: unknown): boolean {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
   const sqlClass = code.slice(0, 2);
-  if (sqlClass === '08' || sqlClass === '53') return true;
+  // 08P01 (protocol violation) is what a statement given the wrong number of parameters gets: a bug.
+  if (sqlClass === '08') return code !== '08P01';
+  if (sqlClass === '53') return true;
   if (sqlClass === '40') return code !== '40002';
   if (sqlClass === '57') return code !== '57P04';
   if (sqlClass === '58') return code === '58000' || code === '58030';
-  return code === '55P03' || code === '25006';
+  return code === '55P03' || code === '25006' || code === '25P03';
 }
 
 /** Socket errors of Node, and the connection errors `pg`, its pool and the KurrentDB client throw without a SQLSTATE. */

@@ -65,6 +65,8 @@ describe('ProblemDetailsFilter', () => {
     const CASES: Array<[string, unknown, 503 | 500]> = [
       ['08006 connection failure (class 08)', sqlError('08006'), 503],
       ['08001 unable to connect (class 08)', sqlError('08001'), 503],
+      ['08P01 protocol violation (class 08): a statement given the wrong parameters, a bug', sqlError('08P01'), 500],
+      ['25P03 idle-in-transaction session timeout', sqlError('25P03'), 503],
       ['40001 serialization failure (class 40)', sqlError('40001'), 503],
       ['40P01 deadlock (class 40)', sqlError('40P01'), 503],
       ['40003 statement completion unknown (class 40)', sqlError('40003'), 503],
