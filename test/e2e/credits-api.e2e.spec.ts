@@ -419,6 +419,34 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
         await expectBalance(userId, { balance: 5, version: 1 });
       });
 
+      it.each(['gzip', 'deflate', 'br'])(
+        'refuses a body that does not decode in its Content-Encoding (%s) with 400 undecodable-body',
+        async (encoding) => {
+          const userId = await givenUserWith(5);
+
+          const response = await http()
+            .post(`/v1/users/${userId}/consumptions`)
+            .set('Authorization', bearer('consume'))
+            .set('Content-Type', 'application/json')
+            .set('Content-Encoding', encoding)
+            .send('{"feature": "face_swap", "reference": "not compressed"}');
+
+          expectProblem(response, { status: 400, type: '/problems/undecodable-body' });
+          await expectBalance(userId, { balance: 5, version: 1 });
+        },
+      );
+
+      it('answers headers over 16 KiB, which Node refuses before any route, with a 431 problem', async () => {
+        const response = await http()
+          .get('/v1/users/u/balance')
+          .set('Authorization', bearer('read'))
+          .set('X-Padding', 'x'.repeat(20 * 1024));
+
+        expect(response.status).toBe(431);
+        expect(response.headers['content-type']).toBe('application/problem+json');
+        expect(JSON.parse(response.text)).toMatchObject({ type: '/problems/headers-too-large', status: 431 });
+      });
+
       it('refuses an amount of null with 400 invalid-request', async () => {
         const userId = await givenUserWith(5);
 

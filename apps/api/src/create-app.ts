@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiKey, AppConfig } from '@libs/config';
 import type { EventStore } from '@libs/event-store';
-import { acceptJsonBodies, acceptRawBodiesAt } from '@libs/http';
+import { acceptJsonBodies, acceptRawBodiesAt, answerClientErrorsAsProblems } from '@libs/http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { STRIPE_WEBHOOK_PATH } from './stripe/receive-webhook/stripe-webhook.http.controller';
@@ -23,6 +23,7 @@ export async function createApp(
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  answerClientErrorsAsProblems(app.getHttpServer());
   acceptRawBodiesAt(app, STRIPE_WEBHOOK_PATH);
   acceptJsonBodies(app);
   app.disable('x-powered-by');

@@ -1,6 +1,8 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { ProblemException } from './problems/problem-details';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { PROBLEM_CONTENT_TYPE, ProblemException, problemType } from './problems/problem-details';
 import { refuseUnstorableStrings } from './storable-strings';
 
 export const REQUEST_BODY_LIMIT = '64kb';
@@ -53,6 +55,14 @@ function bodyParserErrorsAsProblems(error: unknown, _request: Request, _response
       }),
     );
   }
+  if (typeof status === 'number' && status >= 400 && status < 500 && type === undefined) {
+    // A body in a Content-Encoding (gzip, deflate, br) that does not decode: zlib's error, with the parser's status.
+    return next(
+      ProblemException.of(400, 'undecodable-body', 'Body does not decode', {
+        detail: 'the body could not be decoded in the Content-Encoding it names',
+      }),
+    );
+  }
   next(error);
 }
 
@@ -77,4 +87,41 @@ export function depthExceeds(value: unknown, depthMax: number): boolean {
     for (const child of Object.values(current)) pending.push([child, depth + 1]);
   }
   return false;
+}
+
+/** What Node's HTTP parser refuses before any route runs, by its error code: a status and a problem. */
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'headers-too-large',
+    'Request Header Fields Too Large',
+    'the request line and headers are over 16 KiB',
+  ],
+  HPE_URI_TOO_LONG: [414, 'uri-too-long', 'URI Too Long', 'the request line is too long'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request-timeout', 'Request Timeout', 'the request did not arrive in time'],
+};
+
+/**
+ * Requests Node's HTTP server refuses itself (headers over its limit, a
+ * request that is not HTTP) are answered as problem+json too, as every other
+ * error is, instead of Node's bare status line.
+ */
+export function answerClientErrorsAsProblems(server: Server): void {
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, slug, title, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+      400,
+      'bad-request',
+      'Bad Request',
+      'the request is not valid HTTP',
+    ];
+    const body = JSON.stringify({ type: problemType(slug), title, status, detail });
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

@@ -111,19 +111,61 @@ export function restoreRewrittenStrings<T>(value: T): T {
   );
 }
 
-/** A copy of a JSON value with `map` applied to every key and string; the value itself when nothing changes. */
+/**
+ * A copy of a JSON value with `map` applied to every key and string; the
+ * value itself when `map` changes nothing. Iterative, like the walk above: a
+ * signed event may nest deeper than the call stack allows.
+ */
 function mapStrings<T>(value: T, map: (text: string) => string): T {
-  if (typeof value === 'string') return map(value) as T;
-  if (Array.isArray(value)) {
-    const items = value.map((item: unknown) => mapStrings(item, map));
-    return (items.every((item, index) => item === value[index]) ? value : items) as T;
+  if (!someStringChanges(value, map)) return value;
+  const root: { value?: unknown } = {};
+  const pending: Array<[source: unknown, target: object, key: string | number]> = [[value, root, 'value']];
+  while (pending.length > 0) {
+    const [source, target, key] = pending.pop()!;
+    setOwn(target, key, copyShell(source, map, pending));
   }
-  if (typeof value !== 'object' || value === null) return value;
-  let changed = false;
-  const entries = Object.entries(value).map(([key, child]) => {
-    const entry = [map(key), mapStrings(child, map)] as const;
-    changed ||= entry[0] !== key || entry[1] !== child;
-    return entry;
-  });
-  return changed ? (Object.fromEntries(entries) as T) : value;
+  return root.value as T;
+}
+
+/** The mapped string, a primitive as is, or an empty copy of an array or object whose members are queued. */
+function copyShell(
+  source: unknown,
+  map: (text: string) => string,
+  pending: Array<[source: unknown, target: object, key: string | number]>,
+): unknown {
+  if (typeof source === 'string') return map(source);
+  if (typeof source !== 'object' || source === null) return source;
+  if (Array.isArray(source)) {
+    const copy: unknown[] = new Array<unknown>(source.length);
+    source.forEach((item: unknown, index) => pending.push([item, copy, index]));
+    return copy;
+  }
+  const copy = {};
+  for (const [key, child] of Object.entries(source)) {
+    // Placed now, filled later: the copy keeps the source's key order.
+    setOwn(copy, map(key), undefined);
+    pending.push([child, copy, map(key)]);
+  }
+  return copy;
+}
+
+function someStringChanges(value: unknown, map: (text: string) => string): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === 'string') {
+      if (map(current) !== current) return true;
+    } else if (typeof current === 'object' && current !== null) {
+      for (const [key, child] of Object.entries(current)) {
+        if (!Array.isArray(current) && map(key) !== key) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+/** An own property, even for a key such as `__proto__` that plain assignment would not create. */
+function setOwn(target: object, key: string | number, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -47,6 +47,26 @@ describe('strings PostgreSQL can store', () => {
 });
 
 describe('storableInPostgres', () => {
+  it('rewrites a value nested far deeper than the call stack allows, and restores it', () => {
+    let deep: unknown = { note: 'x\u0000' };
+    for (let level = 0; level < 100_000; level++) deep = level % 2 === 0 ? [deep] : { next: deep };
+
+    const stored = storableInPostgres(deep);
+
+    expect(firstUnstorableString(stored, '')).toBeUndefined();
+    expect(firstUnstorableString(restoreRewrittenStrings(stored), 'value')).toMatch(/\.note$/);
+  });
+
+  it('keeps a key named __proto__ as an own key, and the keys in their order', () => {
+    const value = JSON.parse('{"b":"x\\u0000","__proto__":{"polluted":true},"a":1}') as object;
+
+    const stored = storableInPostgres(value);
+
+    expect(Object.keys(stored)).toEqual(['b', '__proto__', 'a']);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(restoreRewrittenStrings(stored)).toEqual(value);
+  });
+
   it('leaves a value with nothing to rewrite as it is (the same object)', () => {
     const value = { a: ['b', { c: 1 }], d: 'é \ud83d\ude00' };
 
