@@ -1,7 +1,9 @@
 /**
  * The facts of the credits domain. Plain data, past tense, integers only.
- * Bump an event's schema version whenever its data shape changes, and teach
- * `evolve` to read every version still stored.
+ * Bump an event's schema version whenever a field of its data changes type
+ * or meaning or is removed, and teach `evolve` to read every version still
+ * stored. An added optional field needs no bump: `evolve` reads it as absent
+ * on the events stored before it.
  */
 export type ClientMetadata = Record<string, unknown>;
 
@@ -115,7 +117,8 @@ export type RechargeRefunded = CreditsEventOf<
     /**
      * A refund: when Stripe made the `charge.refunded` whose figure `amountRefundedBy` is (Unix seconds), so that
      * a later report, or a refund's failure, is told from an earlier one. Absent for a lost dispute, and on
-     * refunds recorded before it was kept.
+     * refunds recorded before it was kept: those are placed at `metadata.occurredAt` (Stripe made the report
+     * no later). Added without a new schema version: an added optional field is read as absent on older events.
      */
     refundedAt?: number;
     /** Money refunded (or lost to disputes) on this recharge so far, over every charge, this event included. */
@@ -151,8 +154,9 @@ export type FailedRefund = {
  * than was taken back (`refund-lowered`: a refund failed whose own event has
  * not arrived). The charge's refunded amount goes down by `amountReversed`,
  * so a later refund of it is applied from there. What the refund wrote off
- * (`writeoff` shortfall) is restored first, and never reaches the balance:
- * the balance gets back only what left it.
+ * (`writeoff` shortfall), and what the recharge's take-backs since wrote off,
+ * is restored first, and never reaches the balance: the balance gets back
+ * only what left it.
  */
 export type RefundReversed = CreditsEventOf<
   'RefundReversed',
@@ -175,7 +179,10 @@ export type RefundReversed = CreditsEventOf<
     creditsGivenBack: number;
     /** What the balance gets back: `creditsGivenBack` less `creditsWriteOffReversed`. */
     creditsCredited: number;
-    /** Credits given back that the refund had written off (they never left the balance). */
+    /**
+     * Credits given back that never left the balance: written off by the refund's take-back, or by the
+     * recharge's take-backs since (which the balance would otherwise have paid); see `giveBackSplit`.
+     */
     creditsWriteOffReversed: number;
     /** Credits credited that the recharge's open dispute holds: frozen as its other credits are. */
     creditsFrozen: number;

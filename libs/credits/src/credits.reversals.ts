@@ -12,7 +12,15 @@ import type {
 } from './credits.events';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
-import { type CreditsState, type RechargeState, spendableCredits } from './credits.state';
+import {
+  type CreditsState,
+  type RechargeState,
+  amountFailedAfter,
+  giveBackSplit,
+  giveBackStart,
+  reportCounts,
+  spendableCredits,
+} from './credits.state';
 import { creditsStreamId } from './credits.stream';
 
 /**
@@ -29,7 +37,9 @@ import { creditsStreamId } from './credits.stream';
  * to have failed after it (a refund counts in the reports made between its
  * creation and its failure). A report older than the one applied changes
  * nothing. Stripe's times are whole seconds: within one second, the larger
- * figure is taken as the later.
+ * figure is taken as the later, and a report made in a refund's creation
+ * second counts it (see `reportCounts`). A figure recorded before report
+ * times were kept is placed when it was recorded (see `refundedAt`).
  */
 export function refundRecharge(command: RefundRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
   const { userId, rechargeId, chargeId, amountRefundedOfCharge, refundedAt, shortfallPolicy, source } = command.data;
@@ -106,8 +116,8 @@ export function reverseRefund(command: ReverseRefund, state: CreditsState, metad
   assertUnixSeconds(failedAt, 'failedAt');
   const before = recharge.amountRefundedBy[chargeId] ?? 0;
   const appliedAt = recharge.refundedAt[chargeId];
-  // A figure with no report time was recorded before times were kept: it counts every refund made before it.
-  const counted = before > 0 && (appliedAt === undefined || (refundCreatedAt <= appliedAt && appliedAt < failedAt));
+  const counted =
+    before > 0 && appliedAt !== undefined && reportCounts(appliedAt, { createdAt: refundCreatedAt, failedAt });
   const refund: FailedRefund = {
     refundId,
     amount,
@@ -225,9 +235,12 @@ type GiveBack = {
 
 /**
  * The charge's refunded amount goes down to `amountRefundedBy`: the credits
- * no longer taken back return, less what had been written off (it never left
- * the balance, so it is restored without being credited). While the recharge
- * is disputed, what returns is frozen with the rest of it.
+ * no longer taken back return. What the failed refund's take-back, and the
+ * recharge's take-backs since, wrote off is restored first (it never left the
+ * balance; had the refund not been taken back, the balance would have paid
+ * the later ones), and never credited; the rest is credited (see
+ * `giveBackSplit`). While the recharge is disputed, what is credited is
+ * frozen with the rest of it.
  */
 function giveBack(
   userId: string,
@@ -239,8 +252,8 @@ function giveBack(
 ): Decision {
   const amountRefundedTotal = amountRefundedAfter(recharge, reversal.refundedBy, reversal.amountRefundedBy);
   const creditsGivenBack = recharge.creditsTakenBack - creditsShareOf(recharge, amountRefundedTotal);
-  const creditsWriteOffReversed = Math.min(creditsGivenBack, recharge.creditsWrittenOff);
-  const creditsCredited = creditsGivenBack - creditsWriteOffReversed;
+  const start = giveBackStart(recharge, reversal.refundedBy, reversal.refund);
+  const { creditsCredited, creditsWriteOffReversed } = giveBackSplit(recharge, start, creditsGivenBack);
   if (state.balance + creditsCredited > BALANCE_CREDITS_MAX) {
     return refuse({
       type: 'balance-limit-exceeded',
@@ -272,15 +285,6 @@ function giveBack(
     metadata,
   };
   return record(event);
-}
-
-/** The money of the charge's refunds that failed after `at` and were created by then: counted in a report made at `at`. */
-function amountFailedAfter(recharge: RechargeState, chargeId: string, at: number): number {
-  let amount = 0;
-  for (const failed of Object.values(recharge.failedRefunds)) {
-    if (failed.chargeId === chargeId && failed.createdAt <= at && at < failed.failedAt) amount += failed.amount;
-  }
-  return amount;
 }
 
 /**

@@ -4,6 +4,7 @@ import type {
   CompleteRecharge,
   ConsumeCredits,
   CreditsCommand,
+  GrantBonus,
   OpenDispute,
   RefundRecharge,
   ReverseRefund,
@@ -32,8 +33,9 @@ const PAID_CENTS = 1_000;
 const REPORTED_AT = 1_740_819_600;
 /** Seconds after REPORTED_AT. */
 const AFTER = (seconds: number) => REPORTED_AT + seconds;
-/** Each consumption gets a reference (and key) of its own. */
+/** Each consumption gets a reference (and key) of its own, and so does each bonus. */
 let consumeCount = 0;
+let bonusCount = 0;
 
 describe('refunds', () => {
   describe('when a recharge of 100 credits is refunded in two parts', () => {
@@ -311,6 +313,34 @@ describe('refund failures', () => {
       expect(state.balance).toBe(0);
     });
 
+    describe('when the refund is created and fails within one second (its report, made that second, counts it)', () => {
+      const sameSecond = failure('re_1', 300, { createdAt: REPORTED_AT, failedAt: REPORTED_AT });
+
+      it('takes nothing back when the failure comes first', () => {
+        given(recharge(100), sameSecond).when(refund(300)).thenRefuses({
+          type: 'refund-already-applied',
+          rechargeId: RECHARGE_ID,
+          chargeId: 'ch_1',
+          amountRefundedOfCharge: 0,
+        });
+      });
+
+      it('gives back what its report took when the report comes first', () => {
+        const state = given(recharge(100), refund(300))
+          .when(sameSecond)
+          .thenRecords(
+            reversed(sameSecond, {
+              amountReversed: 300,
+              amountRefundedBy: 0,
+              amountRefundedTotal: 0,
+              creditsGivenBack: 30,
+              creditsCredited: 30,
+            }),
+          );
+        expect(state.balance).toBe(100);
+      });
+    });
+
     it('gives nothing back for a refund of a charge never reported', () => {
       const failed = failure('re_9', 300, ONE_HOUR_LATER, { chargeId: 'ch_2' });
       const state = given(recharge(100), refund(300))
@@ -376,6 +406,108 @@ describe('refund failures', () => {
       // 100 bought, 50 spent, half the price refunded (the refund that stands): nothing left, nothing written off.
       expect(state.balance).toBe(0);
       expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 50, creditsWrittenOff: 0 });
+    });
+  });
+
+  describe('under writeoff, when credits came in between two refunds of a recharge all spent', () => {
+    // 100 credits bought and spent: re_1 refunds half, nothing is left, its 50 are written off. 100 more
+    // credits come in; re_2 refunds the other half and debits its 50 from them (balance 50).
+    const between = { 'a second payment': recharge(100, 'pi_2'), 'a bonus': bonus(100) };
+
+    it.each(Object.entries(between))(
+      'gives back what the later refund debited (after %s), leaving the earlier write-off',
+      (_, creditsIn) => {
+        const reFailed = failure('re_2', 500, { createdAt: AFTER(10), failedAt: AFTER(100) });
+        const state = given(
+          recharge(100),
+          consume(100),
+          refund(500, { shortfallPolicy: 'writeoff' }),
+          creditsIn,
+          refund(PAID_CENTS, { shortfallPolicy: 'writeoff', at: AFTER(10) }),
+        )
+          .when(reFailed)
+          .thenRecords(
+            reversed(reFailed, {
+              amountReversed: 500,
+              amountRefundedBy: 500,
+              amountRefundedTotal: 500,
+              creditsGivenBack: 50,
+              creditsCredited: 50,
+            }),
+          );
+        // Where the balance was before re_2: re_1 stands, written off.
+        expect(state.balance).toBe(100);
+        expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 50, creditsWrittenOff: 50 });
+      },
+    );
+
+    it('restores what the earlier refund wrote off when it fails, crediting nothing, though the later one debited', () => {
+      // The 50 left after re_2 are spent too. re_1 never took anything from the balance: it credits nothing.
+      const reFailed = failure('re_1', 500, { createdAt: REPORTED_AT, failedAt: AFTER(100) });
+      const state = given(
+        recharge(100),
+        consume(100),
+        refund(500, { shortfallPolicy: 'writeoff' }),
+        bonus(100),
+        refund(PAID_CENTS, { shortfallPolicy: 'writeoff', at: AFTER(10) }),
+        consume(50),
+      )
+        .when(reFailed)
+        .thenRecords(
+          reversed(reFailed, {
+            amountReversed: 500,
+            amountRefundedBy: 500,
+            amountRefundedTotal: 500,
+            creditsGivenBack: 50,
+            creditsCredited: 0,
+            creditsWriteOffReversed: 50,
+          }),
+        );
+      expect(state.balance).toBe(0);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 50, creditsWrittenOff: 0 });
+    });
+
+    it('restores the write-off of a refund whose failure came late first, when a newer refund took its place', () => {
+      // 90 of the 100 spent: re_1 (500) debits 10 and writes 40 off. re_1 fails at 50 s, its event late; re_2
+      // (500) at 100 s brings ch_1 back to 500, taking nothing: re_2 now holds what re_1 took. ch_2 refunds 500
+      // at 150 s, debiting 50 of the bonus. When re_2 fails, re_1's 40 are restored and 10 credited: as if
+      // re_1 had failed in time (40 restored, 10 credited) and re_2 had debited its 50, then given them back.
+      const reFailed = failure('re_2', 500, { createdAt: AFTER(100), failedAt: AFTER(200) });
+      const history = [
+        recharge(100),
+        consume(90),
+        refund(500, { shortfallPolicy: 'writeoff' }),
+        bonus(100),
+        refund(500, { shortfallPolicy: 'writeoff', at: AFTER(100) }),
+        refund(500, { shortfallPolicy: 'writeoff', at: AFTER(150), chargeId: 'ch_2' }),
+      ];
+      const state = given(...history)
+        .when(reFailed)
+        .thenRecords(
+          reversed(reFailed, {
+            amountReversed: 500,
+            amountRefundedBy: 0,
+            amountRefundedTotal: 500,
+            creditsGivenBack: 50,
+            creditsCredited: 10,
+            creditsWriteOffReversed: 40,
+          }),
+        );
+      // ch_2's refund alone stands: 100 + 100 - 90 - 50.
+      expect(state.balance).toBe(60);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ creditsTakenBack: 50, creditsWrittenOff: 0 });
+      const reLate = failure('re_1', 500, { createdAt: REPORTED_AT, failedAt: AFTER(50) });
+      given(...history, reFailed)
+        .when(reLate)
+        .thenRecords(
+          reversed(reLate, {
+            amountReversed: 0,
+            amountRefundedBy: 0,
+            amountRefundedTotal: 500,
+            creditsGivenBack: 0,
+            creditsCredited: 0,
+          }),
+        );
     });
   });
 
@@ -579,6 +711,15 @@ function consume(amount: number): ConsumeCredits {
       metadata: {},
     },
     metadata: { idempotencyKey: `consume-${consumeCount}`, now: NOW },
+  };
+}
+
+function bonus(amount: number): GrantBonus {
+  bonusCount += 1;
+  return {
+    type: 'GrantBonus',
+    data: { userId: USER_ID, amount, reason: 'goodwill', metadata: {} },
+    metadata: { idempotencyKey: `bonus-${bonusCount}`, now: NOW },
   };
 }
 
@@ -798,12 +939,13 @@ describe('refund failure properties', () => {
 
   /**
    * Stripe's events for refunds created 100 s apart (each refused by Stripe, and left out, when the charge
-   * has not that much unrefunded left), some failing 5 to 595 s later: a `charge.refunded` at each creation,
-   * with the charge's amount refunded at that moment, and a failure event at each failure. No report and
-   * failure share a second: within one second the order cannot be told (see `refundRecharge`).
+   * has not that much unrefunded left), some failing 5 to 595 s later, some within the second they were
+   * created: a `charge.refunded` at each creation, with the charge's amount refunded at that moment (the new
+   * refund counted, even when it fails within that second), and a failure event at each failure. No other
+   * report and failure share a second: within one second the order cannot be told (see `reportCounts`).
    */
   function stripeEventsOf(
-    wanted: Array<{ amount: number; failsAfter: number | null }>,
+    wanted: Array<{ amount: number; failsAfter: number | 'same-second' | null }>,
     policy: ShortfallPolicy,
   ): { commands: CreditsCommand[]; standing: number } {
     const made: StripeRefundMade[] = [];
@@ -812,10 +954,15 @@ describe('refund failure properties', () => {
       const createdAt = AFTER(100 * index);
       const refundedNow = (at: number) =>
         made
-          .filter((refund) => refund.createdAt <= at && (refund.failedAt === undefined || refund.failedAt > at))
+          .filter(
+            (refund) =>
+              refund.createdAt <= at &&
+              (refund.failedAt === undefined || refund.failedAt > at || refund.createdAt === at),
+          )
           .reduce((sum, refund) => sum + refund.amount, 0);
       if (refundedNow(createdAt) + amount > PAID_CENTS) return;
-      const failedAt = failsAfter === null ? undefined : createdAt + failsAfter * 10 + 5;
+      const failedAt =
+        failsAfter === null ? undefined : failsAfter === 'same-second' ? createdAt : createdAt + failsAfter * 10 + 5;
       made.push({ refundId: `re_${index}`, amount, createdAt, failedAt });
       commands.push(refund(refundedNow(createdAt), { at: createdAt, shortfallPolicy: policy }));
       if (failedAt !== undefined) commands.push(failure(`re_${index}`, amount, { createdAt, failedAt }));
@@ -831,7 +978,9 @@ describe('refund failure properties', () => {
       fc.record({
         // Round amounts often, so that a refund may bring the charge back to a figure reported before.
         amount: fc.oneof(fc.constantFrom(100, 200, 300, 500), fc.integer({ min: 1, max: 400 })),
-        failsAfter: fc.option(fc.integer({ min: 0, max: 59 }), { nil: null }),
+        failsAfter: fc.option(fc.oneof(fc.integer({ min: 0, max: 59 }), fc.constant('same-second' as const)), {
+          nil: null,
+        }),
       }),
       { minLength: 1, maxLength: 6 },
     );
@@ -872,6 +1021,144 @@ describe('refund failure properties', () => {
           creditsWrittenOff: policy === 'debt' ? 0 : Math.max(0, -left),
         });
         expect(state.balance).toBe(policy === 'debt' ? left : Math.max(0, left));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  /** A delivery to the ledger: a Stripe event, with what it reports once the refunds that fail are left out. */
+  type Delivery =
+    | { kind: 'report'; command: RefundRecharge; at: number; standing: number }
+    | { kind: 'failure'; command: ReverseRefund; refund: StripeRefundMade & { chargeId: string; failedAt: number } }
+    | { kind: 'bonus'; amount: number }
+    | { kind: 'consume'; amount: number };
+
+  /**
+   * Refunds of two charges of the recharge (600 and 400 of its 1,000 cents) in hundreds of cents, so that every
+   * share is whole: created 100 s apart, some failing 5 to 595 s later or within their creation second.
+   */
+  function reportsAndFailuresOf(
+    wanted: Array<{ chargeId: 'ch_1' | 'ch_2'; amount: number; failsAfter: number | 'same-second' | null }>,
+    policy: ShortfallPolicy,
+  ): Delivery[] {
+    const made: Array<StripeRefundMade & { chargeId: string }> = [];
+    const deliveries: Delivery[] = [];
+    wanted.forEach(({ chargeId, amount, failsAfter }, index) => {
+      const createdAt = AFTER(100 * index);
+      const ofCharge = (counted: (refund: StripeRefundMade) => boolean) =>
+        made.filter((refund) => refund.chargeId === chargeId && refund.createdAt <= createdAt && counted(refund));
+      const sum = (refunds: StripeRefundMade[]) => refunds.reduce((total, refund) => total + refund.amount, 0);
+      const isCounted = (refund: StripeRefundMade) =>
+        refund.failedAt === undefined || refund.failedAt > createdAt || refund.createdAt === createdAt;
+      if (sum(ofCharge(isCounted)) + amount > (chargeId === 'ch_1' ? 600 : 400)) return;
+      const failedAt =
+        failsAfter === null ? undefined : failsAfter === 'same-second' ? createdAt : createdAt + failsAfter * 10 + 5;
+      const refundId = `re_${index}`;
+      made.push({ refundId, chargeId, amount, createdAt, failedAt });
+      const command = refund(sum(ofCharge(isCounted)), { chargeId, at: createdAt, shortfallPolicy: policy });
+      deliveries.push({ kind: 'report', command, at: createdAt, standing: 0 });
+      if (failedAt !== undefined) {
+        const failed = failure(refundId, amount, { createdAt, failedAt }, { chargeId });
+        deliveries.push({
+          kind: 'failure',
+          command: failed,
+          refund: { refundId, chargeId, amount, createdAt, failedAt },
+        });
+      }
+    });
+    // What each report would have said had the refunds that fail never been made.
+    for (const delivery of deliveries) {
+      if (delivery.kind !== 'report') continue;
+      const { chargeId } = delivery.command.data;
+      delivery.standing = made
+        .filter((refund) => refund.chargeId === chargeId && refund.createdAt <= delivery.at && !refund.failedAt)
+        .reduce((total, refund) => total + refund.amount, 0);
+    }
+    return deliveries;
+  }
+
+  it('with credits coming in and going out between deliveries, ends as if the failed refunds had never been made', () => {
+    const wanted = fc.array(
+      fc.record({
+        chargeId: fc.constantFrom<'ch_1' | 'ch_2'>('ch_1', 'ch_1', 'ch_2'),
+        amount: fc.constantFrom(100, 200, 300),
+        failsAfter: fc.option(fc.oneof(fc.integer({ min: 0, max: 59 }), fc.constant('same-second' as const)), {
+          nil: null,
+        }),
+      }),
+      { minLength: 1, maxLength: 6 },
+    );
+    const between = fc.array(
+      fc.record({
+        kind: fc.constantFrom<'bonus' | 'consume'>('bonus', 'consume'),
+        amount: fc.integer({ min: 1, max: 200 }),
+      }),
+      { maxLength: 6 },
+    );
+    const scenario = fc
+      .tuple(wanted, fc.constantFrom<ShortfallPolicy>('debt', 'writeoff'), fc.integer({ min: 1, max: 30 }), between)
+      .chain(([refunds, policy, tens, others]) => {
+        const stripe = reportsAndFailuresOf(refunds, policy);
+        const credits = tens * 10;
+        // Every Stripe event at least once, some twice, the credits bought all spent, in any order.
+        return fc
+          .array(fc.constantFrom(...stripe), { maxLength: 3 })
+          .chain((repeats) => {
+            const all: Delivery[] = [...stripe, ...repeats, ...others, { kind: 'consume', amount: credits }];
+            return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+          })
+          .map((deliveries) => ({ deliveries, policy, credits }));
+      });
+    fc.assert(
+      fc.property(scenario, ({ deliveries, policy, credits }) => {
+        let state = foldAll([recharge(credits)]);
+        // Worked out here: the ledger as if every report counted only the refunds that do not fail (each
+        // charge at the largest such figure delivered so far), with the same credits in and out.
+        const expected = { balance: credits, figures: new Map<string, number>(), takenBack: 0, writtenOff: 0 };
+        // A failure whose event comes after a report its charge made once it failed: that report netted it.
+        let netted = false;
+        const delivered: Array<{ chargeId: string; at: number }> = [];
+        deliveries.forEach((delivery, index) => {
+          if (delivery.kind === 'bonus' || delivery.kind === 'consume') {
+            const command = delivery.kind === 'bonus' ? bonus(delivery.amount) : consume(delivery.amount);
+            const decision = decide(command, state);
+            if (decision.kind !== 'recorded') return;
+            state = recordAfter(state, decision.events, 5000n + BigInt(index)).reduce(evolve, state);
+            expected.balance += delivery.kind === 'bonus' ? delivery.amount : -delivery.amount;
+            return;
+          }
+          const decision = decide(delivery.command, state);
+          if (decision.kind === 'refused') expect(decision.error.type).toBe('refund-already-applied');
+          if (decision.kind === 'recorded') {
+            state = recordAfter(state, decision.events, 5000n + BigInt(index)).reduce(evolve, state);
+          }
+          if (delivery.kind === 'failure') {
+            const { chargeId, createdAt, failedAt } = delivery.refund;
+            netted ||= delivered.some(
+              (report) => report.chargeId === chargeId && report.at >= failedAt && report.at > createdAt,
+            );
+            return;
+          }
+          const { chargeId } = delivery.command.data;
+          delivered.push({ chargeId, at: delivery.at });
+          expected.figures.set(chargeId, Math.max(expected.figures.get(chargeId) ?? 0, delivery.standing));
+          const refunded = [...expected.figures.values()].reduce((total, figure) => total + figure, 0);
+          const takenBack = (credits * refunded) / PAID_CENTS - expected.takenBack;
+          const debited = policy === 'debt' ? takenBack : Math.min(takenBack, Math.max(0, expected.balance));
+          expected.takenBack += takenBack;
+          expected.balance -= debited;
+          expected.writtenOff += takenBack - debited;
+        });
+
+        const { creditsTakenBack, creditsWrittenOff } = state.recharges.get(RECHARGE_ID)!;
+        expect(creditsTakenBack).toBe(expected.takenBack);
+        // Under writeoff, a refund whose failure reached us only after a later report of its charge netted it
+        // against a newer refund leaves that newer refund with its own write-off (see README): not checked.
+        if (policy === 'writeoff' && netted) return;
+        expect({ balance: state.balance, creditsWrittenOff }).toEqual({
+          balance: expected.balance,
+          creditsWrittenOff: expected.writtenOff,
+        });
       }),
       { numRuns: 1_000 },
     );

@@ -13,6 +13,18 @@ export type CommandOutcome = {
   globalPosition: string;
 };
 
+/** One take-back of a recharge's credits, as give-backs have left it. */
+export type TakeBack = {
+  /** The charge whose figure rose, or `dispute:<id>`. */
+  refundedBy: string;
+  /** When Stripe made the report (as `RechargeState.refundedAt` places it); absent for a lost dispute. */
+  at: number | undefined;
+  /** Credits it took from the balance, less those give-backs credited. */
+  debited: number;
+  /** Credits it wrote off (they never left the balance), less those give-backs restored. */
+  writtenOff: number;
+};
+
 /** What a user's stream says of one of their recharges: enough to take back its share, or freeze it. */
 export type RechargeState = {
   credits: number;
@@ -26,7 +38,9 @@ export type RechargeState = {
   amountRefundedBy: Readonly<Record<string, number>>;
   /**
    * When Stripe made the `charge.refunded` whose figure `amountRefundedBy` holds, per charge (Unix seconds).
-   * Absent for a charge never reported, or reported only before this was kept.
+   * A figure recorded before report times were kept (a `RechargeRefunded` without `refundedAt`) is placed
+   * when it was recorded (its `occurredAt`, rounded down): Stripe made its report no later. Absent for a
+   * charge never reported.
    */
   refundedAt: Readonly<Record<string, number>>;
   /** The refunds of its charges that failed or were canceled, by refund id, with their charge. */
@@ -34,9 +48,15 @@ export type RechargeState = {
   creditsTakenBack: number;
   /**
    * Credits taken back that never left the balance (written off under the `writeoff` policy), less those a
-   * reversal restored: what a failed refund gives back first, without crediting it.
+   * reversal restored: the sum of the take-backs' `writtenOff`.
    */
   creditsWrittenOff: number;
+  /**
+   * Every take-back of the recharge (refund report or lost dispute), in stream order, with what it debited
+   * and wrote off less what give-backs returned: what a failed refund gives back restores first the
+   * write-offs of the take-back that holds it and of those made since (see `giveBackSplit`).
+   */
+  takeBacks: readonly TakeBack[];
   /** The open dispute and what it froze. */
   dispute: { disputeId: string; frozenCredits: number } | undefined;
 };
@@ -157,6 +177,7 @@ function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedC
       failedRefunds: {},
       creditsTakenBack: 0,
       creditsWrittenOff: 0,
+      takeBacks: [],
       dispute: undefined,
     });
     return;
@@ -189,15 +210,7 @@ function isRechargeReversal(event: RecordedCreditsEvent): event is RechargeRever
 function rechargeAfter(recharge: RechargeState, event: RechargeReversal): RechargeState {
   switch (event.type) {
     case 'RechargeRefunded':
-      return {
-        ...recharge,
-        amountRefundedTotal: event.data.amountRefundedTotal,
-        amountRefundedBy: { ...recharge.amountRefundedBy, [event.data.refundedBy]: event.data.amountRefundedBy },
-        refundedAt: reportedAt(recharge.refundedAt, event.data.refundedBy, event.data.refundedAt),
-        creditsTakenBack: recharge.creditsTakenBack + event.data.creditsTakenBack,
-        creditsWrittenOff: recharge.creditsWrittenOff + event.data.creditsTakenBack - event.data.creditsDebited,
-        dispute: closes(recharge, event.data.reason === 'dispute-lost' ? event.data.source.disputeId : undefined),
-      };
+      return refundedRecharge(recharge, event);
     case 'RefundReversed':
       return reversedRecharge(recharge, event);
     case 'CreditsFrozen':
@@ -209,18 +222,44 @@ function rechargeAfter(recharge: RechargeState, event: RechargeReversal): Rechar
   }
 }
 
+function refundedRecharge(
+  recharge: RechargeState,
+  event: Extract<RecordedCreditsEvent, { type: 'RechargeRefunded' }>,
+): RechargeState {
+  const { data } = event;
+  const { refundedBy } = data;
+  // A refund's report time; one recorded before it was kept is placed when it was recorded (Stripe made it
+  // no later). A lost dispute has none: it is no charge's figure.
+  const at = data.reason === 'refund' ? (data.refundedAt ?? recordedAt(event)) : undefined;
+  const debited = data.creditsDebited;
+  const writtenOff = data.creditsTakenBack - debited;
+  return {
+    ...recharge,
+    amountRefundedTotal: data.amountRefundedTotal,
+    amountRefundedBy: { ...recharge.amountRefundedBy, [refundedBy]: data.amountRefundedBy },
+    refundedAt: at === undefined ? recharge.refundedAt : { ...recharge.refundedAt, [refundedBy]: at },
+    creditsTakenBack: recharge.creditsTakenBack + data.creditsTakenBack,
+    creditsWrittenOff: recharge.creditsWrittenOff + writtenOff,
+    takeBacks: [...recharge.takeBacks, { refundedBy, at, debited, writtenOff }],
+    dispute: closes(recharge, data.reason === 'dispute-lost' ? data.source.disputeId : undefined),
+  };
+}
+
 function reversedRecharge(
   recharge: RechargeState,
   event: Extract<RecordedCreditsEvent, { type: 'RefundReversed' }>,
 ): RechargeState {
   const { data } = event;
-  const { refund } = data;
+  const { refund, refundedBy } = data;
   const dispute = recharge.dispute;
   // `decide` gives back at most what was taken back, and credits only what left the balance: anything else
   // would invent credits.
   const broken =
     data.creditsGivenBack > recharge.creditsTakenBack ||
+    data.creditsWriteOffReversed < 0 ||
     data.creditsWriteOffReversed > recharge.creditsWrittenOff ||
+    data.creditsCredited < 0 ||
+    data.creditsCredited > recharge.creditsTakenBack - recharge.creditsWrittenOff ||
     data.creditsCredited + data.creditsWriteOffReversed !== data.creditsGivenBack ||
     (data.creditsFrozen > 0 && dispute === undefined);
   if (broken) {
@@ -233,32 +272,115 @@ function reversedRecharge(
   return {
     ...recharge,
     amountRefundedTotal: data.amountRefundedTotal,
-    amountRefundedBy: { ...recharge.amountRefundedBy, [data.refundedBy]: data.amountRefundedBy },
+    amountRefundedBy: { ...recharge.amountRefundedBy, [refundedBy]: data.amountRefundedBy },
     refundedAt:
-      data.refundedAt === undefined
-        ? recharge.refundedAt
-        : { ...recharge.refundedAt, [data.refundedBy]: data.refundedAt },
+      data.refundedAt === undefined ? recharge.refundedAt : { ...recharge.refundedAt, [refundedBy]: data.refundedAt },
     failedRefunds:
       refund === undefined
         ? recharge.failedRefunds
-        : { ...recharge.failedRefunds, [refund.refundId]: { ...refund, chargeId: data.refundedBy } },
+        : { ...recharge.failedRefunds, [refund.refundId]: { ...refund, chargeId: refundedBy } },
     creditsTakenBack: recharge.creditsTakenBack - data.creditsGivenBack,
     creditsWrittenOff: recharge.creditsWrittenOff - data.creditsWriteOffReversed,
+    takeBacks: givenBackFrom(
+      recharge.takeBacks,
+      giveBackStart(recharge, refundedBy, refund),
+      data.creditsCredited,
+      data.creditsWriteOffReversed,
+    ),
     dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
   };
 }
 
-/** A refund's report time per charge; a report that names none (recorded before it was kept) forgets it. */
-function reportedAt(
-  times: RechargeState['refundedAt'],
+/**
+ * Whether a `charge.refunded` made at `reportedAt` counts the refund: made once the refund was created and
+ * before it failed. Stripe's times are whole seconds: a report made in the refund's own creation second
+ * counts it, even when the refund failed within that second (its own report, made as it was created).
+ */
+export function reportCounts(reportedAt: number, refund: Pick<FailedRefund, 'createdAt' | 'failedAt'>): boolean {
+  return refund.createdAt <= reportedAt && (reportedAt < refund.failedAt || reportedAt === refund.createdAt);
+}
+
+/** The money of the charge's refunds known to have failed that a report made at `at` counts. */
+export function amountFailedAfter(recharge: RechargeState, chargeId: string, at: number): number {
+  let amount = 0;
+  for (const failed of Object.values(recharge.failedRefunds)) {
+    if (failed.chargeId === chargeId && reportCounts(at, failed)) amount += failed.amount;
+  }
+  return amount;
+}
+
+/**
+ * The take-back that holds a failed refund of the charge `refundedBy`: the first one whose report counted
+ * it. When the failed refund is not named (a lower report) or no take-back counted it, the charge's first
+ * take-back: what is given back then restores the write-offs of the charge's take-backs first.
+ */
+export function giveBackStart(
+  recharge: RechargeState,
   refundedBy: string,
-  at: number | undefined,
-): RechargeState['refundedAt'] {
-  if (at !== undefined) return { ...times, [refundedBy]: at };
-  if (!(refundedBy in times)) return times;
-  const others: Record<string, number> = { ...times };
-  delete others[refundedBy];
-  return others;
+  refund: Pick<FailedRefund, 'createdAt' | 'failedAt'> | undefined,
+): number {
+  const ofCharge = (takeBack: TakeBack) => takeBack.refundedBy === refundedBy;
+  if (refund !== undefined) {
+    const taker = recharge.takeBacks.findIndex(
+      (takeBack) => ofCharge(takeBack) && takeBack.at !== undefined && reportCounts(takeBack.at, refund),
+    );
+    if (taker >= 0) return taker;
+  }
+  return Math.max(0, recharge.takeBacks.findIndex(ofCharge));
+}
+
+/**
+ * How the credits given back by a failure are split between credited and restored (written off, never
+ * credited), as if the failed refund had never been taken back. Up to what the take-back `start` still
+ * holds, they are that take-back's: had it not been made, the balance would have paid what it and the
+ * take-backs since wrote off, so those write-offs are restored first, and the rest is credited. A write-off
+ * made before it is another refund's, and stays. Anything beyond what `start` holds (shares rounded down, or
+ * a take-back that held another refund) restores any write-off of the recharge first, and is credited last.
+ */
+export function giveBackSplit(
+  recharge: RechargeState,
+  start: number,
+  creditsGivenBack: number,
+): { creditsCredited: number; creditsWriteOffReversed: number } {
+  const { takeBacks } = recharge;
+  const held = takeBacks[start];
+  const fromHolder = Math.min(creditsGivenBack, held === undefined ? 0 : held.debited + held.writtenOff);
+  let writtenOffSince = 0;
+  for (const takeBack of takeBacks.slice(start)) writtenOffSince += takeBack.writtenOff;
+  const restoredForHolder = Math.min(fromHolder, writtenOffSince);
+  const beyond = creditsGivenBack - fromHolder;
+  const restoredBeyond = Math.min(beyond, recharge.creditsWrittenOff - restoredForHolder);
+  const creditsWriteOffReversed = restoredForHolder + restoredBeyond;
+  return { creditsCredited: creditsGivenBack - creditsWriteOffReversed, creditsWriteOffReversed };
+}
+
+/**
+ * The take-backs once a give-back credited `credited` of their debits and restored `restored` of their
+ * write-offs: from `start` on first, then the earlier ones (as `giveBackSplit` counts them).
+ */
+function givenBackFrom(takeBacks: readonly TakeBack[], start: number, credited: number, restored: number): TakeBack[] {
+  const after = takeBacks.map((takeBack) => ({ ...takeBack }));
+  const order = [...after.slice(start), ...after.slice(0, start)];
+  let toCredit = credited;
+  let toRestore = restored;
+  for (const takeBack of order) {
+    const debited = Math.min(toCredit, takeBack.debited);
+    const writtenOff = Math.min(toRestore, takeBack.writtenOff);
+    takeBack.debited -= debited;
+    takeBack.writtenOff -= writtenOff;
+    toCredit -= debited;
+    toRestore -= writtenOff;
+  }
+  return after;
+}
+
+/** When a stored event was decided, in Unix seconds (rounded down). */
+function recordedAt(event: RecordedCreditsEvent): number {
+  const millis = Date.parse(event.metadata.occurredAt);
+  if (!Number.isFinite(millis)) {
+    throw new Error(`event ${event.id} at version ${event.streamVersion} has no valid occurredAt`);
+  }
+  return Math.floor(millis / 1000);
 }
 
 /** The recharge's open dispute once `disputeId` closes: closing another dispute leaves it open. */
