@@ -78,7 +78,7 @@ export function describeOnKurrentDb(name: string, suite: () => void): void {
   // Straight to stderr: Jest drops the console output of a file whose tests are all skipped.
   process.stderr.write(`${name}: did not run (${KURRENTDB_SKIP_REASON})\n`);
   // Skipped, with its reason in its name: no KurrentDB server can run on these machines (no container engine).
-  // The same suites run over an in-memory model of the client calls in every `npm test`; issue 6's note says so.
+  // The same suites run over an in-memory model of the client calls in every `npm test`, which libs/event-store/src/kurrentdb/README.md describes.
   describe.skip(`${name} (${KURRENTDB_SKIP_REASON})`, suite);
 }
 
