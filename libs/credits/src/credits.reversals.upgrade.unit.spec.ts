@@ -121,6 +121,30 @@ describe('a refund recorded before report times were kept', () => {
     expect(state.recharges.get(RECHARGE_ID)).toMatchObject({ amountRefundedTotal: 300, creditsTakenBack: 30 });
   });
 
+  it.each([500, 300])(
+    'the upgrade procedure: a refund failed before it and made again (%i) is taken back once its failure, then its charge’s reports, are reprocessed',
+    (retried) => {
+      // Before the upgrade: re_1 (500) made at T0, recorded at T0+1 (50 credits). re_1 failed at T0+1000 (its
+      // refund.failed recorded `ignored`). re_2 made at T0+2000: its charge.refunded (amount_refunded = re_2 alone)
+      // was not above 500, refused or replayed under the old key, and nothing was recorded. After the upgrade the
+      // operator reprocesses re_1's failure, then the charge.refunded of the same charge, in Stripe's `created`
+      // order (the README's procedure; `npm run stripe -- sync` delivers them so).
+      const { state, kinds } = run([
+        recharge(100),
+        legacyRefunded({ amount: 500, creditsTakenBack: 50, recordedAt: T0 + 1 }),
+        failure('re_1', 500, T0, T0 + 1_000),
+        refund(retried, T0 + 2_000),
+      ]);
+      expect(kinds).toEqual(['recorded', 'folded', 'recorded', 'recorded']);
+      // Exact: re_2 alone stands.
+      expect(state.balance).toBe(100 - retried / 10);
+      expect(state.recharges.get(RECHARGE_ID)).toMatchObject({
+        amountRefundedTotal: retried,
+        creditsTakenBack: retried / 10,
+      });
+    },
+  );
+
   it('its report delivered again after the upgrade, under its new key, changes nothing', () => {
     // Stripe made the report at T0-3; it was recorded at T0 under the old key.
     const { state, kinds } = run([
