@@ -1,37 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import {
-  PgliteDriver,
-  PostgresDriver,
-  SqlEventStore,
-  appendInTransaction,
-  migrate,
-  EVENT_STORE_MIGRATIONS,
-} from '@libs/event-store';
-import { collect, createTestDatabase, postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-stores';
+import { type PostgresDriver, type SqlEventStore, appendInTransaction } from '@libs/event-store';
+import { collect, postgresUrlUnderTest, storeKindsUnderTest } from '../support/test-stores';
+import { openSqlEventStore } from '../support/sql-event-stores';
 import { eventStoreContract, type OpenTransaction } from './event-store.contract';
 
 describe.each(storeKindsUnderTest())('SQL event store on %s', (kind) => {
   eventStoreContract(kind, async () => {
-    if (kind === 'pglite') {
-      const driver = await PgliteDriver.open(undefined);
-      await migrate(driver, EVENT_STORE_MIGRATIONS);
-      const store = new SqlEventStore(driver);
-      return { store, close: () => store.close() };
-    }
-    const database = await createTestDatabase();
-    const driver = new PostgresDriver({ connectionString: database.url, max: 8 });
-    await migrate(driver, EVENT_STORE_MIGRATIONS);
-    const store = new SqlEventStore(driver);
-    return {
-      store,
-      openTransaction: () => openTransaction(driver),
-      close: async () => {
-        await store.close();
-        await database.drop();
-      },
-    };
+    const { store, postgres, close } = await openSqlEventStore(kind);
+    return { store, openTransaction: postgres && (() => openTransaction(postgres.driver)), close };
   });
 });
 
@@ -42,20 +20,14 @@ describeOnPostgres('SQL event store on postgres: the feed and transactions of ot
   let store: SqlEventStore;
   let driver: PostgresDriver;
   let databaseUrl: string;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const database = await createTestDatabase();
-    databaseUrl = database.url;
-    driver = new PostgresDriver({ connectionString: database.url, max: 4 });
-    await migrate(driver, EVENT_STORE_MIGRATIONS);
-    store = new SqlEventStore(driver);
-    drop = () => database.drop();
+    const opened = await openSqlEventStore('postgres', 4);
+    ({ store, close } = opened);
+    ({ driver, url: databaseUrl } = opened.postgres!);
   });
-  afterAll(async () => {
-    await store?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('is not held back by a transaction open in another database of the server', async () => {
     const elsewhere = await transactionWithAnId(postgresUrlUnderTest());

@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import {
-  EVENT_STORE_MIGRATIONS,
-  type EventToAppend,
-  PgliteDriver,
-  PostgresDriver,
-  SqlEventStore,
-  migrate,
-} from '@libs/event-store';
-import { collect, createTestDatabase, describeOnPostgres, storeKindsUnderTest } from '../support/test-stores';
+import type { EventToAppend, SqlEventStore } from '@libs/event-store';
+import { type OpenedSqlEventStore, openSqlEventStore } from '../support/sql-event-stores';
+import { collect, describeOnPostgres, storeKindsUnderTest } from '../support/test-stores';
 
 /**
  * The group commit writes the appends of many streams in one statement: what
@@ -19,27 +13,6 @@ import { collect, createTestDatabase, describeOnPostgres, storeKindsUnderTest } 
 
 function event(data: Record<string, unknown> = { amount: 1 }, id: string = randomUUID()): EventToAppend {
   return { id, type: 'BonusGranted', schemaVersion: 1, data, metadata: {} };
-}
-
-async function openStore(kind: 'pglite' | 'postgres') {
-  if (kind === 'pglite') {
-    const driver = await PgliteDriver.open(undefined);
-    await migrate(driver, EVENT_STORE_MIGRATIONS);
-    const store = new SqlEventStore(driver);
-    return { store, close: () => store.close() };
-  }
-  const database = await createTestDatabase();
-  const driver = new PostgresDriver({ connectionString: database.url, max: 4 });
-  await migrate(driver, EVENT_STORE_MIGRATIONS);
-  const store = new SqlEventStore(driver);
-  return {
-    store,
-    url: database.url,
-    close: async () => {
-      await store.close();
-      await database.drop();
-    },
-  };
 }
 
 /**
@@ -54,9 +27,9 @@ function occupyBothFlushes(store: SqlEventStore): Promise<unknown> {
 }
 
 describe.each(storeKindsUnderTest())('group commit on %s', (kind) => {
-  let opened: Awaited<ReturnType<typeof openStore>>;
+  let opened: OpenedSqlEventStore;
   beforeAll(async () => {
-    opened = await openStore(kind);
+    opened = await openSqlEventStore(kind, 4);
   });
   afterAll(() => opened?.close());
 
@@ -94,14 +67,16 @@ describe.each(storeKindsUnderTest())('group commit on %s', (kind) => {
 });
 
 describeOnPostgres('group commit on postgres: a deadlock with another transaction', () => {
-  let opened: Awaited<ReturnType<typeof openStore>>;
+  let opened: OpenedSqlEventStore;
   let other: Client;
   beforeAll(async () => {
-    opened = await openStore('postgres');
-    other = new Client({ connectionString: opened.url });
+    opened = await openSqlEventStore('postgres', 4);
+    other = new Client({ connectionString: opened.postgres!.url });
     await other.connect();
     // The server checks for a deadlock after this long waiting on a lock; the default (1 s) only slows the test.
-    await other.query(`alter database ${new URL(opened.url!).pathname.slice(1)} set deadlock_timeout = '300ms'`);
+    await other.query(
+      `alter database ${new URL(opened.postgres!.url).pathname.slice(1)} set deadlock_timeout = '300ms'`,
+    );
   });
   afterAll(async () => {
     await other?.end();
