@@ -1,5 +1,5 @@
 import type { CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
-import { type Decision, record, refuse } from './credits.decision';
+import { type Decision, record, refuse, refuseAboveBalanceMax } from './credits.decision';
 import type { BonusGranted, CreditsConsumed, CreditsEventMetadata, RechargeCompleted } from './credits.events';
 import {
   disputeIdempotencyKey,
@@ -10,7 +10,7 @@ import {
   refundIdempotencyKey,
   refundReversedIdempotencyKey,
 } from './credits.idempotency';
-import { BALANCE_CREDITS_MAX, isCreditAmount } from './credits.limits';
+import { isCreditAmount } from './credits.limits';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
 import { type CreditsState, assertNever, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
@@ -104,15 +104,7 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
 /** Credits added must be a valid amount and keep the balance within its bound. */
 function refuseCredit(amount: number, state: CreditsState): Decision | undefined {
   if (!isCreditAmount(amount)) return refuse({ type: 'invalid-amount', amount });
-  if (state.balance + amount > BALANCE_CREDITS_MAX) {
-    return refuse({
-      type: 'balance-limit-exceeded',
-      balance: state.balance,
-      requested: amount,
-      balanceMax: BALANCE_CREDITS_MAX,
-    });
-  }
-  return undefined;
+  return refuseAboveBalanceMax(amount, state);
 }
 
 /**

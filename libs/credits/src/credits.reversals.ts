@@ -1,5 +1,5 @@
 import type { CloseDispute, OpenDispute, RefundRecharge, ReverseRefund } from './credits.commands';
-import { type Decision, record, refuse } from './credits.decision';
+import { type Decision, record, refuse, refuseAboveBalanceMax } from './credits.decision';
 import type {
   CreditsEventMetadata,
   CreditsFrozen,
@@ -10,7 +10,6 @@ import type {
   ReversalSource,
   ShortfallPolicy,
 } from './credits.events';
-import { BALANCE_CREDITS_MAX } from './credits.limits';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import {
   type CreditsState,
@@ -254,14 +253,8 @@ function giveBack(
   const creditsGivenBack = recharge.creditsTakenBack - creditsShareOf(recharge, amountRefundedTotal);
   const start = giveBackStart(recharge, reversal.refundedBy, reversal.refund);
   const { creditsCredited, creditsWriteOffReversed } = giveBackSplit(recharge, start, creditsGivenBack);
-  if (state.balance + creditsCredited > BALANCE_CREDITS_MAX) {
-    return refuse({
-      type: 'balance-limit-exceeded',
-      balance: state.balance,
-      requested: creditsCredited,
-      balanceMax: BALANCE_CREDITS_MAX,
-    });
-  }
+  const aboveMax = refuseAboveBalanceMax(creditsCredited, state);
+  if (aboveMax) return aboveMax;
   const { reason, refundedBy, refund, amountRefundedBy, refundedAt, source } = reversal;
   const event: RefundReversed = {
     type: 'RefundReversed',
