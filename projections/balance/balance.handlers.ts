@@ -72,6 +72,8 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
     case 'RefundReversed':
     case 'CreditsFrozen':
     case 'CreditsUnfrozen':
+    case 'CreditsExpired':
+    case 'GrantVoided':
       return {};
     default:
       return assertNever(event);

@@ -55,7 +55,7 @@ function positionsNewestFirst(): string[] {
 function rechargeCompleted(version: number): ProjectedEvent {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: {
       rechargeId: `recharge-${version}`,
@@ -64,6 +64,8 @@ function rechargeCompleted(version: number): ProjectedEvent {
       currency: 'eur',
       source: { kind: 'manual' },
       metadata: {},
+      category: 'paid',
+      priority: 200,
     },
     metadata: {
       idempotencyKey: `key-${version}`,

@@ -638,7 +638,7 @@ function rechargeCompleted(credits: number): CreditsEvent {
   const rechargeId = `recharge-${randomUUID()}`;
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: {
       rechargeId,
@@ -647,6 +647,8 @@ function rechargeCompleted(credits: number): CreditsEvent {
       currency: 'eur',
       source: { kind: 'stripe', stripeEventId: `evt_${rechargeId}`, checkoutSessionId: `cs_${rechargeId}` },
       metadata: {},
+      category: 'paid',
+      priority: 200,
     },
     metadata: eventMetadata(),
   };
@@ -655,7 +657,7 @@ function rechargeCompleted(credits: number): CreditsEvent {
 function creditsConsumed(amount: number): CreditsEvent {
   return {
     type: 'CreditsConsumed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: { amount, feature: 'document-upload', reference: `upload-${randomUUID()}`, metadata: {} },
     metadata: eventMetadata(),
@@ -665,9 +667,9 @@ function creditsConsumed(amount: number): CreditsEvent {
 function bonusGranted(amount: number): CreditsEvent {
   return {
     type: 'BonusGranted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
-    data: { amount, reason: 'welcome', metadata: {} },
+    data: { amount, reason: 'welcome', metadata: {}, category: 'promotional', priority: 100 },
     metadata: eventMetadata(),
   };
 }

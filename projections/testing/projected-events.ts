@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { CreditsEventMetadata, RechargeRefunded, RechargeSource, ShortfallPolicy } from '@libs/credits';
+import {
+  type CreditsEventMetadata,
+  DEFAULT_GRANT_PRIORITY,
+  type RechargeRefunded,
+  type RechargeSource,
+  type ShortfallPolicy,
+} from '@libs/credits';
 import type { ProjectedEvent } from '../runtime/projection';
 
 /** Events of one user's stream as projections receive them, for the handlers' specifications. */
@@ -20,7 +26,7 @@ export function rechargeCompleted({
 }): ProjectedEvent {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: {
       rechargeId: `recharge-${version}`,
@@ -29,6 +35,8 @@ export function rechargeCompleted({
       currency: 'eur',
       source,
       metadata: {},
+      category: 'paid',
+      priority: DEFAULT_GRANT_PRIORITY.paid,
     },
     ...recordedAt(version),
   };
@@ -37,7 +45,7 @@ export function rechargeCompleted({
 export function creditsConsumed({ version, amount = 1 }: { version: number; amount?: number }): ProjectedEvent {
   return {
     type: 'CreditsConsumed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: { amount, feature: 'document-upload', reference: `upload-${version}`, metadata: {} },
     ...recordedAt(version),
@@ -47,9 +55,15 @@ export function creditsConsumed({ version, amount = 1 }: { version: number; amou
 export function bonusGranted({ version, amount = 1 }: { version: number; amount?: number }): ProjectedEvent {
   return {
     type: 'BonusGranted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
-    data: { amount, reason: 'welcome', metadata: {} },
+    data: {
+      amount,
+      reason: 'welcome',
+      metadata: {},
+      category: 'promotional',
+      priority: DEFAULT_GRANT_PRIORITY.promotional,
+    },
     ...recordedAt(version),
   };
 }

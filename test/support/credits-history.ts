@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type CreditsEvent,
+  DEFAULT_GRANT_PRIORITY,
   type CreditsState,
   creditsStreamId,
   evolve,
@@ -44,7 +45,7 @@ function eventOf(userId: string, index: number): EventToAppend {
     index === 0
       ? {
           type: 'RechargeCompleted',
-          schemaVersion: 1,
+          schemaVersion: 2,
           id: rechargeEventId(`${userId}-recharge`),
           data: {
             rechargeId: `${userId}-recharge`,
@@ -53,20 +54,22 @@ function eventOf(userId: string, index: number): EventToAppend {
             currency: 'usd',
             source: { kind: 'manual' },
             metadata: {},
+            category: 'paid',
+            priority: DEFAULT_GRANT_PRIORITY.paid,
           },
           metadata: { ...metadata, idempotencyKey: `recharge:${userId}-recharge` },
         }
       : index % 5 === 0
         ? {
             type: 'BonusGranted',
-            schemaVersion: 1,
+            schemaVersion: 2,
             id: randomUUID(),
-            data: { amount: 3, reason: 'loyal', metadata: {} },
+            data: { amount: 3, reason: 'loyal', metadata: {}, category: 'promotional', priority: 100 },
             metadata,
           }
         : {
             type: 'CreditsConsumed',
-            schemaVersion: 1,
+            schemaVersion: 2,
             id: randomUUID(),
             data: { amount: 1, feature: 'face_swap', reference: `upload-${index}`, metadata: {} },
             metadata,

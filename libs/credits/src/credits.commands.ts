@@ -1,4 +1,5 @@
 import type { Causation, ClientMetadata, RechargeSource, ReversalSource, ShortfallPolicy } from './credits.events';
+import type { GrantCategory } from './credits.grants';
 import type { FeaturePrice } from './price-list';
 
 /**
@@ -44,7 +45,26 @@ export type GrantBonus = CreditsCommandOf<
     amount: number;
     reason: string;
     metadata: ClientMetadata;
+    /** Default `promotional`; `paid` for credits sold outside Stripe (a sales-led top-up). */
+    category?: GrantCategory;
+    /** Default: the category's (`DEFAULT_GRANT_PRIORITY`). */
+    priority?: number;
+    /**
+     * When its credits lapse, UTC ISO 8601; or `expiresIn`, an ISO 8601 duration from the command's time
+     * (kept as asked, so that a retry at another moment is the same request). At most one; neither: never.
+     */
+    expiresAt?: string;
+    expiresIn?: string;
   }
+>;
+
+/** The expiry process: a grant past its `expiresAt` lapses. Keyed by the grant, so it expires once. */
+export type ExpireGrant = CreditsCommandOf<'ExpireGrant', { userId: string; grantId: string }>;
+
+/** An operator removes what is left of a bonus. Keyed by the grant: a grant is voided once. */
+export type VoidGrant = CreditsCommandOf<
+  'VoidGrant',
+  { userId: string; grantId: string; reason: string; metadata: ClientMetadata }
 >;
 
 export type CompleteRecharge = CreditsCommandOf<
@@ -129,4 +149,12 @@ export type CloseDispute = CreditsCommandOf<
 >;
 
 export type CreditsCommand =
-  ConsumeCredits | GrantBonus | CompleteRecharge | RefundRecharge | ReverseRefund | OpenDispute | CloseDispute;
+  | ConsumeCredits
+  | GrantBonus
+  | CompleteRecharge
+  | RefundRecharge
+  | ReverseRefund
+  | OpenDispute
+  | CloseDispute
+  | ExpireGrant
+  | VoidGrant;

@@ -1,16 +1,21 @@
 import type { CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
+import type { CreditsDomainError } from './credits.errors';
 import { type Decision, record, refuse, refuseAboveBalanceMax } from './credits.decision';
 import type { BonusGranted, CreditsConsumed, CreditsEventMetadata, RechargeCompleted } from './credits.events';
 import {
   disputeIdempotencyKey,
   eventIdFor,
   payloadFingerprint,
+  grantClosedIdempotencyKey,
   rechargeEventId,
   rechargeIdempotencyKey,
   refundIdempotencyKey,
   refundReversedIdempotencyKey,
 } from './credits.idempotency';
 import { isCreditAmount } from './credits.limits';
+import { bonusTermsOf } from './credits.grant-terms';
+import { expireGrant, voidGrant } from './credits.grant-closing';
+import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
 import { type CreditsState, assertNever, spendableCredits } from './credits.state';
 import { creditsStreamId } from './credits.stream';
@@ -49,6 +54,10 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       return openDispute(command, state, metadata);
     case 'CloseDispute':
       return closeDispute(command, state, metadata);
+    case 'ExpireGrant':
+      return expireGrant(command, state, metadata);
+    case 'VoidGrant':
+      return voidGrant(command, state, metadata);
     default:
       return assertNever(command);
   }
@@ -59,43 +68,71 @@ function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: 
   const pricing = priceFeature(feature, price, requestedAmount);
   if (pricing.kind === 'refused') return refuse(pricing.error);
   const amount = pricing.amount;
-  if (amount > spendableCredits(state)) {
-    const frozen = state.frozenCredits > 0 ? { frozenCredits: state.frozenCredits } : {};
-    return refuse({ type: 'insufficient-credits', balance: state.balance, requested: amount, ...frozen });
-  }
+  const spendable = spendableCredits(state, metadata.occurredAt);
+  const drawnFrom = amount > spendable ? undefined : planDraw(state.grants, amount, Date.parse(metadata.occurredAt));
+  if (drawnFrom === undefined) return refuse(insufficientCredits(state, amount, spendable));
   const event: CreditsConsumed = {
     type: 'CreditsConsumed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { amount, feature, reference, metadata: command.data.metadata },
+    data: { amount, feature, reference, metadata: command.data.metadata, drawnFrom },
     metadata,
   };
   return record(event);
+}
+
+function insufficientCredits(state: CreditsState, requested: number, spendable: number): CreditsDomainError {
+  const frozen = state.frozenCredits > 0 ? { frozenCredits: state.frozenCredits } : {};
+  const lapsed = spendable < Math.max(0, state.balance - state.frozenCredits) ? { spendable } : {};
+  return { type: 'insufficient-credits', balance: state.balance, requested, ...frozen, ...lapsed };
 }
 
 function grantBonus(command: GrantBonus, state: CreditsState, metadata: CreditsEventMetadata): Decision {
   const { userId, amount, reason } = command.data;
   const refusal = refuseCredit(amount, state);
   if (refusal) return refusal;
+  const terms = bonusTermsOf(command.data, metadata.occurredAt);
+  if (terms.kind === 'refused') return refuse(terms.error);
+  const activeGrants = state.grants.spendOrder.size;
+  if (activeGrants >= ACTIVE_GRANTS_MAX) {
+    return refuse({ type: 'grant-limit-exceeded', activeGrants, activeGrantsMax: ACTIVE_GRANTS_MAX });
+  }
   const event: BonusGranted = {
     type: 'BonusGranted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { amount, reason, metadata: command.data.metadata },
+    data: {
+      amount,
+      reason,
+      metadata: command.data.metadata,
+      ...terms.terms,
+      debtPaidCredits: Math.min(state.grants.debt, amount),
+    },
     metadata,
   };
   return record(event);
 }
 
+/** Paid credits are never refused for the cap on active grants: the customer has paid for them. */
 function completeRecharge(command: CompleteRecharge, state: CreditsState, metadata: CreditsEventMetadata): Decision {
   const { rechargeId, credits, amountPaid, currency, source } = command.data;
   const refusal = refuseCredit(credits, state);
   if (refusal) return refusal;
   const event: RechargeCompleted = {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: rechargeEventId(rechargeId),
-    data: { rechargeId, credits, amountPaid, currency, source, metadata: command.data.metadata },
+    data: {
+      rechargeId,
+      credits,
+      amountPaid,
+      currency,
+      source,
+      metadata: command.data.metadata,
+      category: 'paid',
+      priority: DEFAULT_GRANT_PRIORITY.paid,
+      debtPaidCredits: Math.min(state.grants.debt, credits),
+    },
     metadata,
   };
   return record(event);
@@ -132,6 +169,10 @@ function businessKeyOf(command: CreditsCommand): string | undefined {
       return disputeIdempotencyKey(command.data.disputeId, 'opened');
     case 'CloseDispute':
       return disputeIdempotencyKey(command.data.disputeId, 'closed');
+    case 'ExpireGrant':
+      return grantClosedIdempotencyKey(command.data.grantId, 'expired');
+    case 'VoidGrant':
+      return grantClosedIdempotencyKey(command.data.grantId, 'voided');
     case 'ConsumeCredits':
     case 'GrantBonus':
       // The caller's own key (namespaced by the API).

@@ -4,6 +4,7 @@ import { type Decision, decide } from './credits.decide';
 import type { BonusGranted, CreditsConsumed, CreditsEvent, RechargeCompleted } from './credits.events';
 import { eventIdFor, payloadFingerprint, rechargeEventId, rechargeIdempotencyKey } from './credits.idempotency';
 import { AMOUNT_CREDITS_MAX, BALANCE_CREDITS_MAX } from './credits.limits';
+import type { GrantCredits } from './credits.grants';
 import type { FeaturePrice } from './price-list';
 import { type CreditsState, evolve, initialState } from './credits.state';
 import { creditsStreamId } from './credits.stream';
@@ -38,13 +39,14 @@ describe('decide ConsumeCredits', () => {
         .when(consume)
         .thenRecords({
           type: 'CreditsConsumed',
-          schemaVersion: 1,
+          schemaVersion: 2,
           ...idAndMetadataOf(consume),
           data: {
             amount: 30,
             feature: 'document-upload',
             reference: 'upload-42',
             metadata: { uploadId: 'upload-42', pages: 3 },
+            drawnFrom: [{ grantId: rechargeEventId('recharge-1'), credits: 30 }],
           },
         });
 
@@ -54,9 +56,16 @@ describe('decide ConsumeCredits', () => {
     it('spends the whole balance down to zero', () => {
       const consume = consumeCredits({ amount: 100 });
 
-      const state = given(completeRecharge({ credits: 60 }), grantBonus({ amount: 40 }))
+      const bonus = grantBonus({ amount: 40 });
+
+      const state = given(completeRecharge({ credits: 60 }), bonus)
         .when(consume)
-        .thenRecords(creditsConsumed(consume));
+        .thenRecords(
+          creditsConsumed(consume, [
+            { grantId: idAndMetadataOf(bonus).id, credits: 40 },
+            { grantId: rechargeEventId('recharge-1'), credits: 60 },
+          ]),
+        );
 
       expect(state.balance).toBe(0);
     });
@@ -207,7 +216,9 @@ describe('decide ConsumeCredits', () => {
 
       const state = given(completeRecharge({ credits: AMOUNT_CREDITS_MAX }))
         .when(consume)
-        .thenRecords(creditsConsumed(consume));
+        .thenRecords(
+          creditsConsumed(consume, [{ grantId: rechargeEventId('recharge-1'), credits: AMOUNT_CREDITS_MAX }]),
+        );
 
       expect(state.balance).toBe(0);
     });
@@ -223,9 +234,16 @@ describe('decide GrantBonus', () => {
         .when(grant)
         .thenRecords({
           type: 'BonusGranted',
-          schemaVersion: 1,
+          schemaVersion: 2,
           ...idAndMetadataOf(grant),
-          data: { amount: 25, reason: 'welcome', metadata: { campaign: 'spring' } },
+          data: {
+            amount: 25,
+            reason: 'welcome',
+            metadata: { campaign: 'spring' },
+            category: 'promotional',
+            priority: 100,
+            debtPaidCredits: 0,
+          },
         });
 
       expect(state.balance).toBe(25);
@@ -321,7 +339,7 @@ describe('decide CompleteRecharge', () => {
         .when(recharge)
         .thenRecords({
           type: 'RechargeCompleted',
-          schemaVersion: 1,
+          schemaVersion: 2,
           ...idAndMetadataOf(recharge),
           data: {
             rechargeId: 'recharge-1',
@@ -330,6 +348,9 @@ describe('decide CompleteRecharge', () => {
             currency: 'eur',
             source: { kind: 'stripe', stripeEventId: 'evt_1', checkoutSessionId: 'cs_1' },
             metadata: { plan: 'starter' },
+            category: 'paid',
+            priority: 200,
+            debtPaidCredits: 0,
           },
         });
 
@@ -590,28 +611,44 @@ function idAndMetadataOf(command: CreditsCommand): Pick<CreditsEvent, 'id' | 'me
   };
 }
 
-function creditsConsumed(command: ConsumeCredits): CreditsConsumed {
+/** Without `drawnFrom`, as consumptions were recorded before grants: the fold draws them in spend order. */
+function creditsConsumed(command: ConsumeCredits, drawnFrom?: GrantCredits[]): CreditsConsumed {
   const { requestedAmount: amount = NaN, feature, reference, metadata } = command.data;
   return {
     type: 'CreditsConsumed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     ...idAndMetadataOf(command),
-    data: { amount, feature, reference, metadata },
+    data: { amount, feature, reference, metadata, ...(drawnFrom === undefined ? {} : { drawnFrom }) },
   };
 }
 
 function bonusGranted(command: GrantBonus): BonusGranted {
   const { amount, reason, metadata } = command.data;
-  return { type: 'BonusGranted', schemaVersion: 1, ...idAndMetadataOf(command), data: { amount, reason, metadata } };
+  return {
+    type: 'BonusGranted',
+    schemaVersion: 2,
+    ...idAndMetadataOf(command),
+    data: { amount, reason, metadata, category: 'promotional', priority: 100, debtPaidCredits: 0 },
+  };
 }
 
 function rechargeCompleted(command: CompleteRecharge): RechargeCompleted {
   const { rechargeId, credits, amountPaid, currency, source, metadata } = command.data;
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     ...idAndMetadataOf(command),
-    data: { rechargeId, credits, amountPaid, currency, source, metadata },
+    data: {
+      rechargeId,
+      credits,
+      amountPaid,
+      currency,
+      source,
+      metadata,
+      category: 'paid',
+      priority: 200,
+      debtPaidCredits: 0,
+    },
   };
 }
 
@@ -622,9 +659,18 @@ function rechargeCompleted(command: CompleteRecharge): RechargeCompleted {
 function migratedBalance(credits: number): RechargeCompleted {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(STREAM_ID, 'migrated-balance'),
-    data: { rechargeId: 'migrated', credits, amountPaid: 0, currency: 'eur', source: { kind: 'manual' }, metadata: {} },
+    data: {
+      rechargeId: 'migrated',
+      credits,
+      amountPaid: 0,
+      currency: 'eur',
+      source: { kind: 'manual' },
+      metadata: {},
+      category: 'paid',
+      priority: 200,
+    },
     metadata: { idempotencyKey: 'migrated-balance', payloadFingerprint: 'migrated', occurredAt: NOW },
   };
 }

@@ -71,6 +71,10 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
         disputeId: event.data.disputeId,
         reason: 'dispute closed',
       };
+    case 'CreditsExpired':
+      return { ...NOTHING, reason: 'expired' };
+    case 'GrantVoided':
+      return { ...NOTHING, reason: event.data.reason };
     default:
       return assertNever(event);
   }

@@ -8,6 +8,8 @@ export type InsufficientCredits = {
   requested: number;
   /** Present when an open dispute holds part of the balance. */
   frozenCredits?: number;
+  /** Present when grants past their expiry still count in the balance (their expiry is not recorded yet). */
+  spendable?: number;
 };
 
 export type IdempotencyKeyReused = {
@@ -79,6 +81,36 @@ export type DisputeAlreadyClosed = {
   disputeId: string;
 };
 
+/** A bonus's expiry or priority the ledger cannot keep (an expiry not after the command's time, say). */
+export type InvalidGrantTerms = {
+  type: 'invalid-grant-terms';
+  field: 'expiresAt' | 'expiresIn' | 'priority';
+  reason: string;
+};
+
+/** The user holds as many active grants as allowed: a bonus is refused (paid credits never are). */
+export type GrantLimitExceeded = {
+  type: 'grant-limit-exceeded';
+  activeGrants: number;
+  activeGrantsMax: number;
+};
+
+export type UnknownGrant = {
+  type: 'unknown-grant';
+  grantId: string;
+};
+
+/**
+ * The grant cannot be expired or voided: it is expired or voided already, not yet due to expire, or it is a
+ * recharge's (its credits leave through a refund, which keeps money and credits together).
+ */
+export type GrantNotClosable = {
+  type: 'grant-not-closable';
+  grantId: string;
+  reason: 'expired' | 'voided' | 'not-due' | 'recharge';
+  expiresAt?: string;
+};
+
 export type CreditsDomainError =
   | InsufficientCredits
   | IdempotencyKeyReused
@@ -91,4 +123,8 @@ export type CreditsDomainError =
   | RefundAlreadyApplied
   | InvalidRefundAmount
   | DisputeAlreadyOpen
-  | DisputeAlreadyClosed;
+  | DisputeAlreadyClosed
+  | InvalidGrantTerms
+  | GrantLimitExceeded
+  | UnknownGrant
+  | GrantNotClosable;

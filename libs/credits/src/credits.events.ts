@@ -1,9 +1,17 @@
+import type { GrantCategory, GrantCredits } from './credits.grants';
+
 /**
  * The facts of the credits domain. Plain data, past tense, integers only.
- * Bump an event's schema version whenever a field of its data changes type
- * or meaning or is removed, and teach `evolve` to read every version still
- * stored. An added optional field needs no bump: `evolve` reads it as absent
- * on the events stored before it.
+ *
+ * Schema evolution: a stored event is never rewritten. When a field of an
+ * event's data is added, changes type or meaning, or is removed, its schema
+ * version goes up by one and `credits.upcast.ts` gains one upcaster from the
+ * version before: a pure function of the older data to the newer. The parser
+ * runs every upcaster from the stored version up, so the domain, the
+ * projections and the history only ever see the current version. What an
+ * upcaster cannot know (it depends on the stream, not the event) stays
+ * optional in the current version, and its comment says how the fold reads
+ * it when absent.
  */
 export type ClientMetadata = Record<string, unknown>;
 
@@ -25,9 +33,9 @@ export type CreditsEventMetadata = {
   causedBy?: Causation;
 };
 
-type CreditsEventOf<Type extends string, Data> = {
+type CreditsEventOf<Type extends string, Data, SchemaVersion extends number = 1> = {
   type: Type;
-  schemaVersion: 1;
+  schemaVersion: SchemaVersion;
   /** Derived from the stream and idempotency key (UUID v5), so the store refuses a duplicate. */
   id: string;
   data: Data;
@@ -46,6 +54,24 @@ export type RechargeSource = {
   kind: 'stripe' | 'manual';
 };
 
+/**
+ * What makes a credit-in a grant (schema version 2 of `RechargeCompleted` and
+ * `BonusGranted`; version 1 is upcast to the category's default priority and
+ * no expiry).
+ */
+export type GrantTerms = {
+  category: GrantCategory;
+  /** Lower is spent first. */
+  priority: number;
+  /** UTC ISO 8601: its unspent credits lapse then. Absent: never. */
+  expiresAt?: string;
+  /**
+   * Credits of it that paid the debt left by a refund, before it could be spent. Absent on version 1 events:
+   * the fold computes it (`min(debt, credits)`, as the decision does).
+   */
+  debtPaidCredits?: number;
+};
+
 export type RechargeCompleted = CreditsEventOf<
   'RechargeCompleted',
   {
@@ -56,7 +82,8 @@ export type RechargeCompleted = CreditsEventOf<
     currency: string;
     source: RechargeSource;
     metadata: ClientMetadata;
-  }
+  } & GrantTerms,
+  2
 >;
 
 export type CreditsConsumed = CreditsEventOf<
@@ -67,7 +94,13 @@ export type CreditsConsumed = CreditsEventOf<
     /** The business id of what was paid for, for example the upload id. */
     reference: string;
     metadata: ClientMetadata;
-  }
+    /**
+     * The grants it drew from, in spend order; the credits sum to `amount`. Absent on version 1 events, made
+     * when every credit was alike and never expired: the fold draws them in spend order.
+     */
+    drawnFrom?: GrantCredits[];
+  },
+  2
 >;
 
 export type BonusGranted = CreditsEventOf<
@@ -75,6 +108,29 @@ export type BonusGranted = CreditsEventOf<
   {
     amount: number;
     reason: string;
+    metadata: ClientMetadata;
+  } & GrantTerms,
+  2
+>;
+
+/** A grant's unspent, unfrozen remainder lapsed at its `expiresAt`: recorded once per grant by the expiry process. */
+export type CreditsExpired = CreditsEventOf<
+  'CreditsExpired',
+  {
+    grantId: string;
+    /** When the grant expired (its `expiresAt`). */
+    expiresAt: string;
+    credits: number;
+  }
+>;
+
+/** An operator removed a grant's unspent, unfrozen remainder. */
+export type GrantVoided = CreditsEventOf<
+  'GrantVoided',
+  {
+    grantId: string;
+    reason: string;
+    credits: number;
     metadata: ClientMetadata;
   }
 >;
@@ -209,7 +265,9 @@ export type CreditsEvent =
   | RechargeRefunded
   | RefundReversed
   | CreditsFrozen
-  | CreditsUnfrozen;
+  | CreditsUnfrozen
+  | CreditsExpired
+  | GrantVoided;
 export type CreditsEventType = CreditsEvent['type'];
 
 export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
@@ -220,6 +278,8 @@ export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'RefundReversed',
   'CreditsFrozen',
   'CreditsUnfrozen',
+  'CreditsExpired',
+  'GrantVoided',
 ];
 
 /** An event as read back from its stream. */

@@ -50,6 +50,11 @@ export function refundReversedIdempotencyKey(refundId: string): string {
   return `refund-reversed:${refundId}`;
 }
 
+/** A grant expires once, and is voided once. */
+export function grantClosedIdempotencyKey(grantId: string, how: 'expired' | 'voided'): string {
+  return `grant:${grantId}:${how}`;
+}
+
 /** A dispute opens once and closes once. */
 export function disputeIdempotencyKey(disputeId: string, phase: 'opened' | 'closed'): string {
   return `dispute:${disputeId}:${phase}`;
@@ -80,7 +85,11 @@ function askedOf(command: CreditsCommand): object {
       // refund.failed and refund.updated report one failure moments apart: the same request.
       return { ...command.data, source: undefined, failedAt: undefined };
     case 'GrantBonus':
+    case 'ExpireGrant':
       return command.data;
+    case 'VoidGrant':
+      // A grant is voided once: a second request, whatever its reason, gets the first one's outcome.
+      return { userId: command.data.userId, grantId: command.data.grantId };
     default:
       return assertNever(command);
   }

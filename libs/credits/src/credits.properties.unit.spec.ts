@@ -5,7 +5,7 @@ import type { RecordedCreditsEvent } from './credits.events';
 import { rechargeIdempotencyKey } from './credits.idempotency';
 import { AMOUNT_CREDITS_MAX } from './credits.limits';
 import { type CommandOutcome, type CreditsState, balanceDelta, evolve, initialState } from './credits.state';
-import { recordAfter } from './testing/credits.given-when-then';
+import { plainState, recordAfter } from './testing/credits.given-when-then';
 
 /**
  * Invariants over random sequences of commands from a few users sharing a few idempotency keys, run through the
@@ -59,7 +59,7 @@ describe('credits ledger properties', () => {
           if (originalOutcome === undefined) continue;
           expect(decision).toEqual<Decision>({ kind: 'replayed', outcome: originalOutcome });
           expect(appended).toEqual([]);
-          expect(stateAfter).toEqual(stateBefore);
+          expect(stateAfter).toBe(stateBefore);
         }
       }),
       RUNS,
@@ -87,7 +87,7 @@ describe('credits ledger properties', () => {
             expect(refolded.balance).toBe(reportedBalanceByEventId.get(event.id));
           }
           expect(refolded.balance).toBe(lastReportedBalanceByUser.get(userId) ?? 0);
-          expect(refolded).toEqual(state);
+          expect(plainState(refolded)).toEqual(plainState(state));
         }
       }),
       RUNS,
@@ -143,7 +143,7 @@ function runLedger(steps: readonly Step[]): { handled: Handled[]; streams: Map<s
     const original = step.kind === 'retry' ? recorded[step.recordedIndex % recorded.length] : undefined;
     const command = step.kind === 'retry' ? retryAt(step.now, original!.command) : step.command;
     const stream = streams.get(command.data.userId)!;
-    const stateBefore = structuredClone(stream.state);
+    const stateBefore = stream.state;
     const decision = refusedIfStoredElsewhere(decide(command, stream.state), command, storedEventIds);
     const appended = decision.kind === 'recorded' ? recordAfter(stream.state, decision.events, lastGlobalPosition) : [];
     for (const event of appended) storedEventIds.add(event.id);
@@ -152,7 +152,7 @@ function runLedger(steps: readonly Step[]): { handled: Handled[]; streams: Map<s
     stream.state = appended.reduce(evolve, stream.state);
     const answer = answerOf(decision, stream.state, command);
     if (decision.kind === 'recorded' && answer !== undefined) recorded.push({ command, outcome: answer });
-    const stateAfter = structuredClone(stream.state);
+    const stateAfter = stream.state;
     handled.push({ command, decision, originalOutcome: original?.outcome, answer, appended, stateBefore, stateAfter });
   }
   return { handled, streams };

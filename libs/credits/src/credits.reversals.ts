@@ -144,7 +144,7 @@ export function openDispute(command: OpenDispute, state: CreditsState, metadata:
     return refuse({ type: 'dispute-already-closed', rechargeId, disputeId });
   }
   // What is left of the recharge, as far as the balance still holds it unfrozen.
-  const credits = Math.min(recharge.credits - recharge.creditsTakenBack, spendableCredits(state));
+  const credits = Math.min(recharge.credits - recharge.creditsTakenBack, spendableCredits(state, metadata.occurredAt));
   const event: CreditsFrozen = {
     type: 'CreditsFrozen',
     schemaVersion: 1,

@@ -15,6 +15,7 @@ import {
   disputeIdempotencyKey,
   eventIdFor,
   payloadFingerprint,
+  rechargeEventId,
   rechargeIdempotencyKey,
   refundIdempotencyKey,
   refundReversedIdempotencyKey,
@@ -521,7 +522,11 @@ describe('refund failures', () => {
         .when(failed)
         .thenRecords(reversed(failed, { ...halfOfIt, creditsCredited: 50, creditsFrozen: 50 }));
       expect(state).toMatchObject({ balance: 100, frozenCredits: 100 });
-      expect(state.recharges.get(RECHARGE_ID)!.dispute).toEqual({ disputeId: 'dp_1', frozenCredits: 100 });
+      expect(state.recharges.get(RECHARGE_ID)!.dispute).toEqual({
+        disputeId: 'dp_1',
+        frozenCredits: 100,
+        frozenFrom: [{ grantId: rechargeEventId(RECHARGE_ID), credits: 100 }],
+      });
 
       const won = closeDispute('won');
       const afterWon = given(...history, failed)

@@ -1,4 +1,21 @@
+import BTree from 'sorted-btree';
 import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
+import {
+  type GrantCredits,
+  type GrantLedger,
+  addGrant,
+  changeStatus,
+  creditGrant,
+  emptyGrantLedger,
+  freeze,
+  grantOf,
+  grantsInSpendOrder,
+  mergedByGrant,
+  spendableAt,
+  takeBack,
+  takeFrom,
+  unfreeze,
+} from './credits.grants';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
@@ -27,6 +44,8 @@ export type TakeBack = {
 
 /** What a user's stream says of one of their recharges: enough to take back its share, or freeze it. */
 export type RechargeState = {
+  /** The grant of its credits: its event's id. */
+  grantId: string;
   credits: number;
   amountPaid: number;
   /** Money refunded or lost to disputes so far, minor units: the sum of `amountRefundedBy`. */
@@ -57,34 +76,52 @@ export type RechargeState = {
    * write-offs of the take-back that holds it and of those made since (see `giveBackSplit`).
    */
   takeBacks: readonly TakeBack[];
-  /** The open dispute and what it froze. */
-  dispute: { disputeId: string; frozenCredits: number } | undefined;
+  /** The open dispute and what it froze, grant by grant. */
+  dispute: { disputeId: string; frozenCredits: number; frozenFrom: readonly GrantCredits[] } | undefined;
 };
 
-export type CreditsState = {
-  /** May be below zero only after a refund under the `debt` shortfall policy. */
+/**
+ * A stream folded. Immutable: `evolve` returns a new state sharing what did
+ * not change with the one it was given (persistent trees, O(log n) per
+ * event), so a state may be kept, decided on and folded on from any number of
+ * places.
+ */
+export type CreditsState = Readonly<{
+  /** The sum of the grants' remainders less the debt; below zero only after a refund under the `debt` policy. */
   balance: number;
   /** Held by open disputes: part of the balance that may not be spent. */
   frozenCredits: number;
   /** Number of events folded so far: the stream version to append after. */
   version: number;
-  /**
-   * Outcomes by idempotency key. Append-only; `evolve` extends this map in
-   * place instead of copying it per event (a copy would make replay quadratic),
-   * so a fold owns its state: do not keep an older state and fold on.
-   */
-  outcomes: Map<string, CommandOutcome>;
-  /** Recharges by id; extended in place like `outcomes`. */
-  recharges: Map<string, RechargeState>;
-};
+  /** Outcomes by idempotency key. */
+  outcomes: BTree<string, CommandOutcome>;
+  /** Recharges by id. */
+  recharges: BTree<string, RechargeState>;
+  /** Every credit-in as a grant, and the debt. */
+  grants: GrantLedger;
+}>;
 
 export function initialState(): CreditsState {
-  return { balance: 0, frozenCredits: 0, version: 0, outcomes: new Map(), recharges: new Map() };
+  return {
+    balance: 0,
+    frozenCredits: 0,
+    version: 0,
+    outcomes: new BTree(),
+    recharges: new BTree(),
+    grants: emptyGrantLedger(),
+  };
 }
 
-/** What a consumption may take: the balance less what disputes froze, never below zero. */
-export function spendableCredits(state: CreditsState): number {
-  return Math.max(0, state.balance - state.frozenCredits);
+/**
+ * What a consumption at `now` may take: the unfrozen credits of grants not
+ * past their expiry at `now` (recorded or not), less any debt, never below
+ * zero; and never more than the balance less what disputes froze (streams
+ * recorded before grants could leave a dispute holding more than its grants).
+ */
+export function spendableCredits(state: CreditsState, now: string): number {
+  const nowMs = Date.parse(now);
+  if (Number.isNaN(nowMs)) throw new Error(`a decision's time must be ISO 8601, got ${now}`);
+  return Math.max(0, Math.min(state.balance - state.frozenCredits, spendableAt(state.grants, nowMs)));
 }
 
 export function evolve(state: CreditsState, event: RecordedCreditsEvent): CreditsState {
@@ -94,8 +131,8 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
   assertFirstUseOfKey(state, event);
   const frozenCredits = state.frozenCredits + frozenDelta(event);
   assertFrozenInBounds(frozenCredits, event);
-  evolveRecharges(state.recharges, event);
-  state.outcomes.set(event.metadata.idempotencyKey, {
+  const { grants, frozenFrom } = evolveGrants(state, event);
+  const outcome: CommandOutcome = {
     payloadFingerprint: event.metadata.payloadFingerprint,
     eventId: event.id,
     eventType: event.type,
@@ -103,14 +140,116 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     balanceAfter: balance,
     streamVersion: event.streamVersion,
     globalPosition: event.globalPosition,
-  });
+  };
   return {
     balance,
     frozenCredits,
     version: event.streamVersion,
-    outcomes: state.outcomes,
-    recharges: state.recharges,
+    outcomes: state.outcomes.with(event.metadata.idempotencyKey, outcome, true),
+    recharges: evolveRecharges(state.recharges, event, frozenFrom),
+    grants,
   };
+}
+
+/**
+ * The grants after an event, and for a dispute's freeze the credits it froze
+ * grant by grant. Events that name their grants (`drawnFrom`, an expiry, a
+ * void) are applied as recorded; events recorded before grants are placed by
+ * the rules the decisions follow (see `credits.grants.ts`).
+ */
+function evolveGrants(
+  state: CreditsState,
+  event: RecordedCreditsEvent,
+): { grants: GrantLedger; frozenFrom?: GrantCredits[] } {
+  const ledger = state.grants;
+  switch (event.type) {
+    case 'RechargeCompleted':
+    case 'BonusGranted': {
+      const { category, priority, expiresAt, debtPaidCredits } = event.data;
+      const granted = event.type === 'RechargeCompleted' ? event.data.credits : event.data.amount;
+      const rechargeId = event.type === 'RechargeCompleted' ? event.data.rechargeId : undefined;
+      const sequence = event.streamVersion;
+      const added = addGrant(ledger, {
+        grantId: event.id,
+        category,
+        priority,
+        expiresAt,
+        sequence,
+        rechargeId,
+        granted,
+      });
+      if (debtPaidCredits !== undefined && debtPaidCredits !== added.debtPaid) {
+        throw new Error(`event ${event.id} says it paid ${debtPaidCredits} of debt, the stream owed ${added.debtPaid}`);
+      }
+      return { grants: added.ledger };
+    }
+    case 'CreditsConsumed': {
+      const drawnFrom = event.data.drawnFrom ?? drawnInSpendOrder(ledger, event.data.amount);
+      const drawn = drawnFrom.reduce((sum, draw) => sum + draw.credits, 0);
+      if (drawn !== event.data.amount) {
+        throw new Error(
+          `event ${event.id} draws ${drawn} credits from grants for a consumption of ${event.data.amount}`,
+        );
+      }
+      return { grants: takeFrom(ledger, drawnFrom) };
+    }
+    case 'RechargeRefunded': {
+      const recharge = rechargeOf(state, event.data.rechargeId, event);
+      const released =
+        event.data.creditsUnfrozen > 0 && recharge.dispute ? unfreeze(ledger, recharge.dispute.frozenFrom) : ledger;
+      return { grants: takeBack(released, event.data.creditsDebited, recharge.grantId).ledger };
+    }
+    case 'RefundReversed': {
+      const recharge = rechargeOf(state, event.data.rechargeId, event);
+      const credited = creditGrant(ledger, recharge.grantId, event.data.creditsCredited).ledger;
+      if (event.data.creditsFrozen === 0) return { grants: credited };
+      const frozen = freeze(credited, event.data.creditsFrozen, recharge.grantId);
+      return { grants: frozen.ledger, frozenFrom: frozen.frozenFrom };
+    }
+    case 'CreditsFrozen': {
+      const recharge = rechargeOf(state, event.data.rechargeId, event);
+      const frozen = freeze(ledger, event.data.credits, recharge.grantId);
+      return { grants: frozen.ledger, frozenFrom: frozen.frozenFrom };
+    }
+    case 'CreditsUnfrozen': {
+      const dispute = rechargeOf(state, event.data.rechargeId, event).dispute;
+      const released = dispute?.disputeId === event.data.disputeId ? unfreeze(ledger, dispute.frozenFrom) : ledger;
+      return { grants: released };
+    }
+    case 'CreditsExpired':
+    case 'GrantVoided': {
+      const { grantId, credits } = event.data;
+      const grant = grantOf(ledger, grantId);
+      if (grant.status !== 'active' || credits !== grant.remaining - grant.frozen) {
+        throw new Error(`event ${event.id} closes grant ${grantId} (${grant.status}) taking ${credits} credits`);
+      }
+      const taken = takeFrom(ledger, [{ grantId, credits }]);
+      return { grants: changeStatus(taken, grantId, event.type === 'CreditsExpired' ? 'expired' : 'voided') };
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+/** A consumption recorded before grants: every credit then was alike and never expired. */
+function drawnInSpendOrder(ledger: GrantLedger, credits: number): GrantCredits[] {
+  const draws: GrantCredits[] = [];
+  let left = credits;
+  for (const grant of grantsInSpendOrder(ledger)) {
+    if (left === 0) break;
+    const drawn = Math.min(left, grant.remaining - grant.frozen);
+    if (drawn > 0) draws.push({ grantId: grant.grantId, credits: drawn });
+    left -= drawn;
+  }
+  return draws;
+}
+
+function rechargeOf(state: CreditsState, rechargeId: string, event: RecordedCreditsEvent): RechargeState {
+  const recharge = state.recharges.get(rechargeId);
+  if (recharge === undefined) {
+    throw new Error(`event ${event.id} at version ${event.streamVersion} names unknown recharge ${rechargeId}`);
+  }
+  return recharge;
 }
 
 export function balanceDelta(event: CreditsEvent): number {
@@ -125,6 +264,9 @@ export function balanceDelta(event: CreditsEvent): number {
       return -event.data.creditsDebited;
     case 'RefundReversed':
       return event.data.creditsCredited;
+    case 'CreditsExpired':
+    case 'GrantVoided':
+      return -event.data.credits;
     case 'CreditsFrozen':
     case 'CreditsUnfrozen':
       return 0;
@@ -147,6 +289,8 @@ export function frozenDelta(event: CreditsEvent): number {
     case 'RechargeCompleted':
     case 'BonusGranted':
     case 'CreditsConsumed':
+    case 'CreditsExpired':
+    case 'GrantVoided':
       return 0;
     default:
       return assertNever(event);
@@ -165,10 +309,15 @@ export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, ev
   return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
 }
 
-function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedCreditsEvent): void {
+function evolveRecharges(
+  recharges: BTree<string, RechargeState>,
+  event: RecordedCreditsEvent,
+  frozenFrom: GrantCredits[] | undefined,
+): BTree<string, RechargeState> {
   if (event.type === 'RechargeCompleted') {
     const { rechargeId, credits, amountPaid } = event.data;
-    recharges.set(rechargeId, {
+    return recharges.with(rechargeId, {
+      grantId: event.id,
       credits,
       amountPaid,
       amountRefundedTotal: 0,
@@ -180,17 +329,11 @@ function evolveRecharges(recharges: Map<string, RechargeState>, event: RecordedC
       takeBacks: [],
       dispute: undefined,
     });
-    return;
   }
-  if (isRechargeReversal(event)) {
-    const recharge = recharges.get(event.data.rechargeId);
-    if (recharge === undefined) {
-      throw new Error(
-        `event ${event.id} at version ${event.streamVersion} names unknown recharge ${event.data.rechargeId}`,
-      );
-    }
-    recharges.set(event.data.rechargeId, rechargeAfter(recharge, event));
-  }
+  if (!isRechargeReversal(event)) return recharges;
+  // `evolveGrants` has checked that the recharge is known.
+  const recharge = recharges.get(event.data.rechargeId)!;
+  return recharges.with(event.data.rechargeId, rechargeAfter(recharge, event, frozenFrom ?? []), true);
 }
 
 type RechargeReversal = Extract<
@@ -207,14 +350,20 @@ function isRechargeReversal(event: RecordedCreditsEvent): event is RechargeRever
   );
 }
 
-function rechargeAfter(recharge: RechargeState, event: RechargeReversal): RechargeState {
+function rechargeAfter(
+  recharge: RechargeState,
+  event: RechargeReversal,
+  frozenFrom: readonly GrantCredits[],
+): RechargeState {
   switch (event.type) {
     case 'RechargeRefunded':
       return refundedRecharge(recharge, event);
     case 'RefundReversed':
-      return reversedRecharge(recharge, event);
-    case 'CreditsFrozen':
-      return { ...recharge, dispute: { disputeId: event.data.disputeId, frozenCredits: event.data.credits } };
+      return reversedRecharge(recharge, event, frozenFrom);
+    case 'CreditsFrozen': {
+      const { disputeId, credits } = event.data;
+      return { ...recharge, dispute: { disputeId, frozenCredits: credits, frozenFrom } };
+    }
     case 'CreditsUnfrozen':
       return { ...recharge, dispute: closes(recharge, event.data.disputeId) };
     default:
@@ -248,6 +397,7 @@ function refundedRecharge(
 function reversedRecharge(
   recharge: RechargeState,
   event: Extract<RecordedCreditsEvent, { type: 'RefundReversed' }>,
+  frozenFrom: readonly GrantCredits[],
 ): RechargeState {
   const { data } = event;
   const { refund, refundedBy } = data;
@@ -287,7 +437,11 @@ function reversedRecharge(
       data.creditsCredited,
       data.creditsWriteOffReversed,
     ),
-    dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
+    dispute: dispute && {
+      ...dispute,
+      frozenCredits: dispute.frozenCredits + data.creditsFrozen,
+      frozenFrom: mergedByGrant([...dispute.frozenFrom, ...frozenFrom]),
+    },
   };
 }
 

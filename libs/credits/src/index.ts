@@ -12,3 +12,6 @@ export * from './credits.decision';
 export * from './credits.reversals';
 export * from './credits.history';
 export * from './credits.description';
+export * from './credits.grants';
+export * from './credits.grant-terms';
+export * from './credits.upcast';

@@ -207,7 +207,7 @@ export class CreditsCommandRunner {
       this.states.set(streamId, state);
       return state;
     } catch (error) {
-      // A failed fold may have extended the cached state's outcomes: never reuse it.
+      // A fold failed on what the store holds: read it all again next time rather than trust the cache.
       this.states.delete(streamId);
       throw error;
     }

@@ -21,7 +21,7 @@ export const STATE_CACHE_LIMITS: CreditsStateCacheLimits = { streamsMax: 10_000,
  * a cached state is exact at its version, and a state behind the store is
  * caught by the append's version check. Entries are owned by the per-stream
  * batches: only work running in `PerStreamBatches` for a stream may read or
- * replace its entry (folding extends a state's outcome map in place).
+ * replace its entry (so that two writers of one stream do not race to replace it).
  */
 export class CreditsStateCache {
   /** A Map iterates in insertion order: the first entry is the least recently used. */

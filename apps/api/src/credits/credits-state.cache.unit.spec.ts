@@ -50,8 +50,7 @@ describe('CreditsStateCache', () => {
     const cache = new CreditsStateCache({ streamsMax: 10, outcomesMax: 100 });
     const state = withOutcomes(2);
     cache.set('s1', state);
-    state.outcomes.set('k-next', state.outcomes.get('k0')!);
-    cache.set('s1', state);
+    cache.set('s1', { ...state, outcomes: state.outcomes.with('k-next', state.outcomes.get('k0')!) });
 
     expect(cache.outcomes).toBe(3);
   });

@@ -59,10 +59,12 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         detail:
           `the balance is ${error.balance}` +
           (error.frozenCredits === undefined ? '' : ` (${error.frozenCredits} frozen by an open dispute)`) +
+          (error.spendable === undefined ? '' : `, of which ${error.spendable} may be spent (the rest expired)`) +
           `, the consumption needs ${error.requested}`,
         balance: error.balance,
         requested: error.requested,
         frozenCredits: error.frozenCredits,
+        spendable: error.spendable,
       });
     case 'idempotency-key-reused':
       return ProblemException.of(409, error.type, 'Idempotency key reused with another payload', {
@@ -104,8 +106,46 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
     case 'dispute-already-closed':
       // Refunds and disputes come from Stripe's webhook, which records these as delivery outcomes.
       return ProblemException.of(409, error.type, 'Refund or dispute not applicable', { ...error });
+    case 'invalid-grant-terms':
+      return ProblemException.of(422, error.type, 'Invalid grant terms', {
+        detail: `${error.field} ${error.reason}`,
+        field: error.field,
+      });
+    case 'grant-limit-exceeded':
+      return ProblemException.of(422, error.type, 'Grant limit exceeded', {
+        detail: `a user may hold at most ${error.activeGrantsMax} grants with credits left; paid credits are never refused`,
+        activeGrants: error.activeGrants,
+        activeGrantsMax: error.activeGrantsMax,
+      });
+    case 'unknown-grant':
+      return ProblemException.of(404, error.type, 'Unknown grant', {
+        detail: `this user has no grant "${error.grantId}"`,
+        grantId: error.grantId,
+      });
+    case 'grant-not-closable':
+      return ProblemException.of(409, error.type, 'Grant cannot be closed', {
+        detail: grantNotClosableDetail(error.reason),
+        grantId: error.grantId,
+        reason: error.reason,
+        expiresAt: error.expiresAt,
+      });
     default:
       return assertNever(error);
+  }
+}
+
+function grantNotClosableDetail(reason: 'expired' | 'voided' | 'not-due' | 'recharge'): string {
+  switch (reason) {
+    case 'expired':
+      return 'the grant has expired';
+    case 'voided':
+      return 'the grant is voided already';
+    case 'not-due':
+      return 'the grant is not due to expire';
+    case 'recharge':
+      return "a recharge's credits leave through a refund of its payment, not a void";
+    default:
+      return assertNever(reason);
   }
 }
 
@@ -118,6 +158,18 @@ export class UserIdPipe implements PipeTransform<string, string> {
       });
     }
     return value;
+  }
+}
+
+const GRANT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Validates a `{grantId}` path parameter: its event's id, a UUID, read in lower case as event ids are. */
+export class GrantIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!GRANT_ID_PATTERN.test(value)) {
+      throw ProblemException.of(400, 'invalid-grant-id', 'Invalid grant id', { detail: 'a grant id is a UUID' });
+    }
+    return value.toLowerCase();
   }
 }
 

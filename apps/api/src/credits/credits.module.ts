@@ -19,6 +19,8 @@ import { GetLedgerHttpController } from './get-ledger/get-ledger.http.controller
 import { ListRechargesHandler } from '../recharges/list-recharges/list-recharges.handler';
 import { ListRechargesHttpController } from '../recharges/list-recharges/list-recharges.http.controller';
 import { READ_YOUR_WRITES_TIMEOUT_MS, ReadYourWrites } from './read-your-writes';
+import { VoidGrantHandler } from './void-grant/void-grant.handler';
+import { VoidGrantHttpController } from './void-grant/void-grant.http.controller';
 
 export type CreditsModuleOptions = { priceList: PriceList; commandRetriesMax: number; readYourWritesTimeoutMs: number };
 
@@ -37,6 +39,7 @@ export class CreditsModule {
         ListEventsHttpController,
         GetLedgerHttpController,
         ListRechargesHttpController,
+        VoidGrantHttpController,
       ],
       providers: [
         { provide: PRICE_LIST, useValue: options.priceList },
@@ -51,6 +54,7 @@ export class CreditsModule {
         ListEventsHandler,
         GetLedgerHandler,
         ListRechargesHandler,
+        VoidGrantHandler,
         ReadYourWrites,
         { provide: READ_YOUR_WRITES_TIMEOUT_MS, useValue: options.readYourWritesTimeoutMs },
       ],

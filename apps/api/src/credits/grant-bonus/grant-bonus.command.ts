@@ -1,6 +1,9 @@
 import { Command } from '@nestjs/cqrs';
-import type { Causation, ClientMetadata } from '@libs/credits';
+import type { Causation, ClientMetadata, GrantBonus } from '@libs/credits';
 import type { CreditsCommandResult } from '../credits-command.runner';
+
+/** A bonus's category, priority and expiry, as the request gave them (defaults are the domain's). */
+export type BonusTerms = Pick<GrantBonus['data'], 'category' | 'priority' | 'expiresAt' | 'expiresIn'>;
 
 export class GrantBonusCommand extends Command<CreditsCommandResult> {
   constructor(
@@ -11,6 +14,7 @@ export class GrantBonusCommand extends Command<CreditsCommandResult> {
     /** The client's Idempotency-Key. */
     clientKey: string,
     readonly causedBy: Causation = {},
+    readonly terms: BonusTerms = {},
   ) {
     super();
     this.idempotencyKey = `bonus:${clientKey}`;

@@ -22,6 +22,7 @@ export class GrantBonusHttpController {
   @ApiResponse({ status: 201, type: CreditsMovementResponse, description: 'Granted' })
   @ApiResponse({ status: 200, type: CreditsMovementResponse, description: 'Replay of an earlier identical request' })
   @ApiResponse({ status: 409, description: 'idempotency-key-reused' })
+  @ApiResponse({ status: 422, description: 'invalid-grant-terms, grant-limit-exceeded, balance-limit-exceeded' })
   async grant(
     @Param('userId', UserIdPipe) userId: string,
     @Body() body: GrantBonusRequest,
@@ -30,8 +31,9 @@ export class GrantBonusHttpController {
     @CausedBy() causedBy: Causation,
   ): Promise<CreditsMovementResponse> {
     const idempotencyKey = idempotencyKeyFrom(idempotencyKeyHeader, { required: true })!;
-    const { amount, reason, metadata = {} } = body;
-    const command = new GrantBonusCommand(userId, amount, reason, metadata, idempotencyKey, causedBy);
+    const { amount, reason, metadata = {}, category, priority, expiresAt, expiresIn } = body;
+    const terms = { category, priority, expiresAt, expiresIn };
+    const command = new GrantBonusCommand(userId, amount, reason, metadata, idempotencyKey, causedBy, terms);
     return runMovement(this.commandBus, command, response);
   }
 }

@@ -75,8 +75,8 @@ export async function foldStream(
     }
     observe.onEvent?.({ ...next.event, recordedAt: stored.recordedAt }, state.balance);
   }
-  const { balance, frozenCredits, version, recharges } = state;
-  return { ...folded, balance, frozenCredits, version, recharges };
+  const { balance, frozenCredits, version } = state;
+  return { ...folded, balance, frozenCredits, version, recharges: new Map(state.recharges.entries()) };
 }
 
 function foldOne(

@@ -1,0 +1,71 @@
+import type { ExpireGrant, VoidGrant } from './credits.commands';
+import { type Decision, record, refuse } from './credits.decision';
+import type { CreditsEventMetadata, CreditsExpired, GrantVoided } from './credits.events';
+import { type Grant, grantOf } from './credits.grants';
+import { eventIdFor } from './credits.idempotency';
+import type { CreditsState } from './credits.state';
+import { creditsStreamId } from './credits.stream';
+
+/**
+ * A grant past its `expiresAt` lapses: its unspent, unfrozen credits leave the
+ * balance (frozen ones stay until their dispute closes). Refused before it is
+ * due, and for a grant closed already; the key (the grant's) makes a second
+ * expiry of it a replay, however many processes try.
+ */
+export function expireGrant(command: ExpireGrant, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, grantId } = command.data;
+  const grant = state.grants.byId.get(grantId);
+  if (grant === undefined) return refuse({ type: 'unknown-grant', grantId });
+  const closed = refuseClosed(grant);
+  if (closed) return closed;
+  if (grant.expiresAt === undefined || Date.parse(metadata.occurredAt) < grant.expiresAtMs) {
+    return refuse({ type: 'grant-not-closable', grantId, reason: 'not-due', ...expiresAtOf(grant) });
+  }
+  const event: CreditsExpired = {
+    type: 'CreditsExpired',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { grantId, expiresAt: grant.expiresAt, credits: unfrozenRemaining(state, grantId) },
+    metadata,
+  };
+  return record(event);
+}
+
+/**
+ * An operator removes what is left of a bonus (paid or promotional). A
+ * recharge's credits are not voided: they leave through a refund, which keeps
+ * the money and the credits together. A grant past its expiry lapses instead.
+ */
+export function voidGrant(command: VoidGrant, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, grantId, reason } = command.data;
+  const grant = state.grants.byId.get(grantId);
+  if (grant === undefined) return refuse({ type: 'unknown-grant', grantId });
+  const closed = refuseClosed(grant);
+  if (closed) return closed;
+  if (grant.rechargeId !== undefined) return refuse({ type: 'grant-not-closable', grantId, reason: 'recharge' });
+  if (Date.parse(metadata.occurredAt) >= grant.expiresAtMs) {
+    return refuse({ type: 'grant-not-closable', grantId, reason: 'expired', ...expiresAtOf(grant) });
+  }
+  const event: GrantVoided = {
+    type: 'GrantVoided',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { grantId, reason, credits: unfrozenRemaining(state, grantId), metadata: command.data.metadata },
+    metadata,
+  };
+  return record(event);
+}
+
+function refuseClosed(grant: Grant): Decision | undefined {
+  if (grant.status === 'active') return undefined;
+  return refuse({ type: 'grant-not-closable', grantId: grant.grantId, reason: grant.status, ...expiresAtOf(grant) });
+}
+
+function expiresAtOf(grant: Grant): { expiresAt?: string } {
+  return grant.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt };
+}
+
+function unfrozenRemaining(state: CreditsState, grantId: string): number {
+  const grant = grantOf(state.grants, grantId);
+  return grant.remaining - grant.frozen;
+}

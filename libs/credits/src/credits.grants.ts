@@ -1,0 +1,324 @@
+import BTree from 'sorted-btree';
+
+/**
+ * Every credit-in is a grant: a bonus, a recharge, credits given back to one.
+ * A grant keeps its category, priority and expiry; consumptions draw from the
+ * grants in spend order, and the sum of their remainders less the debt is the
+ * balance. The ledger of a stream's grants is persistent: every change
+ * returns a new ledger sharing what did not change with the old one (O(log n)
+ * per change), so a state is never changed in place and a decision may fold
+ * provisional events on it freely.
+ */
+export type GrantCategory = 'paid' | 'promotional';
+export const GRANT_CATEGORIES: readonly GrantCategory[] = ['paid', 'promotional'];
+
+/** Lower is spent first. Promotional credits go before paid ones unless a grant says otherwise. */
+export const DEFAULT_GRANT_PRIORITY: Readonly<Record<GrantCategory, number>> = { promotional: 100, paid: 200 };
+export const GRANT_PRIORITY_MAX = 1000;
+
+/** Grants holding credits that one user may have at once; paid credits are never refused for it. */
+export const ACTIVE_GRANTS_MAX = 10_000;
+
+export type GrantStatus = 'active' | 'expired' | 'voided';
+
+export type Grant = Readonly<{
+  /** The id of the event that made it. */
+  grantId: string;
+  category: GrantCategory;
+  priority: number;
+  /** UTC ISO 8601; undefined: never expires. */
+  expiresAt: string | undefined;
+  /** `expiresAt` in epoch milliseconds; Infinity when it never expires. */
+  expiresAtMs: number;
+  /** Stream version of the event that made it: its age in the spend order. */
+  sequence: number;
+  /** The recharge it is the credits of, if any. */
+  rechargeId: string | undefined;
+  /** Credits it was granted (before paying any debt). */
+  granted: number;
+  /** Credits not yet spent, taken back, expired or voided; frozen ones included. */
+  remaining: number;
+  /** Of `remaining`, held by open disputes: neither spent nor expired while held. */
+  frozen: number;
+  /** `expired` once its `CreditsExpired` is recorded, `voided` once its `GrantVoided` is. */
+  status: GrantStatus;
+}>;
+
+/** Credits of one grant: what a consumption drew, a refund took or a dispute froze. */
+export type GrantCredits = { grantId: string; credits: number };
+
+type SpendKey = readonly [priority: number, expiresAtMs: number, sequence: number];
+type DueKey = readonly [expiresAtMs: number, sequence: number];
+
+export type GrantLedger = Readonly<{
+  /** Every grant the stream made, by id. */
+  byId: BTree<string, Grant>;
+  /** Active grants with credits left, in spend order: priority, soonest expiry (never last), oldest. */
+  spendOrder: BTree<SpendKey, string>;
+  /** Those of them that expire, soonest first: what the clock takes out of what is spendable. */
+  dueOrder: BTree<DueKey, string>;
+  /** Credits owed after a refund under the `debt` policy: new credits pay it first. */
+  debt: number;
+  /** The sum over active grants of `remaining - frozen`. */
+  unfrozenRemaining: number;
+}>;
+
+function compareKeys(a: readonly number[], b: readonly number[]): number {
+  for (let index = 0; index < a.length; index++) {
+    if (a[index] < b[index]) return -1;
+    if (a[index] > b[index]) return 1;
+  }
+  return 0;
+}
+
+export function emptyGrantLedger(): GrantLedger {
+  return {
+    byId: new BTree<string, Grant>(),
+    spendOrder: new BTree<SpendKey, string>(undefined, compareKeys),
+    dueOrder: new BTree<DueKey, string>(undefined, compareKeys),
+    debt: 0,
+    unfrozenRemaining: 0,
+  };
+}
+
+export const spendKeyOf = (grant: Grant): SpendKey => [grant.priority, grant.expiresAtMs, grant.sequence];
+const dueKeyOf = (grant: Grant): DueKey => [grant.expiresAtMs, grant.sequence];
+
+/** Whether a grant's credits may be spent at `nowMs`: active, and `nowMs` before its expiry. */
+export function isUnexpiredAt(grant: Grant, nowMs: number): boolean {
+  return grant.status === 'active' && nowMs < grant.expiresAtMs;
+}
+
+export type NewGrant = Omit<Grant, 'expiresAtMs' | 'remaining' | 'frozen' | 'status'>;
+
+/** Adds a grant; its credits pay any debt first. */
+export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantLedger; debtPaid: number } {
+  if (ledger.byId.has(grant.grantId)) throw new Error(`grant ${grant.grantId} is made twice`);
+  const debtPaid = Math.min(ledger.debt, grant.granted);
+  const added: Grant = {
+    ...grant,
+    expiresAtMs: grant.expiresAt === undefined ? Infinity : Date.parse(grant.expiresAt),
+    remaining: grant.granted - debtPaid,
+    frozen: 0,
+    status: 'active',
+  };
+  if (Number.isNaN(added.expiresAtMs)) throw new Error(`grant ${grant.grantId} expires at an invalid time`);
+  const withGrant = { ...ledger, byId: ledger.byId.with(added.grantId, added, true), debt: ledger.debt - debtPaid };
+  return { ledger: replaced(withGrant, undefined, added), debtPaid };
+}
+
+/** The ledger with `after` in place of `before` (undefined: none), its indexes and sums kept. */
+function replaced(ledger: GrantLedger, before: Grant | undefined, after: Grant): GrantLedger {
+  const wasIndexed = before !== undefined && isIndexed(before);
+  const indexed = isIndexed(after);
+  let { spendOrder, dueOrder } = ledger;
+  if (wasIndexed && !indexed) {
+    spendOrder = spendOrder.without(spendKeyOf(after));
+    if (after.expiresAtMs !== Infinity) dueOrder = dueOrder.without(dueKeyOf(after));
+  }
+  if (!wasIndexed && indexed) {
+    spendOrder = spendOrder.with(spendKeyOf(after), after.grantId, true);
+    if (after.expiresAtMs !== Infinity) dueOrder = dueOrder.with(dueKeyOf(after), after.grantId, true);
+  }
+  const unfrozenBefore = before === undefined || before.status !== 'active' ? 0 : before.remaining - before.frozen;
+  const unfrozenAfter = after.status !== 'active' ? 0 : after.remaining - after.frozen;
+  return {
+    ...ledger,
+    byId: before === undefined ? ledger.byId : ledger.byId.with(after.grantId, after, true),
+    spendOrder,
+    dueOrder,
+    unfrozenRemaining: ledger.unfrozenRemaining - unfrozenBefore + unfrozenAfter,
+  };
+}
+
+function isIndexed(grant: Grant): boolean {
+  return grant.status === 'active' && grant.remaining > 0;
+}
+
+export function grantOf(ledger: GrantLedger, grantId: string): Grant {
+  const grant = ledger.byId.get(grantId);
+  if (grant === undefined) throw new Error(`no grant ${grantId} in this stream`);
+  return grant;
+}
+
+function updated(ledger: GrantLedger, grantId: string, change: (grant: Grant) => Partial<Grant>): GrantLedger {
+  const before = grantOf(ledger, grantId);
+  const after: Grant = { ...before, ...change(before) };
+  if (after.remaining < 0 || after.frozen < 0 || after.frozen > after.remaining) {
+    throw new Error(`grant ${grantId} would hold ${after.remaining} credits with ${after.frozen} frozen`);
+  }
+  return replaced(ledger, before, after);
+}
+
+/** Takes unfrozen credits from named grants (a consumption's `drawnFrom`, an expiry, a void). */
+export function takeFrom(ledger: GrantLedger, draws: readonly GrantCredits[]): GrantLedger {
+  let next = ledger;
+  for (const { grantId, credits } of draws) {
+    next = updated(next, grantId, (grant) => {
+      if (credits > grant.remaining - grant.frozen) {
+        throw new Error(`grant ${grantId} has ${grant.remaining - grant.frozen} unfrozen credits, not ${credits}`);
+      }
+      return { remaining: grant.remaining - credits };
+    });
+  }
+  return next;
+}
+
+/** Credits given back to a grant: they pay any debt first. */
+export function creditGrant(
+  ledger: GrantLedger,
+  grantId: string,
+  credits: number,
+): { ledger: GrantLedger; debtPaid: number } {
+  const debtPaid = Math.min(ledger.debt, credits);
+  const next = updated({ ...ledger, debt: ledger.debt - debtPaid }, grantId, (grant) => ({
+    remaining: grant.remaining + credits - debtPaid,
+  }));
+  return { ledger: next, debtPaid };
+}
+
+export function changeStatus(ledger: GrantLedger, grantId: string, status: GrantStatus): GrantLedger {
+  return updated(ledger, grantId, () => ({ status }));
+}
+
+/** Active grants in spend order, from the first; stop iterating when done. */
+export function* grantsInSpendOrder(ledger: GrantLedger): Generator<Grant> {
+  for (const [, grantId] of ledger.spendOrder.entries()) yield grantOf(ledger, grantId);
+}
+
+/**
+ * What a consumption of `credits` at `nowMs` draws, in spend order, skipping
+ * grants past their expiry and frozen credits; undefined when what is
+ * spendable does not cover it. Visits only the grants it draws from and the
+ * expired ones in front of them (at most what the expiry process has yet to
+ * record), so a consumption is O(log grants) on a ledger kept expired.
+ */
+export function planDraw(ledger: GrantLedger, credits: number, nowMs: number): GrantCredits[] | undefined {
+  if (credits > spendableAt(ledger, nowMs)) return undefined;
+  const draws: GrantCredits[] = [];
+  let left = credits;
+  for (const grant of grantsInSpendOrder(ledger)) {
+    if (left === 0) break;
+    if (!isUnexpiredAt(grant, nowMs)) continue;
+    const drawn = Math.min(left, grant.remaining - grant.frozen);
+    if (drawn === 0) continue;
+    draws.push({ grantId: grant.grantId, credits: drawn });
+    left -= drawn;
+  }
+  if (left !== 0) throw new Error(`spendable credits (${spendableAt(ledger, nowMs)}) did not cover ${credits}`);
+  return draws;
+}
+
+/**
+ * Credits that may be spent at `nowMs`: the active grants' unfrozen
+ * remainders, less those past their expiry whether or not it is recorded,
+ * less the debt; never below zero.
+ */
+export function spendableAt(ledger: GrantLedger, nowMs: number): number {
+  let lapsed = 0;
+  for (const [[expiresAtMs], grantId] of ledger.dueOrder.entries()) {
+    if (expiresAtMs > nowMs) break;
+    const grant = grantOf(ledger, grantId);
+    lapsed += grant.remaining - grant.frozen;
+  }
+  return Math.max(0, ledger.unfrozenRemaining - lapsed - ledger.debt);
+}
+
+/** Grants past their expiry at `nowMs` with credits left and no `CreditsExpired` yet, soonest first. */
+export function* grantsDueAt(ledger: GrantLedger, nowMs: number): Generator<Grant> {
+  for (const [[expiresAtMs], grantId] of ledger.dueOrder.entries()) {
+    if (expiresAtMs > nowMs) return;
+    yield grantOf(ledger, grantId);
+  }
+}
+
+/**
+ * Takes `credits` out of the grants for a refund or a lost dispute: first the
+ * unfrozen credits of `first` (the refunded recharge's grant), then those of
+ * the other grants in spend order, then frozen ones (only streams recorded
+ * before grants took them: a refund then could take credits another dispute
+ * held), and what is still owed becomes debt.
+ */
+export function takeBack(
+  ledger: GrantLedger,
+  credits: number,
+  first: string | undefined,
+): { ledger: GrantLedger; taken: GrantCredits[]; debtAdded: number } {
+  const taken: GrantCredits[] = [];
+  let next = ledger;
+  let left = credits;
+  const take = (grant: Grant, includeFrozen: boolean) => {
+    const available = includeFrozen ? grant.remaining : grant.remaining - grant.frozen;
+    const amount = Math.min(left, available);
+    if (amount === 0) return;
+    const frozenTaken = Math.max(0, amount - (grant.remaining - grant.frozen));
+    next = updated(next, grant.grantId, (current) => ({
+      remaining: current.remaining - amount,
+      frozen: current.frozen - frozenTaken,
+    }));
+    taken.push({ grantId: grant.grantId, credits: amount });
+    left -= amount;
+  };
+  const firstGrant = first === undefined ? undefined : grantOf(ledger, first);
+  if (firstGrant?.status === 'active') take(firstGrant, false);
+  for (const includeFrozen of [false, true]) {
+    // The ledger is persistent: `snapshot` stays as it was while `next` changes.
+    const snapshot = next;
+    for (const grant of grantsInSpendOrder(snapshot)) {
+      if (left === 0) break;
+      take(grantOf(next, grant.grantId), includeFrozen);
+    }
+  }
+  return { ledger: { ...next, debt: next.debt + left }, taken: mergedByGrant(taken), debtAdded: left };
+}
+
+export function mergedByGrant(parts: readonly GrantCredits[]): GrantCredits[] {
+  const byGrant = new Map<string, number>();
+  for (const { grantId, credits } of parts) byGrant.set(grantId, (byGrant.get(grantId) ?? 0) + credits);
+  return [...byGrant].map(([grantId, credits]) => ({ grantId, credits }));
+}
+
+/**
+ * Freezes up to `credits` for a dispute: unfrozen credits of `first` (the
+ * disputed recharge's grant), then of the other grants in spend order (only
+ * streams recorded before grants froze beyond the disputed grant).
+ */
+export function freeze(
+  ledger: GrantLedger,
+  credits: number,
+  first: string,
+): { ledger: GrantLedger; frozenFrom: GrantCredits[] } {
+  const frozenFrom: GrantCredits[] = [];
+  let next = ledger;
+  let left = credits;
+  const hold = (grant: Grant) => {
+    const amount = Math.min(left, grant.remaining - grant.frozen);
+    if (amount === 0 || grant.status !== 'active') return;
+    next = updated(next, grant.grantId, (current) => ({ frozen: current.frozen + amount }));
+    frozenFrom.push({ grantId: grant.grantId, credits: amount });
+    left -= amount;
+  };
+  hold(grantOf(ledger, first));
+  const snapshot = next;
+  for (const grant of grantsInSpendOrder(snapshot)) {
+    if (left === 0) break;
+    hold(grantOf(next, grant.grantId));
+  }
+  return { ledger: next, frozenFrom: mergedByGrant(frozenFrom) };
+}
+
+/** Releases what a dispute froze, as far as the grants still hold it frozen. */
+export function unfreeze(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): GrantLedger {
+  let next = ledger;
+  for (const { grantId, credits } of frozenFrom) {
+    next = updated(next, grantId, (grant) => ({ frozen: grant.frozen - Math.min(credits, grant.frozen) }));
+  }
+  return next;
+}
+
+/** The sum of the grants' remainders less the debt: what the balance must be. */
+export function grantsBalance(ledger: GrantLedger): number {
+  let remaining = 0;
+  for (const grant of ledger.byId.values()) remaining += grant.remaining;
+  return remaining - ledger.debt;
+}

@@ -1,0 +1,49 @@
+import type { CreditsEventType } from './credits.events';
+import { DEFAULT_GRANT_PRIORITY } from './credits.grants';
+
+/**
+ * One upcaster per event type and stored schema version: a pure function of
+ * that version's data to the next version's (see the schema-evolution rule in
+ * `credits.events.ts`). The parser applies them from the stored version up to
+ * the current one.
+ */
+type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
+
+export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> = {
+  RechargeCompleted: 2,
+  CreditsConsumed: 2,
+  BonusGranted: 2,
+  RechargeRefunded: 1,
+  RefundReversed: 1,
+  CreditsFrozen: 1,
+  CreditsUnfrozen: 1,
+  CreditsExpired: 1,
+  GrantVoided: 1,
+};
+
+/** `UPCASTERS[type][v]` turns version `v` into version `v + 1`. */
+const UPCASTERS: Partial<Record<CreditsEventType, Record<number, Upcaster>>> = {
+  // Before grants, a recharge was paid credits that never expired; a bonus promotional ones. What debt they
+  // paid is the stream's, not the event's: the fold computes it.
+  RechargeCompleted: { 1: (data) => ({ ...data, category: 'paid', priority: DEFAULT_GRANT_PRIORITY.paid }) },
+  BonusGranted: {
+    1: (data) => ({ ...data, category: 'promotional', priority: DEFAULT_GRANT_PRIORITY.promotional }),
+  },
+  // Which grants it drew from is the stream's: absent `drawnFrom`, the fold draws in spend order.
+  CreditsConsumed: { 1: (data) => data },
+};
+
+/** The event's data at the current version; throws for a version this build does not know. */
+export function upcast(type: CreditsEventType, schemaVersion: number, data: unknown): unknown {
+  const current = CURRENT_SCHEMA_VERSION[type];
+  if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > current) {
+    throw new Error(`${type} schema version ${schemaVersion} is not known to this build`);
+  }
+  let upcasted = data as Record<string, unknown>;
+  for (let version = schemaVersion; version < current; version++) {
+    const upcaster = UPCASTERS[type]?.[version];
+    if (upcaster === undefined) throw new Error(`no upcaster of ${type} from schema version ${version}`);
+    upcasted = upcaster(upcasted);
+  }
+  return upcasted;
+}

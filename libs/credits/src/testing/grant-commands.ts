@@ -1,0 +1,92 @@
+import type {
+  CompleteRecharge,
+  ConsumeCredits,
+  CreditsCommand,
+  ExpireGrant,
+  GrantBonus,
+  VoidGrant,
+} from '../credits.commands';
+import { eventIdFor, grantClosedIdempotencyKey, rechargeEventId, rechargeIdempotencyKey } from '../credits.idempotency';
+import { creditsStreamId } from '../credits.stream';
+
+/** Commands of one user's stream, short to write in grant specifications. Times are UTC ISO 8601. */
+export const GRANTS_USER_ID = 'user-grants';
+export const T0 = '2026-01-01T00:00:00.000Z';
+
+type BonusTerms = Pick<GrantBonus['data'], 'category' | 'priority' | 'expiresAt' | 'expiresIn'>;
+
+export function bonus(key: string, amount: number, terms: BonusTerms = {}, now = T0): GrantBonus {
+  return {
+    type: 'GrantBonus',
+    data: { userId: GRANTS_USER_ID, amount, reason: `bonus ${key}`, metadata: {}, ...terms },
+    metadata: { idempotencyKey: key, now },
+  };
+}
+
+export function recharge(rechargeId: string, credits: number, now = T0): CompleteRecharge {
+  return {
+    type: 'CompleteRecharge',
+    data: {
+      userId: GRANTS_USER_ID,
+      rechargeId,
+      credits,
+      amountPaid: credits * 10,
+      currency: 'eur',
+      source: { kind: 'manual' },
+      metadata: {},
+    },
+    metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now },
+  };
+}
+
+export function consume(key: string, amount: number, now = T0): ConsumeCredits {
+  return {
+    type: 'ConsumeCredits',
+    data: {
+      userId: GRANTS_USER_ID,
+      feature: 'face_swap',
+      reference: key,
+      requestedAmount: amount,
+      price: { credits: 1, amountOverride: { amountMax: 1_000_000_000 } },
+      metadata: {},
+    },
+    metadata: { idempotencyKey: key, now },
+  };
+}
+
+export function expire(grantId: string, now: string): ExpireGrant {
+  return {
+    type: 'ExpireGrant',
+    data: { userId: GRANTS_USER_ID, grantId },
+    metadata: { idempotencyKey: grantClosedIdempotencyKey(grantId, 'expired'), now },
+  };
+}
+
+export function voidGrant(grantId: string, now = T0, reason = 'sent by mistake'): VoidGrant {
+  return {
+    type: 'VoidGrant',
+    data: { userId: GRANTS_USER_ID, grantId, reason, metadata: {} },
+    metadata: { idempotencyKey: grantClosedIdempotencyKey(grantId, 'voided'), now },
+  };
+}
+
+/** The grant a credit-in command makes: its event's id. */
+export function grantIdOf(command: GrantBonus | CompleteRecharge): string {
+  return command.type === 'CompleteRecharge'
+    ? rechargeEventId(command.data.rechargeId)
+    : eventIdFor(creditsStreamId(GRANTS_USER_ID), command.metadata.idempotencyKey);
+}
+
+/** The id of the event a command records. */
+export function eventIdOf(command: CreditsCommand): string {
+  return command.type === 'CompleteRecharge'
+    ? rechargeEventId(command.data.rechargeId)
+    : eventIdFor(creditsStreamId(GRANTS_USER_ID), command.metadata.idempotencyKey);
+}
+
+/** `base` plus milliseconds, as ISO 8601. */
+export function plus(base: string, milliseconds: number): string {
+  return new Date(Date.parse(base) + milliseconds).toISOString();
+}
+
+export const DAY = 86_400_000;
