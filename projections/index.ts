@@ -19,3 +19,6 @@ export * from './ledger/ledger.queries';
 export * from './recharges/recharges.queries';
 export * from './stripe-deliveries/stripe-deliveries.repository';
 export * from './runtime/rebuild-users';
+export * from './grants/grants.projection';
+export * from './grants/grants.queries';
+export * from './expiry/grant-expiry';

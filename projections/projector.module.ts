@@ -12,6 +12,7 @@ import { CREDITS_STREAM_PREFIX } from '@libs/credits';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Gauge } from 'prom-client';
+import { GRANT_EXPIRY_CONFIG, GrantExpiryLoop } from './expiry/grant-expiry.loop';
 import { PROJECTIONS } from './read-model';
 import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
@@ -108,7 +109,10 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
   }
 }
 
-/** The projector of every read model, in this process (ROLE=all or ROLE=projector). Needs StoresModule. */
+/**
+ * The projector of every read model, and the grants' expiry process, in this process (ROLE=all or
+ * ROLE=projector). Needs StoresModule.
+ */
 @Module({})
 export class ProjectorModule {
   static forRoot(config: ProjectorConfig): DynamicModule {
@@ -129,6 +133,8 @@ export class ProjectorModule {
             }),
         },
         ProjectorLifecycle,
+        { provide: GRANT_EXPIRY_CONFIG, useValue: config.grantExpiry },
+        GrantExpiryLoop,
       ],
       exports: [PROJECTOR],
     };

@@ -1,5 +1,6 @@
 import type { SqlMigration } from '@libs/event-store';
 import { balanceProjection } from './balance/balance.projection';
+import { grantsProjection } from './grants/grants.projection';
 import { ledgerProjection } from './ledger/ledger.projection';
 import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
@@ -7,7 +8,12 @@ import type { Projection } from './runtime/projection';
 import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
 
 /** Every projection of the read model, by name. */
-export const PROJECTIONS: readonly Projection[] = [balanceProjection, ledgerProjection, rechargesProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  balanceProjection,
+  ledgerProjection,
+  rechargesProjection,
+  grantsProjection,
+];
 
 export function projectionNamed(name: string): Projection {
   const projection = PROJECTIONS.find((candidate) => candidate.name === name);
@@ -65,5 +71,10 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
     name: 'read-model-0006-recharges-disputed-at',
     up: `alter table recharges add column if not exists disputed_at timestamptz;
       update recharges set disputed_at = updated_at where dispute_id is not null and disputed_at is null;`,
+  },
+  {
+    // Grants: a new projection, so it has no checkpoint and the projector builds it from the first event.
+    name: 'read-model-0007-grants',
+    up: grantsProjection.createTables(grantsProjection.tables),
   },
 ];

@@ -32,19 +32,25 @@ describe.each(storeKindsUnderTest())('npm run projections on %s', (kind) => {
       await opened.store.close();
 
       const before = JSON.parse(await projections(env, 'status', '--json')) as Array<{ lagEvents: number }>;
-      expect(before.map((lag) => lag.lagEvents)).toEqual([200, 200, 200]);
+      expect(before.map((lag) => lag.lagEvents)).toEqual([200, 200, 200, 200]);
 
       const rebuilt = await projections(env, 'rebuild');
       expect(rebuilt).toContain('balance: rebuilt from 200 events');
 
       const after = JSON.parse(await projections(env, 'status', '--json')) as Array<{ lagEvents: number }>;
-      expect(after.map((lag) => lag.lagEvents)).toEqual([0, 0, 0]);
+      expect(after.map((lag) => lag.lagEvents)).toEqual([0, 0, 0, 0]);
       const { store, driver } = await openSqlEventStore(location, READ_MODEL_MIGRATIONS);
       const folded = await foldEveryStream(store);
       const rows = await driver.query<{ user_id: string; balance: string }>(
         'select user_id, balance::text as balance from balances',
       );
       expect(new Map(rows.map((row) => [row.user_id, Number(row.balance)]))).toEqual(
+        new Map([...folded].map(([userId, state]) => [userId, state.balance])),
+      );
+      const grants = await driver.query<{ user_id: string; remaining: string }>(
+        'select user_id, sum(remaining)::text as remaining from grants group by user_id',
+      );
+      expect(new Map(grants.map((row) => [row.user_id, Number(row.remaining)]))).toEqual(
         new Map([...folded].map(([userId, state]) => [userId, state.balance])),
       );
       await store.close();

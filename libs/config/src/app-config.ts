@@ -22,6 +22,17 @@ export type ProjectorConfig = {
   lockRetryMs: number;
   /** Readiness fails when a projection is further behind than this. */
   lagSecondsMax: number;
+  grantExpiry: GrantExpiryConfig;
+};
+
+/** The expiry process, run beside the projector. */
+export type GrantExpiryConfig = {
+  /** Between passes; 0 turns the process off in this process (another one must run it). */
+  intervalMs: number;
+  /** Grants expired per pass at most. */
+  batchSize: number;
+  /** Readiness fails when a grant past its expiry waits longer than this for its `CreditsExpired`. */
+  lagSecondsMax: number;
 };
 
 export type AppConfig = {
@@ -91,6 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       idlePollMs: integer(env, 'PROJECTOR_POLL_MS', 100, 1, 60_000),
       lockRetryMs: integer(env, 'PROJECTOR_LOCK_RETRY_MS', 1000, 10, 60_000),
       lagSecondsMax: integer(env, 'PROJECTION_LAG_SECONDS_MAX', 30, 1, 86_400),
+      grantExpiry: {
+        intervalMs: integer(env, 'GRANT_EXPIRY_INTERVAL_MS', 5_000, 0, 3_600_000),
+        batchSize: integer(env, 'GRANT_EXPIRY_BATCH_SIZE', 200, 1, 1_000),
+        lagSecondsMax: integer(env, 'GRANT_EXPIRY_LAG_SECONDS_MAX', 300, 1, 86_400),
+      },
     },
     stripe: {
       webhookSecrets: read('STRIPE_WEBHOOK_SECRET', () => parseWebhookSecrets(env.STRIPE_WEBHOOK_SECRET)),

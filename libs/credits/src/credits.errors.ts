@@ -101,13 +101,14 @@ export type UnknownGrant = {
 };
 
 /**
- * The grant cannot be expired or voided: it is expired or voided already, not yet due to expire, or it is a
- * recharge's (its credits leave through a refund, which keeps money and credits together).
+ * The grant cannot be expired or voided: it is expired or voided already, not yet due to expire, an open dispute
+ * holds some of its credits (it closes once the dispute does), or it is a recharge's (its credits leave through a
+ * refund, which keeps money and credits together).
  */
 export type GrantNotClosable = {
   type: 'grant-not-closable';
   grantId: string;
-  reason: 'expired' | 'voided' | 'not-due' | 'recharge';
+  reason: 'expired' | 'voided' | 'not-due' | 'recharge' | 'frozen';
   expiresAt?: string;
 };
 

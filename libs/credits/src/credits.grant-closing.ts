@@ -56,7 +56,14 @@ export function voidGrant(command: VoidGrant, state: CreditsState, metadata: Cre
   return record(event);
 }
 
+/**
+ * A grant closed already, or holding credits an open dispute froze: those do
+ * not lapse or go while the dispute is open; the grant closes once it is.
+ */
 function refuseClosed(grant: Grant): Decision | undefined {
+  if (grant.status === 'active' && grant.frozen > 0) {
+    return refuse({ type: 'grant-not-closable', grantId: grant.grantId, reason: 'frozen', ...expiresAtOf(grant) });
+  }
   if (grant.status === 'active') return undefined;
   return refuse({ type: 'grant-not-closable', grantId: grant.grantId, reason: grant.status, ...expiresAtOf(grant) });
 }

@@ -48,6 +48,9 @@ function expiryOf(
     expires = decidedAt.plus(duration);
   }
   if (expires === undefined) return { kind: 'expiry', expiresAt: undefined };
+  const field = data.expiresIn === undefined ? 'expiresAt' : 'expiresIn';
+  // A duration too long for a date (P300000Y) makes an invalid one: refused with the bound it passes.
+  if (!expires.isValid) return refused(field, `must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
   if (expires <= decidedAt)
     return refused(data.expiresIn === undefined ? 'expiresAt' : 'expiresIn', 'must be after now');
   if (expires > decidedAt.plus({ years: GRANT_EXPIRY_YEARS_MAX })) {

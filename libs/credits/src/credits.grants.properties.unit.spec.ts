@@ -140,10 +140,17 @@ function commandOf(
 const histories = fc.array(stepArbitrary, { minLength: 10, maxLength: 50 });
 
 describe('grants properties', () => {
-  it('the sum of the grants’ remainders less the debt is the balance, after every step', () => {
+  it('the sum of the grants’ remainders less the debt is the balance, and each grant accounts for its credits', () => {
     fc.assert(
       fc.property(histories, (steps) => {
-        for (const { state } of run(steps).states) expect(grantsBalance(state.grants)).toBe(state.balance);
+        for (const { state } of run(steps).states) {
+          expect(grantsBalance(state.grants)).toBe(state.balance);
+          for (const grant of state.grants.byId.values()) {
+            const { granted, debtPaid, spent, expired, voided, takenBack } = grant;
+            expect(grant.remaining).toBe(granted - debtPaid - spent - expired - voided - takenBack);
+            expect(grant.frozen).toBeLessThanOrEqual(grant.remaining);
+          }
+        }
       }),
       RUNS,
     );

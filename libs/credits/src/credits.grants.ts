@@ -36,7 +36,20 @@ export type Grant = Readonly<{
   rechargeId: string | undefined;
   /** Credits it was granted (before paying any debt). */
   granted: number;
-  /** Credits not yet spent, taken back, expired or voided; frozen ones included. */
+  /** Of them, what paid a debt left by a refund: never spendable. */
+  debtPaid: number;
+  /** Consumed from it. */
+  spent: number;
+  /** Lapsed at its expiry. */
+  expired: number;
+  /** Removed by an operator. */
+  voided: number;
+  /** Taken back by refunds and lost disputes, less what failed refunds gave back to it. */
+  takenBack: number;
+  /**
+   * `granted - debtPaid - spent - expired - voided - takenBack`: not yet spent, taken back, expired or voided;
+   * frozen ones included.
+   */
   remaining: number;
   /** Of `remaining`, held by open disputes: neither spent nor expired while held. */
   frozen: number;
@@ -50,9 +63,16 @@ export type GrantCredits = { grantId: string; credits: number };
 type SpendKey = readonly [priority: number, expiresAtMs: number, sequence: number];
 type DueKey = readonly [expiresAtMs: number, sequence: number];
 
+/** What an open dispute froze, grant by grant. */
+export type DisputeFreeze = Readonly<{ disputeId: string; frozenFrom: readonly GrantCredits[] }>;
+
 export type GrantLedger = Readonly<{
   /** Every grant the stream made, by id. */
   byId: BTree<string, Grant>;
+  /** The grant of each recharge, by recharge id. */
+  rechargeGrants: BTree<string, string>;
+  /** The open dispute of each disputed recharge, by recharge id, and what it froze. */
+  disputes: BTree<string, DisputeFreeze>;
   /** Active grants with credits left, in spend order: priority, soonest expiry (never last), oldest. */
   spendOrder: BTree<SpendKey, string>;
   /** Those of them that expire, soonest first: what the clock takes out of what is spendable. */
@@ -74,6 +94,8 @@ function compareKeys(a: readonly number[], b: readonly number[]): number {
 export function emptyGrantLedger(): GrantLedger {
   return {
     byId: new BTree<string, Grant>(),
+    rechargeGrants: new BTree<string, string>(),
+    disputes: new BTree<string, DisputeFreeze>(),
     spendOrder: new BTree<SpendKey, string>(undefined, compareKeys),
     dueOrder: new BTree<DueKey, string>(undefined, compareKeys),
     debt: 0,
@@ -89,7 +111,10 @@ export function isUnexpiredAt(grant: Grant, nowMs: number): boolean {
   return grant.status === 'active' && nowMs < grant.expiresAtMs;
 }
 
-export type NewGrant = Omit<Grant, 'expiresAtMs' | 'remaining' | 'frozen' | 'status'>;
+export type NewGrant = Pick<
+  Grant,
+  'grantId' | 'category' | 'priority' | 'expiresAt' | 'sequence' | 'rechargeId' | 'granted'
+>;
 
 /** Adds a grant; its credits pay any debt first. */
 export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantLedger; debtPaid: number } {
@@ -98,13 +123,60 @@ export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantL
   const added: Grant = {
     ...grant,
     expiresAtMs: grant.expiresAt === undefined ? Infinity : Date.parse(grant.expiresAt),
+    debtPaid,
+    spent: 0,
+    expired: 0,
+    voided: 0,
+    takenBack: 0,
     remaining: grant.granted - debtPaid,
     frozen: 0,
     status: 'active',
   };
   if (Number.isNaN(added.expiresAtMs)) throw new Error(`grant ${grant.grantId} expires at an invalid time`);
-  const withGrant = { ...ledger, byId: ledger.byId.with(added.grantId, added, true), debt: ledger.debt - debtPaid };
+  const rechargeGrants =
+    grant.rechargeId === undefined
+      ? ledger.rechargeGrants
+      : ledger.rechargeGrants.with(grant.rechargeId, grant.grantId, true);
+  const withGrant = {
+    ...ledger,
+    byId: ledger.byId.with(added.grantId, added, true),
+    rechargeGrants,
+    debt: ledger.debt - debtPaid,
+  };
   return { ledger: replaced(withGrant, undefined, added), debtPaid };
+}
+
+/**
+ * A ledger holding these grants, debt and open disputes: what a read model
+ * keeps of a stream's grants, to apply the next events with the domain's own
+ * rules. It needs every grant with credits left or frozen, and the grants the
+ * events name; the others are never read.
+ */
+export function grantLedgerOf(
+  grants: readonly Grant[],
+  debt: number,
+  disputes: ReadonlyArray<readonly [rechargeId: string, freeze: DisputeFreeze]>,
+): GrantLedger {
+  let ledger: GrantLedger = { ...emptyGrantLedger(), debt, disputes: new BTree(disputes.map(([id, f]) => [id, f])) };
+  for (const grant of grants) {
+    const rechargeGrants =
+      grant.rechargeId === undefined
+        ? ledger.rechargeGrants
+        : ledger.rechargeGrants.with(grant.rechargeId, grant.grantId, true);
+    ledger = replaced(
+      { ...ledger, byId: ledger.byId.with(grant.grantId, grant, true), rechargeGrants },
+      undefined,
+      grant,
+    );
+  }
+  return ledger;
+}
+
+/** The grant of a recharge of this stream. */
+export function grantOfRecharge(ledger: GrantLedger, rechargeId: string): string {
+  const grantId = ledger.rechargeGrants.get(rechargeId);
+  if (grantId === undefined) throw new Error(`no grant of recharge ${rechargeId} in this stream`);
+  return grantId;
 }
 
 /** The ledger with `after` in place of `before` (undefined: none), its indexes and sums kept. */
@@ -150,15 +222,19 @@ function updated(ledger: GrantLedger, grantId: string, change: (grant: Grant) =>
   return replaced(ledger, before, after);
 }
 
-/** Takes unfrozen credits from named grants (a consumption's `drawnFrom`, an expiry, a void). */
-export function takeFrom(ledger: GrantLedger, draws: readonly GrantCredits[]): GrantLedger {
+/** Takes unfrozen credits from named grants: a consumption's `drawnFrom`, an expiry, a void. */
+export function takeFrom(
+  ledger: GrantLedger,
+  draws: readonly GrantCredits[],
+  as: 'spent' | 'expired' | 'voided',
+): GrantLedger {
   let next = ledger;
   for (const { grantId, credits } of draws) {
     next = updated(next, grantId, (grant) => {
-      if (credits > grant.remaining - grant.frozen) {
+      if (!Number.isSafeInteger(credits) || credits < 0 || credits > grant.remaining - grant.frozen) {
         throw new Error(`grant ${grantId} has ${grant.remaining - grant.frozen} unfrozen credits, not ${credits}`);
       }
-      return { remaining: grant.remaining - credits };
+      return { remaining: grant.remaining - credits, [as]: grant[as] + credits };
     });
   }
   return next;
@@ -172,6 +248,8 @@ export function creditGrant(
 ): { ledger: GrantLedger; debtPaid: number } {
   const debtPaid = Math.min(ledger.debt, credits);
   const next = updated({ ...ledger, debt: ledger.debt - debtPaid }, grantId, (grant) => ({
+    takenBack: grant.takenBack - credits,
+    debtPaid: grant.debtPaid + debtPaid,
     remaining: grant.remaining + credits - debtPaid,
   }));
   return { ledger: next, debtPaid };
@@ -233,21 +311,25 @@ export function* grantsDueAt(ledger: GrantLedger, nowMs: number): Generator<Gran
 }
 
 /**
- * Takes `credits` out of the grants for a refund or a lost dispute: first the
- * unfrozen credits of `first` (the refunded recharge's grant), then those of
- * the other grants in spend order, then frozen ones (only streams recorded
- * before grants took them: a refund then could take credits another dispute
- * held), and what is still owed becomes debt.
+ * Takes `credits` out of the grants for a refund or a lost dispute decided at
+ * `nowMs`: first the unfrozen credits of `first` (the refunded recharge's
+ * grant), then those of the other grants in spend order, then frozen ones
+ * (only streams recorded before grants took them: a refund then could take
+ * credits another dispute held), and what is still owed becomes debt. Grants
+ * past their expiry at `nowMs` are never taken from, recorded or not: their
+ * credits are worth nothing, and the expiry process closes them.
  */
 export function takeBack(
   ledger: GrantLedger,
   credits: number,
   first: string | undefined,
+  nowMs: number,
 ): { ledger: GrantLedger; taken: GrantCredits[]; debtAdded: number } {
   const taken: GrantCredits[] = [];
   let next = ledger;
   let left = credits;
   const take = (grant: Grant, includeFrozen: boolean) => {
+    if (!isUnexpiredAt(grant, nowMs)) return;
     const available = includeFrozen ? grant.remaining : grant.remaining - grant.frozen;
     const amount = Math.min(left, available);
     if (amount === 0) return;
@@ -255,12 +337,12 @@ export function takeBack(
     next = updated(next, grant.grantId, (current) => ({
       remaining: current.remaining - amount,
       frozen: current.frozen - frozenTaken,
+      takenBack: current.takenBack + amount,
     }));
     taken.push({ grantId: grant.grantId, credits: amount });
     left -= amount;
   };
-  const firstGrant = first === undefined ? undefined : grantOf(ledger, first);
-  if (firstGrant?.status === 'active') take(firstGrant, false);
+  if (first !== undefined) take(grantOf(ledger, first), false);
   for (const includeFrozen of [false, true]) {
     // The ledger is persistent: `snapshot` stays as it was while `next` changes.
     const snapshot = next;
@@ -279,21 +361,45 @@ export function mergedByGrant(parts: readonly GrantCredits[]): GrantCredits[] {
 }
 
 /**
- * Freezes up to `credits` for a dispute: unfrozen credits of `first` (the
- * disputed recharge's grant), then of the other grants in spend order (only
- * streams recorded before grants froze beyond the disputed grant).
+ * Freezes up to `credits` at `nowMs` for the recharge's open dispute
+ * `disputeId`: unfrozen credits of the recharge's grant, then of the other
+ * grants in spend order (only streams recorded before grants: a dispute now
+ * freezes its recharge's grant alone), never those of a grant past its expiry.
  */
-export function freeze(
+export function freezeForDispute(
+  ledger: GrantLedger,
+  rechargeId: string,
+  disputeId: string,
+  credits: number,
+  nowMs: number,
+): GrantLedger {
+  const frozen = freeze(ledger, credits, grantOfRecharge(ledger, rechargeId), nowMs);
+  const open = ledger.disputes.get(rechargeId);
+  const before = open?.disputeId === disputeId ? open.frozenFrom : [];
+  const frozenFrom = mergedByGrant([...before, ...frozen.frozenFrom]);
+  return { ...frozen.ledger, disputes: frozen.ledger.disputes.with(rechargeId, { disputeId, frozenFrom }, true) };
+}
+
+/** The recharge's dispute `disputeId` closes: what it froze is released, as far as the grants still hold it. */
+export function releaseDispute(ledger: GrantLedger, rechargeId: string, disputeId: string): GrantLedger {
+  const open = ledger.disputes.get(rechargeId);
+  if (open?.disputeId !== disputeId) return ledger;
+  const released = unfreeze(ledger, open.frozenFrom);
+  return { ...released, disputes: released.disputes.without(rechargeId) };
+}
+
+function freeze(
   ledger: GrantLedger,
   credits: number,
   first: string,
+  nowMs: number,
 ): { ledger: GrantLedger; frozenFrom: GrantCredits[] } {
   const frozenFrom: GrantCredits[] = [];
   let next = ledger;
   let left = credits;
   const hold = (grant: Grant) => {
     const amount = Math.min(left, grant.remaining - grant.frozen);
-    if (amount === 0 || grant.status !== 'active') return;
+    if (amount === 0 || !isUnexpiredAt(grant, nowMs)) return;
     next = updated(next, grant.grantId, (current) => ({ frozen: current.frozen + amount }));
     frozenFrom.push({ grantId: grant.grantId, credits: amount });
     left -= amount;
@@ -307,13 +413,27 @@ export function freeze(
   return { ledger: next, frozenFrom: mergedByGrant(frozenFrom) };
 }
 
-/** Releases what a dispute froze, as far as the grants still hold it frozen. */
-export function unfreeze(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): GrantLedger {
+/**
+ * Releases frozen credits, as far as the grants still hold them frozen (a
+ * refund recorded before grants may have taken frozen credits).
+ */
+function unfreeze(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): GrantLedger {
   let next = ledger;
   for (const { grantId, credits } of frozenFrom) {
     next = updated(next, grantId, (grant) => ({ frozen: grant.frozen - Math.min(credits, grant.frozen) }));
   }
   return next;
+}
+
+/**
+ * Credits a refund decided at `nowMs` may take from the grants: the balance
+ * less what grants past their expiry still hold (recorded or not). Never below
+ * zero.
+ */
+export function takeableAt(ledger: GrantLedger, balance: number, nowMs: number): number {
+  let lapsed = 0;
+  for (const grant of grantsDueAt(ledger, nowMs)) lapsed += grant.remaining;
+  return Math.max(0, balance - lapsed);
 }
 
 /** The sum of the grants' remainders less the debt: what the balance must be. */

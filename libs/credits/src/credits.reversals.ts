@@ -10,6 +10,7 @@ import type {
   ReversalSource,
   ShortfallPolicy,
 } from './credits.events';
+import { grantOf, isUnexpiredAt, takeableAt } from './credits.grants';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import {
   type CreditsState,
@@ -143,8 +144,14 @@ export function openDispute(command: OpenDispute, state: CreditsState, metadata:
   if (state.outcomes.has(disputeIdempotencyKey(disputeId, 'closed'))) {
     return refuse({ type: 'dispute-already-closed', rechargeId, disputeId });
   }
-  // What is left of the recharge, as far as the balance still holds it unfrozen.
-  const credits = Math.min(recharge.credits - recharge.creditsTakenBack, spendableCredits(state, metadata.occurredAt));
+  // What is left of the recharge's own grant, unfrozen and not past its expiry; the rest of the balance stays
+  // spendable (before grants, a dispute froze the recharge's share of the whole balance).
+  const grant = grantOf(state.grants, recharge.grantId);
+  const unexpired = isUnexpiredAt(grant, Date.parse(metadata.occurredAt));
+  const credits = Math.min(
+    unexpired ? grant.remaining - grant.frozen : 0,
+    spendableCredits(state, metadata.occurredAt),
+  );
   const event: CreditsFrozen = {
     type: 'CreditsFrozen',
     schemaVersion: 1,
@@ -204,7 +211,8 @@ function rechargeRefunded(
 ): RechargeRefunded {
   const amountRefundedTotal = amountRefundedAfter(recharge, takeBack.refundedBy, takeBack.amountRefundedBy);
   const creditsTakenBack = creditsShareOf(recharge, amountRefundedTotal) - recharge.creditsTakenBack;
-  const available = Math.max(0, state.balance);
+  // Under writeoff, the balance pays what it holds, less grants past their expiry (worth nothing, never taken).
+  const available = takeableAt(state.grants, state.balance, Date.parse(metadata.occurredAt));
   const creditsDebited = takeBack.shortfallPolicy === 'debt' ? creditsTakenBack : Math.min(creditsTakenBack, available);
   return {
     type: 'RechargeRefunded',

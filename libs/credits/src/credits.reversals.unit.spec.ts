@@ -522,9 +522,9 @@ describe('refund failures', () => {
         .when(failed)
         .thenRecords(reversed(failed, { ...halfOfIt, creditsCredited: 50, creditsFrozen: 50 }));
       expect(state).toMatchObject({ balance: 100, frozenCredits: 100 });
-      expect(state.recharges.get(RECHARGE_ID)!.dispute).toEqual({
+      expect(state.recharges.get(RECHARGE_ID)!.dispute).toEqual({ disputeId: 'dp_1', frozenCredits: 100 });
+      expect(state.grants.disputes.get(RECHARGE_ID)).toEqual({
         disputeId: 'dp_1',
-        frozenCredits: 100,
         frozenFrom: [{ grantId: rechargeEventId(RECHARGE_ID), credits: 100 }],
       });
 

@@ -1,21 +1,7 @@
 import BTree from 'sorted-btree';
 import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
-import {
-  type GrantCredits,
-  type GrantLedger,
-  addGrant,
-  changeStatus,
-  creditGrant,
-  emptyGrantLedger,
-  freeze,
-  grantOf,
-  grantsInSpendOrder,
-  mergedByGrant,
-  spendableAt,
-  takeBack,
-  takeFrom,
-  unfreeze,
-} from './credits.grants';
+import { type GrantLedger, emptyGrantLedger, spendableAt } from './credits.grants';
+import { evolveGrantLedger } from './credits.grant-ledger';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
@@ -76,8 +62,8 @@ export type RechargeState = {
    * write-offs of the take-back that holds it and of those made since (see `giveBackSplit`).
    */
   takeBacks: readonly TakeBack[];
-  /** The open dispute and what it froze, grant by grant. */
-  dispute: { disputeId: string; frozenCredits: number; frozenFrom: readonly GrantCredits[] } | undefined;
+  /** The open dispute and what it froze (grant by grant in `GrantLedger.disputes`). */
+  dispute: { disputeId: string; frozenCredits: number } | undefined;
 };
 
 /**
@@ -131,7 +117,8 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
   assertFirstUseOfKey(state, event);
   const frozenCredits = state.frozenCredits + frozenDelta(event);
   assertFrozenInBounds(frozenCredits, event);
-  const { grants, frozenFrom } = evolveGrants(state, event);
+  assertKnownRecharge(state, event);
+  const grants = evolveGrantLedger(state.grants, event);
   const outcome: CommandOutcome = {
     payloadFingerprint: event.metadata.payloadFingerprint,
     eventId: event.id,
@@ -146,110 +133,17 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     frozenCredits,
     version: event.streamVersion,
     outcomes: state.outcomes.with(event.metadata.idempotencyKey, outcome, true),
-    recharges: evolveRecharges(state.recharges, event, frozenFrom),
+    recharges: evolveRecharges(state.recharges, event),
     grants,
   };
 }
 
-/**
- * The grants after an event, and for a dispute's freeze the credits it froze
- * grant by grant. Events that name their grants (`drawnFrom`, an expiry, a
- * void) are applied as recorded; events recorded before grants are placed by
- * the rules the decisions follow (see `credits.grants.ts`).
- */
-function evolveGrants(
-  state: CreditsState,
-  event: RecordedCreditsEvent,
-): { grants: GrantLedger; frozenFrom?: GrantCredits[] } {
-  const ledger = state.grants;
-  switch (event.type) {
-    case 'RechargeCompleted':
-    case 'BonusGranted': {
-      const { category, priority, expiresAt, debtPaidCredits } = event.data;
-      const granted = event.type === 'RechargeCompleted' ? event.data.credits : event.data.amount;
-      const rechargeId = event.type === 'RechargeCompleted' ? event.data.rechargeId : undefined;
-      const sequence = event.streamVersion;
-      const added = addGrant(ledger, {
-        grantId: event.id,
-        category,
-        priority,
-        expiresAt,
-        sequence,
-        rechargeId,
-        granted,
-      });
-      if (debtPaidCredits !== undefined && debtPaidCredits !== added.debtPaid) {
-        throw new Error(`event ${event.id} says it paid ${debtPaidCredits} of debt, the stream owed ${added.debtPaid}`);
-      }
-      return { grants: added.ledger };
-    }
-    case 'CreditsConsumed': {
-      const drawnFrom = event.data.drawnFrom ?? drawnInSpendOrder(ledger, event.data.amount);
-      const drawn = drawnFrom.reduce((sum, draw) => sum + draw.credits, 0);
-      if (drawn !== event.data.amount) {
-        throw new Error(
-          `event ${event.id} draws ${drawn} credits from grants for a consumption of ${event.data.amount}`,
-        );
-      }
-      return { grants: takeFrom(ledger, drawnFrom) };
-    }
-    case 'RechargeRefunded': {
-      const recharge = rechargeOf(state, event.data.rechargeId, event);
-      const released =
-        event.data.creditsUnfrozen > 0 && recharge.dispute ? unfreeze(ledger, recharge.dispute.frozenFrom) : ledger;
-      return { grants: takeBack(released, event.data.creditsDebited, recharge.grantId).ledger };
-    }
-    case 'RefundReversed': {
-      const recharge = rechargeOf(state, event.data.rechargeId, event);
-      const credited = creditGrant(ledger, recharge.grantId, event.data.creditsCredited).ledger;
-      if (event.data.creditsFrozen === 0) return { grants: credited };
-      const frozen = freeze(credited, event.data.creditsFrozen, recharge.grantId);
-      return { grants: frozen.ledger, frozenFrom: frozen.frozenFrom };
-    }
-    case 'CreditsFrozen': {
-      const recharge = rechargeOf(state, event.data.rechargeId, event);
-      const frozen = freeze(ledger, event.data.credits, recharge.grantId);
-      return { grants: frozen.ledger, frozenFrom: frozen.frozenFrom };
-    }
-    case 'CreditsUnfrozen': {
-      const dispute = rechargeOf(state, event.data.rechargeId, event).dispute;
-      const released = dispute?.disputeId === event.data.disputeId ? unfreeze(ledger, dispute.frozenFrom) : ledger;
-      return { grants: released };
-    }
-    case 'CreditsExpired':
-    case 'GrantVoided': {
-      const { grantId, credits } = event.data;
-      const grant = grantOf(ledger, grantId);
-      if (grant.status !== 'active' || credits !== grant.remaining - grant.frozen) {
-        throw new Error(`event ${event.id} closes grant ${grantId} (${grant.status}) taking ${credits} credits`);
-      }
-      const taken = takeFrom(ledger, [{ grantId, credits }]);
-      return { grants: changeStatus(taken, grantId, event.type === 'CreditsExpired' ? 'expired' : 'voided') };
-    }
-    default:
-      return assertNever(event);
-  }
-}
-
-/** A consumption recorded before grants: every credit then was alike and never expired. */
-function drawnInSpendOrder(ledger: GrantLedger, credits: number): GrantCredits[] {
-  const draws: GrantCredits[] = [];
-  let left = credits;
-  for (const grant of grantsInSpendOrder(ledger)) {
-    if (left === 0) break;
-    const drawn = Math.min(left, grant.remaining - grant.frozen);
-    if (drawn > 0) draws.push({ grantId: grant.grantId, credits: drawn });
-    left -= drawn;
-  }
-  return draws;
-}
-
-function rechargeOf(state: CreditsState, rechargeId: string, event: RecordedCreditsEvent): RechargeState {
-  const recharge = state.recharges.get(rechargeId);
-  if (recharge === undefined) {
-    throw new Error(`event ${event.id} at version ${event.streamVersion} names unknown recharge ${rechargeId}`);
-  }
-  return recharge;
+/** A refund or dispute of a recharge this stream never recorded: a bug or a tampered stream. */
+function assertKnownRecharge(state: CreditsState, event: RecordedCreditsEvent): void {
+  if (!isRechargeReversal(event) || state.recharges.has(event.data.rechargeId)) return;
+  throw new Error(
+    `event ${event.id} at version ${event.streamVersion} names unknown recharge ${event.data.rechargeId}`,
+  );
 }
 
 export function balanceDelta(event: CreditsEvent): number {
@@ -300,19 +194,22 @@ export function frozenDelta(event: CreditsEvent): number {
 /**
  * The balance stays within its bounds and goes below zero only through a
  * refund under the `debt` policy; credits arriving while in debt may leave it
- * below zero, but nothing else may lower it there. `decide` keeps to this;
+ * below zero, and an expiry of credits never spendable may lower it further
+ * (grants past their expiry are never taken by a refund), but nothing else
+ * may lower it there. `decide` keeps to this;
  * `evolve` and the projections assert it (the same rule on both paths).
  */
 export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, event: CreditsEvent): boolean {
   if (balanceAfter > BALANCE_CREDITS_MAX || balanceAfter < -BALANCE_CREDITS_MAX) return false;
   if (balanceAfter >= 0 || balanceAfter >= balanceBefore) return true;
+  // An expiry lowers a balance in debt by credits that were never spendable: the debt itself is unchanged.
+  if (event.type === 'CreditsExpired') return true;
   return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
 }
 
 function evolveRecharges(
   recharges: BTree<string, RechargeState>,
   event: RecordedCreditsEvent,
-  frozenFrom: GrantCredits[] | undefined,
 ): BTree<string, RechargeState> {
   if (event.type === 'RechargeCompleted') {
     const { rechargeId, credits, amountPaid } = event.data;
@@ -331,9 +228,9 @@ function evolveRecharges(
     });
   }
   if (!isRechargeReversal(event)) return recharges;
-  // `evolveGrants` has checked that the recharge is known.
+  // `assertKnownRecharge` has checked that the recharge is known.
   const recharge = recharges.get(event.data.rechargeId)!;
-  return recharges.with(event.data.rechargeId, rechargeAfter(recharge, event, frozenFrom ?? []), true);
+  return recharges.with(event.data.rechargeId, rechargeAfter(recharge, event), true);
 }
 
 type RechargeReversal = Extract<
@@ -350,19 +247,15 @@ function isRechargeReversal(event: RecordedCreditsEvent): event is RechargeRever
   );
 }
 
-function rechargeAfter(
-  recharge: RechargeState,
-  event: RechargeReversal,
-  frozenFrom: readonly GrantCredits[],
-): RechargeState {
+function rechargeAfter(recharge: RechargeState, event: RechargeReversal): RechargeState {
   switch (event.type) {
     case 'RechargeRefunded':
       return refundedRecharge(recharge, event);
     case 'RefundReversed':
-      return reversedRecharge(recharge, event, frozenFrom);
+      return reversedRecharge(recharge, event);
     case 'CreditsFrozen': {
       const { disputeId, credits } = event.data;
-      return { ...recharge, dispute: { disputeId, frozenCredits: credits, frozenFrom } };
+      return { ...recharge, dispute: { disputeId, frozenCredits: credits } };
     }
     case 'CreditsUnfrozen':
       return { ...recharge, dispute: closes(recharge, event.data.disputeId) };
@@ -397,7 +290,6 @@ function refundedRecharge(
 function reversedRecharge(
   recharge: RechargeState,
   event: Extract<RecordedCreditsEvent, { type: 'RefundReversed' }>,
-  frozenFrom: readonly GrantCredits[],
 ): RechargeState {
   const { data } = event;
   const { refund, refundedBy } = data;
@@ -437,11 +329,7 @@ function reversedRecharge(
       data.creditsCredited,
       data.creditsWriteOffReversed,
     ),
-    dispute: dispute && {
-      ...dispute,
-      frozenCredits: dispute.frozenCredits + data.creditsFrozen,
-      frozenFrom: mergedByGrant([...dispute.frozenFrom, ...frozenFrom]),
-    },
+    dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
   };
 }
 

@@ -15,3 +15,4 @@ export * from './credits.description';
 export * from './credits.grants';
 export * from './credits.grant-terms';
 export * from './credits.upcast';
+export * from './credits.grant-ledger';

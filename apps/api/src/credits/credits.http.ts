@@ -1,7 +1,7 @@
 import { HttpStatus, type PipeTransform } from '@nestjs/common';
 import type { Command, CommandBus } from '@nestjs/cqrs';
 import { ApiProperty } from '@nestjs/swagger';
-import { type CreditsDomainError, USER_ID_PATTERN, assertNever } from '@libs/credits';
+import { type CreditsDomainError, type GrantNotClosable, USER_ID_PATTERN, assertNever } from '@libs/credits';
 import type { Response } from 'express';
 import { ProblemException } from '@libs/http';
 import { CommandRetriesExhaustedError, type CreditsCommandResult } from './credits-command.runner';
@@ -134,7 +134,7 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
   }
 }
 
-function grantNotClosableDetail(reason: 'expired' | 'voided' | 'not-due' | 'recharge'): string {
+function grantNotClosableDetail(reason: GrantNotClosable['reason']): string {
   switch (reason) {
     case 'expired':
       return 'the grant has expired';
@@ -144,6 +144,8 @@ function grantNotClosableDetail(reason: 'expired' | 'voided' | 'not-due' | 'rech
       return 'the grant is not due to expire';
     case 'recharge':
       return "a recharge's credits leave through a refund of its payment, not a void";
+    case 'frozen':
+      return 'an open dispute holds some of its credits: it can be closed once the dispute is';
     default:
       return assertNever(reason);
   }

@@ -19,6 +19,8 @@ import { GetLedgerHttpController } from './get-ledger/get-ledger.http.controller
 import { ListRechargesHandler } from '../recharges/list-recharges/list-recharges.handler';
 import { ListRechargesHttpController } from '../recharges/list-recharges/list-recharges.http.controller';
 import { READ_YOUR_WRITES_TIMEOUT_MS, ReadYourWrites } from './read-your-writes';
+import { ListGrantsHandler } from './list-grants/list-grants.handler';
+import { ListGrantsHttpController } from './list-grants/list-grants.http.controller';
 import { VoidGrantHandler } from './void-grant/void-grant.handler';
 import { VoidGrantHttpController } from './void-grant/void-grant.http.controller';
 
@@ -40,6 +42,7 @@ export class CreditsModule {
         GetLedgerHttpController,
         ListRechargesHttpController,
         VoidGrantHttpController,
+        ListGrantsHttpController,
       ],
       providers: [
         { provide: PRICE_LIST, useValue: options.priceList },
@@ -55,6 +58,7 @@ export class CreditsModule {
         GetLedgerHandler,
         ListRechargesHandler,
         VoidGrantHandler,
+        ListGrantsHandler,
         ReadYourWrites,
         { provide: READ_YOUR_WRITES_TIMEOUT_MS, useValue: options.readYourWritesTimeoutMs },
       ],

@@ -99,6 +99,8 @@ export function plainState(state: CreditsState): object {
     recharges: [...state.recharges.entries()],
     grants: {
       byId: [...grants.byId.entries()],
+      rechargeGrants: [...grants.rechargeGrants.entries()],
+      disputes: [...grants.disputes.entries()],
       spendOrder: [...grants.spendOrder.entries()],
       dueOrder: [...grants.dueOrder.entries()],
       debt: grants.debt,

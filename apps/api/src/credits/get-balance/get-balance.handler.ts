@@ -1,11 +1,15 @@
 import { Inject } from '@nestjs/common';
 import { type IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import type { SqlDriver } from '@libs/event-store';
-import { BALANCE_PROJECTION, READ_MODEL_DB, findBalance } from '@projections';
+import { BALANCE_PROJECTION, GRANTS_PROJECTION, READ_MODEL_DB, findBalance, summarizeGrants } from '@projections';
 import { ReadYourWrites } from '../read-your-writes';
 import { type BalanceView, GetBalanceQuery } from './get-balance.query';
 
-/** Reads the balance projection, after waiting for `minPosition` when asked. */
+/**
+ * Reads the balance and grants projections, after waiting for `minPosition`
+ * when asked. What may be spent, by category and expiring is reckoned at the
+ * time of the query: grants past their expiry are left out, recorded or not.
+ */
 @QueryHandler(GetBalanceQuery)
 export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
   constructor(
@@ -15,13 +19,34 @@ export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
 
   async execute({ userId, minPosition }: GetBalanceQuery): Promise<BalanceView> {
     await this.readYourWrites.waitFor(BALANCE_PROJECTION, minPosition);
-    const row = await findBalance(this.db, userId);
-    if (row === undefined)
-      return { userId, balance: 0, frozenCredits: 0, version: 0, position: null, projectedAt: null };
+    await this.readYourWrites.waitFor(GRANTS_PROJECTION, minPosition);
+    const [row, grants] = await Promise.all([
+      findBalance(this.db, userId),
+      summarizeGrants(this.db, userId, new Date()),
+    ]);
+    const { byCategory, expiring } = grants;
+    if (row === undefined) {
+      return {
+        userId,
+        balance: 0,
+        frozenCredits: 0,
+        spendable: 0,
+        byCategory,
+        expiring,
+        version: 0,
+        position: null,
+        projectedAt: null,
+      };
+    }
+    // Never more than the balance less what disputes froze, as decisions reckon it.
+    const spendable = Math.max(0, Math.min(row.balance - row.frozenCredits, grants.spendableBeforeFrozenCap));
     return {
       userId,
       balance: row.balance,
       frozenCredits: row.frozenCredits,
+      spendable,
+      byCategory,
+      expiring,
       version: row.version,
       position: row.lastPosition,
       projectedAt: row.projectedAt,

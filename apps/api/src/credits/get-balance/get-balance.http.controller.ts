@@ -12,6 +12,21 @@ class BalanceResponse {
   balance!: number;
   @ApiProperty({ description: 'Part of the balance an open payment dispute holds: not spendable', example: 0 })
   frozenCredits!: number;
+  @ApiProperty({
+    description: 'What a consumption may take now: unfrozen credits of grants not past their expiry, less any debt',
+    example: 99,
+  })
+  spendable!: number;
+  @ApiProperty({
+    description: 'Credits of grants not past their expiry, by category (frozen ones included)',
+    example: { paid: 80, promotional: 19 },
+  })
+  byCategory!: { paid: number; promotional: number };
+  @ApiProperty({
+    description: 'The next grants to expire, soonest first (at most 5), with their unfrozen credits',
+    example: [{ grantId: '0f8e…', credits: 19, expiresAt: '2027-01-31T00:00:00.000Z' }],
+  })
+  expiring!: Array<{ grantId: string; credits: number; expiresAt: string }>;
   @ApiProperty({ description: 'Stream version of the last event applied', example: 2 }) version!: number;
   @ApiProperty({ description: 'Its global position; null for a user with no events', example: '1042', nullable: true })
   position!: string | null;

@@ -4,6 +4,12 @@ export type BalanceView = {
   userId: string;
   balance: number;
   frozenCredits: number;
+  /** What a consumption may take now: unfrozen credits of grants not past their expiry, less any debt. */
+  spendable: number;
+  /** Credits of grants not past their expiry, by category (frozen ones included). */
+  byCategory: { paid: number; promotional: number };
+  /** The next grants to expire, soonest first (the first few), with their unfrozen credits. */
+  expiring: Array<{ grantId: string; credits: number; expiresAt: string }>;
   version: number;
   /** Global position of the last event applied for this user; null before any. */
   position: string | null;

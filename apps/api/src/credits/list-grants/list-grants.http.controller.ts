@@ -1,0 +1,57 @@
+import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ProblemException } from '@libs/http';
+import type { GrantStateFilter } from '@projections';
+import { RequiresScope } from '../../auth/api-key.guard';
+import { UserIdPipe } from '../credits.http';
+import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, decodeCursor, wholeNumberParameter } from '../paging.http';
+import { minPositionFrom } from '../read-your-writes';
+import { GRANTS_CURSOR } from './list-grants.handler';
+import { ListGrantsQuery, type UserGrantsPage } from './list-grants.query';
+
+const STATES: readonly GrantStateFilter[] = ['active', 'depleted', 'expired', 'voided', 'all'];
+
+@ApiTags('credits')
+@ApiBearerAuth()
+@Controller('v1/users/:userId/grants')
+export class ListGrantsHttpController {
+  constructor(private readonly queryBus: QueryBus) {}
+
+  @Get()
+  @RequiresScope('read')
+  @ApiOperation({
+    summary: "A user's grants in the order they were made, with what was spent, expired, voided and is left",
+  })
+  @ApiQuery({ name: 'status', required: false, enum: STATES, description: 'Default active' })
+  @ApiQuery({ name: 'limit', required: false, description: `1 to ${PAGE_LIMIT_MAX} (default ${PAGE_LIMIT_DEFAULT})` })
+  @ApiQuery({ name: 'cursor', required: false, description: 'The nextCursor of the previous page' })
+  @ApiQuery({ name: 'minPosition', required: false, description: "Wait until this command's position is projected" })
+  @ApiHeader({ name: 'X-Min-Position', required: false, description: 'Same as minPosition' })
+  grants(
+    @Param('userId', UserIdPipe) userId: string,
+    @Query('status') status: string | undefined,
+    @Query('limit') limit: string | undefined,
+    @Query('cursor') cursor: string | undefined,
+    @Query('minPosition') minPosition: string | undefined,
+    @Headers('x-min-position') minPositionHeader: string | undefined,
+  ): Promise<UserGrantsPage> {
+    const query = new ListGrantsQuery(
+      userId,
+      stateFrom(status),
+      Number(decodeCursor(GRANTS_CURSOR, cursor, 2 ** 31 - 1) ?? 0),
+      wholeNumberParameter('limit', limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX),
+      minPositionFrom(minPosition, minPositionHeader),
+    );
+    return this.queryBus.execute(query);
+  }
+}
+
+function stateFrom(status: string | undefined): GrantStateFilter {
+  if (status === undefined) return 'active';
+  if ((STATES as readonly string[]).includes(status)) return status as GrantStateFilter;
+  throw ProblemException.of(400, 'invalid-request', 'Invalid request', {
+    detail: `status must be one of ${STATES.join(', ')}`,
+    errors: [{ field: 'status', message: `must be one of ${STATES.join(', ')}` }],
+  });
+}

@@ -1,0 +1,143 @@
+import {
+  type CreditsCommand,
+  type CreditsEvent,
+  type CreditsState,
+  creditsStreamId,
+  decide,
+  evolve,
+  grantClosedIdempotencyKey,
+  initialState,
+  parseCreditsEvent,
+} from '@libs/credits';
+import { DuplicateEventIdError, type EventStore, type SqlExecutor, VersionConflictError } from '@libs/event-store';
+
+/** Grants expired per pass: a pass takes the soonest due first, and the next pass goes on. */
+export const EXPIRY_BATCH_SIZE = 200;
+/** Attempts per user when other writers keep appending to the stream between its read and its append. */
+const CONFLICT_RETRIES_MAX = 10;
+
+export type ExpiryPass = { expired: number; alreadyExpired: number; refused: number };
+export type ExpiryLag = { dueGrants: number; lagSeconds: number };
+
+/**
+ * The expiry process: records `CreditsExpired` for every grant past its
+ * `expiresAt` with unspent credits. It finds them in the grants read model's
+ * index of grants due, never by scanning streams, and decides each expiry on
+ * the stream itself, keyed by the grant: however many processes run it, and
+ * whenever one is killed, each grant expires once (a second attempt is a
+ * replay, or its event id is refused by the store). A grant due while no
+ * process runs expires at the next pass. Decisions never wait for it: a
+ * grant past its expiry is never spent, recorded or not.
+ */
+export class GrantExpiry {
+  constructor(
+    private readonly store: EventStore,
+    private readonly readModel: SqlExecutor,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Expires what is due now, up to a batch; returns what it did. */
+  async runOnce(batchSize = EXPIRY_BATCH_SIZE): Promise<ExpiryPass> {
+    const now = this.now().toISOString();
+    const due = await this.readModel.query<{ user_id: string; grant_id: string }>(
+      `select user_id, grant_id::text as grant_id from grants
+       where status = 'active' and remaining > 0 and frozen = 0 and expires_at <= $1
+       order by expires_at, user_id, sequence limit $2`,
+      [now, batchSize],
+    );
+    const byUser = new Map<string, string[]>();
+    for (const { user_id, grant_id } of due) byUser.set(user_id, [...(byUser.get(user_id) ?? []), grant_id]);
+    const pass: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
+    for (const [userId, grantIds] of byUser) {
+      const done = await this.expireGrantsOf(userId, grantIds, now);
+      pass.expired += done.expired;
+      pass.alreadyExpired += done.alreadyExpired;
+      pass.refused += done.refused;
+    }
+    return pass;
+  }
+
+  /** How many grants are due and not expired yet, and how long the oldest has waited (0 when none). */
+  async lag(): Promise<ExpiryLag> {
+    const [row] = await this.readModel.query<{ due: string; oldest: Date | string | null }>(
+      `select count(*)::text as due, min(expires_at) as oldest from grants
+       where status = 'active' and remaining > 0 and frozen = 0 and expires_at <= $1`,
+      [this.now().toISOString()],
+    );
+    const oldest = row.oldest === null ? undefined : new Date(row.oldest).getTime();
+    return {
+      dueGrants: Number(row.due),
+      lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.now().getTime() - oldest) / 1000),
+    };
+  }
+
+  /** One user's due grants, decided on their stream and appended at once; again on a version conflict. */
+  private async expireGrantsOf(userId: string, grantIds: string[], now: string): Promise<ExpiryPass> {
+    const streamId = creditsStreamId(userId);
+    for (let attempt = 0; ; attempt++) {
+      const state = await this.fold(streamId);
+      const decided = decideExpiries(userId, grantIds, state, now);
+      if (decided.events.length === 0) return decided.pass;
+      try {
+        await this.store.appendToStream(streamId, decided.events.map(toEventToAppend), {
+          expectedVersion: state.version,
+        });
+        return decided.pass;
+      } catch (error) {
+        // Another process expired one of them first (its event id is the same), or any writer appended since.
+        const raced = error instanceof DuplicateEventIdError || error instanceof VersionConflictError;
+        if (!raced || attempt >= CONFLICT_RETRIES_MAX) throw error;
+      }
+    }
+  }
+
+  private async fold(streamId: string): Promise<CreditsState> {
+    let state = initialState();
+    for await (const event of this.store.readStream(streamId)) state = evolve(state, parseCreditsEvent(event));
+    return state;
+  }
+}
+
+/** The expiries of the grants, each decided on the state the ones before it leave. */
+function decideExpiries(
+  userId: string,
+  grantIds: readonly string[],
+  state: CreditsState,
+  now: string,
+): { events: CreditsEvent[]; pass: ExpiryPass } {
+  const events: CreditsEvent[] = [];
+  const pass: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
+  let provisional = state;
+  for (const grantId of grantIds) {
+    const command: CreditsCommand = {
+      type: 'ExpireGrant',
+      data: { userId, grantId },
+      metadata: { idempotencyKey: grantClosedIdempotencyKey(grantId, 'expired'), now },
+    };
+    const decision = decide(command, provisional);
+    if (decision.kind === 'replayed') pass.alreadyExpired += 1;
+    // A grant voided or frozen since the read model listed it: nothing to do now.
+    if (decision.kind === 'refused') pass.refused += 1;
+    if (decision.kind !== 'recorded') continue;
+    pass.expired += 1;
+    for (const event of decision.events) {
+      events.push(event);
+      provisional = evolve(provisional, {
+        ...event,
+        streamVersion: provisional.version + 1,
+        globalPosition: '',
+      });
+    }
+  }
+  return { events, pass };
+}
+
+function toEventToAppend(event: CreditsEvent) {
+  return {
+    id: event.id,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    data: event.data,
+    metadata: event.metadata,
+  };
+}
