@@ -77,4 +77,11 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
     name: 'read-model-0007-grants',
     up: grantsProjection.createTables(grantsProjection.tables),
   },
+  {
+    // Ledger entries name their grant and a consumption's draws. Rows made before stay without them: a rebuild
+    // of the ledger (`npm run projections -- rebuild ledger`) fills them in for consumptions recorded since.
+    name: 'read-model-0008-ledger-grants',
+    up: `alter table ledger_entries add column if not exists grant_id text;
+      alter table ledger_entries add column if not exists drawn_from text;`,
+  },
 ];

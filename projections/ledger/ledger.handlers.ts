@@ -20,6 +20,10 @@ export type LedgerEntry = {
   stripePaymentIntentId: string | null;
   stripeInvoiceId: string | null;
   stripeSubscriptionId: string | null;
+  /** The grant it made (a credit-in), expired or voided. */
+  grantId: string | null;
+  /** A consumption's grants and the credits drawn from each, `grantId:credits` joined by `;`. */
+  drawnFrom: string | null;
   occurredAt: string;
   recordedAt: string;
   globalPosition: string;
@@ -67,6 +71,8 @@ function describedBy(event: ProjectedEvent): Description {
     stripePaymentIntentId: ids.paymentIntentId,
     stripeInvoiceId: ids.invoiceId,
     stripeSubscriptionId: ids.subscriptionId,
+    grantId: ids.grantId,
+    drawnFrom: ids.drawnFrom,
   };
 }
 
@@ -80,4 +86,6 @@ type Description = Pick<
   | 'stripePaymentIntentId'
   | 'stripeInvoiceId'
   | 'stripeSubscriptionId'
+  | 'grantId'
+  | 'drawnFrom'
 >;

@@ -48,6 +48,8 @@ describe('ledgerEntryOf', () => {
         stripePaymentIntentId: 'pi_1',
         stripeInvoiceId: 'in_1',
         stripeSubscriptionId: 'sub_1',
+        grantId: event.id,
+        drawnFrom: null,
         occurredAt: OCCURRED_AT,
         recordedAt: RECORDED_AT,
         globalPosition: '1001',
@@ -86,6 +88,8 @@ describe('ledgerEntryOf', () => {
         stripePaymentIntentId: null,
         stripeInvoiceId: null,
         stripeSubscriptionId: null,
+        grantId: event.id,
+        drawnFrom: null,
         occurredAt: OCCURRED_AT,
         recordedAt: RECORDED_AT,
         globalPosition: '1001',
@@ -113,7 +117,12 @@ describe('ledgerEntryOf', () => {
     ];
 
     it('adds the entry of a CreditsConsumed: negative delta, feature and reference, balance after it', () => {
-      const event = creditsConsumed({ version: 4, amount: 40 });
+      const consumed = creditsConsumed({ version: 4, amount: 40 });
+      const drawnFrom = [
+        { grantId: 'grant-a', credits: 30 },
+        { grantId: 'grant-b', credits: 10 },
+      ];
+      const event = { ...consumed, data: { ...consumed.data, drawnFrom } } as typeof consumed;
 
       given(...history)
         .when(event)
@@ -132,6 +141,8 @@ describe('ledgerEntryOf', () => {
           stripePaymentIntentId: null,
           stripeInvoiceId: null,
           stripeSubscriptionId: null,
+          grantId: null,
+          drawnFrom: 'grant-a:30;grant-b:10',
           occurredAt: OCCURRED_AT,
           recordedAt: RECORDED_AT,
           globalPosition: '1004',

@@ -17,6 +17,10 @@ export type EventDescription = {
   feature: string | null;
   reference: string | null;
   reason: string | null;
+  /** The grant it made (a credit-in), expired or voided. */
+  grantId: string | null;
+  /** A consumption's grants and the credits drawn from each, `grantId:credits` joined by `;`. */
+  drawnFrom: string | null;
 };
 
 const NOTHING: EventDescription = {
@@ -30,19 +34,25 @@ const NOTHING: EventDescription = {
   feature: null,
   reference: null,
   reason: null,
+  grantId: null,
+  drawnFrom: null,
 };
 
 export function descriptionOf(event: CreditsEvent): EventDescription {
   switch (event.type) {
-    case 'CreditsConsumed':
-      return { ...NOTHING, feature: event.data.feature, reference: event.data.reference };
+    case 'CreditsConsumed': {
+      const { feature, reference, drawnFrom } = event.data;
+      const drawn = drawnFrom?.map((draw) => `${draw.grantId}:${draw.credits}`).join(';') ?? null;
+      return { ...NOTHING, feature, reference, drawnFrom: drawn };
+    }
     case 'BonusGranted':
-      return { ...NOTHING, reason: event.data.reason };
+      return { ...NOTHING, reason: event.data.reason, grantId: event.id };
     case 'RechargeCompleted': {
       const { rechargeId, source } = event.data;
       return {
         ...NOTHING,
         rechargeId,
+        grantId: event.id,
         checkoutSessionId: source.checkoutSessionId ?? null,
         paymentIntentId: source.paymentIntentId ?? null,
         invoiceId: source.invoiceId ?? null,
@@ -72,9 +82,9 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
         reason: 'dispute closed',
       };
     case 'CreditsExpired':
-      return { ...NOTHING, reason: 'expired' };
+      return { ...NOTHING, reason: 'expired', grantId: event.data.grantId };
     case 'GrantVoided':
-      return { ...NOTHING, reason: event.data.reason };
+      return { ...NOTHING, reason: event.data.reason, grantId: event.data.grantId };
     default:
       return assertNever(event);
   }

@@ -1,4 +1,6 @@
+import diffAgainst from 'sorted-btree/extended/diffAgainst';
 import type { RecordedCreditsEvent } from './credits.events';
+import type { Grant, GrantCategory } from './credits.grants';
 import { type EventDescription, descriptionOf } from './credits.description';
 import { type CreditsState, balanceDelta, evolve, initialState } from './credits.state';
 
@@ -17,8 +19,16 @@ export type Movement = {
   stripeEventId: string | null;
 } & EventDescription;
 
-/** One event of a user's history as an auditor reads it: the movement and the balance right after it. */
-export type HistoryEntry = Movement & { balanceAfter: number; frozenCreditsAfter: number };
+/**
+ * One event of a user's history as an auditor reads it: the movement, the balance right after it, and for a
+ * consumption the credits it drew from paid and from promotional grants (revenue is recognised on the paid ones).
+ */
+export type HistoryEntry = Movement & {
+  balanceAfter: number;
+  frozenCreditsAfter: number;
+  paidCredits: number | null;
+  promotionalCredits: number | null;
+};
 
 /** The fields of a movement, in order: the columns of an export. */
 export const MOVEMENT_FIELDS: ReadonlyArray<keyof Movement> = [
@@ -40,6 +50,8 @@ export const MOVEMENT_FIELDS: ReadonlyArray<keyof Movement> = [
   'feature',
   'reference',
   'reason',
+  'grantId',
+  'drawnFrom',
 ];
 
 /** Every field of an entry, in order: the columns of a history as CSV. */
@@ -48,6 +60,8 @@ export const HISTORY_FIELDS: ReadonlyArray<keyof HistoryEntry> = [
   'balanceAfter',
   'frozenCreditsAfter',
   ...MOVEMENT_FIELDS.slice(5),
+  'paidCredits',
+  'promotionalCredits',
 ];
 
 /** Where a replay stops: before the first event after a moment, or after a version. Neither: the whole stream. */
@@ -67,14 +81,36 @@ export function historyOf(events: Iterable<RecordedCreditsEvent>, stop: HistoryS
   for (const event of events) {
     if (stop.atVersion !== undefined && event.streamVersion > stop.atVersion) break;
     if (asOf !== undefined && Date.parse(event.metadata.occurredAt) > asOf) break;
+    const before = state;
     state = evolve(state, event);
-    entries.push(entryOf(event, state));
+    entries.push(entryOf(event, before, state));
   }
   return { entries, balance: state.balance, frozenCredits: state.frozenCredits, version: state.version };
 }
 
-function entryOf(event: RecordedCreditsEvent, after: CreditsState): HistoryEntry {
-  return { ...movementOf(event), balanceAfter: after.balance, frozenCreditsAfter: after.frozenCredits };
+function entryOf(event: RecordedCreditsEvent, before: CreditsState, after: CreditsState): HistoryEntry {
+  const drawn = event.type === 'CreditsConsumed' ? drawnByCategory(before, after) : undefined;
+  return {
+    ...movementOf(event),
+    balanceAfter: after.balance,
+    frozenCreditsAfter: after.frozenCredits,
+    paidCredits: drawn?.paid ?? null,
+    promotionalCredits: drawn?.promotional ?? null,
+  };
+}
+
+/** What a consumption drew from grants of each category: their `spent` before and after it. */
+function drawnByCategory(before: CreditsState, after: CreditsState): Record<GrantCategory, number> {
+  const drawn: Record<GrantCategory, number> = { paid: 0, promotional: 0 };
+  const changed = (grant: Grant, spentBefore: number) => (drawn[grant.category] += grant.spent - spentBefore);
+  diffAgainst(
+    after.grants.byId,
+    before.grants.byId,
+    (_, grant) => void changed(grant, 0),
+    undefined,
+    (_, grant, previous) => void changed(grant, previous.spent),
+  );
+  return drawn;
 }
 
 /** What one event moved and why, without the state around it. */

@@ -18,7 +18,7 @@ const AT = (hour: number) => `2025-03-01T${String(hour).padStart(2, '0')}:00:00.
 const REFUNDED_AT = Date.parse(AT(12)) / 1000;
 
 describe('historyOf', () => {
-  const events = recorded([
+  const commandsOfTheDay: CreditsCommand[] = [
     {
       type: 'CompleteRecharge',
       data: {
@@ -86,7 +86,8 @@ describe('historyOf', () => {
         causedBy: { stripeEventId: 'evt_refund_failed' },
       },
     },
-  ]);
+  ];
+  const events = recorded(commandsOfTheDay);
 
   it('gives every event with its signed delta, running balance and cause, and the balance at the end', () => {
     const history = historyOf(events);
@@ -115,6 +116,35 @@ describe('historyOf', () => {
       reason: 'refund-failed',
       stripeEventId: 'evt_refund_failed',
       idempotencyKey: 'refund-reversed:re_1',
+    });
+  });
+
+  it('names each grant, where each consumption drew from, and its paid and promotional credits', () => {
+    const withBonusSpent = recorded([
+      ...commandsOfTheDay.slice(0, 3),
+      {
+        type: 'ConsumeCredits',
+        data: {
+          userId: USER_ID,
+          feature: 'video_generation',
+          reference: 'render-2',
+          requestedAmount: 25,
+          price: { credits: 10, amountOverride: { amountMax: 1_000 } },
+          metadata: {},
+        },
+        metadata: { idempotencyKey: 'consume:render-2', now: AT(12), causedBy: { apiKey: 'backend' } },
+      },
+    ]);
+    const [pack, firstRender, bonus, secondRender] = historyOf(withBonusSpent).entries;
+
+    expect(pack).toMatchObject({ grantId: withBonusSpent[0].id, paidCredits: null, promotionalCredits: null });
+    expect(firstRender).toMatchObject({ drawnFrom: `${pack.grantId}:30`, paidCredits: 30, promotionalCredits: 0 });
+    expect(bonus).toMatchObject({ grantId: withBonusSpent[2].id });
+    // The bonus is promotional, spent first: its 20, then 5 of the pack.
+    expect(secondRender).toMatchObject({
+      drawnFrom: `${bonus.grantId}:20;${pack.grantId}:5`,
+      paidCredits: 5,
+      promotionalCredits: 20,
     });
   });
 
