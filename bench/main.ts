@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- consumes | projection | webhook | replay]`: the benchmarks, by name (all when none is given).
+ * `npm run bench [-- consumes | projection | webhook | replay | grants]`: the benchmarks, by name (all when none is given).
  * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of the peers folder (`--peers DIR`).
  * `npm run bench -- http [--json] [--store pglite] [flags]`: consumes through the API under autocannon (see bench/http.bench.ts).
  * `npm run bench -- compare --peers DIR`: ours and the peers side by side (see bench/compare.ts).
  */
 import 'reflect-metadata';
 import { compare } from './compare';
+import { grantsBench } from './grants.bench';
 import { httpBench } from './http.bench';
 import { projectionBench } from './projection.bench';
 import { replayBench } from './replay.bench';
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<boolean>> = {
   projection: projectionBench,
   webhook: stripeWebhookBench,
   replay: replayBench,
+  grants: grantsBench,
 };
 
 async function main(argv: string[]): Promise<number> {

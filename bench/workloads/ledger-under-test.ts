@@ -9,6 +9,8 @@ import type { WorkloadOptions } from './workload-options';
 
 const NOW = new Date().toISOString();
 const FEATURE = 'bench';
+/** The credits of each small grant a bench grant begins with (see `grant`). */
+const GRANT_PART_SMALL_CREDITS = 5;
 
 /** A command the ledger answered with neither success nor an insufficient balance: counted as failed. */
 export class UnexpectedAnswerError extends Error {
@@ -39,13 +41,29 @@ export class LedgerUnderTest {
     return values.reduce((sum, { value }) => sum + value, 0);
   }
 
+  /**
+   * `amount` credits in `grantParts` grants: small ones first (promotional, expiring in a year, each of its own
+   * priority), then the rest, so a user's consumes draw from one grant, then the next, in spend order.
+   */
   async grant(userId: string, amount: number, reference: string): Promise<'ok'> {
-    const result = await this.runner.run({
-      type: 'GrantBonus',
-      data: { userId, amount, reason: 'bench', metadata: {} },
-      metadata: { idempotencyKey: reference, now: NOW },
-    });
-    if (result.kind !== 'recorded') throw new UnexpectedAnswerError(result);
+    const small = Math.min(GRANT_PART_SMALL_CREDITS, Math.floor(amount / this.options.grantParts));
+    const parts = small === 0 ? [] : Array.from({ length: this.options.grantParts - 1 }, () => small);
+    parts.push(amount - parts.reduce((sum, credits) => sum + credits, 0));
+    for (const [index, credits] of parts.entries()) {
+      const last = index === parts.length - 1;
+      const result = await this.runner.run({
+        type: 'GrantBonus',
+        data: {
+          userId,
+          amount: credits,
+          reason: 'bench',
+          metadata: {},
+          ...(last ? {} : { priority: 10 + index, expiresIn: 'P1Y' }),
+        },
+        metadata: { idempotencyKey: parts.length === 1 ? reference : `${reference}-${index}`, now: NOW },
+      });
+      if (result.kind !== 'recorded') throw new UnexpectedAnswerError(result);
+    }
     return 'ok';
   }
 

@@ -17,6 +17,11 @@ export type WorkloadOptions = {
   seed: number;
   /** Version-conflict retries of our command runner (the app's COMMAND_RETRIES_MAX default). */
   retries: number;
+  /**
+   * Ours only: each grant is made of this many grants (small, expiring ones first, then the rest), so that the
+   * consumes walk a user's grants in spend order as they run out. 1: one grant, as before grants.
+   */
+  grantParts: number;
   maxSeconds: number;
 };
 
@@ -34,6 +39,7 @@ export const WORKLOAD_DEFAULTS: WorkloadOptions = {
   hotConcurrency: 64,
   seed: 42,
   retries: 25,
+  grantParts: 4,
   maxSeconds: 900,
 };
 
@@ -42,6 +48,7 @@ export const WORKLOAD_HELP = `usage: npm run bench -- w1|w2|w3 [--json] [--store
   w2  hot: one user granted --hot-grant ${WORKLOAD_DEFAULTS.hotGrant}, then --hot-ops ${WORKLOAD_DEFAULTS.hotOps} consumes, --hot-concurrency ${WORKLOAD_DEFAULTS.hotConcurrency} in flight
   w3  replay: a full w1 (untimed), then every user's stream read and folded, --concurrency in flight
 flags: --pool ${WORKLOAD_DEFAULTS.pool} --seed ${WORKLOAD_DEFAULTS.seed} --retries ${WORKLOAD_DEFAULTS.retries} --max-seconds ${WORKLOAD_DEFAULTS.maxSeconds}
+  --grant-parts ${WORKLOAD_DEFAULTS.grantParts}: each grant made of that many grants (ours only), the first ones small and expiring, so consumes walk several grants
 PostgreSQL: a database made for the run on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after it
 `;
 
