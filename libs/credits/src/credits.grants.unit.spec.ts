@@ -275,6 +275,41 @@ describe('grants: void', () => {
   });
 });
 
+describe('grants: frozen credits', () => {
+  // Before grants, a dispute froze the recharge's share of the whole balance: a stream recorded then may hold a
+  // freeze spilling onto other grants. Such frozen credits neither lapse nor go while the dispute is open.
+  const expiring = bonus('expiring', 10, { expiresAt: '2026-01-31T00:00:00Z' });
+  const pack = recharge('pack-1', 5);
+  const legacyFreeze: CreditsEvent = {
+    type: 'CreditsFrozen',
+    schemaVersion: 1,
+    id: 'legacy-freeze',
+    data: { rechargeId: 'pack-1', disputeId: 'dp_1', credits: 8, source: { kind: 'manual' } },
+    metadata: { idempotencyKey: 'dispute:dp_1:opened', payloadFingerprint: 'legacy', occurredAt: T0 },
+  };
+
+  it('holds a spilled freeze on the other grant, and refuses to expire or void it while the dispute is open', () => {
+    // The consumption draws the bonus's 5 first; the freeze of 8 takes the pack's 5, then 3 of the bonus.
+    const history = [expiring, pack, consume('job-1', 5), legacyFreeze] as const;
+    given(...history)
+      .when(expire(grantIdOf(expiring), '2026-02-01T00:00:00Z'))
+      .thenRefuses({
+        type: 'grant-not-closable',
+        grantId: grantIdOf(expiring),
+        reason: 'frozen',
+        expiresAt: '2026-01-31T00:00:00.000Z',
+      });
+    given(...history)
+      .when(voidGrant(grantIdOf(expiring), T0))
+      .thenRefuses({
+        type: 'grant-not-closable',
+        grantId: grantIdOf(expiring),
+        reason: 'frozen',
+        expiresAt: '2026-01-31T00:00:00.000Z',
+      });
+  });
+});
+
 describe('grants: the cap on active grants', () => {
   const atCap = () => stateAfter(...Array.from({ length: ACTIVE_GRANTS_MAX }, (_, index) => bonus(`b-${index}`, 1)));
 
