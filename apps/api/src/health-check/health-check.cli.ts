@@ -15,7 +15,8 @@ import { type HealthCheckProgress, HealthCheck } from './health-check.service';
 import type { CheckSection, HealthReport } from './health-report';
 
 const USAGE = `usage: npm run health -- [--users a,b] [--since 7d|DATE] [--json] [--repair] [--findings N]
-         [--stale-after SECONDS] [--amount-max CREDITS] [--burst-max N] [--burst-window SECONDS] [--future-skew SECONDS]
+         [--stale-after SECONDS] [--expiry-grace SECONDS]
+         [--amount-max CREDITS] [--burst-max N] [--burst-window SECONDS] [--future-skew SECONDS]
   Exit code: 0 every check ok or warning, 1 some check failed, 2 the check could not run.`;
 
 const EXIT = { passed: 0, failed: 1, couldNotRun: 2 } as const;
@@ -25,6 +26,7 @@ const SETTINGS = [
   'since',
   'findings',
   'stale-after',
+  'expiry-grace',
   'amount-max',
   'burst-max',
   'burst-window',

@@ -12,6 +12,7 @@ type HealthCheckQuery = {
   since?: string;
   findings?: string;
   staleAfter?: string;
+  expiryGrace?: string;
   amountMax?: string;
   burstMax?: string;
   burstWindow?: string;
@@ -36,6 +37,11 @@ export class HealthCheckHttpController {
     description: 'Window of the Stripe and anomaly checks: 12h, 7d or a date',
   })
   @ApiQuery({ name: 'findings', required: false, description: 'Findings listed per check (default 20)' })
+  @ApiQuery({
+    name: 'expiryGrace',
+    required: false,
+    description: 'Seconds past its expiry a grant may wait for its CreditsExpired (default 3600)',
+  })
   @ApiQuery({ name: 'repair', required: false, description: "true: rebuild drifting users' rows (scope admin)" })
   async run(@Query() query: HealthCheckQuery, @Req() request: AuthenticatedRequest): Promise<HealthReport> {
     assertEachGivenOnce(query);
@@ -79,6 +85,7 @@ function settingsOf(query: HealthCheckQuery, repair: boolean): HealthCheckSettin
     since: query.since,
     findings: query.findings,
     'stale-after': query.staleAfter,
+    'expiry-grace': query.expiryGrace,
     'amount-max': query.amountMax,
     'burst-max': query.burstMax,
     'burst-window': query.burstWindow,

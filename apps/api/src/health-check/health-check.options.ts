@@ -12,6 +12,8 @@ export type HealthCheckOptions = AnomalyThresholds & {
   findingsMax: number;
   /** A dispute open or a Stripe delivery unsettled for longer than this is a finding. */
   nonFinalAgeSecondsMax: number;
+  /** A grant past its expiry by more than this, with credits left and no `CreditsExpired`, is a finding. */
+  expiryGraceSeconds: number;
   /** Rebuild the read-model rows of the users found drifting, then check again. */
   repair: boolean;
 };
@@ -24,6 +26,7 @@ export function defaultHealthCheckOptions(now: Date): HealthCheckOptions {
     since: new Date(now.getTime() - 7 * DAY_SECONDS * 1000),
     findingsMax: 20,
     nonFinalAgeSecondsMax: 3 * DAY_SECONDS,
+    expiryGraceSeconds: 3600,
     amountMax: 1_000_000,
     burstConsumesMax: 600,
     burstWindowSeconds: 60,
@@ -51,7 +54,15 @@ export class HealthCheckOptionsError extends Error {
 /** The settings as text, by their CLI flag names (the endpoint maps its query parameters onto them). */
 export type HealthCheckSettings = Partial<
   Record<
-    'users' | 'since' | 'findings' | 'stale-after' | 'amount-max' | 'burst-max' | 'burst-window' | 'future-skew',
+    | 'users'
+    | 'since'
+    | 'findings'
+    | 'stale-after'
+    | 'expiry-grace'
+    | 'amount-max'
+    | 'burst-max'
+    | 'burst-window'
+    | 'future-skew',
     string
   >
 > & { repair?: boolean };
@@ -60,6 +71,7 @@ export type HealthCheckSettings = Partial<
 const NUMERIC_SETTINGS = {
   findings: 'findingsMax',
   'stale-after': 'nonFinalAgeSecondsMax',
+  'expiry-grace': 'expiryGraceSeconds',
   'amount-max': 'amountMax',
   'burst-max': 'burstConsumesMax',
   'burst-window': 'burstWindowSeconds',

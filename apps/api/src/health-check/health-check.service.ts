@@ -76,6 +76,7 @@ export class HealthCheck {
         pageSize: REPLAY_PAGE_SIZE,
         concurrency: REPLAY_CONCURRENCY,
         anomalies: { ...options, now: startedAt },
+        grantExpiry: { graceSeconds: options.expiryGraceSeconds, now: startedAt },
         onProgress: (eventsReplayed) => onProgress?.({ eventsReplayed, eventsTotal }),
       },
       sections,

@@ -16,7 +16,11 @@ const { recharges } = rechargesProjection.tables;
  * (a warning: Stripe decides, but someone should answer it), as is every
  * parked payment (money received that credits no one yet). A Stripe delivery
  * left `received` (a crash between its steps) or `failed` beyond the age
- * limit may be a payment never credited: that fails.
+ * limit may be a payment never credited: that fails. Grant expiries still
+ * due are judged on the streams themselves, in the replay's pass
+ * (replay.check.ts): a grant past its expiry by more than `--expiry-grace`
+ * with credits left and no `CreditsExpired` fails (`grant-expiry-overdue`);
+ * one within it is counted (`grant-expiries-due`).
  */
 export async function checkRechargeStatus(
   dependencies: { readModel: SqlExecutor; parkedPayments: () => Promise<UnmatchedPayment[]> },

@@ -1,5 +1,12 @@
+import type { Grant } from '@libs/credits';
 import type { SqlExecutor } from '@libs/event-store';
-import { balanceProjection, ledgerProjection, rechargesProjection, readCheckpoint } from '@projections';
+import {
+  balanceProjection,
+  grantsProjection,
+  ledgerProjection,
+  rechargesProjection,
+  readCheckpoint,
+} from '@projections';
 
 /** What the recharges model says of one recharge, as the fold's state also knows it. */
 export type RechargeFigures = {
@@ -7,6 +14,16 @@ export type RechargeFigures = {
   amountRefunded: number;
   disputeId: string | null;
 };
+
+/**
+ * What the grants model says of one grant, as the fold's state also knows it:
+ * every figure of the domain's grant (the expiry in epoch milliseconds, so
+ * that two spellings of one instant are equal).
+ */
+export type GrantFigures = Omit<Grant, 'grantId' | 'expiresAt'>;
+
+/** What the grants model says of a user's grants as a whole: the debt and the open disputes' freezes. */
+export type GrantLedgerFigures = { debt: number; disputes: string };
 
 /** A user's rows in the read model, reduced to what the replay is compared with. */
 export type ReadModelRows = {
@@ -20,13 +37,15 @@ export type ReadModelRows = {
     firstChainBreakVersion: number | null;
   };
   recharges?: { version: number; byId: Map<string, RechargeFigures> };
+  grants?: { version: number; ledger: GrantLedgerFigures; byId: Map<string, GrantFigures> };
 };
 
 const { balances } = balanceProjection.tables;
 const { ledger_entries } = ledgerProjection.tables;
 const { recharges, recharge_streams } = rechargesProjection.tables;
+const { grants, grant_ledgers } = grantsProjection.tables;
 
-/** The rows of a page of users, read in four queries. */
+/** The rows of a page of users, read in six queries. */
 export async function readModelRowsOf(
   db: SqlExecutor,
   userIds: readonly string[],
@@ -54,6 +73,7 @@ export async function readModelRowsOf(
     };
   }
   await addRecharges(db, userIds, rows);
+  await addGrants(db, userIds, rows);
   return rows;
 }
 
@@ -108,6 +128,85 @@ async function addRecharges(db: SqlExecutor, userIds: readonly string[], rows: M
   }
 }
 
+async function addGrants(db: SqlExecutor, userIds: readonly string[], rows: Map<string, ReadModelRows>) {
+  const ledgers = await db.query<{ user_id: string; version: number; debt: string; disputes: unknown }>(
+    `select user_id, version, debt::text as debt, disputes from ${grant_ledgers} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  for (const { user_id, version, debt, disputes } of ledgers) {
+    rows.get(user_id)!.grants = {
+      version,
+      ledger: { debt: Number(debt), disputes: disputesText(disputes) },
+      byId: new Map(),
+    };
+  }
+  const records = await db.query<{
+    user_id: string;
+    grant_id: string;
+    sequence: number;
+    category: Grant['category'];
+    priority: number;
+    expires_at: Date | string | null;
+    recharge_id: string | null;
+    granted: string;
+    debt_paid: string;
+    spent: string;
+    expired: string;
+    voided: string;
+    taken_back: string;
+    remaining: string;
+    frozen: string;
+    status: Grant['status'];
+  }>(
+    `select user_id, grant_id::text as grant_id, sequence, category, priority, expires_at, recharge_id,
+       granted::text as granted, debt_paid::text as debt_paid, spent::text as spent, expired::text as expired,
+       voided::text as voided, taken_back::text as taken_back, remaining::text as remaining,
+       frozen::text as frozen, status
+     from ${grants} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  for (const record of records) {
+    const user = rows.get(record.user_id)!;
+    // A grant row without the user's ledger row is drift too: it shows as a grants model at version 0.
+    user.grants ??= { version: 0, ledger: { debt: 0, disputes: '[]' }, byId: new Map() };
+    user.grants.byId.set(record.grant_id, {
+      category: record.category,
+      priority: record.priority,
+      expiresAtMs: record.expires_at === null ? Infinity : new Date(record.expires_at).getTime(),
+      sequence: record.sequence,
+      rechargeId: record.recharge_id ?? undefined,
+      granted: Number(record.granted),
+      debtPaid: Number(record.debt_paid),
+      spent: Number(record.spent),
+      expired: Number(record.expired),
+      voided: Number(record.voided),
+      takenBack: Number(record.taken_back),
+      remaining: Number(record.remaining),
+      frozen: Number(record.frozen),
+      status: record.status,
+    });
+  }
+}
+
+/**
+ * The open disputes' freezes in one spelling, whatever the column's JSON
+ * reordered: `[rechargeId, disputeId, [[grantId, credits], ...]]` per dispute,
+ * by recharge id. Anything not of that shape is kept as it is, and differs.
+ */
+export function disputesText(disputes: unknown): string {
+  if (!Array.isArray(disputes)) return JSON.stringify(disputes);
+  const canonical = disputes.map((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 2) return entry;
+    const [rechargeId, freeze] = entry as [unknown, { disputeId?: unknown; frozenFrom?: unknown } | null];
+    if (freeze === null || typeof freeze !== 'object' || !Array.isArray(freeze.frozenFrom)) return entry;
+    const frozenFrom = freeze.frozenFrom.map((draw: { grantId?: unknown; credits?: unknown } | null) =>
+      draw !== null && typeof draw === 'object' ? [draw.grantId, draw.credits] : draw,
+    );
+    return [rechargeId, freeze.disputeId, frozenFrom];
+  });
+  return JSON.stringify(canonical);
+}
+
 /**
  * One page of the users holding any read-model row, in the database's order
  * of their ids (each table read by its primary key, `limit` at most from each).
@@ -120,6 +219,8 @@ export async function usersWithRows(db: SqlExecutor, after: string | undefined, 
        (select user_id from ${balances} ${from} order by user_id limit $1)
        union (select user_id from ${recharge_streams} ${from} order by user_id limit $1)
        union (select distinct user_id from ${ledger_entries} ${from} order by user_id limit $1)
+       union (select user_id from ${grant_ledgers} ${from} order by user_id limit $1)
+       union (select distinct user_id from ${grants} ${from} order by user_id limit $1)
      ) as users order by user_id limit $1`,
     after === undefined ? [limit] : [limit, after],
   );
@@ -129,9 +230,16 @@ export async function usersWithRows(db: SqlExecutor, after: string | undefined, 
 /** Where the projector stood when the check began: events after it are not expected in the read model yet. */
 export async function projectorCheckpoints(
   db: SqlExecutor,
-): Promise<{ balance?: string; ledger?: string; recharges?: string }> {
-  const [balance, ledger, recharges] = await Promise.all(
-    [balanceProjection, ledgerProjection, rechargesProjection].map(({ name }) => readCheckpoint(db, name)),
+): Promise<{ balance?: string; ledger?: string; recharges?: string; grants?: string }> {
+  const [balance, ledger, recharges, grantsModel] = await Promise.all(
+    [balanceProjection, ledgerProjection, rechargesProjection, grantsProjection].map(({ name }) =>
+      readCheckpoint(db, name),
+    ),
   );
-  return { balance: balance.position, ledger: ledger.position, recharges: recharges.position };
+  return {
+    balance: balance.position,
+    ledger: ledger.position,
+    recharges: recharges.position,
+    grants: grantsModel.position,
+  };
 }

@@ -1,8 +1,22 @@
-import { CREDITS_STREAM_PREFIX, USER_ID_PATTERN, creditsStreamId, userIdOfStream } from '@libs/credits';
+import {
+  CREDITS_STREAM_PREFIX,
+  type Grant,
+  type GrantLedger,
+  USER_ID_PATTERN,
+  creditsStreamId,
+  userIdOfStream,
+} from '@libs/credits';
 import type { EventStore, SqlExecutor } from '@libs/event-store';
 import type { SectionBuilder } from '../health-report';
 import { type AnomalyThresholds, AnomalyWatch } from './anomaly-watch';
-import { type ReadModelRows, projectorCheckpoints, readModelRowsOf, usersWithRows } from './read-model-snapshot';
+import {
+  type GrantFigures,
+  type ReadModelRows,
+  disputesText,
+  projectorCheckpoints,
+  readModelRowsOf,
+  usersWithRows,
+} from './read-model-snapshot';
 import { type FoldedStream, foldStream } from './stream-fold';
 
 export type ReplayOptions = {
@@ -12,11 +26,18 @@ export type ReplayOptions = {
   pageSize: number;
   concurrency: number;
   anomalies: AnomalyThresholds & { since: Date; now: Date };
+  /** A grant past its expiry by more than `graceSeconds` at `now`, with credits left and no `CreditsExpired`, is overdue. */
+  grantExpiry: { graceSeconds: number; now: Date };
   onProgress?: (eventsRead: number) => void;
 };
 
-/** The three sections one pass over the streams fills. */
-export type ReplaySections = { readModel: SectionBuilder; integrity: SectionBuilder; anomalies: SectionBuilder };
+/** The sections one pass over the streams fills (of recharge status, the expiries overdue). */
+export type ReplaySections = {
+  readModel: SectionBuilder;
+  integrity: SectionBuilder;
+  anomalies: SectionBuilder;
+  rechargeStatus: SectionBuilder;
+};
 
 /**
  * `driftingUsers` holds at most DRIFTING_USERS_KEPT_MAX users (a repair's
@@ -29,10 +50,29 @@ export const DRIFTING_USERS_KEPT_MAX = 10_000;
 type Checkpoints = Awaited<ReturnType<typeof projectorCheckpoints>>;
 
 /**
- * Checks 1, 2 and 6 in one pass: every credits stream, a page at a time, is
- * folded with the domain's `evolve` and compared with its read-model rows as
- * the projector left them. Memory holds one page of streams' summaries and
- * the streams being folded, never the whole store.
+ * A folded stream as the comparison holds it until its page is compared: its
+ * grants reduced, as soon as it is folded, to what is reported of them, so
+ * that a page never holds its streams' grant ledgers.
+ */
+type ComparedStream = Omit<FoldedStream, 'grants'> & { grants: GrantsVerdict };
+
+type GrantsVerdict = {
+  /** What differs from the grants model; judged only when the model stands at the stream's version. */
+  differences: Array<{
+    kind: 'grant-ledger-differs' | 'grant-differs';
+    detail: string;
+    values: Record<string, number>;
+  }>;
+  /** Active grants past their expiry at the check's start with credits left, none frozen: no `CreditsExpired` yet. */
+  due: Grant[];
+};
+
+/**
+ * Checks 1, 2 and 6 in one pass, and the grant expiries of check 3: every
+ * credits stream, a page at a time, is folded with the domain's `evolve` and
+ * compared with its read-model rows as the projector left them. Memory holds
+ * one page of streams' summaries and the streams being folded, never the
+ * whole store.
  */
 export async function replayAndCompare(
   dependencies: { store: EventStore; readModel: SqlExecutor },
@@ -42,7 +82,13 @@ export async function replayAndCompare(
   // Read before the rows: an event the checkpoint passed is in every row read after it.
   const checkpoints = await projectorCheckpoints(dependencies.readModel);
   const result: ReplayResult = { streams: 0, events: 0, driftingUsers: new Set() };
-  const compare = new StreamComparison(dependencies.store, checkpoints, sections, result.driftingUsers);
+  const compare = new StreamComparison(
+    dependencies.store,
+    checkpoints,
+    sections,
+    result.driftingUsers,
+    options.grantExpiry,
+  );
   for await (const streamIds of pagesOfStreams(dependencies.store, options)) {
     const folded = await foldPage(dependencies, options, sections, streamIds, result);
     for (const { stream, rows } of folded) await compare.stream(stream, rows);
@@ -83,7 +129,7 @@ async function foldPage(
   sections: ReplaySections,
   streamIds: readonly string[],
   result: ReplayResult,
-): Promise<Array<{ stream: FoldedStream; rows: ReadModelRows }>> {
+): Promise<Array<{ stream: ComparedStream; rows: ReadModelRows }>> {
   const rows = await readModelRowsOf(dependencies.readModel, streamIds.map(userIdOfStream));
   return mapConcurrently(streamIds, options.concurrency, async (streamId) => {
     const userId = userIdOfStream(streamId);
@@ -98,7 +144,8 @@ async function foldPage(
     });
     result.events += stream.eventsRead;
     options.onProgress?.(result.events);
-    return { stream, rows: userRows };
+    const grants = grantsVerdictOf(stream, userRows.grants, options.grantExpiry.now.getTime());
+    return { stream: { ...stream, grants }, rows: userRows };
   });
 }
 
@@ -141,7 +188,12 @@ async function firstVersionOf(store: EventStore, userId: string): Promise<number
 /** The versions the read model stands at, and the next ones: their positions tell lag from drift. */
 function versionsToObserve(rows: ReadModelRows): Set<number> {
   const versions = new Set([1]);
-  for (const version of [rows.balance?.version, rows.ledger?.lastVersion, rows.recharges?.version]) {
+  for (const version of [
+    rows.balance?.version,
+    rows.ledger?.lastVersion,
+    rows.recharges?.version,
+    rows.grants?.version,
+  ]) {
     if (version !== undefined) versions.add(version).add(version + 1);
   }
   return versions;
@@ -157,11 +209,12 @@ class StreamComparison {
     private readonly checkpoints: Checkpoints,
     private readonly sections: ReplaySections,
     private readonly driftingUsers: Set<string>,
+    private readonly grantExpiry: ReplayOptions['grantExpiry'],
   ) {}
 
-  async stream(stream: FoldedStream, rows: ReadModelRows): Promise<void> {
+  async stream(stream: ComparedStream, rows: ReadModelRows): Promise<void> {
     if (stream.eventsRead === 0) {
-      if (rows.balance !== undefined || rows.ledger !== undefined) this.rowsWithoutStream(stream.userId);
+      if (Object.values(rows).some((model) => model !== undefined)) this.rowsWithoutStream(stream.userId);
       return;
     }
     if (stream.integrityBreak !== undefined) {
@@ -173,14 +226,16 @@ class StreamComparison {
     await this.compareBalance(stream, rows.balance);
     await this.compareLedger(stream, rows.ledger);
     await this.compareRecharges(stream, rows.recharges);
+    await this.compareGrants(stream, rows.grants);
     this.watchNegativeBalance(stream, rows.balance);
+    this.watchGrantExpiries(stream);
   }
 
   rowsWithoutStream(userId: string): void {
     this.drift(userId, 'read-model-without-stream', `read-model rows for user ${userId}, who has no events`);
   }
 
-  private async compareBalance(stream: FoldedStream, row: ReadModelRows['balance']): Promise<void> {
+  private async compareBalance(stream: ComparedStream, row: ReadModelRows['balance']): Promise<void> {
     const at = await this.comparableVersion(stream, row?.version, this.checkpoints.balance, 'balance');
     if (at === undefined || row === undefined) return;
     const replayed = stream.observed.get(at)!;
@@ -195,7 +250,7 @@ class StreamComparison {
     }
   }
 
-  private async compareLedger(stream: FoldedStream, ledger: ReadModelRows['ledger']): Promise<void> {
+  private async compareLedger(stream: ComparedStream, ledger: ReadModelRows['ledger']): Promise<void> {
     const at = await this.comparableVersion(stream, ledger?.lastVersion, this.checkpoints.ledger, 'ledger');
     if (at === undefined || ledger === undefined) return;
     if (ledger.chainBreaks > 0) {
@@ -227,7 +282,7 @@ class StreamComparison {
   }
 
   /** The fold knows the recharges of the whole stream only: they are compared once the model is caught up. */
-  private async compareRecharges(stream: FoldedStream, model: ReadModelRows['recharges']): Promise<void> {
+  private async compareRecharges(stream: ComparedStream, model: ReadModelRows['recharges']): Promise<void> {
     const at = await this.comparableVersion(stream, model?.version, this.checkpoints.recharges, 'recharges');
     if (at === undefined || at !== stream.version || model === undefined) return;
     const ids = new Set([...stream.recharges.keys(), ...model.byId.keys()]);
@@ -250,15 +305,28 @@ class StreamComparison {
   }
 
   /**
+   * Each grant's figures, and the user's debt and dispute freezes, once the
+   * grants model is caught up with the stream (the fold knows the grants as
+   * the whole stream leaves them, as with recharges).
+   */
+  private async compareGrants(stream: ComparedStream, model: ReadModelRows['grants']): Promise<void> {
+    const at = await this.comparableVersion(stream, model?.version, this.checkpoints.grants, 'grants');
+    if (at === undefined || at !== stream.version || model === undefined) return;
+    for (const { kind, detail, values } of stream.grants.differences) {
+      this.drift(stream.userId, kind, detail, { version: at, ...values });
+    }
+  }
+
+  /**
    * The version at which the row can be compared, or undefined when it cannot
    * (reported here if that is drift). A missing row or one behind the stream
    * is lag when the checkpoint has not passed the first event it lacks.
    */
   private async comparableVersion(
-    stream: FoldedStream,
+    stream: ComparedStream,
     rowVersion: number | undefined,
     checkpoint: string | undefined,
-    model: 'balance' | 'ledger' | 'recharges',
+    model: 'balance' | 'ledger' | 'recharges' | 'grants',
   ): Promise<number | undefined> {
     const version = rowVersion ?? 0;
     if (version > stream.version) {
@@ -286,7 +354,7 @@ class StreamComparison {
   }
 
   /** A negative balance is only ever a refund's recorded debt: anything else is an anomaly. */
-  private watchNegativeBalance(stream: FoldedStream, row: ReadModelRows['balance']): void {
+  private watchNegativeBalance(stream: ComparedStream, row: ReadModelRows['balance']): void {
     if (stream.balance < 0) this.sections.anomalies.count('refund-debts');
     if (row === undefined || row.balance >= 0) return;
     const replayed = stream.observed.get(row.version)?.balance;
@@ -299,6 +367,39 @@ class StreamComparison {
     });
   }
 
+  /**
+   * The expiry process records `CreditsExpired` for every grant past its
+   * expiry with credits left and none frozen (a dispute holds a frozen one);
+   * one still active in the stream more than the grace period after its
+   * expiry is overdue: the process is behind, stopped, or cannot see it (its
+   * list of grants due is the grants read model). Within the grace period it
+   * is only counted. The stream is the judge, not the read model.
+   */
+  private watchGrantExpiries(stream: ComparedStream): void {
+    const nowMs = this.grantExpiry.now.getTime();
+    const graceSeconds = this.grantExpiry.graceSeconds;
+    for (const grant of stream.grants.due) {
+      const overdueSeconds = Math.round((nowMs - grant.expiresAtMs) / 1000);
+      if (overdueSeconds <= graceSeconds) {
+        this.sections.rechargeStatus.count('grant-expiries-due');
+        continue;
+      }
+      this.sections.rechargeStatus.add({
+        kind: 'grant-expiry-overdue',
+        severity: 'failed',
+        userId: stream.userId,
+        grantId: grant.grantId,
+        expiresAt: grant.expiresAt,
+        credits: grant.remaining,
+        overdueSeconds,
+        detail:
+          `grant ${grant.grantId} (${grant.category}) expired at ${grant.expiresAt} with ${grant.remaining} credits ` +
+          `left and has no CreditsExpired ${overdueSeconds} s later (grace ${graceSeconds} s): ` +
+          'is the expiry process running (GRANT_EXPIRY_INTERVAL_MS), and the grants projection caught up?',
+      });
+    }
+  }
+
   private drift(userId: string, kind: string, detail: string, values: Record<string, number> = {}): void {
     this.sections.readModel.add({ kind, severity: 'failed', userId, detail, ...values });
     this.keepDrifting(userId);
@@ -307,6 +408,95 @@ class StreamComparison {
   private keepDrifting(userId: string): void {
     if (this.driftingUsers.size < DRIFTING_USERS_KEPT_MAX) this.driftingUsers.add(userId);
   }
+}
+
+/**
+ * What is reported of a stream's grants, computed as soon as it is folded:
+ * how they differ from the grants model when it stands at the stream's
+ * version, and those past their expiry at `nowMs` that the expiry process
+ * should have closed (it leaves frozen ones alone while a dispute holds them).
+ */
+function grantsVerdictOf(stream: FoldedStream, model: ReadModelRows['grants'], nowMs: number): GrantsVerdict {
+  const ledger = stream.grants;
+  const due: Grant[] = [];
+  for (const [[expiresAtMs], grantId] of ledger.dueOrder.entries()) {
+    if (expiresAtMs > nowMs) break;
+    const grant = ledger.byId.get(grantId)!;
+    if (grant.frozen === 0) due.push(grant);
+  }
+  const comparable = model !== undefined && model.version === stream.version && stream.integrityBreak === undefined;
+  return { differences: comparable ? grantDifferencesOf(ledger, model, stream.version) : [], due };
+}
+
+function grantDifferencesOf(
+  ledger: GrantLedger,
+  model: NonNullable<ReadModelRows['grants']>,
+  version: number,
+): GrantsVerdict['differences'] {
+  const differences: GrantsVerdict['differences'] = [];
+  const disputes = disputesText([...ledger.disputes.entries()]);
+  if (ledger.debt !== model.ledger.debt || disputes !== model.ledger.disputes) {
+    differences.push({
+      kind: 'grant-ledger-differs',
+      detail:
+        `grant ledger row says debt ${model.ledger.debt}, disputes ${model.ledger.disputes} at version ${version}; ` +
+        `the stream says debt ${ledger.debt}, disputes ${disputes}`,
+      values: { readModel: model.ledger.debt, replayed: ledger.debt },
+    });
+  }
+  const ids = new Set([...ledger.byId.keys(), ...model.byId.keys()]);
+  for (const grantId of ids) {
+    const replayed = ledger.byId.get(grantId);
+    const row = model.byId.get(grantId);
+    const described = grantDifferences(replayed, row);
+    if (described === '') continue;
+    differences.push({
+      kind: 'grant-differs',
+      detail: `grant ${grantId} at version ${version}: ${described}`,
+      values:
+        replayed === undefined || row === undefined ? {} : { readModel: row.remaining, replayed: replayed.remaining },
+    });
+  }
+  return differences;
+}
+
+/** The figures compared of a grant, in the order a reader expects them. */
+const GRANT_FIGURES = [
+  'remaining',
+  'frozen',
+  'status',
+  'spent',
+  'expired',
+  'voided',
+  'takenBack',
+  'debtPaid',
+  'granted',
+  'category',
+  'priority',
+  'expiresAtMs',
+  'sequence',
+  'rechargeId',
+] as const satisfies ReadonlyArray<keyof GrantFigures>;
+
+/** What differs between the stream's grant and the read model's row, as `name: read model X, stream Y; ...`; '' when nothing. */
+function grantDifferences(replayed: Grant | undefined, row: GrantFigures | undefined): string {
+  if (row !== undefined && replayed === undefined) {
+    return `a row (remaining ${row.remaining}, ${row.status}) for a grant the stream never made`;
+  }
+  if (row === undefined || replayed === undefined) {
+    return replayed === undefined ? '' : `no row; the stream says remaining ${replayed.remaining}, ${replayed.status}`;
+  }
+  return GRANT_FIGURES.filter((name) => replayed[name] !== row[name])
+    .map((name) => `${figureName(name)}: read model ${shown(name, row[name])}, stream ${shown(name, replayed[name])}`)
+    .join('; ');
+}
+
+const figureName = (name: (typeof GRANT_FIGURES)[number]) => (name === 'expiresAtMs' ? 'expiresAt' : name);
+
+function shown(name: (typeof GRANT_FIGURES)[number], value: unknown): string {
+  if (name !== 'expiresAtMs' || typeof value !== 'number') return String(value);
+  if (value === Infinity) return 'never';
+  return Number.isFinite(value) ? new Date(value).toISOString() : String(value);
 }
 
 /** Runs `work` over `items` with at most `concurrency` at once; results in the items' order. */

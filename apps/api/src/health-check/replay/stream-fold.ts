@@ -1,5 +1,6 @@
 import {
   type CreditsState,
+  type GrantLedger,
   type RechargeState,
   type RecordedCreditsEvent,
   evolve,
@@ -30,6 +31,8 @@ export type FoldedStream = {
   observed: Map<number, ObservedVersion>;
   /** The recharges as the whole stream leaves them (a user has few). */
   recharges: ReadonlyMap<string, RechargeState>;
+  /** The grants as the whole stream leaves them: a persistent tree, held as the fold made it. */
+  grants: GrantLedger;
   integrityBreak?: IntegrityBreak;
 };
 
@@ -59,6 +62,7 @@ export async function foldStream(
     version: 0,
     observed: new Map(),
     recharges: new Map(),
+    grants: state.grants,
   };
   for await (const stored of store.readStream(streamId, { batchSize: 1000 })) {
     folded.eventsRead++;
@@ -76,7 +80,14 @@ export async function foldStream(
     observe.onEvent?.({ ...next.event, recordedAt: stored.recordedAt }, state.balance);
   }
   const { balance, frozenCredits, version } = state;
-  return { ...folded, balance, frozenCredits, version, recharges: new Map(state.recharges.entries()) };
+  return {
+    ...folded,
+    balance,
+    frozenCredits,
+    version,
+    recharges: new Map(state.recharges.entries()),
+    grants: state.grants,
+  };
 }
 
 function foldOne(
