@@ -85,12 +85,17 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
     }, delayMs);
   }
 
-  /** One pass; true when it found a full batch (more are due). A failed pass is logged and tried again later. */
+  /**
+   * One pass; true when it expired a full batch (more may be due). A pass that found grants expired already
+   * (the read model has not projected them yet) waits for the interval rather than read their streams again at
+   * once. A failed pass is logged and tried again later.
+   */
   private async pass(): Promise<boolean> {
     try {
       const pass = await this.expiry.runOnce(this.config.batchSize);
       this.expiredTotal?.inc(pass.expired);
-      return pass.expired + pass.alreadyExpired + pass.refused >= this.config.batchSize;
+      if (pass.usersSkipped) this.logger.warn({ usersSkipped: pass.usersSkipped, msg: 'users skipped: streams busy' });
+      return pass.expired >= this.config.batchSize;
     } catch (error) {
       this.logger.error({ err: error, msg: 'grant expiry pass failed; trying again at the next pass' });
       return false;

@@ -16,7 +16,8 @@ export const EXPIRY_BATCH_SIZE = 200;
 /** Attempts per user when other writers keep appending to the stream between its read and its append. */
 const CONFLICT_RETRIES_MAX = 10;
 
-export type ExpiryPass = { expired: number; alreadyExpired: number; refused: number };
+/** What a pass did: grants it expired, found expired already or could not close, and users it could not write. */
+export type ExpiryPass = { expired: number; alreadyExpired: number; refused: number; usersSkipped?: number };
 export type ExpiryLag = { dueGrants: number; lagSeconds: number };
 
 /**
@@ -49,10 +50,17 @@ export class GrantExpiry {
     for (const { user_id, grant_id } of due) byUser.set(user_id, [...(byUser.get(user_id) ?? []), grant_id]);
     const pass: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
     for (const [userId, grantIds] of byUser) {
-      const done = await this.expireGrantsOf(userId, grantIds, now);
-      pass.expired += done.expired;
-      pass.alreadyExpired += done.alreadyExpired;
-      pass.refused += done.refused;
+      try {
+        const done = await this.expireGrantsOf(userId, grantIds, now);
+        pass.expired += done.expired;
+        pass.alreadyExpired += done.alreadyExpired;
+        pass.refused += done.refused;
+      } catch (error) {
+        // One user's stream (written without pause, or unreadable) must not hold back everyone else's expiries:
+        // it is tried again at the next pass. Anything else (the store down) fails the whole pass.
+        if (!(error instanceof VersionConflictError || error instanceof DuplicateEventIdError)) throw error;
+        pass.usersSkipped = (pass.usersSkipped ?? 0) + 1;
+      }
     }
     return pass;
   }

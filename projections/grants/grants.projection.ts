@@ -216,10 +216,15 @@ async function loadLedgers(
     `select user_id, version, debt::text as debt, disputes from ${names.grant_ledgers} where user_id = any($1::text[])`,
     [userIds],
   );
+  // An open dispute may name a grant with nothing left (a refund recorded before grants took its frozen credits):
+  // its closing releases it, so it is loaded too.
+  const frozenGrantIds = ledgers.flatMap((ledger) =>
+    ledger.disputes.flatMap(([, freeze]) => freeze.frozenFrom.map((frozen) => frozen.grantId)),
+  );
   const grants = await tx.query<GrantRecord>(
     `select ${GRANT_COLUMNS_SELECTED} from ${names.grants}
      where user_id = any($1::text[]) and (remaining > 0 or recharge_id is not null or grant_id = any($2::uuid[]))`,
-    [userIds, namedGrantIds],
+    [userIds, [...namedGrantIds, ...frozenGrantIds]],
   );
   const rowsByUser = new Map<string, GrantRow[]>();
   for (const record of grants) {
