@@ -17,7 +17,7 @@ import { bonusTermsOf } from './credits.grant-terms';
 import { expireGrant, voidGrant } from './credits.grant-closing';
 import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
-import { type CreditsState, assertNever, spendableCredits } from './credits.state';
+import { type CreditsState, assertNever, decisionTimeMs, spendableCreditsAt } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { priceFeature } from './price-list';
 
@@ -68,8 +68,9 @@ function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: 
   const pricing = priceFeature(feature, price, requestedAmount);
   if (pricing.kind === 'refused') return refuse(pricing.error);
   const amount = pricing.amount;
-  const spendable = spendableCredits(state, metadata.occurredAt);
-  const drawnFrom = amount > spendable ? undefined : planDraw(state.grants, amount, Date.parse(metadata.occurredAt));
+  const nowMs = decisionTimeMs(metadata.occurredAt);
+  const spendable = spendableCreditsAt(state, nowMs);
+  const drawnFrom = amount > spendable ? undefined : planDraw(state.grants, amount, nowMs);
   if (drawnFrom === undefined) return refuse(insufficientCredits(state, amount, spendable));
   const event: CreditsConsumed = {
     type: 'CreditsConsumed',

@@ -26,7 +26,7 @@ import {
  */
 export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { streamVersion: number }): GrantLedger {
   // Refunds and disputes never touch grants past their expiry when they were decided.
-  const decidedAtMs = Date.parse(event.metadata.occurredAt);
+  const decidedAtMs = () => Date.parse(event.metadata.occurredAt);
   switch (event.type) {
     case 'RechargeCompleted':
     case 'BonusGranted': {
@@ -63,7 +63,7 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
         reason === 'dispute-lost' && source.disputeId !== undefined
           ? releaseDispute(ledger, rechargeId, source.disputeId)
           : ledger;
-      return takeBack(released, creditsDebited, grantOfRecharge(ledger, rechargeId), decidedAtMs).ledger;
+      return takeBack(released, creditsDebited, grantOfRecharge(ledger, rechargeId), decidedAtMs()).ledger;
     }
     case 'RefundReversed': {
       const { rechargeId, creditsCredited, creditsFrozen } = event.data;
@@ -72,10 +72,10 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
       const open = ledger.disputes.get(rechargeId);
       if (open === undefined)
         throw new Error(`event ${event.id} freezes credits of recharge ${rechargeId}, not disputed`);
-      return freezeForDispute(credited, rechargeId, open.disputeId, creditsFrozen, decidedAtMs);
+      return freezeForDispute(credited, rechargeId, open.disputeId, creditsFrozen, decidedAtMs());
     }
     case 'CreditsFrozen':
-      return freezeForDispute(ledger, event.data.rechargeId, event.data.disputeId, event.data.credits, decidedAtMs);
+      return freezeForDispute(ledger, event.data.rechargeId, event.data.disputeId, event.data.credits, decidedAtMs());
     case 'CreditsUnfrozen':
       return releaseDispute(ledger, event.data.rechargeId, event.data.disputeId);
     case 'CreditsExpired':

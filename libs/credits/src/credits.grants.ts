@@ -83,6 +83,19 @@ export type GrantLedger = Readonly<{
   unfrozenRemaining: number;
 }>;
 
+/**
+ * Keys compared as plain strings, and small nodes: a change copies one node,
+ * so the smaller it is, the less each event copies (streams hold tens to
+ * thousands of keys, never millions).
+ */
+const NODE_SIZE = 16;
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** An empty persistent tree of string keys. */
+export function stringTree<V>(): BTree<string, V> {
+  return new BTree<string, V>(undefined, compareStrings, NODE_SIZE);
+}
+
 function compareKeys(a: readonly number[], b: readonly number[]): number {
   for (let index = 0; index < a.length; index++) {
     if (a[index] < b[index]) return -1;
@@ -93,11 +106,11 @@ function compareKeys(a: readonly number[], b: readonly number[]): number {
 
 export function emptyGrantLedger(): GrantLedger {
   return {
-    byId: new BTree<string, Grant>(),
-    rechargeGrants: new BTree<string, string>(),
-    disputes: new BTree<string, DisputeFreeze>(),
-    spendOrder: new BTree<SpendKey, string>(undefined, compareKeys),
-    dueOrder: new BTree<DueKey, string>(undefined, compareKeys),
+    byId: stringTree<Grant>(),
+    rechargeGrants: stringTree<string>(),
+    disputes: stringTree<DisputeFreeze>(),
+    spendOrder: new BTree<SpendKey, string>(undefined, compareKeys, NODE_SIZE),
+    dueOrder: new BTree<DueKey, string>(undefined, compareKeys, NODE_SIZE),
     debt: 0,
     unfrozenRemaining: 0,
   };
@@ -157,7 +170,10 @@ export function grantLedgerOf(
   debt: number,
   disputes: ReadonlyArray<readonly [rechargeId: string, freeze: DisputeFreeze]>,
 ): GrantLedger {
-  let ledger: GrantLedger = { ...emptyGrantLedger(), debt, disputes: new BTree(disputes.map(([id, f]) => [id, f])) };
+  let ledger: GrantLedger = { ...emptyGrantLedger(), debt };
+  for (const [rechargeId, freeze] of disputes) {
+    ledger = { ...ledger, disputes: ledger.disputes.with(rechargeId, freeze, true) };
+  }
   for (const grant of grants) {
     const rechargeGrants =
       grant.rechargeId === undefined
@@ -275,14 +291,16 @@ export function planDraw(ledger: GrantLedger, credits: number, nowMs: number): G
   if (credits > spendableAt(ledger, nowMs)) return undefined;
   const draws: GrantCredits[] = [];
   let left = credits;
-  for (const grant of grantsInSpendOrder(ledger)) {
-    if (left === 0) break;
-    if (!isUnexpiredAt(grant, nowMs)) continue;
+  // forEachPair stops at the first `break`: a consumption visits only the grants it draws from (and lapsed ones).
+  ledger.spendOrder.forEachPair((_, grantId) => {
+    const grant = grantOf(ledger, grantId);
+    if (!isUnexpiredAt(grant, nowMs)) return;
     const drawn = Math.min(left, grant.remaining - grant.frozen);
-    if (drawn === 0) continue;
-    draws.push({ grantId: grant.grantId, credits: drawn });
+    if (drawn === 0) return;
+    draws.push({ grantId, credits: drawn });
     left -= drawn;
-  }
+    if (left === 0) return { break: true };
+  });
   if (left !== 0) throw new Error(`spendable credits (${spendableAt(ledger, nowMs)}) did not cover ${credits}`);
   return draws;
 }
@@ -293,6 +311,8 @@ export function planDraw(ledger: GrantLedger, credits: number, nowMs: number): G
  * less the debt; never below zero.
  */
 export function spendableAt(ledger: GrantLedger, nowMs: number): number {
+  const soonest = ledger.dueOrder.minKey();
+  if (soonest === undefined || soonest[0] > nowMs) return Math.max(0, ledger.unfrozenRemaining - ledger.debt);
   let lapsed = 0;
   for (const [[expiresAtMs], grantId] of ledger.dueOrder.entries()) {
     if (expiresAtMs > nowMs) break;

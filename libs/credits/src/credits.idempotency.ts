@@ -1,18 +1,27 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 import type { CreditsCommand } from './credits.commands';
 import { assertNever } from './credits.state';
 
 /** Fixed namespace of this ledger's event ids; never change it, or retries stop deduplicating. */
 const EVENT_ID_NAMESPACE = '6f1c2a4e-93b5-4d0a-8f7e-2b9c1d5e7a30';
+/**
+ * The namespace parsed once, and names hashed as UTF-8 bytes: the same ids as passing both as strings, without
+ * parsing the namespace and converting the name character by character on every event (half the cost of an id).
+ */
+const EVENT_ID_NAMESPACE_BYTES = parseUuid(EVENT_ID_NAMESPACE);
+
+function uuidV5Of(name: string): string {
+  return uuidv5(Buffer.from(name, 'utf8'), EVENT_ID_NAMESPACE_BYTES);
+}
 
 /**
  * The event id is a pure function of the stream, the idempotency key and the
  * event's index in the decision, so the store itself refuses a second copy.
  */
 export function eventIdFor(streamId: string, idempotencyKey: string, index = 0): string {
-  return uuidv5(`${streamId}\n${idempotencyKey}\n${index}`, EVENT_ID_NAMESPACE);
+  return uuidV5Of(`${streamId}\n${idempotencyKey}\n${index}`);
 }
 
 /**
@@ -21,7 +30,7 @@ export function eventIdFor(streamId: string, idempotencyKey: string, index = 0):
  * recharge for a second user too.
  */
 export function rechargeEventId(rechargeId: string): string {
-  return uuidv5(`recharge\n${rechargeId}`, EVENT_ID_NAMESPACE);
+  return uuidV5Of(`recharge\n${rechargeId}`);
 }
 
 /** A recharge is idempotent by its recharge id (for Stripe, the payment's id): that is its key. */

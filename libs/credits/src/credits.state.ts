@@ -1,6 +1,6 @@
 import BTree from 'sorted-btree';
 import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
-import { type GrantLedger, emptyGrantLedger, spendableAt } from './credits.grants';
+import { type GrantLedger, emptyGrantLedger, spendableAt, stringTree } from './credits.grants';
 import { evolveGrantLedger } from './credits.grant-ledger';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
@@ -92,8 +92,8 @@ export function initialState(): CreditsState {
     balance: 0,
     frozenCredits: 0,
     version: 0,
-    outcomes: new BTree(),
-    recharges: new BTree(),
+    outcomes: stringTree(),
+    recharges: stringTree(),
     grants: emptyGrantLedger(),
   };
 }
@@ -105,9 +105,19 @@ export function initialState(): CreditsState {
  * recorded before grants could leave a dispute holding more than its grants).
  */
 export function spendableCredits(state: CreditsState, now: string): number {
+  return spendableCreditsAt(state, decisionTimeMs(now));
+}
+
+/** `spendableCredits` at a time in epoch milliseconds. */
+export function spendableCreditsAt(state: CreditsState, nowMs: number): number {
+  return Math.max(0, Math.min(state.balance - state.frozenCredits, spendableAt(state.grants, nowMs)));
+}
+
+/** A decision's time (`metadata.now`, UTC ISO 8601) in epoch milliseconds; anything else is a caller's bug. */
+export function decisionTimeMs(now: string): number {
   const nowMs = Date.parse(now);
   if (Number.isNaN(nowMs)) throw new Error(`a decision's time must be ISO 8601, got ${now}`);
-  return Math.max(0, Math.min(state.balance - state.frozenCredits, spendableAt(state.grants, nowMs)));
+  return nowMs;
 }
 
 export function evolve(state: CreditsState, event: RecordedCreditsEvent): CreditsState {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grantsBalance } from './credits.grants';
+import { eventIdFor, rechargeEventId } from './credits.idempotency';
+import { creditsStreamId } from './credits.stream';
 import { type StoredEvent, parseCreditsEvent } from './credits.parse';
 import { type CreditsState, evolve, initialState } from './credits.state';
 
@@ -66,6 +68,20 @@ describe('streams recorded before grants', () => {
       if (parsed.type === 'RechargeCompleted' || parsed.type === 'BonusGranted') {
         expect(parsed.schemaVersion).toBe(2);
         expect(parsed.data.expiresAt).toBeUndefined();
+      }
+    }
+  });
+
+  it('derive the same event ids from their stream and key as when they were recorded: retries still deduplicate', () => {
+    for (const stream of fixture.streams) {
+      for (const event of stream.events) {
+        const { idempotencyKey } = event.metadata as { idempotencyKey: string };
+        const { rechargeId } = event.data as { rechargeId: string };
+        const expected =
+          event.type === 'RechargeCompleted'
+            ? rechargeEventId(rechargeId)
+            : eventIdFor(creditsStreamId(stream.userId), idempotencyKey);
+        expect(event.id).toBe(expected);
       }
     }
   });
