@@ -73,6 +73,24 @@ describe.each(storeKindsUnderTest())('grants in operation on %s', (kind) => {
     expect(pack.body.balance).toBe(850);
   });
 
+  it('documents the grants in the OpenAPI document: the routes, the bonus terms and the grant fields', async () => {
+    const response = await http().get('/docs-json').expect(200);
+    const document = response.body as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+    };
+
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/users/{userId}/grants', '/v1/users/{userId}/grants/{grantId}/void']),
+    );
+    expect(Object.keys(document.components.schemas.GrantBonusRequest.properties)).toEqual(
+      expect.arrayContaining(['category', 'priority', 'expiresAt', 'expiresIn']),
+    );
+    expect(Object.keys(document.components.schemas.GrantResponse.properties)).toEqual(
+      expect.arrayContaining(['grantId', 'state', 'spentCredits', 'expiredCredits', 'remainingCredits']),
+    );
+  });
+
   it('reports the expiry process behind on /metrics and fails /health/ready past its bound', async () => {
     const store = testApp.app.get<EventStore>(EVENT_STORE);
     // Due for ten minutes, the process off: nothing expires it.

@@ -1,6 +1,15 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ProblemException } from '@libs/http';
 import type { GrantStateFilter } from '@projections';
 import { RequiresScope } from '../../auth/api-key.guard';
@@ -11,6 +20,36 @@ import { GRANTS_CURSOR } from './list-grants.handler';
 import { ListGrantsQuery, type UserGrantsPage } from './list-grants.query';
 
 const STATES: readonly GrantStateFilter[] = ['active', 'depleted', 'expired', 'voided', 'all'];
+
+class GrantResponse {
+  @ApiProperty({ format: 'uuid', description: 'The id of the event that made it' }) grantId!: string;
+  @ApiProperty({ enum: ['paid', 'promotional'] }) category!: string;
+  @ApiProperty({ description: 'Lower is spent first', example: 100 }) priority!: number;
+  @ApiPropertyOptional({ nullable: true, example: '2027-01-31T00:00:00.000Z' }) expiresAt!: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The recharge it is the credits of' }) rechargeId!: string | null;
+  @ApiProperty({
+    enum: ['active', 'depleted', 'expired', 'voided'],
+    description: 'At the time of the query: expired as soon as its expiresAt has passed',
+  })
+  state!: string;
+  @ApiProperty({ enum: ['active', 'expired', 'voided'], description: 'As recorded' }) status!: string;
+  @ApiProperty() grantedCredits!: number;
+  @ApiProperty({ description: 'Of them, what paid a debt a refund left' }) debtPaidCredits!: number;
+  @ApiProperty() spentCredits!: number;
+  @ApiProperty() expiredCredits!: number;
+  @ApiProperty() voidedCredits!: number;
+  @ApiProperty({ description: 'Taken back by refunds and lost disputes' }) takenBackCredits!: number;
+  @ApiProperty({ description: 'Left, frozen ones included' }) remainingCredits!: number;
+  @ApiProperty({ description: 'Held by an open dispute' }) frozenCredits!: number;
+  @ApiProperty() grantedAt!: string;
+  @ApiPropertyOptional({ nullable: true }) closedAt!: string | null;
+}
+
+class UserGrantsPageResponse {
+  @ApiProperty({ example: 'user-42' }) userId!: string;
+  @ApiProperty({ type: [GrantResponse] }) grants!: GrantResponse[];
+  @ApiPropertyOptional({ nullable: true, description: 'Pass as cursor for the next page' }) nextCursor!: string | null;
+}
 
 @ApiTags('credits')
 @ApiBearerAuth()
@@ -28,6 +67,7 @@ export class ListGrantsHttpController {
   @ApiQuery({ name: 'cursor', required: false, description: 'The nextCursor of the previous page' })
   @ApiQuery({ name: 'minPosition', required: false, description: "Wait until this command's position is projected" })
   @ApiHeader({ name: 'X-Min-Position', required: false, description: 'Same as minPosition' })
+  @ApiOkResponse({ type: UserGrantsPageResponse })
   grants(
     @Param('userId', UserIdPipe) userId: string,
     @Query('status') status: string | undefined,
