@@ -344,7 +344,7 @@ export function takeBack(
   credits: number,
   first: string | undefined,
   nowMs: number,
-): { ledger: GrantLedger; taken: GrantCredits[]; debtAdded: number } {
+): { ledger: GrantLedger; taken: GrantCredits[] } {
   const taken: GrantCredits[] = [];
   let next = ledger;
   let left = credits;
@@ -371,7 +371,7 @@ export function takeBack(
       take(grantOf(next, grant.grantId), includeFrozen);
     }
   }
-  return { ledger: { ...next, debt: next.debt + left }, taken: mergedByGrant(taken), debtAdded: left };
+  return { ledger: { ...next, debt: next.debt + left }, taken: mergedByGrant(taken) };
 }
 
 export function mergedByGrant(parts: readonly GrantCredits[]): GrantCredits[] {
