@@ -1,31 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import {
-  type CloseDispute,
-  type CreditsCommand,
-  type CreditsState,
-  type OpenDispute,
-  type RefundRecharge,
-  type ReverseRefund,
-  type ShortfallPolicy,
-  creditsStreamId,
-  decide,
-  disputeIdempotencyKey,
-  evolve,
-  initialState,
-  refundIdempotencyKey,
-  refundReversedIdempotencyKey,
-} from '@libs/credits';
+import { type CreditsCommand, type CreditsState, creditsStreamId, decide, evolve, initialState } from '@libs/credits';
 import type { EventToAppend, SqlDriver } from '@libs/event-store';
 import { grantsProjection } from '@projections';
 import {
   DAY,
   T0,
   bonus as bonusFor,
+  closeDisputeOf,
   consume as consumeFor,
   expire as expireFor,
+  failureOf,
+  openDisputeOf,
   plus,
   recharge as rechargeFor,
+  refundOf,
   voidGrant as voidFor,
 } from '../../libs/credits/src/testing/grant-commands';
 import { foldOf } from '../../test/support/expiring-grants';
@@ -91,75 +80,6 @@ class UserStream {
     const kind = await this.run(command);
     if (kind !== 'recorded') throw new Error(`${command.type} ${command.metadata.idempotencyKey} was ${kind}`);
   }
-}
-
-function refundOf(
-  rechargeId: string,
-  amountRefundedOfCharge: number,
-  now: string,
-  shortfallPolicy: ShortfallPolicy,
-  refundedAt = seconds(now),
-): RefundRecharge {
-  return {
-    type: 'RefundRecharge',
-    data: {
-      userId: 'x',
-      rechargeId,
-      chargeId: 'ch_1',
-      amountRefundedOfCharge,
-      refundedAt,
-      shortfallPolicy,
-      source: { kind: 'manual' },
-    },
-    metadata: { idempotencyKey: refundIdempotencyKey(rechargeId, 'ch_1', amountRefundedOfCharge, refundedAt), now },
-  };
-}
-
-function failureOf(
-  rechargeId: string,
-  refundId: string,
-  amount: number,
-  times: { createdAt: number; failedAt: number },
-  now: string,
-): ReverseRefund {
-  return {
-    type: 'ReverseRefund',
-    data: {
-      userId: 'x',
-      rechargeId,
-      refundId,
-      chargeId: 'ch_1',
-      amount,
-      status: 'failed',
-      refundCreatedAt: times.createdAt,
-      failedAt: times.failedAt,
-      source: { kind: 'manual' },
-    },
-    metadata: { idempotencyKey: refundReversedIdempotencyKey(refundId), now },
-  };
-}
-
-function openDisputeOf(rechargeId: string, disputeId: string, now: string): OpenDispute {
-  return {
-    type: 'OpenDispute',
-    data: { userId: 'x', rechargeId, disputeId, source: { kind: 'manual' } },
-    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now },
-  };
-}
-
-function closeDisputeOf(
-  rechargeId: string,
-  disputeId: string,
-  outcome: 'won' | 'lost',
-  amountDisputed: number,
-  shortfallPolicy: ShortfallPolicy,
-  now: string,
-): CloseDispute {
-  return {
-    type: 'CloseDispute',
-    data: { userId: 'x', rechargeId, disputeId, outcome, amountDisputed, shortfallPolicy, source: { kind: 'manual' } },
-    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now },
-  };
 }
 
 type Names = { grants: string; grant_ledgers: string };

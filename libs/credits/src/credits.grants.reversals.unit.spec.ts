@@ -1,21 +1,23 @@
 import fc from 'fast-check';
-import type { CloseDispute, CreditsCommand, OpenDispute, RefundRecharge, ReverseRefund } from './credits.commands';
+import type { CreditsCommand } from './credits.commands';
 import { type Decision, decide } from './credits.decide';
-import type { BonusGranted, RecordedCreditsEvent, ShortfallPolicy } from './credits.events';
+import type { BonusGranted, RecordedCreditsEvent } from './credits.events';
 import { grantsBalance } from './credits.grants';
-import { disputeIdempotencyKey, refundIdempotencyKey, refundReversedIdempotencyKey } from './credits.idempotency';
 import { type CreditsState, evolve, initialState, spendableCredits } from './credits.state';
 import { plainState, recordAfter } from './testing/credits.given-when-then';
 import {
   DAY,
-  GRANTS_USER_ID,
   T0,
   bonus,
+  closeDisputeOf,
   consume,
   expire,
+  failureOf,
   grantIdOf,
+  openDisputeOf,
   plus,
   recharge,
+  refundOf,
   voidGrant,
 } from './testing/grant-commands';
 
@@ -61,83 +63,6 @@ class Stream {
 }
 
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
-
-function refundOf(
-  rechargeId: string,
-  amountRefundedOfCharge: number,
-  now: string,
-  shortfallPolicy: ShortfallPolicy,
-  refundedAt = seconds(now),
-): RefundRecharge {
-  return {
-    type: 'RefundRecharge',
-    data: {
-      userId: GRANTS_USER_ID,
-      rechargeId,
-      chargeId: 'ch_1',
-      amountRefundedOfCharge,
-      refundedAt,
-      shortfallPolicy,
-      source: { kind: 'manual' },
-    },
-    metadata: { idempotencyKey: refundIdempotencyKey(rechargeId, 'ch_1', amountRefundedOfCharge, refundedAt), now },
-  };
-}
-
-function failureOf(
-  rechargeId: string,
-  refundId: string,
-  amount: number,
-  times: { createdAt: number; failedAt: number },
-  now: string,
-): ReverseRefund {
-  return {
-    type: 'ReverseRefund',
-    data: {
-      userId: GRANTS_USER_ID,
-      rechargeId,
-      refundId,
-      chargeId: 'ch_1',
-      amount,
-      status: 'failed',
-      refundCreatedAt: times.createdAt,
-      failedAt: times.failedAt,
-      source: { kind: 'manual' },
-    },
-    metadata: { idempotencyKey: refundReversedIdempotencyKey(refundId), now },
-  };
-}
-
-function openDisputeOf(rechargeId: string, disputeId: string, now: string): OpenDispute {
-  return {
-    type: 'OpenDispute',
-    data: { userId: GRANTS_USER_ID, rechargeId, disputeId, source: { kind: 'manual' } },
-    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now },
-  };
-}
-
-function closeDisputeOf(
-  rechargeId: string,
-  disputeId: string,
-  outcome: 'won' | 'lost',
-  amountDisputed: number,
-  shortfallPolicy: ShortfallPolicy,
-  now: string,
-): CloseDispute {
-  return {
-    type: 'CloseDispute',
-    data: {
-      userId: GRANTS_USER_ID,
-      rechargeId,
-      disputeId,
-      outcome,
-      amountDisputed,
-      shortfallPolicy,
-      source: { kind: 'manual' },
-    },
-    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now },
-  };
-}
 
 /** Credits held by grants that are expired or voided: nobody can spend them, nothing will ever remove them. */
 function strandedCredits(state: CreditsState): number {

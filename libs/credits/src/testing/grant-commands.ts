@@ -1,12 +1,25 @@
 import type {
+  CloseDispute,
   CompleteRecharge,
   ConsumeCredits,
   CreditsCommand,
   ExpireGrant,
   GrantBonus,
+  OpenDispute,
+  RefundRecharge,
+  ReverseRefund,
   VoidGrant,
 } from '../credits.commands';
-import { eventIdFor, grantClosedIdempotencyKey, rechargeEventId, rechargeIdempotencyKey } from '../credits.idempotency';
+import type { ShortfallPolicy } from '../credits.events';
+import {
+  disputeIdempotencyKey,
+  eventIdFor,
+  grantClosedIdempotencyKey,
+  rechargeEventId,
+  rechargeIdempotencyKey,
+  refundIdempotencyKey,
+  refundReversedIdempotencyKey,
+} from '../credits.idempotency';
 import { creditsStreamId } from '../credits.stream';
 
 /** Commands of one user's stream, short to write in grant specifications. Times are UTC ISO 8601. */
@@ -90,3 +103,84 @@ export function plus(base: string, milliseconds: number): string {
 }
 
 export const DAY = 86_400_000;
+
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** Stripe's `charge.refunded` of charge `ch_1`, reported at `refundedAt` (Unix seconds; default `now`'s). */
+export function refundOf(
+  rechargeId: string,
+  amountRefundedOfCharge: number,
+  now: string,
+  shortfallPolicy: ShortfallPolicy,
+  refundedAt = seconds(now),
+): RefundRecharge {
+  return {
+    type: 'RefundRecharge',
+    data: {
+      userId: GRANTS_USER_ID,
+      rechargeId,
+      chargeId: 'ch_1',
+      amountRefundedOfCharge,
+      refundedAt,
+      shortfallPolicy,
+      source: { kind: 'manual' },
+    },
+    metadata: { idempotencyKey: refundIdempotencyKey(rechargeId, 'ch_1', amountRefundedOfCharge, refundedAt), now },
+  };
+}
+
+/** Stripe's `refund.failed` of a refund of charge `ch_1`. */
+export function failureOf(
+  rechargeId: string,
+  refundId: string,
+  amount: number,
+  times: { createdAt: number; failedAt: number },
+  now: string,
+): ReverseRefund {
+  return {
+    type: 'ReverseRefund',
+    data: {
+      userId: GRANTS_USER_ID,
+      rechargeId,
+      refundId,
+      chargeId: 'ch_1',
+      amount,
+      status: 'failed',
+      refundCreatedAt: times.createdAt,
+      failedAt: times.failedAt,
+      source: { kind: 'manual' },
+    },
+    metadata: { idempotencyKey: refundReversedIdempotencyKey(refundId), now },
+  };
+}
+
+export function openDisputeOf(rechargeId: string, disputeId: string, now: string): OpenDispute {
+  return {
+    type: 'OpenDispute',
+    data: { userId: GRANTS_USER_ID, rechargeId, disputeId, source: { kind: 'manual' } },
+    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'opened'), now },
+  };
+}
+
+export function closeDisputeOf(
+  rechargeId: string,
+  disputeId: string,
+  outcome: 'won' | 'lost',
+  amountDisputed: number,
+  shortfallPolicy: ShortfallPolicy,
+  now: string,
+): CloseDispute {
+  return {
+    type: 'CloseDispute',
+    data: {
+      userId: GRANTS_USER_ID,
+      rechargeId,
+      disputeId,
+      outcome,
+      amountDisputed,
+      shortfallPolicy,
+      source: { kind: 'manual' },
+    },
+    metadata: { idempotencyKey: disputeIdempotencyKey(disputeId, 'closed'), now },
+  };
+}
