@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { MetricsRegistry } from '@libs/http';
 import {
   type CreditsCommand,
+  type CreditsEvent,
   type CreditsState,
   creditsStreamId,
   decide,
@@ -66,14 +67,18 @@ function consumeCommand(index: number, userId = USER_ID): CreditsCommand {
   };
 }
 
-function applied(state: CreditsState, command: CreditsCommand): CreditsState {
+/** The command decided on `state`, and the state once its events are folded. */
+function decided(state: CreditsState, command: CreditsCommand): { state: CreditsState; events: CreditsEvent[] } {
   const decision = decide(command, state);
   if (decision.kind !== 'recorded') throw new Error(`${command.type} was ${decision.kind}`);
-  return decision.events.reduce(
+  const after = decision.events.reduce(
     (current, event) => evolve(current, { ...event, streamVersion: current.version + 1, globalPosition: '1' }),
     state,
   );
+  return { state: after, events: decision.events };
 }
+
+const applied = (state: CreditsState, command: CreditsCommand) => decided(state, command).state;
 
 function inMemoryConsumes(grants: number) {
   let state = grantCommands(grants).reduce(applied, initialState());
@@ -137,10 +142,9 @@ async function writeGrants(store: EventStore, userId: string, grants: number): P
     const version = state.version;
     const events = [];
     for (const command of commands.slice(from, from + 1000)) {
-      const decision = decide(command, state);
-      if (decision.kind !== 'recorded') throw new Error(`grant was ${decision.kind}`);
-      events.push(...decision.events);
-      state = applied(state, command);
+      const next = decided(state, command);
+      state = next.state;
+      events.push(...next.events);
     }
     await store.appendToStream(creditsStreamId(userId), events.map(toEventToAppend), { expectedVersion: version });
   }
