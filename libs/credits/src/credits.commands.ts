@@ -77,6 +77,13 @@ export type CompleteRecharge = CreditsCommandOf<
     currency: string;
     source: RechargeSource;
     metadata: ClientMetadata;
+    /**
+     * When its credits lapse, UTC ISO 8601 with its offset (a pack's `expiresAfter` from the payment, a plan
+     * period's end); absent: never. It may already be past when a webhook arrives late: the credits are then
+     * granted and lapse at once. Not part of the payload a retry must repeat: a payment is credited once, on
+     * the terms of its first delivery.
+     */
+    expiresAt?: string;
   }
 >;
 

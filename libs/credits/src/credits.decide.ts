@@ -13,7 +13,7 @@ import {
   refundReversedIdempotencyKey,
 } from './credits.idempotency';
 import { isCreditAmount } from './credits.limits';
-import { bonusTermsOf } from './credits.grant-terms';
+import { bonusTermsOf, rechargeExpiryOf } from './credits.grant-terms';
 import { expireGrant, voidGrant } from './credits.grant-closing';
 import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
@@ -119,6 +119,9 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
   const { rechargeId, credits, amountPaid, currency, source } = command.data;
   const refusal = refuseCredit(credits, state);
   if (refusal) return refusal;
+  const expiry = rechargeExpiryOf(command.data.expiresAt, metadata.occurredAt);
+  if (expiry.kind === 'refused') return refuse(expiry.error);
+  const { expiresAt } = expiry;
   const event: RechargeCompleted = {
     type: 'RechargeCompleted',
     schemaVersion: 2,
@@ -132,6 +135,7 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
       metadata: command.data.metadata,
       category: 'paid',
       priority: DEFAULT_GRANT_PRIORITY.paid,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
       debtPaidCredits: Math.min(state.grants.debt, credits),
     },
     metadata,

@@ -27,6 +27,26 @@ export function bonusTermsOf(
   return { kind: 'terms', terms: { category, priority, ...(expiresAt === undefined ? {} : { expiresAt }) } };
 }
 
+/**
+ * A recharge's expiry as the payment's mapping computed it: any valid instant
+ * with its offset, normalised to UTC. It may be past (a late webhook); it may
+ * not be further than the bound from the command's time.
+ */
+export function rechargeExpiryOf(
+  expiresAt: string | undefined,
+  now: string,
+): { kind: 'expiry'; expiresAt: string | undefined } | { kind: 'refused'; error: InvalidGrantTerms } {
+  if (expiresAt === undefined) return { kind: 'expiry', expiresAt: undefined };
+  const expires = DateTime.fromISO(expiresAt, { zone: 'utc', setZone: false });
+  if (!expires.isValid || !/(Z|[+-]\d\d:?\d\d)$/.test(expiresAt)) {
+    return refused('expiresAt', 'must be an ISO 8601 date and time with its offset, e.g. 2027-01-31T00:00:00Z');
+  }
+  if (expires > DateTime.fromISO(now, { zone: 'utc' }).plus({ years: GRANT_EXPIRY_YEARS_MAX })) {
+    return refused('expiresAt', `must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
+  }
+  return { kind: 'expiry', expiresAt: expires.toUTC().toISO() };
+}
+
 function expiryOf(
   data: GrantBonus['data'],
   now: string,

@@ -206,6 +206,50 @@ describe('grants: expiry', () => {
   });
 });
 
+describe('grants: expiring recharges', () => {
+  const expiresAt = '2026-01-31T00:00:00.000Z';
+
+  it("takes the pack's expiry in UTC, spends it before a pack that never expires, and expires what is left", () => {
+    const lasting = recharge('pack-lasting', 10);
+    const monthly = recharge('pack-monthly', 10, T0, '2026-01-31T01:00:00+01:00');
+    const spend = consume('job-1', 4);
+    const state = stateAfter(lasting, monthly, spend, expire(grantIdOf(monthly), expiresAt));
+    const grant = state.grants.byId.get(grantIdOf(monthly))!;
+
+    expect(grant).toMatchObject({ expiresAt, category: 'paid', spent: 4, expired: 6, status: 'expired' });
+    expect(state.balance).toBe(10);
+  });
+
+  it('grants a recharge whose expiry passed before its webhook arrived: nothing of it is spendable', () => {
+    const late = recharge('pack-late', 10, plus(expiresAt, DAY), expiresAt);
+    const state = stateAfter(late);
+
+    expect(state.balance).toBe(10);
+    expect(spendableCredits(state, plus(expiresAt, DAY))).toBe(0);
+  });
+
+  it('refuses an expiry that is no instant, or further than 100 years', () => {
+    given()
+      .when(recharge('pack-bad', 10, T0, '2026-01-31'))
+      .thenRefuses({
+        type: 'invalid-grant-terms',
+        field: 'expiresAt',
+        reason: 'must be an ISO 8601 date and time with its offset, e.g. 2027-01-31T00:00:00Z',
+      });
+    given()
+      .when(recharge('pack-far', 10, T0, '2126-01-02T00:00:00Z'))
+      .thenRefuses({ type: 'invalid-grant-terms', field: 'expiresAt', reason: 'must be within 100 years' });
+  });
+
+  it('credits a payment once, on the terms of its first delivery', () => {
+    const first = recharge('pack-1', 10, T0, expiresAt);
+    const redelivered = recharge('pack-1', 10, T0, plus(expiresAt, DAY));
+    const state = stateAfter(first);
+
+    given(first).when(redelivered).thenReplays(state.outcomes.get(first.metadata.idempotencyKey)!);
+  });
+});
+
 describe('grants: bonus terms', () => {
   it.each([
     ['an expiry in the past', { expiresAt: '2025-12-31T00:00:00Z' }, 'expiresAt', 'must be after now'],

@@ -86,6 +86,7 @@ function askedOf(command: CreditsCommand): object {
     case 'ConsumeCredits':
       return { ...command.data, price: undefined };
     case 'CompleteRecharge':
+      return { ...command.data, source: undefined, expiresAt: undefined };
     case 'RefundRecharge':
     case 'OpenDispute':
     case 'CloseDispute':

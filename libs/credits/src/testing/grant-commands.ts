@@ -36,7 +36,8 @@ export function bonus(key: string, amount: number, terms: BonusTerms = {}, now =
   };
 }
 
-export function recharge(rechargeId: string, credits: number, now = T0): CompleteRecharge {
+/** A recharge paying 10 minor units a credit; `expiresAt` as a pack's `expiresAfter` or a plan period would set it. */
+export function recharge(rechargeId: string, credits: number, now = T0, expiresAt?: string): CompleteRecharge {
   return {
     type: 'CompleteRecharge',
     data: {
@@ -47,6 +48,7 @@ export function recharge(rechargeId: string, credits: number, now = T0): Complet
       currency: 'eur',
       source: { kind: 'manual' },
       metadata: {},
+      ...(expiresAt === undefined ? {} : { expiresAt }),
     },
     metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now },
   };
