@@ -1,4 +1,5 @@
-import { AMOUNT_CREDITS_MAX, isCreditAmount } from '@libs/credits';
+import { AMOUNT_CREDITS_MAX, GRANT_EXPIRY_YEARS_MAX, isCreditAmount } from '@libs/credits';
+import { DateTime, Duration } from 'luxon';
 
 /**
  * What each Stripe price buys, shipped with the project (`config/stripe-catalog.json`,
@@ -13,6 +14,12 @@ export type CreditPack = {
   creditsPerUnit: number;
   /** Whether `metadata.credits` on the session, payment intent or price may replace the catalog's figure. */
   metadataCreditsAllowed: boolean;
+  /**
+   * How long the pack's credits last from the payment, an ISO 8601 duration
+   * (`P30D`, `P1M`, `PT12H`), added in UTC with calendar arithmetic (`P1M`
+   * from 31 January ends on the last day of February). Absent: they never expire.
+   */
+  expiresAfter?: string;
 };
 
 export type CreditPlan = {
@@ -22,6 +29,8 @@ export type CreditPlan = {
   /** Credited on every paid invoice of the subscription, times the line's quantity. */
   creditsPerPeriod: number;
   metadataCreditsAllowed: boolean;
+  /** Whether a period's credits lapse when the period the invoice paid for ends; absent or false: never. */
+  expiresAtPeriodEnd?: boolean;
 };
 
 export type StripeCatalog = {
@@ -48,13 +57,14 @@ export function planByPriceId(catalog: StripeCatalog, priceId: string): CreditPl
 }
 
 /** What each field of an entry must hold; `satisfies` keeps the lists in step with the types above. */
-type FieldRule = 'id' | 'price-id' | 'credits' | 'boolean';
+type FieldRule = 'id' | 'price-id' | 'credits' | 'boolean' | 'optional-boolean' | 'optional-duration';
 
 const PACK_FIELDS = {
   packId: 'id',
   priceId: 'price-id',
   creditsPerUnit: 'credits',
   metadataCreditsAllowed: 'boolean',
+  expiresAfter: 'optional-duration',
 } as const satisfies Record<keyof CreditPack, FieldRule>;
 
 const PLAN_FIELDS = {
@@ -62,6 +72,7 @@ const PLAN_FIELDS = {
   priceId: 'price-id',
   creditsPerPeriod: 'credits',
   metadataCreditsAllowed: 'boolean',
+  expiresAtPeriodEnd: 'optional-boolean',
 } as const satisfies Record<keyof CreditPlan, FieldRule>;
 
 const PAYMENTS_WITHOUT_PRICE_FIELDS = {
@@ -73,6 +84,8 @@ const RULE_PROBLEMS: Record<FieldRule, string> = {
   'price-id': 'a Stripe price id (a string starting with "price_")',
   credits: `a positive integer of at most ${AMOUNT_CREDITS_MAX} credits`,
   boolean: 'true or false',
+  'optional-boolean': 'true or false, or absent',
+  'optional-duration': `a positive ISO 8601 duration of whole units (e.g. P30D, P1M, PT12H) of at most ${GRANT_EXPIRY_YEARS_MAX} years, or absent`,
 };
 
 /**
@@ -137,9 +150,27 @@ function followsRule(value: unknown, rule: FieldRule): boolean {
       return typeof value === 'number' && isCreditAmount(value);
     case 'boolean':
       return typeof value === 'boolean';
+    case 'optional-boolean':
+      return value === undefined || typeof value === 'boolean';
+    case 'optional-duration':
+      return value === undefined || (typeof value === 'string' && isGrantDuration(value));
     default:
       return assertNever(rule);
   }
+}
+
+/**
+ * A duration a grant may last: whole units (a fraction of a month has no
+ * calendar meaning), none negative, some positive, and no longer than the
+ * domain accepts an expiry to be away (it would refuse every payment of the pack).
+ */
+function isGrantDuration(text: string): boolean {
+  const duration = Duration.fromISO(text);
+  if (!duration.isValid) return false;
+  const units = Object.values(duration.toObject());
+  if (!units.every((unit) => Number.isInteger(unit) && unit >= 0) || !units.some((unit) => unit > 0)) return false;
+  const from = DateTime.utc(2000, 1, 1);
+  return from.plus(duration) <= from.plus({ years: GRANT_EXPIRY_YEARS_MAX });
 }
 
 /** ` ("credits_100")` after `packs[0]`, so the message names the entry as the file does. */

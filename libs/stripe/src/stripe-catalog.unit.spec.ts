@@ -52,6 +52,21 @@ describe('assertValidStripeCatalog', () => {
       expect(() => assertValidStripeCatalog(value, PATH)).not.toThrow();
     });
 
+    it.each(['P30D', 'P1M', 'PT12H', 'P1Y2M', 'P2W', 'P1DT12H', 'P100Y'])(
+      'accepts a pack that expires after %s',
+      (expiresAfter) => {
+        const value = catalogWith((catalog) => (catalog.packs[0].expiresAfter = expiresAfter));
+
+        expect(() => assertValidStripeCatalog(value, PATH)).not.toThrow();
+      },
+    );
+
+    it.each([true, false])('accepts a plan whose credits expire at the period end: %p', (expiresAtPeriodEnd) => {
+      const value = catalogWith((catalog) => (catalog.plans[0].expiresAtPeriodEnd = expiresAtPeriodEnd));
+
+      expect(() => assertValidStripeCatalog(value, PATH)).not.toThrow();
+    });
+
     it('accepts credits up to AMOUNT_CREDITS_MAX', () => {
       const value = catalogWith((catalog) => (catalog.packs[0].creditsPerUnit = AMOUNT_CREDITS_MAX));
 
@@ -96,7 +111,22 @@ describe('assertValidStripeCatalog', () => {
       [
         'an unknown key in a pack',
         (catalog) => Object.assign(catalog.packs[1], { credits: 5 }),
-        'packs[1] ("credits_custom") has an unknown key "credits" (known: packId, priceId, creditsPerUnit, metadataCreditsAllowed)',
+        'packs[1] ("credits_custom") has an unknown key "credits" (known: packId, priceId, creditsPerUnit, metadataCreditsAllowed, expiresAfter)',
+      ],
+      [
+        'rollover on a plan (not built: an unknown key)',
+        (catalog) => Object.assign(catalog.plans[0], { rollover: true }),
+        'plans[0] ("basic_monthly") has an unknown key "rollover" (known: planId, priceId, creditsPerPeriod, metadataCreditsAllowed, expiresAtPeriodEnd)',
+      ],
+      [
+        'expiresAtPeriodEnd on a pack (a pack has no period)',
+        (catalog) => Object.assign(catalog.packs[0], { expiresAtPeriodEnd: true }),
+        'packs[0] ("credits_100") has an unknown key "expiresAtPeriodEnd"',
+      ],
+      [
+        'expiresAfter on a plan (its credits lapse at the period end or never)',
+        (catalog) => Object.assign(catalog.plans[0], { expiresAfter: 'P30D' }),
+        'plans[0] ("basic_monthly") has an unknown key "expiresAfter"',
       ],
       [
         'an unknown key in a plan',
@@ -179,6 +209,33 @@ describe('assertValidStripeCatalog', () => {
         (catalog) => (catalog.plans[0].priceId = 'price_custom'),
         'priceId "price_custom" appears more than once in packs and plans',
       ],
+      ...[
+        ['not ISO 8601', '30 days'],
+        ['a bare number', 30],
+        ['null', null],
+        ['an empty string', ''],
+        ['an empty duration', 'P'],
+        ['zero', 'P0D'],
+        ['zero seconds', 'PT0S'],
+        ['negative', 'P-1D'],
+        ['negative as a whole', '-P1D'],
+        ['partly negative', 'P1M-40D'],
+        ['a fraction of an hour', 'PT0.5H'],
+        ['longer than 100 years', 'P101Y'],
+      ].map(([problem, expiresAfter]): [string, (catalog: StripeCatalog) => void, string] => [
+        `an expiresAfter that is ${problem as string}`,
+        (catalog) => ((catalog.packs[0] as { expiresAfter: unknown }).expiresAfter = expiresAfter),
+        `packs[0] ("credits_100") needs "expiresAfter" to be a positive ISO 8601 duration of whole units (e.g. P30D, P1M, PT12H) of at most 100 years, or absent, got ${JSON.stringify(expiresAfter)}`,
+      ]),
+      ...[
+        ['a string', 'true'],
+        ['a number', 1],
+        ['null', null],
+      ].map(([problem, flag]): [string, (catalog: StripeCatalog) => void, string] => [
+        `an expiresAtPeriodEnd that is ${problem as string}`,
+        (catalog) => ((catalog.plans[0] as { expiresAtPeriodEnd: unknown }).expiresAtPeriodEnd = flag),
+        `plans[0] ("basic_monthly") needs "expiresAtPeriodEnd" to be true or false, or absent, got ${JSON.stringify(flag)}`,
+      ]),
     ])('refuses %s, naming the path and the entry', (_case, change, message) => {
       const value = catalogWith(change);
 
