@@ -1,4 +1,5 @@
 import { AMOUNT_CREDITS_MAX, type RechargeSource, USER_ID_PATTERN } from '@libs/credits';
+import { DateTime, Duration } from 'luxon';
 import { type CreditPack, type StripeCatalog, packById, packByPriceId, planByPriceId } from './stripe-catalog';
 import type {
   CreditsOfPayment,
@@ -135,15 +136,17 @@ function checkoutSessionPayment(
   const checkoutSessionId = requiredString(session, 'id');
   const paymentIntentId = optionalId(session, 'payment_intent');
   const customerId = optionalId(session, 'customer');
+  const bought = packsBought(session, catalog, sessionLines(session));
   return payment(event, {
     // The session and its payment intent are one recharge: both events name it by the intent.
     paymentId: paymentIntentId ?? checkoutSessionId,
     userId: firstUserId([metadataValue(session, 'userId'), optionalString(session, 'client_reference_id')]),
     customerId,
-    credits: creditsOfOneOffPayment(session, catalog, sessionLines(session)),
+    credits: creditsOfOneOffPayment(session, catalog, bought),
     amountPaid: wholeNumber(session, 'amount_total'),
     currency: currencyOf(session),
     source: { checkoutSessionId, paymentIntentId, customerId },
+    expiresAt: expiryOfPacks(bought, event),
   });
 }
 
@@ -156,14 +159,16 @@ function paymentIntentMeaning(event: StripeEventEnvelope, catalog: StripeCatalog
   }
   const paymentIntentId = requiredString(intent, 'id');
   const customerId = optionalId(intent, 'customer');
+  const bought = packsBought(intent, catalog, []);
   return payment(event, {
     paymentId: paymentIntentId,
     userId: firstUserId([metadataValue(intent, 'userId')]),
     customerId,
-    credits: creditsOfOneOffPayment(intent, catalog, []),
+    credits: creditsOfOneOffPayment(intent, catalog, bought),
     amountPaid: wholeNumber(intent, 'amount_received'),
     currency: currencyOf(intent),
     source: { paymentIntentId, customerId },
+    expiresAt: expiryOfPacks(bought, event),
   });
 }
 
@@ -194,6 +199,7 @@ function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): Str
     amountPaid,
     currency: currencyOf(invoice),
     source: { invoiceId, subscriptionId, customerId, paymentIntentId },
+    expiresAt: expiryOfInvoice(invoice, catalog, event),
   });
 }
 
@@ -337,11 +343,16 @@ function subscriptionMeaning(event: StripeEventEnvelope): StripeEventMeaning {
   };
 }
 
-type PaymentFields = Omit<StripePayment, 'source'> & { source: Omit<RechargeSource, 'kind' | 'stripeEventId'> };
+type PaymentFields = Omit<StripePayment, 'source' | 'expiresAt'> & {
+  source: Omit<RechargeSource, 'kind' | 'stripeEventId'>;
+  expiresAt: string | undefined;
+};
 
 function payment(event: StripeEventEnvelope, fields: PaymentFields): StripeEventMeaning {
+  const { expiresAt, ...rest } = fields;
   const source = { kind: 'stripe' as const, stripeEventId: event.id, ...definedOnly(fields.source) };
-  return { kind: 'payment', payment: { ...fields, source } };
+  // A payment that never expires carries no field for it, as before expiry existed.
+  return { kind: 'payment', payment: { ...rest, source, ...(expiresAt === undefined ? {} : { expiresAt }) } };
 }
 
 function ignored(reason: string): StripeEventMeaning {
@@ -357,27 +368,39 @@ type UnknownCredits = Extract<CreditsOfPayment, { kind: 'unknown' }>;
 /** A pack bought, with how many units. */
 type PackBought = { pack: CreditPack; quantity: number };
 
-/** A line of a session or an invoice: the price it names, its quantity, and the price object if expanded. */
-type PriceLine = { priceId: string; quantity: number; price: PayloadObject | undefined };
+/**
+ * A line of a session or an invoice: the price it names, its quantity, the
+ * price object if expanded, and the line itself (an invoice line's period).
+ */
+type PriceLine = { priceId: string; quantity: number; price: PayloadObject | undefined; line: PayloadObject };
+
+/** The packs a one-off payment buys, or why they cannot be told; undefined when it names no pack and no price. */
+type PacksBought = PackBought[] | UnknownCredits | undefined;
 
 /**
  * A session or a payment intent: the pack named in metadata (by our pack id or
- * its price), else the session's expanded line items, else `metadata.credits`
- * if the catalog takes it from payments without a price.
+ * its price), else the session's expanded line items.
  */
-function creditsOfOneOffPayment(object: PayloadObject, catalog: StripeCatalog, lines: PriceLine[]): CreditsOfPayment {
-  const packId = metadataValue(object, 'packId');
-  const priceId = metadataValue(object, 'priceId');
-  const metadataCredits = metadataValue(object, 'credits');
-  const pack = namedPack(catalog, packId, priceId);
+function packsBought(object: PayloadObject, catalog: StripeCatalog, lines: PriceLine[]): PacksBought {
+  const pack = namedPack(catalog, metadataValue(object, 'packId'), metadataValue(object, 'priceId'));
   if (pack !== undefined) {
     if ('kind' in pack) return pack;
     const quantityText = metadataValue(object, 'quantity');
     const quantity = quantityText === undefined ? 1 : positiveInteger(quantityText, AMOUNT_CREDITS_MAX);
     if (quantity === undefined) return unknown(`metadata.quantity "${quantityText}" is not a positive integer`);
-    return creditsOfPacks([{ pack, quantity }], metadataCredits);
+    return [{ pack, quantity }];
   }
-  if (lines.length > 0) return creditsOfSessionLines(catalog, lines, metadataCredits);
+  if (lines.length > 0) return packsOfSessionLines(catalog, lines);
+  return undefined;
+}
+
+/**
+ * The packs bought, else `metadata.credits` if the catalog takes it from
+ * payments without a price.
+ */
+function creditsOfOneOffPayment(object: PayloadObject, catalog: StripeCatalog, bought: PacksBought): CreditsOfPayment {
+  const metadataCredits = metadataValue(object, 'credits');
+  if (bought !== undefined) return Array.isArray(bought) ? creditsOfPacks(bought, metadataCredits) : bought;
   if (!catalog.paymentsWithoutPrice.metadataCreditsAllowed) {
     return unknown('no price or pack named and metadata credits not allowed');
   }
@@ -410,18 +433,14 @@ function packOfPrice(catalog: StripeCatalog, priceId: string): CreditPack | Unkn
 }
 
 /** Every line must be a pack: a one-off payment for something the catalog does not know is parked, not half-credited. */
-function creditsOfSessionLines(
-  catalog: StripeCatalog,
-  lines: PriceLine[],
-  metadataCredits: string | undefined,
-): CreditsOfPayment {
+function packsOfSessionLines(catalog: StripeCatalog, lines: PriceLine[]): PackBought[] | UnknownCredits {
   const bought: PackBought[] = [];
   for (const line of lines) {
     const pack = packOfPrice(catalog, line.priceId);
     if ('kind' in pack) return pack;
     bought.push({ pack, quantity: line.quantity });
   }
-  return creditsOfPacks(bought, metadataCredits);
+  return bought;
 }
 
 /** `metadata.credits` replaces the catalog's figure only when every pack bought allows it. */
@@ -503,7 +522,7 @@ function sessionLines(session: PayloadObject): PriceLine[] {
   return listItems(child(session, 'line_items')).map((line) => {
     const price = optionalRef(line, 'price');
     if (price === undefined) throw fieldError(line, 'price', 'must name a price', undefined);
-    return { priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded };
+    return { priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded, line };
   });
 }
 
@@ -516,7 +535,7 @@ function invoiceLines(invoice: PayloadObject): PriceLine[] {
   return listItems(child(invoice, 'lines')).flatMap((line) => {
     const price = optionalRef(line, 'price') ?? optionalRef(child(child(line, 'pricing'), 'price_details'), 'price');
     if (price === undefined || isProration(line) || chargesNothing(line)) return [];
-    return [{ priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded }];
+    return [{ priceId: price.id, quantity: optionalWholeNumber(line, 'quantity') ?? 1, price: price.expanded, line }];
   });
 }
 
@@ -545,6 +564,75 @@ function positiveInteger(text: string, max: number): number | undefined {
 /** The first candidate that is a valid user id: an invalid one counts as absent, so the payment is parked, not misfiled. */
 function firstUserId(candidates: (string | undefined)[]): string | undefined {
   return candidates.find((candidate) => candidate !== undefined && USER_ID_PATTERN.test(candidate));
+}
+
+// ---------------------------------------------------------------------------
+// When the credits of a payment expire
+// ---------------------------------------------------------------------------
+
+/** When one line's credits lapse: an instant, or never. */
+type LineExpiry = DateTime | 'never';
+
+/**
+ * A one-off payment's packs: the latest of their expiries (a payment is one
+ * grant, so it lasts as long as its longest-lasting pack), never if any of
+ * them never expires. Undefined too when no pack is known (credits from
+ * `metadata.credits` alone, or a payment that will be parked).
+ */
+function expiryOfPacks(bought: PacksBought, event: StripeEventEnvelope): string | undefined {
+  if (!Array.isArray(bought)) return undefined;
+  return latestExpiry(bought.map(({ pack }) => expiryOfPack(pack, event)));
+}
+
+/**
+ * A pack's `expiresAfter` counts from when the payment was made: the
+ * `created` of the event that reports it paid (`checkout.session.completed`
+ * or `…async_payment_succeeded`, `payment_intent.succeeded`, `invoice.paid`).
+ * It is the same on every redelivery, on `stripe sync` and on a reprocess,
+ * and a session's event and its payment intent's, which may both credit one
+ * payment, are made within moments of each other; a session's own `created`
+ * is when checkout began, up to a day before the payment (days for delayed
+ * methods). A late delivery therefore grants credits that may already have lapsed.
+ */
+function expiryOfPack(pack: CreditPack, event: StripeEventEnvelope): LineExpiry {
+  if (pack.expiresAfter === undefined) return 'never';
+  return DateTime.fromSeconds(event.created, { zone: 'utc' }).plus(Duration.fromISO(pack.expiresAfter));
+}
+
+/**
+ * An invoice: the latest expiry of the lines that buy credits, never if one
+ * of them never expires. A plan with `expiresAtPeriodEnd` lapses at the end of
+ * the period its line paid for; with several such lines (a quantity change
+ * billed as two lines), the latest end among them.
+ */
+function expiryOfInvoice(
+  invoice: PayloadObject,
+  catalog: StripeCatalog,
+  event: StripeEventEnvelope,
+): string | undefined {
+  return latestExpiry(invoiceLines(invoice).flatMap((line) => expiryOfInvoiceLine(line, catalog, event)));
+}
+
+/** Empty for a line the catalog does not price (a tax, another product): it buys no credits that could expire. */
+function expiryOfInvoiceLine(line: PriceLine, catalog: StripeCatalog, event: StripeEventEnvelope): LineExpiry[] {
+  const plan = planByPriceId(catalog, line.priceId);
+  if (plan !== undefined) return [plan.expiresAtPeriodEnd === true ? periodEndOf(line.line) : 'never'];
+  const pack = packByPriceId(catalog, line.priceId);
+  return pack === undefined ? [] : [expiryOfPack(pack, event)];
+}
+
+/** `period.end` of an invoice line, Unix seconds: the end of the service period the line bills. */
+function periodEndOf(line: PayloadObject): DateTime {
+  const period = child(line, 'period');
+  if (period === undefined) throw fieldError(line, 'period', 'must be an object with an end', undefined);
+  return DateTime.fromSeconds(wholeNumber(period, 'end'), { zone: 'utc' });
+}
+
+/** Never wins: credits sold as never expiring must not lapse because another line of the payment does. */
+function latestExpiry(expiries: LineExpiry[]): string | undefined {
+  if (expiries.length === 0 || expiries.includes('never')) return undefined;
+  const instants = expiries as DateTime[];
+  return DateTime.max(...instants)!.toISO()!;
 }
 
 // ---------------------------------------------------------------------------

@@ -31,6 +31,12 @@ export type StripePayment = {
   /** ISO 4217, lower case. */
   currency: string;
   source: RechargeSource & { kind: 'stripe'; stripeEventId: string };
+  /**
+   * When its credits lapse, UTC ISO 8601, from the catalog: a pack's
+   * `expiresAfter` from the payment's event, a plan's period end. Absent:
+   * never (and on payments parked before expiry existed).
+   */
+  expiresAt?: string;
 };
 
 /** `charge.refunded`: the charge's cumulative refunded amount, so two partial refunds add up exactly. */
