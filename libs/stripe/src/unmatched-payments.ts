@@ -8,15 +8,21 @@ import type { StripePayment } from './stripe-event.meaning';
  */
 export const UNMATCHED_PAYMENTS_STREAM = 'stripe-unmatched-payments';
 
-type UnmatchedPaymentsEventOf<Type extends string, Data> = {
+type UnmatchedPaymentsEventOf<Type extends string, Data, SchemaVersion extends number = 1> = {
   type: Type;
-  schemaVersion: 1;
+  schemaVersion: SchemaVersion;
   /** Derived from the payment id, so a payment is parked (and assigned) once whatever the redeliveries. */
   id: string;
   data: Data;
   metadata: { occurredAt: string };
 };
 
+/**
+ * Version 2: `payment.expiresAt` when the catalog gives the payment an expiry,
+ * computed when it was parked (from the payment's event), so an assignment
+ * credits it on the terms it was bought on. Version 1 was parked before expiry
+ * existed: read as it is, its payment is credited without one.
+ */
 export type PaymentParked = UnmatchedPaymentsEventOf<
   'PaymentParked',
   {
@@ -26,7 +32,8 @@ export type PaymentParked = UnmatchedPaymentsEventOf<
     payment: StripePayment;
     /** The Stripe object in full, as delivered: what the operator reads to decide. */
     object: unknown;
-  }
+  },
+  1 | 2
 >;
 
 export type ParkedPaymentAssigned = UnmatchedPaymentsEventOf<
@@ -45,7 +52,7 @@ export function paymentParked(
 ): PaymentParked {
   return {
     type: 'PaymentParked',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(UNMATCHED_PAYMENTS_STREAM, `parked:${payment.paymentId}`),
     data: { paymentId: payment.paymentId, reason, stripeEventType, payment, object },
     metadata: { occurredAt: now },

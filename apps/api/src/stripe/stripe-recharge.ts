@@ -8,7 +8,8 @@ import type { DeliveryOutcome } from '@projections';
  * The recharge a Stripe payment makes: its id is the payment's, so every
  * event of one payment (and every redelivery) is the same recharge. No client
  * metadata: the source already names the Stripe objects, and two events of
- * one payment must carry the same payload to be recognised as one.
+ * one payment must carry the same payload to be recognised as one. Its expiry
+ * is not part of that payload: the first event of a payment sets it.
  */
 export function rechargeCommandOf(
   payment: StripePayment,
@@ -16,9 +17,19 @@ export function rechargeCommandOf(
   credits: number,
   causedBy: Causation = { stripeEventId: payment.source.stripeEventId },
 ): CompleteRechargeCommand {
-  const { paymentId, amountPaid, currency, source, customerId } = payment;
+  const { paymentId, amountPaid, currency, source, customerId, expiresAt } = payment;
   const stripeSource = { ...source, customerId };
-  return new CompleteRechargeCommand(userId, paymentId, credits, amountPaid, currency, stripeSource, {}, causedBy);
+  return new CompleteRechargeCommand(
+    userId,
+    paymentId,
+    credits,
+    amountPaid,
+    currency,
+    stripeSource,
+    {},
+    causedBy,
+    expiresAt,
+  );
 }
 
 /** What crediting a payment came to, for the delivery record. */

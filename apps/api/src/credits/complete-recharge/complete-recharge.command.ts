@@ -13,6 +13,8 @@ export class CompleteRechargeCommand extends Command<CreditsCommandResult> {
     readonly source: RechargeSource,
     readonly metadata: ClientMetadata,
     readonly causedBy: Causation = {},
+    /** When its credits lapse (a Stripe pack's `expiresAfter`, a plan period's end); undefined: never. */
+    readonly expiresAt?: string,
   ) {
     super();
   }

@@ -19,7 +19,7 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
   ) {}
 
   async execute(command: CompleteRechargeCommand): Promise<CreditsCommandResult> {
-    const { userId, rechargeId, credits, amountPaid, currency, source, metadata, causedBy } = command;
+    const { userId, rechargeId, credits, amountPaid, currency, source, metadata, causedBy, expiresAt } = command;
     const now = new Date().toISOString();
     const claim = await this.claims.claim(rechargeId, userId, now, causedBy);
     if (claim.kind === 'claimed-by-another-user') {
@@ -29,7 +29,16 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
     }
     return this.runner.run({
       type: 'CompleteRecharge',
-      data: { userId, rechargeId, credits, amountPaid, currency, source, metadata },
+      data: {
+        userId,
+        rechargeId,
+        credits,
+        amountPaid,
+        currency,
+        source,
+        metadata,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      },
       metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now, causedBy },
     });
   }
