@@ -87,7 +87,7 @@ export function rechargeRefunded({
 }): ProjectedEvent {
   return {
     type: 'RechargeRefunded',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: {
       rechargeId,
@@ -96,6 +96,8 @@ export function rechargeRefunded({
       amountRefundedBy: creditsTakenBack * 10,
       amountRefundedTotal: creditsTakenBack * 10,
       creditsTakenBack,
+      // Placed by the fold as version 1 events are: from the recharge's grant first (no `takenFrom`).
+      creditsLapsed: 0,
       creditsDebited,
       shortfallCredits: creditsTakenBack - creditsDebited,
       shortfallPolicy,
@@ -130,7 +132,7 @@ export function refundReversed({
 }): ProjectedEvent {
   return {
     type: 'RefundReversed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     data: {
       rechargeId,
@@ -143,6 +145,9 @@ export function refundReversed({
       creditsGivenBack,
       creditsCredited,
       creditsWriteOffReversed: creditsGivenBack - creditsCredited,
+      // Returned to the recharge's grant, as version 1 events are (no `givenTo`).
+      creditsLapseReversed: 0,
+      creditsLapsedOnReturn: 0,
       creditsFrozen,
       source: { kind: 'stripe', stripeEventId: `evt_${version}`, chargeId: 'ch_1', refundId: 're_1' },
     },
@@ -164,7 +169,13 @@ export function creditsFrozen({
 }): ProjectedEvent {
   const data = { rechargeId, disputeId: 'dp_1', credits, source: { kind: 'stripe' as const, disputeId: 'dp_1' } };
   return unfrozen
-    ? { type: 'CreditsUnfrozen', schemaVersion: 1, id: randomUUID(), data, ...recordedAt(version) }
+    ? {
+        type: 'CreditsUnfrozen',
+        schemaVersion: 2,
+        id: randomUUID(),
+        data: { ...data, expired: [] },
+        ...recordedAt(version),
+      }
     : { type: 'CreditsFrozen', schemaVersion: 1, id: randomUUID(), data, ...recordedAt(version) };
 }
 

@@ -181,15 +181,30 @@ export type RechargeRefunded = CreditsEventOf<
     amountRefundedTotal: number;
     /** The recharge's credits this event takes back: its share of the money refunded. */
     creditsTakenBack: number;
-    /** What left the balance: all of `creditsTakenBack` under `debt`, at most the balance under `writeoff`. */
+    /**
+     * Of them, credits the recharge's grant had already lost to its expiry (recorded or due): they count as
+     * taken back, and nothing moves. 0 on version 1 events (made before recharges could expire).
+     */
+    creditsLapsed: number;
+    /**
+     * What left the balance: all of `creditsTakenBack` less `creditsLapsed` under `debt`, at most what the
+     * grants it may take from hold under `writeoff`.
+     */
     creditsDebited: number;
+    /**
+     * The grants `creditsDebited` left, in the order taken: the recharge's own grant, then the others in spend
+     * order; what they did not hold became debt. Absent on version 1 events: the fold places them by the rules
+     * of then (see `takeBackAsBefore`).
+     */
+    takenFrom?: GrantCredits[];
     /** Credits taken back that the balance did not hold (already spent). */
     shortfallCredits: number;
     shortfallPolicy: ShortfallPolicy;
     /** Credits a lost dispute releases from freezing before taking back (0 for a refund). */
     creditsUnfrozen: number;
     source: ReversalSource;
-  }
+  },
+  2
 >;
 
 /** A refund of a charge that failed or was canceled after it was reported: its money never left. */
@@ -233,17 +248,36 @@ export type RefundReversed = CreditsEventOf<
     amountRefundedTotal: number;
     /** The recharge's credits no longer taken back. */
     creditsGivenBack: number;
-    /** What the balance gets back: `creditsGivenBack` less `creditsWriteOffReversed`. */
+    /**
+     * Credits returned to the grants they left: `creditsGivenBack` less `creditsWriteOffReversed` and
+     * `creditsLapseReversed`. They pay any debt first; the balance gets back all but `creditsLapsedOnReturn`.
+     */
     creditsCredited: number;
     /**
      * Credits given back that never left the balance: written off by the refund's take-back, or by the
      * recharge's take-backs since (which the balance would otherwise have paid); see `giveBackSplit`.
      */
     creditsWriteOffReversed: number;
+    /**
+     * Credits given back that their take-back had counted as lapsed with the recharge's grant (nothing moved
+     * then, nothing moves now). 0 on version 1 events.
+     */
+    creditsLapseReversed: number;
+    /**
+     * The grants `creditsCredited` return to, as the take-backs took them (the recharge's own grant first).
+     * Absent on version 1 events: they return to the recharge's own grant.
+     */
+    givenTo?: GrantCredits[];
+    /**
+     * Of `creditsCredited`, credits returned to a grant already expired or voided, after paying debt: they
+     * lapse with it in this event (each grant closes once). 0 on version 1 events.
+     */
+    creditsLapsedOnReturn: number;
     /** Credits credited that the recharge's open dispute holds: frozen as its other credits are. */
     creditsFrozen: number;
     source: ReversalSource;
-  }
+  },
+  2
 >;
 
 /** A dispute opened: the disputed recharge's remaining credits may not be spent until it closes. */
@@ -252,10 +286,23 @@ export type CreditsFrozen = CreditsEventOf<
   { rechargeId: string; disputeId: string; credits: number; source: ReversalSource }
 >;
 
-/** A dispute won: the credits it froze are spendable again. */
+/**
+ * A dispute won: the credits it froze are spendable again, unless their grant
+ * is past its `expiresAt`: frozen credits do not lapse while the dispute is
+ * open, so such a grant's remainder lapses in this event (`expired`), and no
+ * `CreditsExpired` follows for it.
+ */
 export type CreditsUnfrozen = CreditsEventOf<
   'CreditsUnfrozen',
-  { rechargeId: string; disputeId: string; credits: number; source: ReversalSource }
+  {
+    rechargeId: string;
+    disputeId: string;
+    credits: number;
+    source: ReversalSource;
+    /** Grants closed as expired by this event, with the credits that lapsed. Empty on version 1 events. */
+    expired: GrantCredits[];
+  },
+  2
 >;
 
 export type CreditsEvent =

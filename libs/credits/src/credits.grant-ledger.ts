@@ -4,25 +4,28 @@ import {
   type GrantLedger,
   addGrant,
   changeStatus,
-  creditGrant,
+  expireGrants,
   freezeForDispute,
   grantOf,
   grantOfRecharge,
   grantsInSpendOrder,
   releaseDispute,
-  takeBack,
+  returnToGrants,
+  takeBackAsBefore,
   takeFrom,
 } from './credits.grants';
 
 /**
  * A stream's grants after one of its events: the one place that says how
  * each event moves credits between grants, used by the fold (`evolve`) and by
- * the grants read model alike. Events that name their grants (`drawnFrom`, an
- * expiry, a void) are applied as recorded; the others are placed by the rules
- * the decisions follow: a refund takes from the refunded recharge's grant
- * first, then the others in spend order; a give-back returns to the
- * recharge's grant; a dispute freezes the recharge's grant first. Throws when
- * an event does not fit the grants (a bug or a tampered stream).
+ * the grants read model alike. Events name the grants they move credits of
+ * (`drawnFrom`, `takenFrom`, `givenTo`, an expiry, a void, what a won dispute
+ * let lapse) and are applied as recorded; events of the versions before
+ * those fields are placed by the rules of then: a consumption in spend
+ * order, a refund from the refunded recharge's grant first and then the
+ * others (`takeBackAsBefore`), a give-back to the recharge's grant. A
+ * dispute freezes the recharge's grant first. Throws when an event does not
+ * fit the grants (a bug or a tampered stream).
  */
 export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { streamVersion: number }): GrantLedger {
   // Refunds and disputes never touch grants past their expiry when they were decided.
@@ -57,27 +60,41 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
       return takeFrom(ledger, drawnFrom, 'spent');
     }
     case 'RechargeRefunded': {
-      const { rechargeId, reason, source, creditsDebited } = event.data;
+      const { rechargeId, reason, source, creditsDebited, takenFrom } = event.data;
       // A lost dispute releases what it froze, then takes the disputed share back.
       const released =
         reason === 'dispute-lost' && source.disputeId !== undefined
           ? releaseDispute(ledger, rechargeId, source.disputeId)
           : ledger;
-      return takeBack(released, creditsDebited, grantOfRecharge(ledger, rechargeId), decidedAtMs()).ledger;
+      const ownGrant = grantOfRecharge(ledger, rechargeId);
+      if (takenFrom === undefined) return takeBackAsBefore(released, creditsDebited, ownGrant, decidedAtMs()).ledger;
+      const owed = creditsDebited - takenFrom.reduce((sum, taken) => sum + taken.credits, 0);
+      if (owed < 0) throw new Error(`event ${event.id} takes more credits from grants than it debits`);
+      const taken = takeFrom(released, takenFrom, 'takenBack');
+      return { ...taken, debt: taken.debt + owed };
     }
     case 'RefundReversed': {
-      const { rechargeId, creditsCredited, creditsFrozen } = event.data;
-      const credited = creditGrant(ledger, grantOfRecharge(ledger, rechargeId), creditsCredited).ledger;
-      if (creditsFrozen === 0) return credited;
+      const { rechargeId, creditsCredited, creditsFrozen, givenTo, creditsLapsedOnReturn } = event.data;
+      const returns = returnToGrants(
+        ledger,
+        givenTo ?? [{ grantId: grantOfRecharge(ledger, rechargeId), credits: creditsCredited }],
+        decidedAtMs(),
+      );
+      if (returns.lapsedOnReturn !== creditsLapsedOnReturn) {
+        throw new Error(
+          `event ${event.id} says ${creditsLapsedOnReturn} credits lapsed on return, not ${returns.lapsedOnReturn}`,
+        );
+      }
+      if (creditsFrozen === 0) return returns.ledger;
       const open = ledger.disputes.get(rechargeId);
       if (open === undefined)
         throw new Error(`event ${event.id} freezes credits of recharge ${rechargeId}, not disputed`);
-      return freezeForDispute(credited, rechargeId, open.disputeId, creditsFrozen, decidedAtMs());
+      return freezeForDispute(returns.ledger, rechargeId, open.disputeId, creditsFrozen, decidedAtMs());
     }
     case 'CreditsFrozen':
       return freezeForDispute(ledger, event.data.rechargeId, event.data.disputeId, event.data.credits, decidedAtMs());
     case 'CreditsUnfrozen':
-      return releaseDispute(ledger, event.data.rechargeId, event.data.disputeId);
+      return expireGrants(releaseDispute(ledger, event.data.rechargeId, event.data.disputeId), event.data.expired);
     case 'CreditsExpired':
     case 'GrantVoided': {
       const { grantId, credits } = event.data;

@@ -6,22 +6,49 @@ import { grantsBalance } from './credits.grants';
 import { refundIdempotencyKey } from './credits.idempotency';
 import { type CreditsState, evolve, initialState, spendableCredits } from './credits.state';
 import { plainState, recordAfter } from './testing/credits.given-when-then';
-import { GRANTS_USER_ID, T0, bonus, consume, expire, grantIdOf, recharge, voidGrant } from './testing/grant-commands';
+import {
+  GRANTS_USER_ID,
+  T0,
+  bonus,
+  closeDisputeOf,
+  consume,
+  expire,
+  failureOf,
+  grantIdOf,
+  openDisputeOf,
+  recharge,
+  voidGrant,
+} from './testing/grant-commands';
 
 /**
- * Grants under random histories: bonuses of random category, priority and expiry, recharges, consumptions,
- * expiries and voids of random grants, refunds under either policy, at times that move forward by up to three
- * days a step, so grants lapse before, while and after their expiry is recorded.
+ * Grants under random histories: bonuses of random category, priority and expiry, recharges that may expire,
+ * consumptions, expiries and voids of random grants, refunds under either policy and their failures, disputes
+ * opened and won or lost, at times that move forward by up to 30 hours a step, so grants lapse before, while
+ * and after their expiry is recorded, and while disputes hold them.
  */
 const RUNS = { numRuns: 150 };
 const HOUR = 3_600_000;
 
 type Step =
   | { kind: 'bonus'; amount: number; priority?: number; paid: boolean; expiresInHours?: number }
-  | { kind: 'recharge'; credits: number }
+  | { kind: 'recharge'; credits: number; expiresInHours?: number }
   | { kind: 'consume'; amount: number }
   | { kind: 'expire' | 'void'; pick: number }
-  | { kind: 'refund'; pick: number; share: number; debt: boolean };
+  | { kind: 'refund'; pick: number; share: number; debt: boolean }
+  | { kind: 'fail'; pick: number; share: number }
+  | { kind: 'dispute'; pick: number }
+  | { kind: 'close'; pick: number; won: boolean; debt: boolean };
+
+/** What the history knows of a recharge, to make Stripe's reports of it. */
+type RechargeSeen = {
+  id: string;
+  paid: number;
+  /** Cumulative refunded on `ch_1`, as Stripe would report it. */
+  refunded: number;
+  /** When the last report was made, and how much it added (a refund that may fail). */
+  lastReport?: { at: number; amount: number };
+  openDispute?: string;
+};
 
 const stepArbitrary: fc.Arbitrary<{ step: Step; hoursLater: number }> = fc.record({
   hoursLater: fc.integer({ min: 0, max: 30 }),
@@ -41,7 +68,14 @@ const stepArbitrary: fc.Arbitrary<{ step: Step; hoursLater: number }> = fc.recor
     },
     {
       weight: 2,
-      arbitrary: fc.record({ kind: fc.constant('recharge' as const), credits: fc.integer({ min: 1, max: 80 }) }),
+      arbitrary: fc.record(
+        {
+          kind: fc.constant('recharge' as const),
+          credits: fc.integer({ min: 1, max: 80 }),
+          expiresInHours: fc.integer({ min: 1, max: 120 }),
+        },
+        { requiredKeys: ['kind', 'credits'] },
+      ),
     },
     {
       weight: 5,
@@ -57,6 +91,24 @@ const stepArbitrary: fc.Arbitrary<{ step: Step; hoursLater: number }> = fc.recor
         debt: fc.boolean(),
       }),
     },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('fail' as const),
+        pick: fc.nat(),
+        share: fc.integer({ min: 1, max: 100 }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('dispute' as const), pick: fc.nat() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('close' as const),
+        pick: fc.nat(),
+        won: fc.boolean(),
+        debt: fc.boolean(),
+      }),
+    },
   ),
 });
 
@@ -68,7 +120,7 @@ function run(steps: ReadonlyArray<{ step: Step; hoursLater: number }>): Run {
   const events: RecordedCreditsEvent[] = [];
   const states: Run['states'] = [];
   const grantIds: string[] = [];
-  const recharges: Array<{ id: string; paid: number; refunded: number }> = [];
+  const recharges: RechargeSeen[] = [];
   steps.forEach(({ step, hoursLater }, index) => {
     nowMs += hoursLater * HOUR;
     const now = new Date(nowMs).toISOString();
@@ -90,9 +142,10 @@ function commandOf(
   index: number,
   now: string,
   grantIds: string[],
-  recharges: Array<{ id: string; paid: number; refunded: number }>,
+  recharges: RechargeSeen[],
 ): CreditsCommand {
   const picked = (pick: number) => grantIds[pick % Math.max(1, grantIds.length)] ?? 'none';
+  const seconds = Math.floor(Date.parse(now) / 1000) + index;
   switch (step.kind) {
     case 'bonus':
       return bonus(
@@ -105,9 +158,12 @@ function commandOf(
         },
         now,
       );
-    case 'recharge':
+    case 'recharge': {
       recharges.push({ id: `pack-${index}`, paid: step.credits * 10, refunded: 0 });
-      return recharge(`pack-${index}`, step.credits, now);
+      const hours = step.expiresInHours;
+      const expiresAt = hours === undefined ? undefined : new Date(Date.parse(now) + hours * HOUR).toISOString();
+      return recharge(`pack-${index}`, step.credits, now, expiresAt);
+    }
     case 'consume':
       return consume(`job-${index}`, step.amount, now);
     case 'expire':
@@ -117,8 +173,10 @@ function commandOf(
     case 'refund': {
       const target = recharges[step.pick % Math.max(1, recharges.length)];
       if (target === undefined) return consume(`job-${index}`, 1, now);
+      const before = target.refunded;
       target.refunded = Math.min(target.paid, target.refunded + Math.ceil((target.paid * step.share) / 100));
-      const refundedAt = Math.floor(Date.parse(now) / 1000) + index;
+      const refundedAt = seconds;
+      target.lastReport = { at: refundedAt, amount: target.refunded - before };
       const refund: RefundRecharge = {
         type: 'RefundRecharge',
         data: {
@@ -134,6 +192,30 @@ function commandOf(
       };
       return refund;
     }
+    case 'fail': {
+      // The last refund reported fails, in part or whole: Stripe's figure goes down by it.
+      const target = recharges[step.pick % Math.max(1, recharges.length)];
+      const report = target?.lastReport;
+      if (target === undefined || report === undefined || report.amount === 0) return consume(`job-${index}`, 1, now);
+      const amount = Math.max(1, Math.floor((report.amount * step.share) / 100));
+      target.refunded -= amount;
+      target.lastReport = undefined;
+      return failureOf(target.id, `re-${index}`, amount, { createdAt: report.at, failedAt: seconds + 1 }, now);
+    }
+    case 'dispute': {
+      const target = recharges[step.pick % Math.max(1, recharges.length)];
+      if (target === undefined || target.openDispute !== undefined) return consume(`job-${index}`, 1, now);
+      target.openDispute = `dp-${index}`;
+      return openDisputeOf(target.id, target.openDispute, now);
+    }
+    case 'close': {
+      const target = recharges.find((seen, at) => seen.openDispute !== undefined && at >= step.pick % recharges.length);
+      const disputeId = target?.openDispute;
+      if (target === undefined || disputeId === undefined) return consume(`job-${index}`, 1, now);
+      target.openDispute = undefined;
+      const outcome = step.won ? 'won' : 'lost';
+      return closeDisputeOf(target.id, disputeId, outcome, target.paid, step.debt ? 'debt' : 'writeoff', now);
+    }
   }
 }
 
@@ -145,10 +227,21 @@ describe('grants properties', () => {
       fc.property(histories, (steps) => {
         for (const { state } of run(steps).states) {
           expect(grantsBalance(state.grants)).toBe(state.balance);
+          let frozen = 0;
           for (const grant of state.grants.byId.values()) {
             const { granted, debtPaid, spent, expired, voided, takenBack } = grant;
             expect(grant.remaining).toBe(granted - debtPaid - spent - expired - voided - takenBack);
             expect(grant.frozen).toBeLessThanOrEqual(grant.remaining);
+            // Give-backs return credits to the grants they left, never more than left them.
+            expect(takenBack).toBeGreaterThanOrEqual(0);
+            if (grant.status !== 'active') expect(grant.remaining).toBe(0);
+            frozen += grant.frozen;
+          }
+          expect(frozen).toBe(state.frozenCredits);
+          for (const recharge of state.recharges.values()) {
+            // A take-back counts a credit as lapsed only if the recharge's grant lost it to its expiry.
+            const grant = state.grants.byId.get(recharge.grantId)!;
+            expect(recharge.creditsLapsed).toBeLessThanOrEqual(grant.expired + grant.remaining);
           }
         }
       }),
@@ -175,7 +268,10 @@ describe('grants properties', () => {
         const { events } = run(steps);
         const expiries = new Map<string, number>();
         for (const event of events) {
-          if (event.type === 'BonusGranted' && event.data.expiresAt !== undefined) {
+          if (
+            (event.type === 'BonusGranted' || event.type === 'RechargeCompleted') &&
+            event.data.expiresAt !== undefined
+          ) {
             expiries.set(event.id, Date.parse(event.data.expiresAt));
           }
           if (event.type !== 'CreditsConsumed') continue;
@@ -195,11 +291,20 @@ describe('grants properties', () => {
     fc.assert(
       fc.property(histories, (steps) => {
         const { events } = run(steps);
-        const expiredGrants = events.flatMap((event) => (event.type === 'CreditsExpired' ? [event] : []));
-        expect(new Set(expiredGrants.map((event) => event.data.grantId)).size).toBe(expiredGrants.length);
-        for (const event of expiredGrants) {
-          expect(Date.parse(event.metadata.occurredAt)).toBeGreaterThanOrEqual(Date.parse(event.data.expiresAt));
+        const expiresAt = new Map<string, number>();
+        const closings: Array<{ grantId: string; at: number }> = [];
+        for (const event of events) {
+          const at = Date.parse(event.metadata.occurredAt);
+          if (event.type === 'BonusGranted' || event.type === 'RechargeCompleted') {
+            expiresAt.set(event.id, event.data.expiresAt === undefined ? Infinity : Date.parse(event.data.expiresAt));
+          }
+          if (event.type === 'CreditsExpired') closings.push({ grantId: event.data.grantId, at });
+          // A won dispute lets the grants it held past their expiry lapse as it releases them.
+          if (event.type === 'CreditsUnfrozen')
+            closings.push(...event.data.expired.map(({ grantId }) => ({ grantId, at })));
         }
+        expect(new Set(closings.map((closing) => closing.grantId)).size).toBe(closings.length);
+        for (const { grantId, at } of closings) expect(at).toBeGreaterThanOrEqual(expiresAt.get(grantId)!);
       }),
       RUNS,
     );

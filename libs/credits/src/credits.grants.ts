@@ -238,11 +238,11 @@ function updated(ledger: GrantLedger, grantId: string, change: (grant: Grant) =>
   return replaced(ledger, before, after);
 }
 
-/** Takes unfrozen credits from named grants: a consumption's `drawnFrom`, an expiry, a void. */
+/** Takes unfrozen credits from named grants: a consumption's `drawnFrom`, an expiry, a void, a refund's `takenFrom`. */
 export function takeFrom(
   ledger: GrantLedger,
   draws: readonly GrantCredits[],
-  as: 'spent' | 'expired' | 'voided',
+  as: 'spent' | 'expired' | 'voided' | 'takenBack',
 ): GrantLedger {
   let next = ledger;
   for (const { grantId, credits } of draws) {
@@ -331,15 +331,15 @@ export function* grantsDueAt(ledger: GrantLedger, nowMs: number): Generator<Gran
 }
 
 /**
- * Takes `credits` out of the grants for a refund or a lost dispute decided at
- * `nowMs`: first the unfrozen credits of `first` (the refunded recharge's
- * grant), then those of the other grants in spend order, then frozen ones
- * (only streams recorded before grants took them: a refund then could take
- * credits another dispute held), and what is still owed becomes debt. Grants
- * past their expiry at `nowMs` are never taken from, recorded or not: their
- * credits are worth nothing, and the expiry process closes them.
+ * How a version 1 `RechargeRefunded` (recorded before `takenFrom`) took its
+ * `credits` out of the grants, decided at `nowMs`: first the unfrozen credits
+ * of `first` (the refunded recharge's grant), then those of the other grants
+ * in spend order, then frozen ones (a refund before grants could take credits
+ * another dispute held), and what was still owed became debt. Grants past
+ * their expiry at `nowMs` were never taken from. Decisions now follow
+ * `planTakeBack`.
  */
-export function takeBack(
+export function takeBackAsBefore(
   ledger: GrantLedger,
   credits: number,
   first: string | undefined,
@@ -445,20 +445,153 @@ function unfreeze(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): Gra
   return next;
 }
 
-/**
- * Credits a refund decided at `nowMs` may take from the grants: the balance
- * less what grants past their expiry still hold (recorded or not). Never below
- * zero.
- */
-export function takeableAt(ledger: GrantLedger, balance: number, nowMs: number): number {
-  let lapsed = 0;
-  for (const grant of grantsDueAt(ledger, nowMs)) lapsed += grant.remaining;
-  return Math.max(0, balance - lapsed);
-}
-
 /** The sum of the grants' remainders less the debt: what the balance must be. */
 export function grantsBalance(ledger: GrantLedger): number {
   let remaining = 0;
   for (const grant of ledger.byId.values()) remaining += grant.remaining;
   return remaining - ledger.debt;
+}
+
+/** What a refund or a lost dispute takes back (money rule 3), planned by `planTakeBack`. */
+export type TakeBackPlan = {
+  /** Credits that had already lapsed with the refunded grant: they count as taken back, nothing moves. */
+  creditsLapsed: number;
+  /** What leaves the balance: from `takenFrom`, the rest as debt. */
+  creditsDebited: number;
+  takenFrom: GrantCredits[];
+  /** Credits the grants it may take from did not hold. */
+  shortfallCredits: number;
+};
+
+export type TakeBackRequest = {
+  /** The refunded share, in credits. */
+  credits: number;
+  /** The refunded recharge's grant. */
+  grantId: string;
+  /** Lapsed credits of that grant that earlier take-backs of the recharge counted already. */
+  lapsedCounted: number;
+  /** Credits of that grant a lost dispute released just now: they did not lapse while it was open. */
+  releasedByDispute: number;
+  shortfallPolicy: 'debt' | 'writeoff';
+  nowMs: number;
+};
+
+/**
+ * Plans a take-back at `nowMs` on a ledger whose closing dispute, if any, is
+ * released already. It takes first from the refunded grant's unfrozen
+ * remainder if the grant is not past its expiry (if it is, only what a lost
+ * dispute just released); its credits that lapsed (recorded, or due and not
+ * yet recorded) count as taken back without moving; then it takes unfrozen
+ * credits of the other grants not past their expiry, in spend order; what is
+ * still owed is the shortfall: debt under `debt`, written off under
+ * `writeoff` (which never takes more than the balance can pay, debt
+ * included). Frozen credits of other grants are never taken.
+ */
+export function planTakeBack(ledger: GrantLedger, request: TakeBackRequest): TakeBackPlan {
+  const { credits, grantId, lapsedCounted, releasedByDispute, shortfallPolicy, nowMs } = request;
+  const own = grantOf(ledger, grantId);
+  const ownUnfrozen = own.status === 'active' ? own.remaining - own.frozen : 0;
+  const ownUnexpired = isUnexpiredAt(own, nowMs);
+  const ownTakeable = ownUnexpired ? ownUnfrozen : Math.min(releasedByDispute, ownUnfrozen);
+  const fromOwn = Math.min(credits, ownTakeable);
+  const dueNotRecorded = own.status === 'active' && !ownUnexpired ? ownUnfrozen - fromOwn : 0;
+  const creditsLapsed = Math.max(0, Math.min(credits - fromOwn, own.expired + dueNotRecorded - lapsedCounted));
+  const toDebit = credits - creditsLapsed;
+  // What the balance can pay: every unfrozen credit not past its expiry, and what the dispute released.
+  const payable = unfrozenUnexpiredAt(ledger, nowMs) + (ownUnexpired ? 0 : ownTakeable) - ledger.debt;
+  const available = Math.max(0, Math.min(toDebit, payable));
+  const creditsDebited = shortfallPolicy === 'debt' ? toDebit : available;
+  const takenFrom: GrantCredits[] = fromOwn === 0 ? [] : [{ grantId, credits: Math.min(fromOwn, creditsDebited) }];
+  let left = creditsDebited - Math.min(fromOwn, creditsDebited);
+  for (const grant of grantsInSpendOrder(ledger)) {
+    if (left === 0) break;
+    if (grant.grantId === grantId || !isUnexpiredAt(grant, nowMs)) continue;
+    const taken = Math.min(left, grant.remaining - grant.frozen);
+    if (taken > 0) takenFrom.push({ grantId: grant.grantId, credits: taken });
+    left -= taken;
+  }
+  return { creditsLapsed, creditsDebited, takenFrom, shortfallCredits: toDebit - available };
+}
+
+/** The active grants' unfrozen credits not past their expiry at `nowMs`, debt not deducted. */
+function unfrozenUnexpiredAt(ledger: GrantLedger, nowMs: number): number {
+  let lapsed = 0;
+  for (const grant of grantsDueAt(ledger, nowMs)) lapsed += grant.remaining - grant.frozen;
+  return ledger.unfrozenRemaining - lapsed;
+}
+
+/** What returning credits to their grants did: see `returnToGrants`. */
+export type GrantReturn = {
+  ledger: GrantLedger;
+  /** Credits that paid debt. */
+  debtPaid: number;
+  /** Credits returned to grants closed already (expired or voided): they closed with them. */
+  lapsedOnReturn: number;
+  /** Credits that landed spendable: on active grants not past their expiry at `nowMs`, after paying debt. */
+  landedSpendable: number;
+};
+
+/**
+ * Credits a failed refund gives back return to the grants they left (money
+ * rule 5), in order: each return pays any debt first; what reaches a grant
+ * already expired or voided closes with it at once (as expired or voided),
+ * so a grant still closes once; what reaches an active grant past its
+ * expiry is expired with the rest of it by the expiry process.
+ */
+export function returnToGrants(ledger: GrantLedger, givenTo: readonly GrantCredits[], nowMs: number): GrantReturn {
+  let next = ledger;
+  let debtPaid = 0;
+  let lapsedOnReturn = 0;
+  let landedSpendable = 0;
+  for (const { grantId, credits } of givenTo) {
+    const credited = creditGrant(next, grantId, credits);
+    const grant = grantOf(credited.ledger, grantId);
+    const landed = credits - credited.debtPaid;
+    debtPaid += credited.debtPaid;
+    next = credited.ledger;
+    if (grant.status === 'active') {
+      if (isUnexpiredAt(grant, nowMs)) landedSpendable += landed;
+      continue;
+    }
+    const how = grant.status;
+    next = updated(next, grantId, (current) => ({
+      remaining: current.remaining - landed,
+      [how]: current[how] + landed,
+    }));
+    lapsedOnReturn += landed;
+  }
+  return { ledger: next, debtPaid, lapsedOnReturn, landedSpendable };
+}
+
+/**
+ * A dispute's release at `nowMs`: what it froze on a grant past its expiry
+ * did not lapse while it was open, and lapses now, with the rest of that
+ * grant, which closes as expired (money rule 4). Grants another dispute
+ * still holds are left to the expiry process.
+ */
+export function lapsingOnRelease(
+  ledger: GrantLedger,
+  frozenFrom: readonly GrantCredits[],
+  nowMs: number,
+): GrantCredits[] {
+  const lapsing: GrantCredits[] = [];
+  for (const { grantId } of frozenFrom) {
+    const grant = grantOf(ledger, grantId);
+    if (grant.status !== 'active' || nowMs < grant.expiresAtMs || grant.frozen > 0) continue;
+    lapsing.push({ grantId, credits: grant.remaining });
+  }
+  return lapsing;
+}
+
+/** Closes grants as expired, taking what the event says lapsed; throws when it does not fit. */
+export function expireGrants(ledger: GrantLedger, lapsed: readonly GrantCredits[]): GrantLedger {
+  let next = ledger;
+  for (const { grantId, credits } of lapsed) {
+    const grant = grantOf(next, grantId);
+    if (grant.status !== 'active' || credits !== grant.remaining - grant.frozen) {
+      throw new Error(`grant ${grantId} (${grant.status}) cannot expire ${credits} credits`);
+    }
+    next = changeStatus(takeFrom(next, [{ grantId, credits }], 'expired'), grantId, 'expired');
+  }
+  return next;
 }

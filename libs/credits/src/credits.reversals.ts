@@ -10,7 +10,15 @@ import type {
   ReversalSource,
   ShortfallPolicy,
 } from './credits.events';
-import { grantOf, isUnexpiredAt, takeableAt } from './credits.grants';
+import {
+  type GrantCredits,
+  grantOf,
+  isUnexpiredAt,
+  lapsingOnRelease,
+  planTakeBack,
+  releaseDispute,
+  returnToGrants,
+} from './credits.grants';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import {
   type CreditsState,
@@ -173,9 +181,15 @@ export function closeDispute(command: CloseDispute, state: CreditsState, metadat
     // is then known, and an opening delivered late freezes nothing.
     const event: CreditsUnfrozen = {
       type: 'CreditsUnfrozen',
-      schemaVersion: 1,
+      schemaVersion: 2,
       id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-      data: { rechargeId, disputeId, credits: frozen ?? 0, source },
+      data: {
+        rechargeId,
+        disputeId,
+        credits: frozen ?? 0,
+        source,
+        expired: lapsingOnDisputeWon(state, rechargeId, disputeId, metadata),
+      },
       metadata,
     };
     return record(event);
@@ -189,6 +203,19 @@ export function closeDispute(command: CloseDispute, state: CreditsState, metadat
     source: { ...source, disputeId },
   };
   return record(rechargeRefunded(userId, rechargeId, recharge, state, takeBack, metadata));
+}
+
+/** Grants the won dispute held past their expiry: they lapse as it releases them (money rule 4). */
+function lapsingOnDisputeWon(
+  state: CreditsState,
+  rechargeId: string,
+  disputeId: string,
+  metadata: CreditsEventMetadata,
+): GrantCredits[] {
+  const open = state.grants.disputes.get(rechargeId);
+  if (open?.disputeId !== disputeId) return [];
+  const released = releaseDispute(state.grants, rechargeId, disputeId);
+  return lapsingOnRelease(released, open.frozenFrom, Date.parse(metadata.occurredAt));
 }
 
 type TakeBack = {
@@ -211,21 +238,23 @@ function rechargeRefunded(
 ): RechargeRefunded {
   const amountRefundedTotal = amountRefundedAfter(recharge, takeBack.refundedBy, takeBack.amountRefundedBy);
   const creditsTakenBack = creditsShareOf(recharge, amountRefundedTotal) - recharge.creditsTakenBack;
-  // Under writeoff, the balance pays what it holds, less grants past their expiry (worth nothing, never taken).
-  const available = takeableAt(state.grants, state.balance, Date.parse(metadata.occurredAt));
-  const creditsDebited = takeBack.shortfallPolicy === 'debt' ? creditsTakenBack : Math.min(creditsTakenBack, available);
+  // A lost dispute releases what it froze first: those credits are the first it takes back.
+  const disputeId = takeBack.reason === 'dispute-lost' ? takeBack.source.disputeId : undefined;
+  const ledger = disputeId === undefined ? state.grants : releaseDispute(state.grants, rechargeId, disputeId);
+  const frozenBefore = grantOf(state.grants, recharge.grantId).frozen;
+  const plan = planTakeBack(ledger, {
+    credits: creditsTakenBack,
+    grantId: recharge.grantId,
+    lapsedCounted: recharge.creditsLapsed,
+    releasedByDispute: frozenBefore - grantOf(ledger, recharge.grantId).frozen,
+    shortfallPolicy: takeBack.shortfallPolicy,
+    nowMs: Date.parse(metadata.occurredAt),
+  });
   return {
     type: 'RechargeRefunded',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: {
-      rechargeId,
-      ...takeBack,
-      amountRefundedTotal,
-      creditsTakenBack,
-      creditsDebited,
-      shortfallCredits: Math.max(0, creditsTakenBack - available),
-    },
+    data: { rechargeId, ...takeBack, amountRefundedTotal, creditsTakenBack, ...plan },
     metadata,
   };
 }
@@ -260,13 +289,15 @@ function giveBack(
   const amountRefundedTotal = amountRefundedAfter(recharge, reversal.refundedBy, reversal.amountRefundedBy);
   const creditsGivenBack = recharge.creditsTakenBack - creditsShareOf(recharge, amountRefundedTotal);
   const start = giveBackStart(recharge, reversal.refundedBy, reversal.refund);
-  const { creditsCredited, creditsWriteOffReversed } = giveBackSplit(recharge, start, creditsGivenBack);
+  const split = giveBackSplit(recharge, start, creditsGivenBack);
+  const { creditsCredited, givenTo } = split;
   const aboveMax = refuseAboveBalanceMax(creditsCredited, state);
   if (aboveMax) return aboveMax;
+  const returns = returnToGrants(state.grants, givenTo, Date.parse(metadata.occurredAt));
   const { reason, refundedBy, refund, amountRefundedBy, refundedAt, source } = reversal;
   const event: RefundReversed = {
     type: 'RefundReversed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
     data: {
       rechargeId,
@@ -278,9 +309,10 @@ function giveBack(
       ...(refundedAt === undefined ? {} : { refundedAt }),
       amountRefundedTotal,
       creditsGivenBack,
-      creditsCredited,
-      creditsWriteOffReversed,
-      creditsFrozen: recharge.dispute === undefined ? 0 : creditsCredited,
+      ...split,
+      creditsLapsedOnReturn: returns.lapsedOnReturn,
+      // While the recharge is disputed, what lands spendable is frozen with the rest of it.
+      creditsFrozen: recharge.dispute === undefined ? 0 : returns.landedSpendable,
       source,
     },
     metadata,

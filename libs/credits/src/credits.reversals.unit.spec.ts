@@ -416,9 +416,13 @@ describe('refund failures', () => {
     const between = { 'a second payment': recharge(100, 'pi_2'), 'a bonus': bonus(100) };
 
     it.each(Object.entries(between))(
-      'gives back what the later refund debited (after %s), leaving the earlier write-off',
+      'gives back what the later refund debited (after %s) to the grant it took them from, leaving the earlier write-off',
       (_, creditsIn) => {
         const reFailed = failure('re_2', 500, { createdAt: AFTER(10), failedAt: AFTER(100) });
+        const grantIn =
+          creditsIn.type === 'CompleteRecharge'
+            ? rechargeEventId(creditsIn.data.rechargeId)
+            : eventIdFor(STREAM_ID, creditsIn.metadata.idempotencyKey);
         const state = given(
           recharge(100),
           consume(100),
@@ -434,6 +438,7 @@ describe('refund failures', () => {
               amountRefundedTotal: 500,
               creditsGivenBack: 50,
               creditsCredited: 50,
+              givenTo: [{ grantId: grantIn, credits: 50 }],
             }),
           );
         // Where the balance was before re_2: re_1 stands, written off.
@@ -492,6 +497,8 @@ describe('refund failures', () => {
             creditsGivenBack: 50,
             creditsCredited: 10,
             creditsWriteOffReversed: 40,
+            // The 10 are credits ch_2's take-back (the one re_2's failure counts from) took from the bonus.
+            givenTo: [{ grantId: eventIdFor(STREAM_ID, history[3].metadata.idempotencyKey), credits: 10 }],
           }),
         );
       // ch_2's refund alone stands: 100 + 100 - 90 - 50.
@@ -802,15 +809,20 @@ function reversed(
           },
         }
       : { reason: 'refund-lowered' as const, refundedAt: command.data.refundedAt };
+  const credited = amounts.creditsCredited ?? 0;
   return {
     type: 'RefundReversed',
-    schemaVersion: 1,
+    schemaVersion: 2,
     ...metadataOf(command),
     data: {
       rechargeId: RECHARGE_ID,
       refundedBy: chargeId,
       ...described,
       creditsWriteOffReversed: 0,
+      creditsLapseReversed: 0,
+      // The recharge's grant is the stream's only one: what is credited returns to it.
+      givenTo: credited > 0 ? [{ grantId: rechargeEventId(RECHARGE_ID), credits: credited }] : [],
+      creditsLapsedOnReturn: 0,
       creditsFrozen: 0,
       source,
       ...amounts,
@@ -858,14 +870,19 @@ function refunded(
   amounts: Partial<RechargeRefunded['data']> & { creditsTakenBack: number; creditsDebited: number },
 ): RechargeRefunded {
   const { shortfallPolicy, source } = command.data;
+  // The recharge's grant is the stream's only one: what the grants paid came from it, the rest is debt.
+  const fromGrants =
+    shortfallPolicy === 'debt' ? amounts.creditsDebited - (amounts.shortfallCredits ?? 0) : amounts.creditsDebited;
   return {
     type: 'RechargeRefunded',
-    schemaVersion: 1,
+    schemaVersion: 2,
     ...metadataOf(command),
     data: {
       rechargeId: RECHARGE_ID,
       reason: 'refund',
       ...refundedByOf(command),
+      creditsLapsed: 0,
+      takenFrom: fromGrants > 0 ? [{ grantId: rechargeEventId(RECHARGE_ID), credits: fromGrants }] : [],
       shortfallCredits: 0,
       shortfallPolicy,
       creditsUnfrozen: 0,
@@ -896,7 +913,10 @@ function eventOf(
   { credits }: { credits: number },
 ): CreditsEvent {
   const { rechargeId, disputeId, source } = command.data;
-  return { type, schemaVersion: 1, ...metadataOf(command), data: { rechargeId, disputeId, credits, source } };
+  const data = { rechargeId, disputeId, credits, source };
+  return type === 'CreditsFrozen'
+    ? { type, schemaVersion: 1, ...metadataOf(command), data }
+    : { type, schemaVersion: 2, ...metadataOf(command), data: { ...data, expired: [] } };
 }
 
 describe('refund properties', () => {

@@ -265,9 +265,10 @@ function legacyRefunded(refunded: { amount: number; creditsTakenBack: number; re
     },
     metadata: { idempotencyKey, now: occurredAt },
   } as unknown as CreditsCommand;
+  // As the parser reads it: version 1 upcast to version 2 (nothing lapsed, `takenFrom` unknown).
   return {
     type: 'RechargeRefunded',
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: eventIdFor(STREAM_ID, idempotencyKey),
     data: {
       rechargeId: RECHARGE_ID,
@@ -276,6 +277,7 @@ function legacyRefunded(refunded: { amount: number; creditsTakenBack: number; re
       amountRefundedBy: amount,
       amountRefundedTotal: amount,
       creditsTakenBack,
+      creditsLapsed: 0,
       creditsDebited: creditsTakenBack,
       shortfallCredits: 0,
       shortfallPolicy: 'debt',

@@ -1,6 +1,13 @@
 import BTree from 'sorted-btree';
 import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
-import { type GrantLedger, emptyGrantLedger, spendableAt, stringTree } from './credits.grants';
+import {
+  type GrantCredits,
+  type GrantLedger,
+  emptyGrantLedger,
+  mergedByGrant,
+  spendableAt,
+  stringTree,
+} from './credits.grants';
 import { evolveGrantLedger } from './credits.grant-ledger';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
@@ -24,8 +31,12 @@ export type TakeBack = {
   at: number | undefined;
   /** Credits it took from the balance, less those give-backs credited. */
   debited: number;
+  /** The grants `debited` left, in the order taken, what became debt first (as the recharge's own grant's). */
+  takenFrom: readonly GrantCredits[];
   /** Credits it wrote off (they never left the balance), less those give-backs restored. */
   writtenOff: number;
+  /** Credits it counted as lapsed with the recharge's grant (nothing moved), less those give-backs restored. */
+  lapsed: number;
 };
 
 /** What a user's stream says of one of their recharges: enough to take back its share, or freeze it. */
@@ -56,6 +67,11 @@ export type RechargeState = {
    * reversal restored: the sum of the take-backs' `writtenOff`.
    */
   creditsWrittenOff: number;
+  /**
+   * Credits taken back that had already lapsed with the recharge's grant (nothing moved), less those a
+   * reversal restored: the sum of the take-backs' `lapsed`. Never more than the grant's lapsed credits.
+   */
+  creditsLapsed: number;
   /**
    * Every take-back of the recharge (refund report or lost dispute), in stream order, with what it debited
    * and wrote off less what give-backs returned: what a failed refund gives back restores first the
@@ -167,13 +183,14 @@ export function balanceDelta(event: CreditsEvent): number {
     case 'RechargeRefunded':
       return -event.data.creditsDebited;
     case 'RefundReversed':
-      return event.data.creditsCredited;
+      return event.data.creditsCredited - event.data.creditsLapsedOnReturn;
     case 'CreditsExpired':
     case 'GrantVoided':
       return -event.data.credits;
     case 'CreditsFrozen':
-    case 'CreditsUnfrozen':
       return 0;
+    case 'CreditsUnfrozen':
+      return -event.data.expired.reduce((sum, lapsed) => sum + lapsed.credits, 0);
     default:
       return assertNever(event);
   }
@@ -213,7 +230,7 @@ export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, ev
   if (balanceAfter > BALANCE_CREDITS_MAX || balanceAfter < -BALANCE_CREDITS_MAX) return false;
   if (balanceAfter >= 0 || balanceAfter >= balanceBefore) return true;
   // An expiry lowers a balance in debt by credits that were never spendable: the debt itself is unchanged.
-  if (event.type === 'CreditsExpired') return true;
+  if (event.type === 'CreditsExpired' || event.type === 'CreditsUnfrozen') return true;
   return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
 }
 
@@ -233,6 +250,7 @@ function evolveRecharges(
       failedRefunds: {},
       creditsTakenBack: 0,
       creditsWrittenOff: 0,
+      creditsLapsed: 0,
       takeBacks: [],
       dispute: undefined,
     });
@@ -284,7 +302,15 @@ function refundedRecharge(
   // no later). A lost dispute has none: it is no charge's figure.
   const at = data.reason === 'refund' ? (data.refundedAt ?? recordedAt(event)) : undefined;
   const debited = data.creditsDebited;
-  const writtenOff = data.creditsTakenBack - debited;
+  const lapsed = data.creditsLapsed;
+  const writtenOff = data.creditsTakenBack - debited - lapsed;
+  // What became debt counts as taken from the recharge's own grant, and first: a give-back returns it first,
+  // so it pays the debt back before any credit reaches a grant (one closed since would keep none of it).
+  const fromGrants = data.takenFrom ?? [];
+  const owed = debited - fromGrants.reduce((sum, taken) => sum + taken.credits, 0);
+  const takenFrom = mergedByGrant([{ grantId: recharge.grantId, credits: owed }, ...fromGrants]).filter(
+    (taken) => taken.credits > 0,
+  );
   return {
     ...recharge,
     amountRefundedTotal: data.amountRefundedTotal,
@@ -292,7 +318,8 @@ function refundedRecharge(
     refundedAt: at === undefined ? recharge.refundedAt : { ...recharge.refundedAt, [refundedBy]: at },
     creditsTakenBack: recharge.creditsTakenBack + data.creditsTakenBack,
     creditsWrittenOff: recharge.creditsWrittenOff + writtenOff,
-    takeBacks: [...recharge.takeBacks, { refundedBy, at, debited, writtenOff }],
+    creditsLapsed: recharge.creditsLapsed + lapsed,
+    takeBacks: [...recharge.takeBacks, { refundedBy, at, debited, takenFrom, writtenOff, lapsed }],
     dispute: closes(recharge, data.reason === 'dispute-lost' ? data.source.disputeId : undefined),
   };
 }
@@ -306,19 +333,30 @@ function reversedRecharge(
   const dispute = recharge.dispute;
   // `decide` gives back at most what was taken back, and credits only what left the balance: anything else
   // would invent credits.
+  const restored = data.creditsWriteOffReversed + data.creditsLapseReversed;
+  const walk = givingBack(
+    recharge.takeBacks,
+    giveBackStart(recharge, refundedBy, refund),
+    data.creditsCredited,
+    restored,
+  );
   const broken =
     data.creditsGivenBack > recharge.creditsTakenBack ||
     data.creditsWriteOffReversed < 0 ||
     data.creditsWriteOffReversed > recharge.creditsWrittenOff ||
+    data.creditsLapseReversed !== walk.lapseReversed ||
     data.creditsCredited < 0 ||
-    data.creditsCredited > recharge.creditsTakenBack - recharge.creditsWrittenOff ||
-    data.creditsCredited + data.creditsWriteOffReversed !== data.creditsGivenBack ||
+    data.creditsCredited > recharge.creditsTakenBack - recharge.creditsWrittenOff - recharge.creditsLapsed ||
+    data.creditsCredited + restored !== data.creditsGivenBack ||
+    data.creditsLapsedOnReturn < 0 ||
+    data.creditsLapsedOnReturn > data.creditsCredited ||
+    (data.givenTo !== undefined && !sameGrantCredits(data.givenTo, walk.givenTo)) ||
     (data.creditsFrozen > 0 && dispute === undefined);
   if (broken) {
     throw new Error(
       `event ${event.id} at version ${event.streamVersion} gives back more than recharge ${data.rechargeId} ` +
-        `took back (${recharge.creditsTakenBack}, ${recharge.creditsWrittenOff} written off), or freezes ` +
-        `credits of no open dispute`,
+        `took back (${recharge.creditsTakenBack}, ${recharge.creditsWrittenOff} written off, ` +
+        `${recharge.creditsLapsed} lapsed), to other grants than it took from, or freezes credits of no open dispute`,
     );
   }
   return {
@@ -333,14 +371,17 @@ function reversedRecharge(
         : { ...recharge.failedRefunds, [refund.refundId]: { ...refund, chargeId: refundedBy } },
     creditsTakenBack: recharge.creditsTakenBack - data.creditsGivenBack,
     creditsWrittenOff: recharge.creditsWrittenOff - data.creditsWriteOffReversed,
-    takeBacks: givenBackFrom(
-      recharge.takeBacks,
-      giveBackStart(recharge, refundedBy, refund),
-      data.creditsCredited,
-      data.creditsWriteOffReversed,
-    ),
+    creditsLapsed: recharge.creditsLapsed - data.creditsLapseReversed,
+    takeBacks: walk.takeBacks,
     dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
   };
+}
+
+function sameGrantCredits(a: readonly GrantCredits[], b: readonly GrantCredits[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((part, index) => part.grantId === b[index].grantId && part.credits === b[index].credits)
+  );
 }
 
 /**
@@ -381,49 +422,89 @@ export function giveBackStart(
   return Math.max(0, recharge.takeBacks.findIndex(ofCharge));
 }
 
+/** How a give-back splits: see `giveBackSplit`. */
+export type GiveBackSplit = {
+  creditsCredited: number;
+  creditsWriteOffReversed: number;
+  creditsLapseReversed: number;
+  /** The grants the credited credits return to, in the order the take-backs took them. */
+  givenTo: GrantCredits[];
+};
+
 /**
- * How the credits given back by a failure are split between credited and restored (written off, never
- * credited), as if the failed refund had never been taken back. Up to what the take-back `start` still
- * holds, they are that take-back's: had it not been made, the balance would have paid what it and the
- * take-backs since wrote off, so those write-offs are restored first, and the rest is credited. A write-off
- * made before it is another refund's, and stays. Anything beyond what `start` holds (shares rounded down, or
- * a take-back that held another refund) restores any write-off of the recharge first, and is credited last.
+ * How the credits given back by a failure are split between credited and restored (never credited: written
+ * off, or counted as lapsed), as if the failed refund had never been taken back. Up to what the take-back
+ * `start` still holds, they are that take-back's: had it not been made, the balance would have paid what it
+ * and the take-backs since did not debit, so those are restored first, and the rest is credited. What a
+ * take-back before it did not debit is another refund's, and stays. Anything beyond what `start` holds
+ * (shares rounded down, or a take-back that held another refund) restores any of the recharge's first, and
+ * is credited last. Within a take-back, lapsed credits are restored before written-off ones.
  */
-export function giveBackSplit(
-  recharge: RechargeState,
-  start: number,
-  creditsGivenBack: number,
-): { creditsCredited: number; creditsWriteOffReversed: number } {
+export function giveBackSplit(recharge: RechargeState, start: number, creditsGivenBack: number): GiveBackSplit {
   const { takeBacks } = recharge;
   const held = takeBacks[start];
-  const fromHolder = Math.min(creditsGivenBack, held === undefined ? 0 : held.debited + held.writtenOff);
-  let writtenOffSince = 0;
-  for (const takeBack of takeBacks.slice(start)) writtenOffSince += takeBack.writtenOff;
-  const restoredForHolder = Math.min(fromHolder, writtenOffSince);
+  const notDebited = (takeBack: TakeBack) => takeBack.writtenOff + takeBack.lapsed;
+  const fromHolder = Math.min(creditsGivenBack, held === undefined ? 0 : held.debited + notDebited(held));
+  let notDebitedSince = 0;
+  for (const takeBack of takeBacks.slice(start)) notDebitedSince += notDebited(takeBack);
+  const restoredForHolder = Math.min(fromHolder, notDebitedSince);
   const beyond = creditsGivenBack - fromHolder;
-  const restoredBeyond = Math.min(beyond, recharge.creditsWrittenOff - restoredForHolder);
-  const creditsWriteOffReversed = restoredForHolder + restoredBeyond;
-  return { creditsCredited: creditsGivenBack - creditsWriteOffReversed, creditsWriteOffReversed };
+  const notDebitedTotal = recharge.creditsWrittenOff + recharge.creditsLapsed;
+  const restored = restoredForHolder + Math.min(beyond, notDebitedTotal - restoredForHolder);
+  const creditsCredited = creditsGivenBack - restored;
+  const { lapseReversed, givenTo } = givingBack(takeBacks, start, creditsCredited, restored);
+  return {
+    creditsCredited,
+    creditsWriteOffReversed: restored - lapseReversed,
+    creditsLapseReversed: lapseReversed,
+    givenTo,
+  };
 }
 
 /**
- * The take-backs once a give-back credited `credited` of their debits and restored `restored` of their
- * write-offs: from `start` on first, then the earlier ones (as `giveBackSplit` counts them).
+ * The take-backs once a give-back credited `credited` of their debits and restored `restored` of what they
+ * did not debit (lapsed first, then written off): from `start` on first, then the earlier ones (as
+ * `giveBackSplit` counts them). Credited credits return to the grants each take-back took them from, in
+ * the order taken.
  */
-function givenBackFrom(takeBacks: readonly TakeBack[], start: number, credited: number, restored: number): TakeBack[] {
+function givingBack(
+  takeBacks: readonly TakeBack[],
+  start: number,
+  credited: number,
+  restored: number,
+): { takeBacks: TakeBack[]; lapseReversed: number; givenTo: GrantCredits[] } {
   const after = takeBacks.map((takeBack) => ({ ...takeBack }));
   const order = [...after.slice(start), ...after.slice(0, start)];
   let toCredit = credited;
   let toRestore = restored;
+  let lapseReversed = 0;
+  const givenTo: GrantCredits[] = [];
   for (const takeBack of order) {
+    const lapsed = Math.min(toRestore, takeBack.lapsed);
+    const writtenOff = Math.min(toRestore - lapsed, takeBack.writtenOff);
     const debited = Math.min(toCredit, takeBack.debited);
-    const writtenOff = Math.min(toRestore, takeBack.writtenOff);
-    takeBack.debited -= debited;
+    takeBack.lapsed -= lapsed;
     takeBack.writtenOff -= writtenOff;
+    takeBack.debited -= debited;
+    takeBack.takenFrom = returned(takeBack.takenFrom, debited, givenTo);
+    lapseReversed += lapsed;
+    toRestore -= lapsed + writtenOff;
     toCredit -= debited;
-    toRestore -= writtenOff;
   }
-  return after;
+  return { takeBacks: after, lapseReversed, givenTo: mergedByGrant(givenTo) };
+}
+
+/** What a take-back still holds of each grant once `credits` of it return, in the order taken; adds the returns to `into`. */
+function returned(takenFrom: readonly GrantCredits[], credits: number, into: GrantCredits[]): GrantCredits[] {
+  let left = credits;
+  const holds: GrantCredits[] = [];
+  for (const taken of takenFrom) {
+    const back = Math.min(left, taken.credits);
+    if (back > 0) into.push({ grantId: taken.grantId, credits: back });
+    if (taken.credits > back) holds.push({ grantId: taken.grantId, credits: taken.credits - back });
+    left -= back;
+  }
+  return holds;
 }
 
 /** When a stored event was decided, in Unix seconds (rounded down). */

@@ -13,10 +13,10 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> 
   RechargeCompleted: 2,
   CreditsConsumed: 2,
   BonusGranted: 2,
-  RechargeRefunded: 1,
-  RefundReversed: 1,
+  RechargeRefunded: 2,
+  RefundReversed: 2,
   CreditsFrozen: 1,
-  CreditsUnfrozen: 1,
+  CreditsUnfrozen: 2,
   CreditsExpired: 1,
   GrantVoided: 1,
 };
@@ -31,6 +31,12 @@ const UPCASTERS: Partial<Record<CreditsEventType, Record<number, Upcaster>>> = {
   },
   // Which grants it drew from is the stream's: absent `drawnFrom`, the fold draws in spend order.
   CreditsConsumed: { 1: (data) => data },
+  // Recharges did not expire before version 2: nothing lapsed, nothing was returned to a closed grant, and
+  // no dispute's release expired a grant. Which grants a take-back took from, or a give-back returned to, is
+  // the stream's: absent `takenFrom` and `givenTo`, the fold places them by the rules of then.
+  RechargeRefunded: { 1: (data) => ({ ...data, creditsLapsed: 0 }) },
+  RefundReversed: { 1: (data) => ({ ...data, creditsLapseReversed: 0, creditsLapsedOnReturn: 0 }) },
+  CreditsUnfrozen: { 1: (data) => ({ ...data, expired: [] }) },
 };
 
 /** The event's data at the current version; throws for a version this build does not know. */
