@@ -186,7 +186,7 @@ const v1Metadata = (key: string, occurredAt: string) => ({
 
 type Step =
   | { kind: 'bonus'; amount: number; priority: number; expiresInHours?: number }
-  | { kind: 'recharge'; credits: number }
+  | { kind: 'recharge'; credits: number; expiresInHours?: number }
   | { kind: 'consume'; amount: number }
   | { kind: 'expire' | 'void'; pick: number }
   | { kind: 'refund'; pick: number; share: number; debt: boolean }
@@ -211,7 +211,14 @@ const stepArbitrary: fc.Arbitrary<{ step: Step; hoursLater: number }> = fc.recor
     },
     {
       weight: 3,
-      arbitrary: fc.record({ kind: fc.constant('recharge' as const), credits: fc.integer({ min: 1, max: 80 }) }),
+      arbitrary: fc.record(
+        {
+          kind: fc.constant('recharge' as const),
+          credits: fc.integer({ min: 1, max: 80 }),
+          expiresInHours: fc.integer({ min: 1, max: 72 }),
+        },
+        { requiredKeys: ['kind', 'credits'] },
+      ),
     },
     {
       weight: 4,
@@ -303,7 +310,8 @@ class RandomUser {
       case 'recharge': {
         const id = `${this.stream.userId}-pack-${index}`;
         recharges.push({ id, paid: step.credits * 10, refunded: 0, refunds: [], dispute: undefined, disputes: 0 });
-        return rechargeFor(id, step.credits, now);
+        const hours = step.expiresInHours;
+        return rechargeFor(id, step.credits, now, hours === undefined ? undefined : plus(now, hours * HOUR));
       }
       case 'consume':
         return consumeFor(`job-${index}`, step.amount, now);
@@ -600,6 +608,25 @@ describe.each(storeKindsUnderTest())('the grants read model equals the domain fo
     await stream.record(consumeFor('c2', 5, plus(T0, 3 * DAY)));
     for (const batchSize of [1, 2, 3, 1000]) {
       const names = await projectInto(db, `giveback_b${batchSize}`, batchSize);
+      await expectReadModelMatchesFold(db, names, [userId]);
+    }
+  });
+
+  it('a refund failure returns credits to a bonus voided since, which the projection had not loaded', async () => {
+    const userId = `closed-giveback-${randomUUID()}`;
+    const stream = new UserStream(db, userId);
+    const r = `${userId}-r`;
+    await stream.record(rechargeFor(r, 100, T0));
+    await stream.record(bonusFor('reserve', 50, { priority: 300 }, T0));
+    await stream.record(consumeFor('c1', 100, T0));
+    const refundedAt = seconds(plus(T0, HOUR));
+    await stream.record(refundOf(r, 1000, plus(T0, HOUR), 'debt', refundedAt));
+    await stream.record(voidFor(stream.state.outcomes.get('reserve')!.eventId, plus(T0, 2 * HOUR)));
+    await stream.record(
+      failureOf(r, 're_1', 1000, { createdAt: refundedAt, failedAt: refundedAt + 60 }, plus(T0, 3 * HOUR)),
+    );
+    for (const batchSize of [1, 1000]) {
+      const names = await projectInto(db, `closed_giveback_b${batchSize}`, batchSize);
       await expectReadModelMatchesFold(db, names, [userId]);
     }
   });

@@ -2,6 +2,7 @@ import {
   type DisputeFreeze,
   type Grant,
   type GrantCategory,
+  type GrantCredits,
   type GrantLedger,
   type GrantStatus,
   evolveGrantLedger,
@@ -172,10 +173,30 @@ function rowsChangedBy(before: GrantLedger, user: UserLedger, event: ProjectedEv
 function grantsNamedBy(events: readonly ProjectedEvent[]): string[] {
   const ids = new Set<string>();
   for (const event of events) {
-    if (event.type === 'CreditsConsumed') for (const draw of event.data.drawnFrom ?? []) ids.add(draw.grantId);
+    for (const { grantId } of grantCreditsNamedBy(event)) ids.add(grantId);
     if (event.type === 'CreditsExpired' || event.type === 'GrantVoided') ids.add(event.data.grantId);
   }
   return [...ids];
+}
+
+/** The grants an event moves credits of, by name: a closed one (a give-back's) is not among those loaded. */
+function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
+  switch (event.type) {
+    case 'CreditsConsumed':
+      return event.data.drawnFrom ?? [];
+    case 'RechargeRefunded':
+      return event.data.takenFrom ?? [];
+    case 'RefundReversed':
+      return event.data.givenTo ?? [];
+    case 'CreditsUnfrozen':
+      return event.data.expired;
+    case 'RechargeCompleted':
+    case 'BonusGranted':
+    case 'CreditsFrozen':
+    case 'CreditsExpired':
+    case 'GrantVoided':
+      return [];
+  }
 }
 
 type LedgerRecord = { user_id: string; version: number; debt: string; disputes: Array<[string, DisputeFreeze]> };
