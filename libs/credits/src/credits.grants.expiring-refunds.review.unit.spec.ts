@@ -1,12 +1,11 @@
 import fc from 'fast-check';
 import type { CreditsCommand } from './credits.commands';
 import { decide } from './credits.decide';
-import type { CreditsEvent, RecordedCreditsEvent } from './credits.events';
+import type { RecordedCreditsEvent } from './credits.events';
 import { grantsBalance } from './credits.grants';
 import { type CreditsState, evolve, initialState, spendableCredits } from './credits.state';
 import { plainState, recordAfter } from './testing/credits.given-when-then';
 import {
-  DAY,
   T0,
   bonus,
   closeDisputeOf,
