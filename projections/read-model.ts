@@ -1,6 +1,6 @@
 import type { SqlMigration } from '@libs/event-store';
 import { balanceProjection } from './balance/balance.projection';
-import { grantsProjection } from './grants/grants.projection';
+import { addRolloverColumns, grantsProjection } from './grants/grants.projection';
 import { ledgerProjection } from './ledger/ledger.projection';
 import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
@@ -83,5 +83,10 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
     name: 'read-model-0008-ledger-grants',
     up: `alter table ledger_entries add column if not exists grant_id text;
       alter table ledger_entries add column if not exists drawn_from text;`,
+  },
+  {
+    // A plan period's carry-over. Grants made before have none: the new columns' defaults are exact for them.
+    name: 'read-model-0009-grants-rollover',
+    up: addRolloverColumns(grantsProjection.tables.grants),
   },
 ];

@@ -73,6 +73,7 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
     case 'CreditsFrozen':
     case 'CreditsUnfrozen':
     case 'CreditsExpired':
+    case 'CreditsRolledOver':
     case 'GrantVoided':
       return {};
     default:

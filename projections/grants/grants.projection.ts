@@ -5,6 +5,7 @@ import {
   type GrantCredits,
   type GrantLedger,
   type GrantStatus,
+  type RolloverTerms,
   evolveGrantLedger,
   grantLedgerOf,
 } from '@libs/credits';
@@ -48,6 +49,10 @@ const GRANT_COLUMNS = [
   ['takenBack', 'taken_back', 'bigint'],
   ['remaining', 'remaining', 'bigint'],
   ['frozen', 'frozen', 'bigint'],
+  ['rolledOver', 'rolled_over', 'bigint'],
+  ['rollover', 'rollover', 'jsonb'],
+  ['sourceGrantId', 'source_grant_id', 'uuid'],
+  ['rolledInto', 'rolled_into', 'uuid'],
   ['status', 'status', 'text'],
   ['grantedAt', 'granted_at', 'timestamptz'],
   ['closedAt', 'closed_at', 'timestamptz'],
@@ -57,7 +62,18 @@ const GRANT_RECORDSET = recordsetOf<GrantRow>(GRANT_COLUMNS);
 export const GRANT_COLUMNS_SELECTED = `user_id, grant_id::text as grant_id, sequence, category, priority, expires_at,
   recharge_id, granted::text as granted, debt_paid::text as debt_paid, spent::text as spent,
   expired::text as expired, voided::text as voided, taken_back::text as taken_back, remaining::text as remaining,
-  frozen::text as frozen, status, granted_at, closed_at`;
+  frozen::text as frozen, rolled_over::text as rolled_over, rollover, source_grant_id::text as source_grant_id,
+  rolled_into::text as rolled_into, status, granted_at, closed_at`;
+
+/** A plan period's carry-over: its terms, what it carried and where (read-model-0009 adds them to older tables). */
+const ROLLOVER_COLUMNS = `rolled_over bigint not null default 0, rollover jsonb, source_grant_id uuid, rolled_into uuid`;
+
+/** Adds the carry-over's columns to a grants table made before them. */
+export function addRolloverColumns(grants: string): string {
+  return ROLLOVER_COLUMNS.split(', ')
+    .map((column) => `alter table ${grants} add column if not exists ${column};`)
+    .join('\n');
+}
 
 /**
  * One row per grant, and per user the debt and open disputes (`grant_ledgers`):
@@ -86,6 +102,7 @@ export const grantsProjection: Projection<GrantsTable> = {
       taken_back bigint not null,
       remaining bigint not null check (remaining >= 0),
       frozen bigint not null check (frozen >= 0 and frozen <= remaining),
+      ${ROLLOVER_COLUMNS},
       status text not null,
       granted_at timestamptz not null,
       closed_at timestamptz,
@@ -156,12 +173,12 @@ function rowsChangedBy(before: GrantLedger, user: UserLedger, event: ProjectedEv
   const rows: GrantRow[] = [];
   for (const grant of changed) {
     const previous = user.rows.get(grant.grantId);
-    const closing = event.type === 'CreditsExpired' || event.type === 'GrantVoided';
     const row: GrantRow = {
       ...rowFieldsOf(grant),
       userId: event.userId,
       grantedAt: previous?.grantedAt ?? event.metadata.occurredAt,
-      closedAt: closing && grant.status !== 'active' ? event.metadata.occurredAt : (previous?.closedAt ?? null),
+      // Closed by the first event that closed it: an expiry, a void, a carry-over, a won dispute's lapse.
+      closedAt: previous?.closedAt ?? (grant.status === 'active' ? null : event.metadata.occurredAt),
     };
     user.rows.set(grant.grantId, row);
     rows.push(row);
@@ -174,7 +191,9 @@ function grantsNamedBy(events: readonly ProjectedEvent[]): string[] {
   const ids = new Set<string>();
   for (const event of events) {
     for (const { grantId } of grantCreditsNamedBy(event)) ids.add(grantId);
-    if (event.type === 'CreditsExpired' || event.type === 'GrantVoided') ids.add(event.data.grantId);
+    if (event.type === 'CreditsExpired' || event.type === 'GrantVoided' || event.type === 'CreditsRolledOver') {
+      ids.add(event.data.grantId);
+    }
   }
   return [...ids];
 }
@@ -194,6 +213,7 @@ function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
     case 'BonusGranted':
     case 'CreditsFrozen':
     case 'CreditsExpired':
+    case 'CreditsRolledOver':
     case 'GrantVoided':
       return [];
   }
@@ -217,6 +237,10 @@ export type GrantRecord = {
   taken_back: string;
   remaining: string;
   frozen: string;
+  rolled_over: string;
+  rollover: RolloverTerms | null;
+  source_grant_id: string | null;
+  rolled_into: string | null;
   status: GrantStatus;
   granted_at: Date | string;
   closed_at: Date | string | null;
@@ -285,6 +309,10 @@ export function toGrantRow(record: GrantRecord): GrantRow {
     takenBack: count(record.taken_back, 'taken_back'),
     remaining: count(record.remaining, 'remaining'),
     frozen: count(record.frozen, 'frozen'),
+    rolledOver: count(record.rolled_over, 'rolled_over'),
+    rollover: record.rollover ?? undefined,
+    sourceGrantId: record.source_grant_id ?? undefined,
+    rolledInto: record.rolled_into ?? undefined,
     status: record.status,
     grantedAt: new Date(record.granted_at).toISOString(),
     closedAt: record.closed_at === null ? null : new Date(record.closed_at).toISOString(),
@@ -295,6 +323,7 @@ export function toGrantRow(record: GrantRecord): GrantRow {
 function rowFieldsOf(grant: Grant): Omit<GrantRow, 'userId' | 'grantedAt' | 'closedAt'> {
   const { grantId, category, priority, expiresAt, sequence, rechargeId, granted } = grant;
   const { debtPaid, spent, expired, voided, takenBack, remaining, frozen, status } = grant;
+  const { rolledOver, rollover, sourceGrantId, rolledInto } = grant;
   return {
     grantId,
     category,
@@ -310,6 +339,10 @@ function rowFieldsOf(grant: Grant): Omit<GrantRow, 'userId' | 'grantedAt' | 'clo
     takenBack,
     remaining,
     frozen,
+    rolledOver,
+    rollover,
+    sourceGrantId,
+    rolledInto,
     status,
   };
 }
@@ -328,7 +361,7 @@ async function upsertGrants(tx: SqlExecutor, names: TableNames<GrantsTable>, row
      on conflict (user_id, grant_id) do update set debt_paid = excluded.debt_paid, spent = excluded.spent,
        expired = excluded.expired, voided = excluded.voided, taken_back = excluded.taken_back,
        remaining = excluded.remaining, frozen = excluded.frozen, status = excluded.status,
-       closed_at = excluded.closed_at`,
+       rolled_over = excluded.rolled_over, rolled_into = excluded.rolled_into, closed_at = excluded.closed_at`,
     [json(rows)],
   );
 }

@@ -55,7 +55,7 @@ function positionsNewestFirst(): string[] {
 function rechargeCompleted(version: number): ProjectedEvent {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: randomUUID(),
     data: {
       rechargeId: `recharge-${version}`,

@@ -638,7 +638,7 @@ function rechargeCompleted(credits: number): CreditsEvent {
   const rechargeId = `recharge-${randomUUID()}`;
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: randomUUID(),
     data: {
       rechargeId,

@@ -26,7 +26,7 @@ export function rechargeCompleted({
 }): ProjectedEvent {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: randomUUID(),
     data: {
       rechargeId: `recharge-${version}`,

@@ -45,7 +45,7 @@ function eventOf(userId: string, index: number): EventToAppend {
     index === 0
       ? {
           type: 'RechargeCompleted',
-          schemaVersion: 2,
+          schemaVersion: 3,
           id: rechargeEventId(`${userId}-recharge`),
           data: {
             rechargeId: `${userId}-recharge`,

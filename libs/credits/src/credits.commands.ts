@@ -84,6 +84,12 @@ export type CompleteRecharge = CreditsCommandOf<
      * the terms of its first delivery.
      */
     expiresAt?: string;
+    /**
+     * A plan period's carry-over at `expiresAt`: up to `creditsMax` (all when absent) of what is left move into
+     * a grant expiring at the next period's end, `rollover.expiresAt`. Needs `expiresAt`. Like it, not part of
+     * the payload a retry must repeat.
+     */
+    rollover?: { creditsMax?: number; expiresAt: string };
   }
 >;
 

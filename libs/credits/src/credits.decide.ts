@@ -13,7 +13,7 @@ import {
   refundReversedIdempotencyKey,
 } from './credits.idempotency';
 import { isCreditAmount } from './credits.limits';
-import { bonusTermsOf, rechargeExpiryOf } from './credits.grant-terms';
+import { bonusTermsOf, rechargeTermsOf } from './credits.grant-terms';
 import { expireGrant, voidGrant } from './credits.grant-closing';
 import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
@@ -119,12 +119,12 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
   const { rechargeId, credits, amountPaid, currency, source } = command.data;
   const refusal = refuseCredit(credits, state);
   if (refusal) return refusal;
-  const expiry = rechargeExpiryOf(command.data.expiresAt, metadata.occurredAt);
-  if (expiry.kind === 'refused') return refuse(expiry.error);
-  const { expiresAt } = expiry;
+  const terms = rechargeTermsOf(command.data, metadata.occurredAt);
+  if (terms.kind === 'refused') return refuse(terms.error);
+  const { expiresAt, rollover } = terms;
   const event: RechargeCompleted = {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: rechargeEventId(rechargeId),
     data: {
       rechargeId,
@@ -136,6 +136,7 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
       category: 'paid',
       priority: DEFAULT_GRANT_PRIORITY.paid,
       ...(expiresAt === undefined ? {} : { expiresAt }),
+      ...(rollover === undefined ? {} : { rollover }),
       debtPaidCredits: Math.min(state.grants.debt, credits),
     },
     metadata,

@@ -339,7 +339,7 @@ describe('decide CompleteRecharge', () => {
         .when(recharge)
         .thenRecords({
           type: 'RechargeCompleted',
-          schemaVersion: 2,
+          schemaVersion: 3,
           ...idAndMetadataOf(recharge),
           data: {
             rechargeId: 'recharge-1',
@@ -636,7 +636,7 @@ function rechargeCompleted(command: CompleteRecharge): RechargeCompleted {
   const { rechargeId, credits, amountPaid, currency, source, metadata } = command.data;
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     ...idAndMetadataOf(command),
     data: {
       rechargeId,
@@ -659,7 +659,7 @@ function rechargeCompleted(command: CompleteRecharge): RechargeCompleted {
 function migratedBalance(credits: number): RechargeCompleted {
   return {
     type: 'RechargeCompleted',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: eventIdFor(STREAM_ID, 'migrated-balance'),
     data: {
       rechargeId: 'migrated',

@@ -83,6 +83,8 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
       };
     case 'CreditsExpired':
       return { ...NOTHING, reason: 'expired', grantId: event.data.grantId };
+    case 'CreditsRolledOver':
+      return { ...NOTHING, reason: 'rolled over', grantId: event.data.grantId };
     case 'GrantVoided':
       return { ...NOTHING, reason: event.data.reason, grantId: event.data.grantId };
     default:

@@ -84,7 +84,7 @@ export type DisputeAlreadyClosed = {
 /** A bonus's expiry or priority the ledger cannot keep (an expiry not after the command's time, say). */
 export type InvalidGrantTerms = {
   type: 'invalid-grant-terms';
-  field: 'expiresAt' | 'expiresIn' | 'priority';
+  field: 'expiresAt' | 'expiresIn' | 'priority' | 'rollover';
   reason: string;
 };
 

@@ -1,4 +1,4 @@
-import type { GrantCategory, GrantCredits } from './credits.grants';
+import type { GrantCategory, GrantCredits, RolloverTerms } from './credits.grants';
 
 /**
  * The facts of the credits domain. Plain data, past tense, integers only.
@@ -82,8 +82,10 @@ export type RechargeCompleted = CreditsEventOf<
     currency: string;
     source: RechargeSource;
     metadata: ClientMetadata;
+    /** A plan period's carry-over at its expiry (version 3; absent before, and when what is left lapses). */
+    rollover?: RolloverTerms;
   } & GrantTerms,
-  2
+  3
 >;
 
 export type CreditsConsumed = CreditsEventOf<
@@ -121,6 +123,26 @@ export type CreditsExpired = CreditsEventOf<
     /** When the grant expired (its `expiresAt`). */
     expiresAt: string;
     credits: number;
+  }
+>;
+
+/**
+ * A grant with a carry-over expired (recorded by the expiry process, once per
+ * grant, under the expiry's key): `creditsRolledOver` of its unfrozen
+ * remainder moved into a new grant (this event's id) of the same category and
+ * priority, expiring at `rolledOverExpiresAt`, paying any debt first
+ * (`debtPaidCredits`); `creditsExpired` lapsed.
+ */
+export type CreditsRolledOver = CreditsEventOf<
+  'CreditsRolledOver',
+  {
+    grantId: string;
+    /** When the grant expired (its `expiresAt`). */
+    expiresAt: string;
+    creditsExpired: number;
+    creditsRolledOver: number;
+    rolledOverExpiresAt: string;
+    debtPaidCredits: number;
   }
 >;
 
@@ -314,6 +336,7 @@ export type CreditsEvent =
   | CreditsFrozen
   | CreditsUnfrozen
   | CreditsExpired
+  | CreditsRolledOver
   | GrantVoided;
 export type CreditsEventType = CreditsEvent['type'];
 
@@ -326,6 +349,7 @@ export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'CreditsFrozen',
   'CreditsUnfrozen',
   'CreditsExpired',
+  'CreditsRolledOver',
   'GrantVoided',
 ];
 

@@ -1,6 +1,6 @@
 import type { ExpireGrant, VoidGrant } from './credits.commands';
 import { type Decision, record, refuse } from './credits.decision';
-import type { CreditsEventMetadata, CreditsExpired, GrantVoided } from './credits.events';
+import type { CreditsEventMetadata, CreditsExpired, CreditsRolledOver, GrantVoided } from './credits.events';
 import { type Grant, grantOf } from './credits.grants';
 import { eventIdFor } from './credits.idempotency';
 import type { CreditsState } from './credits.state';
@@ -8,7 +8,8 @@ import { creditsStreamId } from './credits.stream';
 
 /**
  * A grant past its `expiresAt` lapses: its unspent, unfrozen credits leave the
- * balance (frozen ones stay until their dispute closes). Refused before it is
+ * balance (frozen ones stay until their dispute closes), except what its
+ * carry-over moves into a new grant (`CreditsRolledOver`). Refused before it is
  * due, and for a grant closed already; the key (the grant's) makes a second
  * expiry of it a replay, however many processes try.
  */
@@ -21,11 +22,31 @@ export function expireGrant(command: ExpireGrant, state: CreditsState, metadata:
   if (grant.expiresAt === undefined || Date.parse(metadata.occurredAt) < grant.expiresAtMs) {
     return refuse({ type: 'grant-not-closable', grantId, reason: 'not-due', ...expiresAtOf(grant) });
   }
+  const id = eventIdFor(creditsStreamId(userId), metadata.idempotencyKey);
+  const credits = unfrozenRemaining(state, grantId);
+  const carried = grant.rollover === undefined ? 0 : Math.min(credits, grant.rollover.creditsMax ?? credits);
+  if (grant.rollover !== undefined && carried > 0) {
+    const rolledOver: CreditsRolledOver = {
+      type: 'CreditsRolledOver',
+      schemaVersion: 1,
+      id,
+      data: {
+        grantId,
+        expiresAt: grant.expiresAt,
+        creditsExpired: credits - carried,
+        creditsRolledOver: carried,
+        rolledOverExpiresAt: grant.rollover.expiresAt,
+        debtPaidCredits: Math.min(state.grants.debt, carried),
+      },
+      metadata,
+    };
+    return record(rolledOver);
+  }
   const event: CreditsExpired = {
     type: 'CreditsExpired',
     schemaVersion: 1,
-    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { grantId, expiresAt: grant.expiresAt, credits: unfrozenRemaining(state, grantId) },
+    id,
+    data: { grantId, expiresAt: grant.expiresAt, credits },
     metadata,
   };
   return record(event);

@@ -11,6 +11,7 @@ import {
   grantsInSpendOrder,
   releaseDispute,
   returnToGrants,
+  rollOver,
   takeBackAsBefore,
   takeFrom,
 } from './credits.grants';
@@ -43,6 +44,7 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
         sequence: event.streamVersion,
         rechargeId: recharge ? event.data.rechargeId : undefined,
         granted: recharge ? event.data.credits : event.data.amount,
+        rollover: recharge ? event.data.rollover : undefined,
       });
       if (debtPaidCredits !== undefined && debtPaidCredits !== added.debtPaid) {
         throw new Error(`event ${event.id} says it paid ${debtPaidCredits} of debt, the stream owed ${added.debtPaid}`);
@@ -95,6 +97,21 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
       return freezeForDispute(ledger, event.data.rechargeId, event.data.disputeId, event.data.credits, decidedAtMs());
     case 'CreditsUnfrozen':
       return expireGrants(releaseDispute(ledger, event.data.rechargeId, event.data.disputeId), event.data.expired);
+    case 'CreditsRolledOver': {
+      const { grantId, creditsExpired, creditsRolledOver, debtPaidCredits } = event.data;
+      const rolled = rollOver(ledger, grantId, {
+        lapsed: creditsExpired,
+        carried: creditsRolledOver,
+        intoGrantId: event.id,
+        sequence: event.streamVersion,
+      });
+      if (rolled.debtPaid !== debtPaidCredits) {
+        throw new Error(
+          `event ${event.id} says it paid ${debtPaidCredits} of debt, the stream owed ${rolled.debtPaid}`,
+        );
+      }
+      return rolled.ledger;
+    }
     case 'CreditsExpired':
     case 'GrantVoided': {
       const { grantId, credits } = event.data;

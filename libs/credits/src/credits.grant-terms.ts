@@ -1,8 +1,9 @@
 import { DateTime, Duration } from 'luxon';
-import type { GrantBonus } from './credits.commands';
+import type { CompleteRecharge, GrantBonus } from './credits.commands';
 import type { InvalidGrantTerms } from './credits.errors';
 import type { GrantTerms } from './credits.events';
-import { DEFAULT_GRANT_PRIORITY, GRANT_PRIORITY_MAX } from './credits.grants';
+import { DEFAULT_GRANT_PRIORITY, GRANT_PRIORITY_MAX, type RolloverTerms } from './credits.grants';
+import { isCreditAmount } from './credits.limits';
 
 /** The furthest a grant may expire from the command's time: beyond it, expiring is a typo, not a plan. */
 export const GRANT_EXPIRY_YEARS_MAX = 100;
@@ -28,23 +29,50 @@ export function bonusTermsOf(
 }
 
 /**
- * A recharge's expiry as the payment's mapping computed it: any valid instant
- * with its offset, normalised to UTC. It may be past (a late webhook); it may
- * not be further than the bound from the command's time.
+ * A recharge's expiry and carry-over as the payment's mapping computed them.
+ * The expiry is any valid instant with its offset, normalised to UTC: it may
+ * be past (a late webhook), not further than the bound from the command's
+ * time. A carry-over needs an expiry, ends after it, and carries a positive
+ * whole number of credits at most (all when it names none).
  */
-export function rechargeExpiryOf(
-  expiresAt: string | undefined,
+export function rechargeTermsOf(
+  data: Pick<CompleteRecharge['data'], 'expiresAt' | 'rollover'>,
   now: string,
-): { kind: 'expiry'; expiresAt: string | undefined } | { kind: 'refused'; error: InvalidGrantTerms } {
-  if (expiresAt === undefined) return { kind: 'expiry', expiresAt: undefined };
-  const expires = DateTime.fromISO(expiresAt, { zone: 'utc', setZone: false });
-  if (!expires.isValid || !/(Z|[+-]\d\d:?\d\d)$/.test(expiresAt)) {
-    return refused('expiresAt', 'must be an ISO 8601 date and time with its offset, e.g. 2027-01-31T00:00:00Z');
+):
+  | { kind: 'terms'; expiresAt: string | undefined; rollover: RolloverTerms | undefined }
+  | { kind: 'refused'; error: InvalidGrantTerms } {
+  const expiry = instantOf(data.expiresAt, now, 'expiresAt');
+  if (expiry.kind === 'refused') return expiry;
+  if (data.rollover === undefined) return { kind: 'terms', expiresAt: expiry.at, rollover: undefined };
+  const { creditsMax } = data.rollover;
+  if (expiry.at === undefined) return refused('rollover', 'needs the credits to expire (expiresAt)');
+  if (creditsMax !== undefined && !isCreditAmount(creditsMax)) {
+    return refused('rollover', 'creditsMax must be a positive whole number of credits');
   }
-  if (expires > DateTime.fromISO(now, { zone: 'utc' }).plus({ years: GRANT_EXPIRY_YEARS_MAX })) {
-    return refused('expiresAt', `must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
+  const carriedUntil = instantOf(data.rollover.expiresAt, now, 'rollover');
+  if (carriedUntil.kind === 'refused') return carriedUntil;
+  if (carriedUntil.at === undefined || Date.parse(carriedUntil.at) <= Date.parse(expiry.at)) {
+    return refused('rollover', 'expiresAt must be after the credits expire');
   }
-  return { kind: 'expiry', expiresAt: expires.toUTC().toISO() };
+  const rollover = { ...(creditsMax === undefined ? {} : { creditsMax }), expiresAt: carriedUntil.at };
+  return { kind: 'terms', expiresAt: expiry.at, rollover };
+}
+
+/** An instant with its offset, normalised to UTC; past or future, within the bound from `now`. */
+function instantOf(
+  value: string | undefined,
+  now: string,
+  field: InvalidGrantTerms['field'],
+): { kind: 'instant'; at: string | undefined } | { kind: 'refused'; error: InvalidGrantTerms } {
+  if (value === undefined) return { kind: 'instant', at: undefined };
+  const instant = DateTime.fromISO(value, { zone: 'utc', setZone: false });
+  if (!instant.isValid || !/(Z|[+-]\d\d:?\d\d)$/.test(value)) {
+    return refused(field, 'must be an ISO 8601 date and time with its offset, e.g. 2027-01-31T00:00:00Z');
+  }
+  if (instant > DateTime.fromISO(now, { zone: 'utc' }).plus({ years: GRANT_EXPIRY_YEARS_MAX })) {
+    return refused(field, `must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
+  }
+  return { kind: 'instant', at: instant.toUTC().toISO() };
 }
 
 function expiryOf(

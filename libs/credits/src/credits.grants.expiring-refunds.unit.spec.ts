@@ -292,3 +292,90 @@ describe('rule 5: credits given back return to the grants they left', () => {
     expect(state.grants.byId.get(grantIdOf(reserve))).toMatchObject({ status: 'voided', voided: 50, remaining: 0 });
   });
 });
+
+describe('rollover: a plan period carries what is left into the next period', () => {
+  const nextEnd = plus(E, 31 * DAY);
+  const period = (creditsMax?: number) => {
+    const command = recharge('period-1', 100, T0, E);
+    return { ...command, data: { ...command.data, rollover: { creditsMax, expiresAt: nextEnd } } };
+  };
+  const periodGrant = grantIdOf(recharge('period-1', 100));
+
+  it('with a cap: carries up to it into a grant expiring at the next period end, and the rest lapses, once', () => {
+    const { state, last } = after(period(50), consume('job-1', 30), expire(periodGrant, E));
+    const [rolled] = last;
+
+    expect(rolled).toMatchObject({
+      type: 'CreditsRolledOver',
+      data: { grantId: periodGrant, creditsExpired: 20, creditsRolledOver: 50, rolledOverExpiresAt: nextEnd },
+    });
+    expect(state.balance).toBe(50);
+    expect(state.grants.byId.get(periodGrant)).toMatchObject({ status: 'expired', expired: 20, rolledOver: 50 });
+    expect(state.grants.byId.get(rolled.id)).toMatchObject({
+      category: 'paid',
+      granted: 50,
+      remaining: 50,
+      expiresAt: nextEnd,
+      sourceGrantId: periodGrant,
+      rollover: undefined,
+    });
+    expect(spendableCredits(state, plus(nextEnd, -1))).toBe(50);
+    const carriedExpiry = after(period(50), consume('job-1', 30), expire(periodGrant, E), expire(rolled.id, nextEnd));
+    expect(carriedExpiry.last[0]).toMatchObject({ type: 'CreditsExpired', data: { grantId: rolled.id, credits: 50 } });
+    expect(decide(expire(periodGrant, plus(E, DAY)), state)).toMatchObject({ kind: 'replayed' });
+  });
+
+  it('without a cap: carries all that is left; with nothing left, records a plain expiry', () => {
+    const all = after(period(), consume('job-1', 30), expire(periodGrant, E));
+    const none = after(period(), consume('job-1', 100), expire(periodGrant, E));
+
+    expect(all.last[0]).toMatchObject({ data: { creditsExpired: 0, creditsRolledOver: 70 } });
+    expect(none.last[0]).toMatchObject({ type: 'CreditsExpired', data: { credits: 0 } });
+  });
+
+  it('a refund of the period follows its credits into the carry-over', () => {
+    const { state, last } = after(
+      period(50),
+      consume('job-1', 30),
+      expire(periodGrant, E),
+      refundOf('period-1', 1000, plus(E, DAY), 'debt'),
+    );
+    const rolledId = state.grants.byId.get(periodGrant)!.rolledInto;
+
+    expect(refunded(last)).toMatchObject({
+      creditsTakenBack: 100,
+      takenFrom: [{ grantId: rolledId, credits: 50 }],
+      creditsLapsed: 20,
+      creditsDebited: 80,
+      shortfallCredits: 30,
+    });
+    expect(state.balance).toBe(-30);
+  });
+
+  it('a dispute on the period freezes the carry-over', () => {
+    const { state, last } = after(
+      period(50),
+      consume('job-1', 30),
+      expire(periodGrant, E),
+      openDisputeOf('period-1', 'dp-1', plus(E, DAY)),
+    );
+
+    expect(last[0]).toMatchObject({ type: 'CreditsFrozen', data: { credits: 50 } });
+    expect(spendableCredits(state, plus(E, DAY))).toBe(0);
+  });
+
+  it('refuses a carry-over without an expiry, or ending before it', () => {
+    const command = recharge('period-2', 100);
+    const withoutExpiry = { ...command, data: { ...command.data, rollover: { expiresAt: nextEnd } } };
+    const backwards = { ...period(), data: { ...period().data, rollover: { expiresAt: E } } };
+
+    expect(decide(withoutExpiry, initialState())).toMatchObject({
+      kind: 'refused',
+      error: { type: 'invalid-grant-terms', field: 'rollover' },
+    });
+    expect(decide(backwards, initialState())).toMatchObject({
+      kind: 'refused',
+      error: { type: 'invalid-grant-terms', field: 'rollover', reason: 'expiresAt must be after the credits expire' },
+    });
+  });
+});

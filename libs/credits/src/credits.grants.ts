@@ -47,15 +47,31 @@ export type Grant = Readonly<{
   /** Taken back by refunds and lost disputes, less what failed refunds gave back to it. */
   takenBack: number;
   /**
-   * `granted - debtPaid - spent - expired - voided - takenBack`: not yet spent, taken back, expired or voided;
-   * frozen ones included.
+   * `granted - debtPaid - spent - expired - voided - takenBack - rolledOver`: not yet spent, taken back,
+   * expired, voided or carried over; frozen ones included.
    */
   remaining: number;
   /** Of `remaining`, held by open disputes: neither spent nor expired while held. */
   frozen: number;
+  /** Moved at its expiry into the grant `rolledInto` (a plan period's carry-over). */
+  rolledOver: number;
+  /** A plan period's carry-over, decided at its expiry; undefined: what is left lapses. */
+  rollover: RolloverTerms | undefined;
+  /** The grant its credits were carried from, for a carry-over. */
+  sourceGrantId: string | undefined;
+  /** The grant its carried credits went into, once its expiry recorded a carry-over. */
+  rolledInto: string | undefined;
   /** `expired` once its `CreditsExpired` is recorded, `voided` once its `GrantVoided` is. */
   status: GrantStatus;
 }>;
+
+/**
+ * A plan period's carry-over: at the grant's expiry, up to `creditsMax` of
+ * what is left (all of it when absent) move into a new grant of the same
+ * category and priority that expires at `expiresAt`, the next period's end;
+ * the rest lapses. Carried credits are not carried again.
+ */
+export type RolloverTerms = Readonly<{ creditsMax?: number; expiresAt: string }>;
 
 /** Credits of one grant: what a consumption drew, a refund took or a dispute froze. */
 export type GrantCredits = { grantId: string; credits: number };
@@ -127,7 +143,8 @@ export function isUnexpiredAt(grant: Grant, nowMs: number): boolean {
 export type NewGrant = Pick<
   Grant,
   'grantId' | 'category' | 'priority' | 'expiresAt' | 'sequence' | 'rechargeId' | 'granted'
->;
+> &
+  Partial<Pick<Grant, 'rollover' | 'sourceGrantId'>>;
 
 /** Adds a grant; its credits pay any debt first. */
 export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantLedger; debtPaid: number } {
@@ -141,9 +158,13 @@ export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantL
     expired: 0,
     voided: 0,
     takenBack: 0,
+    rolledOver: 0,
     remaining: grant.granted - debtPaid,
     frozen: 0,
     status: 'active',
+    rollover: grant.rollover,
+    sourceGrantId: grant.sourceGrantId,
+    rolledInto: undefined,
   };
   if (Number.isNaN(added.expiresAtMs)) throw new Error(`grant ${grant.grantId} expires at an invalid time`);
   const rechargeGrants =
@@ -254,6 +275,52 @@ export function takeFrom(
     });
   }
   return next;
+}
+
+/**
+ * A grant's expiry with its carry-over: `lapsed` of its unfrozen remainder
+ * lapse, `carried` move into the new grant `intoGrantId` (made at `sequence`,
+ * expiring at the terms' `expiresAt`; its credits pay any debt first).
+ */
+export function rollOver(
+  ledger: GrantLedger,
+  grantId: string,
+  movement: { lapsed: number; carried: number; intoGrantId: string; sequence: number },
+): { ledger: GrantLedger; debtPaid: number } {
+  const { lapsed, carried, intoGrantId, sequence } = movement;
+  const source = grantOf(ledger, grantId);
+  if (
+    source.status !== 'active' ||
+    source.rollover === undefined ||
+    lapsed + carried !== source.remaining - source.frozen
+  ) {
+    throw new Error(`grant ${grantId} (${source.status}) cannot lapse ${lapsed} and carry ${carried} credits`);
+  }
+  const expired = changeStatus(takeFrom(ledger, [{ grantId, credits: lapsed }], 'expired'), grantId, 'expired');
+  const moved = updated(expired, grantId, (grant) => ({
+    remaining: grant.remaining - carried,
+    rolledOver: grant.rolledOver + carried,
+    rolledInto: intoGrantId,
+  }));
+  return addGrant(moved, {
+    grantId: intoGrantId,
+    category: source.category,
+    priority: source.priority,
+    expiresAt: source.rollover.expiresAt,
+    sequence,
+    rechargeId: undefined,
+    granted: carried,
+    sourceGrantId: grantId,
+  });
+}
+
+/** The grants holding a recharge's credits: its own, then what its expiry carried over (refunds follow them). */
+export function grantsOfRecharge(ledger: GrantLedger, rechargeId: string): Grant[] {
+  const chain = [grantOf(ledger, grantOfRecharge(ledger, rechargeId))];
+  for (let next = chain[0].rolledInto; next !== undefined; next = chain.at(-1)!.rolledInto) {
+    chain.push(grantOf(ledger, next));
+  }
+  return chain;
 }
 
 /** Credits given back to a grant: they pay any debt first. */
@@ -382,8 +449,8 @@ export function mergedByGrant(parts: readonly GrantCredits[]): GrantCredits[] {
 
 /**
  * Freezes up to `credits` at `nowMs` for the recharge's open dispute
- * `disputeId`: unfrozen credits of the recharge's grant, then of the other
- * grants in spend order (only streams recorded before grants: a dispute now
+ * `disputeId`: unfrozen credits of the recharge's grants (its own, then its
+ * carry-over), then of the other grants in spend order (only streams recorded before grants: a dispute now
  * freezes its recharge's grant alone), never those of a grant past its expiry.
  */
 export function freezeForDispute(
@@ -393,7 +460,8 @@ export function freezeForDispute(
   credits: number,
   nowMs: number,
 ): GrantLedger {
-  const frozen = freeze(ledger, credits, grantOfRecharge(ledger, rechargeId), nowMs);
+  const first = grantsOfRecharge(ledger, rechargeId).map((grant) => grant.grantId);
+  const frozen = freeze(ledger, credits, first, nowMs);
   const open = ledger.disputes.get(rechargeId);
   const before = open?.disputeId === disputeId ? open.frozenFrom : [];
   const frozenFrom = mergedByGrant([...before, ...frozen.frozenFrom]);
@@ -411,7 +479,7 @@ export function releaseDispute(ledger: GrantLedger, rechargeId: string, disputeI
 function freeze(
   ledger: GrantLedger,
   credits: number,
-  first: string,
+  first: readonly string[],
   nowMs: number,
 ): { ledger: GrantLedger; frozenFrom: GrantCredits[] } {
   const frozenFrom: GrantCredits[] = [];
@@ -424,7 +492,7 @@ function freeze(
     frozenFrom.push({ grantId: grant.grantId, credits: amount });
     left -= amount;
   };
-  hold(grantOf(ledger, first));
+  for (const grantId of first) hold(grantOf(next, grantId));
   const snapshot = next;
   for (const grant of grantsInSpendOrder(snapshot)) {
     if (left === 0) break;
@@ -466,11 +534,11 @@ export type TakeBackPlan = {
 export type TakeBackRequest = {
   /** The refunded share, in credits. */
   credits: number;
-  /** The refunded recharge's grant. */
-  grantId: string;
-  /** Lapsed credits of that grant that earlier take-backs of the recharge counted already. */
+  /** The refunded recharge's grants: its own, then what its expiry carried over (`grantsOfRecharge`). */
+  grantIds: readonly string[];
+  /** Lapsed credits of those grants that earlier take-backs of the recharge counted already. */
   lapsedCounted: number;
-  /** Credits of that grant a lost dispute released just now: they did not lapse while it was open. */
+  /** Credits of its own grant a lost dispute released just now: they did not lapse while it was open. */
   releasedByDispute: number;
   shortfallPolicy: 'debt' | 'writeoff';
   nowMs: number;
@@ -478,34 +546,49 @@ export type TakeBackRequest = {
 
 /**
  * Plans a take-back at `nowMs` on a ledger whose closing dispute, if any, is
- * released already. It takes first from the refunded grant's unfrozen
- * remainder if the grant is not past its expiry (if it is, only what a lost
- * dispute just released); its credits that lapsed (recorded, or due and not
- * yet recorded) count as taken back without moving; then it takes unfrozen
- * credits of the other grants not past their expiry, in spend order; what is
- * still owed is the shortfall: debt under `debt`, written off under
- * `writeoff` (which never takes more than the balance can pay, debt
- * included). Frozen credits of other grants are never taken.
+ * released already. It takes first from the refunded recharge's grants (its
+ * own, then the carry-over its expiry made): their unfrozen remainders while
+ * not past their expiry (past it, only what a lost dispute just released of
+ * its own); their credits that lapsed (recorded, or due and not yet recorded)
+ * count as taken back without moving; then it takes unfrozen credits of the
+ * other grants not past their expiry, in spend order; what is still owed is
+ * the shortfall: debt under `debt`, written off under `writeoff` (which never
+ * takes more than the balance can pay, debt included). Frozen credits of
+ * other grants are never taken.
  */
 export function planTakeBack(ledger: GrantLedger, request: TakeBackRequest): TakeBackPlan {
-  const { credits, grantId, lapsedCounted, releasedByDispute, shortfallPolicy, nowMs } = request;
-  const own = grantOf(ledger, grantId);
-  const ownUnfrozen = own.status === 'active' ? own.remaining - own.frozen : 0;
-  const ownUnexpired = isUnexpiredAt(own, nowMs);
-  const ownTakeable = ownUnexpired ? ownUnfrozen : Math.min(releasedByDispute, ownUnfrozen);
-  const fromOwn = Math.min(credits, ownTakeable);
-  const dueNotRecorded = own.status === 'active' && !ownUnexpired ? ownUnfrozen - fromOwn : 0;
-  const creditsLapsed = Math.max(0, Math.min(credits - fromOwn, own.expired + dueNotRecorded - lapsedCounted));
+  const { credits, grantIds, lapsedCounted, releasedByDispute, shortfallPolicy, nowMs } = request;
+  const ownTakes: GrantCredits[] = [];
+  let fromOwn = 0;
+  let lapsedHeld = 0;
+  let payableBeyondSpendable = 0;
+  grantIds.forEach((grantId, index) => {
+    const grant = grantOf(ledger, grantId);
+    const unfrozen = grant.status === 'active' ? grant.remaining - grant.frozen : 0;
+    const unexpired = isUnexpiredAt(grant, nowMs);
+    const takeable = unexpired ? unfrozen : index === 0 ? Math.min(releasedByDispute, unfrozen) : 0;
+    const taken = Math.min(credits - fromOwn, takeable);
+    if (taken > 0) ownTakes.push({ grantId, credits: taken });
+    fromOwn += taken;
+    if (!unexpired) payableBeyondSpendable += takeable;
+    lapsedHeld += grant.expired + (grant.status === 'active' && !unexpired ? unfrozen - taken : 0);
+  });
+  const creditsLapsed = Math.max(0, Math.min(credits - fromOwn, lapsedHeld - lapsedCounted));
   const toDebit = credits - creditsLapsed;
   // What the balance can pay: every unfrozen credit not past its expiry, and what the dispute released.
-  const payable = unfrozenUnexpiredAt(ledger, nowMs) + (ownUnexpired ? 0 : ownTakeable) - ledger.debt;
+  const payable = unfrozenUnexpiredAt(ledger, nowMs) + payableBeyondSpendable - ledger.debt;
   const available = Math.max(0, Math.min(toDebit, payable));
   const creditsDebited = shortfallPolicy === 'debt' ? toDebit : available;
-  const takenFrom: GrantCredits[] = fromOwn === 0 ? [] : [{ grantId, credits: Math.min(fromOwn, creditsDebited) }];
-  let left = creditsDebited - Math.min(fromOwn, creditsDebited);
+  const takenFrom: GrantCredits[] = [];
+  let left = creditsDebited;
+  for (const { grantId, credits: taken } of ownTakes) {
+    if (left === 0) break;
+    takenFrom.push({ grantId, credits: Math.min(left, taken) });
+    left -= Math.min(left, taken);
+  }
   for (const grant of grantsInSpendOrder(ledger)) {
     if (left === 0) break;
-    if (grant.grantId === grantId || !isUnexpiredAt(grant, nowMs)) continue;
+    if (grantIds.includes(grant.grantId) || !isUnexpiredAt(grant, nowMs)) continue;
     const taken = Math.min(left, grant.remaining - grant.frozen);
     if (taken > 0) takenFrom.push({ grantId: grant.grantId, credits: taken });
     left -= taken;
@@ -577,7 +660,8 @@ export function lapsingOnRelease(
   const lapsing: GrantCredits[] = [];
   for (const { grantId } of frozenFrom) {
     const grant = grantOf(ledger, grantId);
-    if (grant.status !== 'active' || nowMs < grant.expiresAtMs || grant.frozen > 0) continue;
+    // A grant with a carry-over is left to the expiry process, which carries it over.
+    if (grant.status !== 'active' || nowMs < grant.expiresAtMs || grant.frozen > 0 || grant.rollover) continue;
     lapsing.push({ grantId, credits: grant.remaining });
   }
   return lapsing;

@@ -86,7 +86,7 @@ function askedOf(command: CreditsCommand): object {
     case 'ConsumeCredits':
       return { ...command.data, price: undefined };
     case 'CompleteRecharge':
-      return { ...command.data, source: undefined, expiresAt: undefined };
+      return { ...command.data, source: undefined, expiresAt: undefined, rollover: undefined };
     case 'RefundRecharge':
     case 'OpenDispute':
     case 'CloseDispute':

@@ -13,6 +13,7 @@ import type {
 import {
   type GrantCredits,
   grantOf,
+  grantsOfRecharge,
   isUnexpiredAt,
   lapsingOnRelease,
   planTakeBack,
@@ -152,14 +153,14 @@ export function openDispute(command: OpenDispute, state: CreditsState, metadata:
   if (state.outcomes.has(disputeIdempotencyKey(disputeId, 'closed'))) {
     return refuse({ type: 'dispute-already-closed', rechargeId, disputeId });
   }
-  // What is left of the recharge's own grant, unfrozen and not past its expiry; the rest of the balance stays
-  // spendable (before grants, a dispute froze the recharge's share of the whole balance).
-  const grant = grantOf(state.grants, recharge.grantId);
-  const unexpired = isUnexpiredAt(grant, Date.parse(metadata.occurredAt));
-  const credits = Math.min(
-    unexpired ? grant.remaining - grant.frozen : 0,
-    spendableCredits(state, metadata.occurredAt),
-  );
+  // What is left of the recharge's own grant and its carry-over, unfrozen and not past their expiry; the rest
+  // of the balance stays spendable (before grants, a dispute froze the recharge's share of the whole balance).
+  const nowMs = Date.parse(metadata.occurredAt);
+  let left = 0;
+  for (const grant of grantsOfRecharge(state.grants, rechargeId)) {
+    if (isUnexpiredAt(grant, nowMs)) left += grant.remaining - grant.frozen;
+  }
+  const credits = Math.min(left, spendableCredits(state, metadata.occurredAt));
   const event: CreditsFrozen = {
     type: 'CreditsFrozen',
     schemaVersion: 1,
@@ -244,7 +245,7 @@ function rechargeRefunded(
   const frozenBefore = grantOf(state.grants, recharge.grantId).frozen;
   const plan = planTakeBack(ledger, {
     credits: creditsTakenBack,
-    grantId: recharge.grantId,
+    grantIds: grantsOfRecharge(ledger, rechargeId).map((grant) => grant.grantId),
     lapsedCounted: recharge.creditsLapsed,
     releasedByDispute: frozenBefore - grantOf(ledger, recharge.grantId).frozen,
     shortfallPolicy: takeBack.shortfallPolicy,

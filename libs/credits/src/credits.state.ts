@@ -187,6 +187,8 @@ export function balanceDelta(event: CreditsEvent): number {
     case 'CreditsExpired':
     case 'GrantVoided':
       return -event.data.credits;
+    case 'CreditsRolledOver':
+      return -event.data.creditsExpired;
     case 'CreditsFrozen':
       return 0;
     case 'CreditsUnfrozen':
@@ -211,6 +213,7 @@ export function frozenDelta(event: CreditsEvent): number {
     case 'BonusGranted':
     case 'CreditsConsumed':
     case 'CreditsExpired':
+    case 'CreditsRolledOver':
     case 'GrantVoided':
       return 0;
     default:
@@ -230,7 +233,9 @@ export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, ev
   if (balanceAfter > BALANCE_CREDITS_MAX || balanceAfter < -BALANCE_CREDITS_MAX) return false;
   if (balanceAfter >= 0 || balanceAfter >= balanceBefore) return true;
   // An expiry lowers a balance in debt by credits that were never spendable: the debt itself is unchanged.
-  if (event.type === 'CreditsExpired' || event.type === 'CreditsUnfrozen') return true;
+  if (event.type === 'CreditsExpired' || event.type === 'CreditsRolledOver' || event.type === 'CreditsUnfrozen') {
+    return true;
+  }
   return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
 }
 

@@ -10,7 +10,7 @@ import { DEFAULT_GRANT_PRIORITY } from './credits.grants';
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
 export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> = {
-  RechargeCompleted: 2,
+  RechargeCompleted: 3,
   CreditsConsumed: 2,
   BonusGranted: 2,
   RechargeRefunded: 2,
@@ -18,6 +18,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> 
   CreditsFrozen: 1,
   CreditsUnfrozen: 2,
   CreditsExpired: 1,
+  CreditsRolledOver: 1,
   GrantVoided: 1,
 };
 
@@ -25,7 +26,11 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> 
 const UPCASTERS: Partial<Record<CreditsEventType, Record<number, Upcaster>>> = {
   // Before grants, a recharge was paid credits that never expired; a bonus promotional ones. What debt they
   // paid is the stream's, not the event's: the fold computes it.
-  RechargeCompleted: { 1: (data) => ({ ...data, category: 'paid', priority: DEFAULT_GRANT_PRIORITY.paid }) },
+  // Version 3 added an optional carry-over: a version 2 recharge has none.
+  RechargeCompleted: {
+    1: (data) => ({ ...data, category: 'paid', priority: DEFAULT_GRANT_PRIORITY.paid }),
+    2: (data) => data,
+  },
   BonusGranted: {
     1: (data) => ({ ...data, category: 'promotional', priority: DEFAULT_GRANT_PRIORITY.promotional }),
   },

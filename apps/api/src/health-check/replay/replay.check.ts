@@ -476,6 +476,9 @@ const GRANT_FIGURES = [
   'expiresAtMs',
   'sequence',
   'rechargeId',
+  'rolledOver',
+  'sourceGrantId',
+  'rolledInto',
 ] as const satisfies ReadonlyArray<keyof GrantFigures>;
 
 /** What differs between the stream's grant and the read model's row, as `name: read model X, stream Y; ...`; '' when nothing. */
