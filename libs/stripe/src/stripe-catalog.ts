@@ -31,7 +31,18 @@ export type CreditPlan = {
   metadataCreditsAllowed: boolean;
   /** Whether a period's credits lapse when the period the invoice paid for ends; absent or false: never. */
   expiresAtPeriodEnd?: boolean;
+  /**
+   * What is left of a period's credits when it ends: `"none"` (the default)
+   * lapses, `"all"` carries it into the next period, a number carries that
+   * many credits at most (per payment, whatever the line's quantity). Carried
+   * credits expire at the next period's end and are not carried again. Needs
+   * `expiresAtPeriodEnd: true`.
+   */
+  rollover?: PlanRollover;
 };
+
+/** A plan's carry-over: none, all that is left, or at most so many credits. */
+export type PlanRollover = 'none' | 'all' | number;
 
 export type StripeCatalog = {
   packs: CreditPack[];
@@ -57,7 +68,8 @@ export function planByPriceId(catalog: StripeCatalog, priceId: string): CreditPl
 }
 
 /** What each field of an entry must hold; `satisfies` keeps the lists in step with the types above. */
-type FieldRule = 'id' | 'price-id' | 'credits' | 'boolean' | 'optional-boolean' | 'optional-duration';
+type FieldRule =
+  'id' | 'price-id' | 'credits' | 'boolean' | 'optional-boolean' | 'optional-duration' | 'optional-rollover';
 
 const PACK_FIELDS = {
   packId: 'id',
@@ -73,6 +85,7 @@ const PLAN_FIELDS = {
   creditsPerPeriod: 'credits',
   metadataCreditsAllowed: 'boolean',
   expiresAtPeriodEnd: 'optional-boolean',
+  rollover: 'optional-rollover',
 } as const satisfies Record<keyof CreditPlan, FieldRule>;
 
 const PAYMENTS_WITHOUT_PRICE_FIELDS = {
@@ -86,6 +99,7 @@ const RULE_PROBLEMS: Record<FieldRule, string> = {
   boolean: 'true or false',
   'optional-boolean': 'true or false, or absent',
   'optional-duration': `a positive ISO 8601 duration of whole units (e.g. P30D, P1M, PT12H) of at most ${GRANT_EXPIRY_YEARS_MAX} years, or absent`,
+  'optional-rollover': `"none", "all" or a positive integer of at most ${AMOUNT_CREDITS_MAX} credits, or absent`,
 };
 
 /**
@@ -102,6 +116,7 @@ export function assertValidStripeCatalog(value: unknown, path: string): asserts 
   if (!Array.isArray(plans)) throw new Error(`${path}: "plans" must be a list (${shape})`);
   packs.forEach((pack, index) => assertEntry(pack, PACK_FIELDS, path, `packs[${index}]`));
   plans.forEach((plan, index) => assertEntry(plan, PLAN_FIELDS, path, `plans[${index}]`));
+  (plans as CreditPlan[]).forEach((plan, index) => assertRolloverExpires(plan, path, `plans[${index}]`));
   assertEntry(paymentsWithoutPrice, PAYMENTS_WITHOUT_PRICE_FIELDS, path, 'paymentsWithoutPrice');
   const validPacks = packs as CreditPack[];
   const validPlans = plans as CreditPlan[];
@@ -121,6 +136,19 @@ function assertEntry(entry: unknown, fields: Record<string, FieldRule>, path: st
       );
     }
   }
+}
+
+/**
+ * Only credits that lapse at the period's end can be carried past it: a
+ * carry-over on a plan whose credits never expire would promise what never
+ * happens. `"none"` (the default) is allowed on any plan.
+ */
+function assertRolloverExpires(plan: CreditPlan, path: string, where: string): void {
+  if (plan.rollover === undefined || plan.rollover === 'none' || plan.expiresAtPeriodEnd === true) return;
+  throw new Error(
+    `${path}: ${where}${entryName(plan)} has "rollover": ${JSON.stringify(plan.rollover)}, which needs ` +
+      `"expiresAtPeriodEnd": true (only credits that lapse at the period end are carried over)`,
+  );
 }
 
 function assertKnownKeys(entry: Record<string, unknown>, known: string[], path: string, label: string): void {
@@ -154,6 +182,13 @@ function followsRule(value: unknown, rule: FieldRule): boolean {
       return value === undefined || typeof value === 'boolean';
     case 'optional-duration':
       return value === undefined || (typeof value === 'string' && isGrantDuration(value));
+    case 'optional-rollover':
+      return (
+        value === undefined ||
+        value === 'none' ||
+        value === 'all' ||
+        (typeof value === 'number' && isCreditAmount(value))
+      );
     default:
       return assertNever(rule);
   }

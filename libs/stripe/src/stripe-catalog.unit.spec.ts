@@ -67,6 +67,20 @@ describe('assertValidStripeCatalog', () => {
       expect(() => assertValidStripeCatalog(value, PATH)).not.toThrow();
     });
 
+    it.each<[string | number, boolean | undefined]>([
+      ['none', true],
+      ['all', true],
+      [1, true],
+      [100, true],
+      [AMOUNT_CREDITS_MAX, true],
+      ['none', undefined],
+      ['none', false],
+    ])('accepts a plan carrying %p over, with expiresAtPeriodEnd %p', (rollover, expiresAtPeriodEnd) => {
+      const value = catalogWith((catalog) => Object.assign(catalog.plans[0], { expiresAtPeriodEnd, rollover }));
+
+      expect(() => assertValidStripeCatalog(value, PATH)).not.toThrow();
+    });
+
     it('accepts credits up to AMOUNT_CREDITS_MAX', () => {
       const value = catalogWith((catalog) => (catalog.packs[0].creditsPerUnit = AMOUNT_CREDITS_MAX));
 
@@ -114,10 +128,25 @@ describe('assertValidStripeCatalog', () => {
         'packs[1] ("credits_custom") has an unknown key "credits" (known: packId, priceId, creditsPerUnit, metadataCreditsAllowed, expiresAfter)',
       ],
       [
-        'rollover on a plan (not built: an unknown key)',
-        (catalog) => Object.assign(catalog.plans[0], { rollover: true }),
-        'plans[0] ("basic_monthly") has an unknown key "rollover" (known: planId, priceId, creditsPerPeriod, metadataCreditsAllowed, expiresAtPeriodEnd)',
+        'rollover on a pack (a pack has no next period)',
+        (catalog) => Object.assign(catalog.packs[0], { expiresAfter: 'P1M', rollover: 'all' }),
+        'packs[0] ("credits_100") has an unknown key "rollover" (known: packId, priceId, creditsPerUnit, metadataCreditsAllowed, expiresAfter)',
       ],
+      [
+        'an unknown key in a plan, listing the known ones',
+        (catalog) => Object.assign(catalog.plans[0], { carryOver: 'all' }),
+        'plans[0] ("basic_monthly") has an unknown key "carryOver" (known: planId, priceId, creditsPerPeriod, metadataCreditsAllowed, expiresAtPeriodEnd, rollover)',
+      ],
+      ...[
+        ['absent', {}],
+        ['false', { expiresAtPeriodEnd: false }],
+      ].flatMap(([problem, expiry]) =>
+        ['all', 100].map((rollover): [string, (catalog: StripeCatalog) => void, string] => [
+          `rollover ${JSON.stringify(rollover)} with expiresAtPeriodEnd ${problem as string} (nothing lapses to carry)`,
+          (catalog) => Object.assign(catalog.plans[0], expiry, { rollover }),
+          `plans[0] ("basic_monthly") has "rollover": ${JSON.stringify(rollover)}, which needs "expiresAtPeriodEnd": true`,
+        ]),
+      ),
       [
         'expiresAtPeriodEnd on a pack (a pack has no period)',
         (catalog) => Object.assign(catalog.packs[0], { expiresAtPeriodEnd: true }),
@@ -235,6 +264,21 @@ describe('assertValidStripeCatalog', () => {
         `an expiresAtPeriodEnd that is ${problem as string}`,
         (catalog) => ((catalog.plans[0] as { expiresAtPeriodEnd: unknown }).expiresAtPeriodEnd = flag),
         `plans[0] ("basic_monthly") needs "expiresAtPeriodEnd" to be true or false, or absent, got ${JSON.stringify(flag)}`,
+      ]),
+      ...[
+        ['zero', 0],
+        ['negative', -5],
+        ['a fraction', 2.5],
+        ['above AMOUNT_CREDITS_MAX', AMOUNT_CREDITS_MAX + 1],
+        ['a number written as a string', '100'],
+        ['true', true],
+        ['null', null],
+        ['another word', 'some'],
+        ['upper case', 'ALL'],
+      ].map(([problem, rollover]): [string, (catalog: StripeCatalog) => void, string] => [
+        `a rollover that is ${problem as string}`,
+        (catalog) => Object.assign(catalog.plans[0], { expiresAtPeriodEnd: true, rollover }),
+        `plans[0] ("basic_monthly") needs "rollover" to be "none", "all" or a positive integer of at most ${AMOUNT_CREDITS_MAX} credits, or absent, got ${JSON.stringify(rollover)}`,
       ]),
     ])('refuses %s, naming the path and the entry', (_case, change, message) => {
       const value = catalogWith(change);
