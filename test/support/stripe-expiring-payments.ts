@@ -21,3 +21,20 @@ export function withPeriodEnds(invoice: StripeObject, ends: string[]): StripeObj
   });
   return deepMerge(invoice, { lines: { data } });
 }
+
+/** A line's service period: UTC ISO 8601 instants. */
+export type LinePeriod = { start: string; end: string };
+
+/**
+ * The invoice with each line's service period as given, in line order (both
+ * shapes carry `period` on the line): what a plan's carry-over reads to tell
+ * when the next period ends.
+ */
+export function withPeriods(invoice: StripeObject, periods: LinePeriod[]): StripeObject {
+  const lines = invoice.lines as { data: StripeObject[] };
+  if (lines.data.length !== periods.length) throw new Error(`${lines.data.length} lines, ${periods.length} periods`);
+  const data = lines.data.map((line, index) =>
+    deepMerge(line, { period: { start: unixSeconds(periods[index].start), end: unixSeconds(periods[index].end) } }),
+  );
+  return deepMerge(invoice, { lines: { data } });
+}

@@ -1,6 +1,15 @@
-import { AMOUNT_CREDITS_MAX, type RechargeSource, USER_ID_PATTERN } from '@libs/credits';
+import { AMOUNT_CREDITS_MAX, type RechargeSource, type RolloverTerms, USER_ID_PATTERN } from '@libs/credits';
 import { DateTime, Duration } from 'luxon';
-import { type CreditPack, type StripeCatalog, packById, packByPriceId, planByPriceId } from './stripe-catalog';
+import {
+  type CreditPack,
+  type CreditPlan,
+  type PlanRollover,
+  type StripeCatalog,
+  packById,
+  packByPriceId,
+  planByPriceId,
+} from './stripe-catalog';
+import { nextPeriodEnd } from './stripe-period';
 import type {
   CreditsOfPayment,
   StripeDispute,
@@ -185,6 +194,7 @@ function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): Str
   const unpaidPeriod = notAPaidPeriod(invoice, subscriptionId, paymentIntentId);
   if (unpaidPeriod !== undefined) return ignored(unpaidPeriod);
   const customerId = optionalId(invoice, 'customer');
+  const expiresAt = expiryOfInvoice(invoice, catalog, event);
   return payment(event, {
     // A subscription's period is its own payment; a one-off invoice (Checkout's `invoice_creation`, a
     // payment link) is the same payment as its payment intent, which its session already credits.
@@ -199,7 +209,8 @@ function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): Str
     amountPaid,
     currency: currencyOf(invoice),
     source: { invoiceId, subscriptionId, customerId, paymentIntentId },
-    expiresAt: expiryOfInvoice(invoice, catalog, event),
+    expiresAt,
+    rollover: rolloverOfInvoice(invoice, catalog, expiresAt),
   });
 }
 
@@ -343,16 +354,26 @@ function subscriptionMeaning(event: StripeEventEnvelope): StripeEventMeaning {
   };
 }
 
-type PaymentFields = Omit<StripePayment, 'source' | 'expiresAt'> & {
+type PaymentFields = Omit<StripePayment, 'source' | 'expiresAt' | 'rollover'> & {
   source: Omit<RechargeSource, 'kind' | 'stripeEventId'>;
   expiresAt: string | undefined;
+  /** Only a plan's invoice may carry credits over. */
+  rollover?: RolloverTerms | undefined;
 };
 
 function payment(event: StripeEventEnvelope, fields: PaymentFields): StripeEventMeaning {
-  const { expiresAt, ...rest } = fields;
+  const { expiresAt, rollover, ...rest } = fields;
   const source = { kind: 'stripe' as const, stripeEventId: event.id, ...definedOnly(fields.source) };
-  // A payment that never expires carries no field for it, as before expiry existed.
-  return { kind: 'payment', payment: { ...rest, source, ...(expiresAt === undefined ? {} : { expiresAt }) } };
+  // A payment that never expires (or carries nothing over) has no field for it, as before these existed.
+  return {
+    kind: 'payment',
+    payment: {
+      ...rest,
+      source,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+      ...(rollover === undefined ? {} : { rollover }),
+    },
+  };
 }
 
 function ignored(reason: string): StripeEventMeaning {
@@ -626,6 +647,66 @@ function periodEndOf(line: PayloadObject): DateTime {
   const period = child(line, 'period');
   if (period === undefined) throw fieldError(line, 'period', 'must be an object with an end', undefined);
   return DateTime.fromSeconds(wholeNumber(period, 'end'), { zone: 'utc' });
+}
+
+/**
+ * A plan period's carry-over, when the invoice's credits lapse at a plan's
+ * period end and the catalog carries some of them over: up to `creditsMax`
+ * (none: all) move at that end into a grant lasting until the next period's
+ * end. Several lines of plans with `expiresAtPeriodEnd` (a quantity change
+ * billed as two lines, two plans on one subscription): the next period is
+ * that of the line whose period ends latest (of lines ending together, the one
+ * whose next period ends latest), and when the lines carry differently the
+ * most generous carry-over of them wins (`all`, else the largest number): the
+ * payment is one grant. None when the credits never expire, when no such line
+ * carries anything, or when a pack billed on the invoice outlasts the period
+ * (its credits then lapse at the pack's expiry: the carry-over is the period's).
+ */
+function rolloverOfInvoice(
+  invoice: PayloadObject,
+  catalog: StripeCatalog,
+  expiresAt: string | undefined,
+): RolloverTerms | undefined {
+  if (expiresAt === undefined) return undefined;
+  const periods = invoiceLines(invoice).flatMap((line) => {
+    const plan = planByPriceId(catalog, line.priceId);
+    return plan?.expiresAtPeriodEnd === true ? [{ line: line.line, plan, end: periodEndOf(line.line) }] : [];
+  });
+  if (periods.length === 0) return undefined;
+  const creditsMax = mostGenerousRollover(periods.map(({ plan }) => plan));
+  if (creditsMax === 'none') return undefined;
+  const latestEnd = DateTime.max(...periods.map(({ end }) => end))!;
+  if (latestEnd.toMillis() !== Date.parse(expiresAt)) return undefined;
+  const nextEnds = periods
+    .filter(({ end }) => end.equals(latestEnd))
+    .map(({ line, end }) => nextPeriodEndOf(line, end));
+  return {
+    ...(creditsMax === 'all' ? {} : { creditsMax }),
+    expiresAt: DateTime.max(...nextEnds)!.toISO()!,
+  };
+}
+
+/** `all` over any number, a larger number over a smaller, any carry-over over `none` (the default). */
+function mostGenerousRollover(plans: CreditPlan[]): PlanRollover {
+  const rollovers = plans.map(({ rollover }) => rollover ?? 'none');
+  if (rollovers.includes('all')) return 'all';
+  const numbers = rollovers.filter((rollover): rollover is number => typeof rollover === 'number');
+  return numbers.length === 0 ? 'none' : Math.max(...numbers);
+}
+
+/** The end of the period after the line's, from its `period.start` and `period.end` (see `nextPeriodEnd`). */
+function nextPeriodEndOf(line: PayloadObject, end: DateTime): DateTime {
+  const period = child(line, 'period')!;
+  const start = DateTime.fromSeconds(wholeNumber(period, 'start'), { zone: 'utc' });
+  if (start >= end) {
+    throw fieldError(
+      period,
+      'start',
+      'must be before period.end for a plan that carries credits over',
+      start.toSeconds(),
+    );
+  }
+  return nextPeriodEnd(start, end);
 }
 
 /** Never wins: credits sold as never expiring must not lapse because another line of the payment does. */

@@ -1,4 +1,4 @@
-import type { RechargeSource } from '@libs/credits';
+import type { RechargeSource, RolloverTerms } from '@libs/credits';
 
 /** The part of a Stripe webhook event the ledger reads; the object stays untyped until mapped. */
 export type StripeEventEnvelope = {
@@ -37,6 +37,13 @@ export type StripePayment = {
    * never (and on payments parked before expiry existed).
    */
   expiresAt?: string;
+  /**
+   * A plan period's carry-over, from the catalog's `rollover`: at `expiresAt`,
+   * up to `creditsMax` (all when absent) of what is left move into a grant
+   * expiring at the next period's end, `rollover.expiresAt`. Absent: what is
+   * left lapses (and on payments parked before carry-overs existed).
+   */
+  rollover?: RolloverTerms;
 };
 
 /** `charge.refunded`: the charge's cumulative refunded amount, so two partial refunds add up exactly. */

@@ -20,8 +20,10 @@ type UnmatchedPaymentsEventOf<Type extends string, Data, SchemaVersion extends n
 /**
  * Version 2: `payment.expiresAt` when the catalog gives the payment an expiry,
  * computed when it was parked (from the payment's event), so an assignment
- * credits it on the terms it was bought on. Version 1 was parked before expiry
- * existed: read as it is, its payment is credited without one.
+ * credits it on the terms it was bought on. Version 3: `payment.rollover` too,
+ * a plan period's carry-over, likewise. Version 1 was parked before expiry
+ * existed, version 2 before carry-overs: read as they are, their payments are
+ * credited without them.
  */
 export type PaymentParked = UnmatchedPaymentsEventOf<
   'PaymentParked',
@@ -33,7 +35,7 @@ export type PaymentParked = UnmatchedPaymentsEventOf<
     /** The Stripe object in full, as delivered: what the operator reads to decide. */
     object: unknown;
   },
-  1 | 2
+  1 | 2 | 3
 >;
 
 export type ParkedPaymentAssigned = UnmatchedPaymentsEventOf<
@@ -52,7 +54,7 @@ export function paymentParked(
 ): PaymentParked {
   return {
     type: 'PaymentParked',
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: eventIdFor(UNMATCHED_PAYMENTS_STREAM, `parked:${payment.paymentId}`),
     data: { paymentId: payment.paymentId, reason, stripeEventType, payment, object },
     metadata: { occurredAt: now },
