@@ -9,7 +9,7 @@ import type { DeliveryOutcome } from '@projections';
  * event of one payment (and every redelivery) is the same recharge. No client
  * metadata: the source already names the Stripe objects, and two events of
  * one payment must carry the same payload to be recognised as one. Its expiry
- * is not part of that payload: the first event of a payment sets it.
+ * and carry-over are not part of that payload: the first event of a payment sets them.
  */
 export function rechargeCommandOf(
   payment: StripePayment,
@@ -17,7 +17,7 @@ export function rechargeCommandOf(
   credits: number,
   causedBy: Causation = { stripeEventId: payment.source.stripeEventId },
 ): CompleteRechargeCommand {
-  const { paymentId, amountPaid, currency, source, customerId, expiresAt } = payment;
+  const { paymentId, amountPaid, currency, source, customerId, expiresAt, rollover } = payment;
   const stripeSource = { ...source, customerId };
   return new CompleteRechargeCommand(
     userId,
@@ -29,6 +29,7 @@ export function rechargeCommandOf(
     {},
     causedBy,
     expiresAt,
+    rollover,
   );
 }
 

@@ -1,5 +1,5 @@
 import { Command } from '@nestjs/cqrs';
-import type { Causation, ClientMetadata, RechargeSource } from '@libs/credits';
+import type { Causation, ClientMetadata, RechargeSource, RolloverTerms } from '@libs/credits';
 import type { CreditsCommandResult } from '../credits-command.runner';
 
 /** A paid recharge; idempotent by its recharge id (for Stripe, the payment's id). */
@@ -15,6 +15,8 @@ export class CompleteRechargeCommand extends Command<CreditsCommandResult> {
     readonly causedBy: Causation = {},
     /** When its credits lapse (a Stripe pack's `expiresAfter`, a plan period's end); undefined: never. */
     readonly expiresAt?: string,
+    /** A plan period's carry-over at `expiresAt` (up to `creditsMax` into a grant until the next period's end); undefined: none. */
+    readonly rollover?: RolloverTerms,
   ) {
     super();
   }

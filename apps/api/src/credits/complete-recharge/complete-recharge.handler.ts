@@ -19,7 +19,8 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
   ) {}
 
   async execute(command: CompleteRechargeCommand): Promise<CreditsCommandResult> {
-    const { userId, rechargeId, credits, amountPaid, currency, source, metadata, causedBy, expiresAt } = command;
+    const { userId, rechargeId, credits, amountPaid, currency, source, metadata, causedBy, expiresAt, rollover } =
+      command;
     const now = new Date().toISOString();
     const claim = await this.claims.claim(rechargeId, userId, now, causedBy);
     if (claim.kind === 'claimed-by-another-user') {
@@ -38,6 +39,7 @@ export class CompleteRechargeHandler implements ICommandHandler<CompleteRecharge
         source,
         metadata,
         ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(rollover === undefined ? {} : { rollover }),
       },
       metadata: { idempotencyKey: rechargeIdempotencyKey(rechargeId), now, causedBy },
     });
