@@ -45,6 +45,9 @@ function answerOf(grant: GrantView): GrantAnswer {
     takenBackCredits: grant.takenBack,
     remainingCredits: grant.remaining,
     frozenCredits: grant.frozen,
+    rolledOverCredits: grant.rolledOver,
+    sourceGrantId: grant.sourceGrantId ?? null,
+    rolledInto: grant.rolledInto ?? null,
     grantedAt: grant.grantedAt,
     closedAt: grant.closedAt,
   };

@@ -41,6 +41,16 @@ class GrantResponse {
   @ApiProperty({ description: 'Taken back by refunds and lost disputes' }) takenBackCredits!: number;
   @ApiProperty({ description: 'Left, frozen ones included' }) remainingCredits!: number;
   @ApiProperty({ description: 'Held by an open dispute' }) frozenCredits!: number;
+  @ApiProperty({ description: "Carried at its expiry into the grant rolledInto (a plan period's carry-over)" })
+  rolledOverCredits!: number;
+  @ApiPropertyOptional({
+    nullable: true,
+    format: 'uuid',
+    description: 'The grant whose left-over credits it carries (a carry-over grant only)',
+  })
+  sourceGrantId!: string | null;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid', description: 'The grant its carried credits went into' })
+  rolledInto!: string | null;
   @ApiProperty() grantedAt!: string;
   @ApiPropertyOptional({ nullable: true }) closedAt!: string | null;
 }

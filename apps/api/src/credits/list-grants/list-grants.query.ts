@@ -21,6 +21,12 @@ export type GrantAnswer = {
   takenBackCredits: number;
   remainingCredits: number;
   frozenCredits: number;
+  /** Carried at its expiry into the grant `rolledInto` (a plan period's carry-over). */
+  rolledOverCredits: number;
+  /** The grant whose carry-over made it: set on a grant of carried credits only. */
+  sourceGrantId: string | null;
+  /** The grant its carried credits went into, once carried. */
+  rolledInto: string | null;
   grantedAt: string;
   closedAt: string | null;
 };
