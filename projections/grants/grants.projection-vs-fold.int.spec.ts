@@ -616,6 +616,25 @@ describe.each(storeKindsUnderTest())('the grants read model equals the domain fo
     }
   });
 
+  it('a refund failure returns the debt it left to a bonus that paid it and has expired since', async () => {
+    const userId = `debt-giveback-${randomUUID()}`;
+    const stream = new UserStream(db, userId);
+    const r = `${userId}-r`;
+    await stream.record(rechargeFor(r, 100, T0));
+    await stream.record(consumeFor('c1', 100, T0));
+    const refundedAt = seconds(plus(T0, HOUR));
+    await stream.record(refundOf(r, 1000, plus(T0, HOUR), 'debt', refundedAt));
+    await stream.record(bonusFor('payer', 100, { expiresIn: 'P1D' }, plus(T0, 2 * HOUR)));
+    await stream.record(expireFor(stream.state.outcomes.get('payer')!.eventId, plus(T0, 2 * DAY)));
+    await stream.record(
+      failureOf(r, 're_1', 1000, { createdAt: refundedAt, failedAt: refundedAt + 60 }, plus(T0, 3 * DAY)),
+    );
+    for (const batchSize of [1, 1000]) {
+      const names = await projectInto(db, `debt_giveback_b${batchSize}`, batchSize);
+      await expectReadModelMatchesFold(db, names, [userId]);
+    }
+  });
+
   it('a refund failure returns credits to a bonus voided since, which the projection had not loaded', async () => {
     const userId = `closed-giveback-${randomUUID()}`;
     const stream = new UserStream(db, userId);

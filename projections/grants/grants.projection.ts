@@ -206,7 +206,7 @@ function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
     case 'RechargeRefunded':
       return event.data.takenFrom ?? [];
     case 'RefundReversed':
-      return event.data.givenTo ?? [];
+      return [...(event.data.givenTo ?? []), ...(event.data.debtPaymentsUndone ?? [])];
     case 'CreditsUnfrozen':
       return event.data.expired;
     case 'RechargeCompleted':

@@ -271,8 +271,8 @@ export type RefundReversed = CreditsEventOf<
     /** The recharge's credits no longer taken back. */
     creditsGivenBack: number;
     /**
-     * Credits returned to the grants they left: `creditsGivenBack` less `creditsWriteOffReversed` and
-     * `creditsLapseReversed`. They pay any debt first; the balance gets back all but `creditsLapsedOnReturn`.
+     * Credits returned: `creditsGivenBack` less `creditsWriteOffReversed` and `creditsLapseReversed`; the sum of
+     * `givenTo`, `debtForgiven` and `debtPaymentsUndone`. The balance gets back all but `creditsLapsedOnReturn`.
      */
     creditsCredited: number;
     /**
@@ -286,10 +286,20 @@ export type RefundReversed = CreditsEventOf<
      */
     creditsLapseReversed: number;
     /**
-     * The grants `creditsCredited` return to, as the take-backs took them (the recharge's own grant first).
-     * Absent on version 1 events: they return to the recharge's own grant.
+     * The grants credits return to, as the take-backs took them (the recharge's own grants first). Absent on
+     * version 1 events: all of `creditsCredited` returns to the recharge's own grant.
      */
     givenTo?: GrantCredits[];
+    /**
+     * Of `creditsCredited`, what the take-backs had left as debt, returned to the debt still owed. Absent on
+     * version 1 events.
+     */
+    debtForgiven?: number;
+    /**
+     * The rest of what they had left as debt, which grants made since paid: it returns to those grants, the
+     * most recent first (their `debtPaid` goes down). Absent on version 1 events.
+     */
+    debtPaymentsUndone?: GrantCredits[];
     /**
      * Of `creditsCredited`, credits returned to a grant already expired or voided, after paying debt: they
      * lapse with it in this event (each grant closes once). 0 on version 1 events.

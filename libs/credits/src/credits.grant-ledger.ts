@@ -10,7 +10,7 @@ import {
   grantOfRecharge,
   grantsInSpendOrder,
   releaseDispute,
-  returnToGrants,
+  givenBack,
   rollOver,
   takeBackAsBefore,
   takeFrom,
@@ -77,8 +77,10 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
     }
     case 'RefundReversed': {
       const { rechargeId, creditsCredited, creditsFrozen, givenTo, creditsLapsedOnReturn } = event.data;
-      const returns = returnToGrants(
+      const { debtForgiven = 0, debtPaymentsUndone = [] } = event.data;
+      const returns = givenBack(
         ledger,
+        { debtForgiven, debtPaymentsUndone },
         givenTo ?? [{ grantId: grantOfRecharge(ledger, rechargeId), credits: creditsCredited }],
         decidedAtMs(),
       );

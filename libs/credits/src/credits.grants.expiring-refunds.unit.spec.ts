@@ -246,7 +246,7 @@ describe('rule 5: credits given back return to the grants they left', () => {
     expect(state.grants.byId.get(grantIdOf(reserve))).toMatchObject({ remaining: 50, takenBack: 0 });
   });
 
-  it('to a grant expired since: they pay the debt first, and the rest lapses with it in the same event', () => {
+  it('to a grant expired since: what became debt cancels it, and the rest lapses with the grant in the same event', () => {
     const { state, last } = after(
       pack,
       consume('job-1', 30),
@@ -257,16 +257,17 @@ describe('rule 5: credits given back return to the grants they left', () => {
 
     expect(reversed(last)).toMatchObject({
       creditsCredited: 100,
-      givenTo: [{ grantId: P, credits: 100 }],
+      debtForgiven: 30,
+      givenTo: [{ grantId: P, credits: 70 }],
       creditsLapsedOnReturn: 70,
     });
     // Had the refund not been made: 30 spent, 70 lapsed at E.
     expect(state.balance).toBe(0);
     expect(state.grants.debt).toBe(0);
-    expect(state.grants.byId.get(P)).toMatchObject({ status: 'expired', expired: 70, remaining: 0, debtPaid: 30 });
+    expect(state.grants.byId.get(P)).toMatchObject({ status: 'expired', expired: 70, remaining: 0, takenBack: 0 });
   });
 
-  it('to a bonus voided since: the debt the refund left is paid first, and what the bonus gave closes with it', () => {
+  it('to a bonus voided since: what became debt cancels it, and what the bonus gave closes with it', () => {
     const reserve = bonus('reserve', 50, { priority: 300 });
     const plain = recharge('pack-R', 100);
     const { state, last } = after(
@@ -280,10 +281,8 @@ describe('rule 5: credits given back return to the grants they left', () => {
 
     expect(reversed(last)).toMatchObject({
       creditsCredited: 100,
-      givenTo: [
-        { grantId: grantIdOf(plain), credits: 50 },
-        { grantId: grantIdOf(reserve), credits: 50 },
-      ],
+      debtForgiven: 50,
+      givenTo: [{ grantId: grantIdOf(reserve), credits: 50 }],
       creditsLapsedOnReturn: 50,
     });
     // Had the refund not been made: 100 spent, and the void would have removed the reserve's 50.

@@ -628,22 +628,101 @@ export function returnToGrants(ledger: GrantLedger, givenTo: readonly GrantCredi
   let landedSpendable = 0;
   for (const { grantId, credits } of givenTo) {
     const credited = creditGrant(next, grantId, credits);
-    const grant = grantOf(credited.ledger, grantId);
-    const landed = credits - credited.debtPaid;
     debtPaid += credited.debtPaid;
-    next = credited.ledger;
-    if (grant.status === 'active') {
-      if (isUnexpiredAt(grant, nowMs)) landedSpendable += landed;
-      continue;
-    }
-    const how = grant.status;
-    next = updated(next, grantId, (current) => ({
-      remaining: current.remaining - landed,
-      [how]: current[how] + landed,
-    }));
-    lapsedOnReturn += landed;
+    const landed = landOn(credited.ledger, grantId, credits - credited.debtPaid, nowMs);
+    next = landed.ledger;
+    lapsedOnReturn += landed.lapsed;
+    landedSpendable += landed.spendable;
   }
   return { ledger: next, debtPaid, lapsedOnReturn, landedSpendable };
+}
+
+/** A give-back's credits: the debt its take-backs left returns first, then the credits to the grants they left. */
+export function givenBack(
+  ledger: GrantLedger,
+  debtReturn: DebtReturn,
+  givenTo: readonly GrantCredits[],
+  nowMs: number,
+): GrantReturn {
+  const debt = returnDebt(ledger, debtReturn, nowMs);
+  const grants = returnToGrants(debt.ledger, givenTo, nowMs);
+  return {
+    ledger: grants.ledger,
+    debtPaid: grants.debtPaid,
+    lapsedOnReturn: debt.lapsedOnReturn + grants.lapsedOnReturn,
+    landedSpendable: debt.landedSpendable + grants.landedSpendable,
+  };
+}
+
+/** What a give-back returns of the debt its take-backs had left (money rule 5): see `planDebtReturn`. */
+export type DebtReturn = { debtForgiven: number; debtPaymentsUndone: GrantCredits[] };
+
+/**
+ * Credits a take-back had left as debt, given back: they cancel the debt
+ * still owed first; what grants made since paid of it returns to them, the
+ * most recent first (as if they had never paid it). A give-back is rare: the
+ * grants are scanned.
+ */
+export function planDebtReturn(ledger: GrantLedger, credits: number): DebtReturn {
+  const debtForgiven = Math.min(ledger.debt, credits);
+  let left = credits - debtForgiven;
+  const payers = [...ledger.byId.values()].filter((grant) => grant.debtPaid > 0);
+  payers.sort((a, b) => b.sequence - a.sequence);
+  const debtPaymentsUndone: GrantCredits[] = [];
+  for (const grant of payers) {
+    if (left === 0) break;
+    const undone = Math.min(left, grant.debtPaid);
+    debtPaymentsUndone.push({ grantId: grant.grantId, credits: undone });
+    left -= undone;
+  }
+  if (left > 0) throw new Error(`${credits} credits of debt given back; the debt and its payments hold less`);
+  return { debtForgiven, debtPaymentsUndone };
+}
+
+/**
+ * Applies a debt return: the debt goes down, and the grants that paid it get
+ * those credits back (closing with them at once if they closed since).
+ */
+export function returnDebt(ledger: GrantLedger, debtReturn: DebtReturn, nowMs: number): GrantReturn {
+  const { debtForgiven, debtPaymentsUndone } = debtReturn;
+  if (debtForgiven < 0 || debtForgiven > ledger.debt) throw new Error(`${debtForgiven} credits of debt forgiven`);
+  let next: GrantLedger = { ...ledger, debt: ledger.debt - debtForgiven };
+  let lapsedOnReturn = 0;
+  let landedSpendable = 0;
+  for (const { grantId, credits } of debtPaymentsUndone) {
+    const paid = grantOf(next, grantId).debtPaid;
+    if (credits <= 0 || credits > paid) throw new Error(`grant ${grantId} paid ${paid} of debt, not ${credits}`);
+    next = updated(next, grantId, (grant) => ({
+      debtPaid: grant.debtPaid - credits,
+      remaining: grant.remaining + credits,
+    }));
+    const landed = landOn(next, grantId, credits, nowMs);
+    next = landed.ledger;
+    lapsedOnReturn += landed.lapsed;
+    landedSpendable += landed.spendable;
+  }
+  return { ledger: next, debtPaid: 0, lapsedOnReturn, landedSpendable };
+}
+
+/**
+ * Credits just added to a grant's remainder: on a grant closed already they
+ * close with it (as expired or voided); on an active one they are spendable
+ * unless it is past its expiry (the expiry process takes them with the rest).
+ */
+function landOn(
+  ledger: GrantLedger,
+  grantId: string,
+  credits: number,
+  nowMs: number,
+): { ledger: GrantLedger; lapsed: number; spendable: number } {
+  const grant = grantOf(ledger, grantId);
+  if (grant.status === 'active') return { ledger, lapsed: 0, spendable: isUnexpiredAt(grant, nowMs) ? credits : 0 };
+  const how = grant.status;
+  const closed = updated(ledger, grantId, (current) => ({
+    remaining: current.remaining - credits,
+    [how]: current[how] + credits,
+  }));
+  return { ledger: closed, lapsed: credits, spendable: 0 };
 }
 
 /**

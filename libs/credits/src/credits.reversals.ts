@@ -17,8 +17,9 @@ import {
   isUnexpiredAt,
   lapsingOnRelease,
   planTakeBack,
+  givenBack,
+  planDebtReturn,
   releaseDispute,
-  returnToGrants,
 } from './credits.grants';
 import { disputeIdempotencyKey, eventIdFor } from './credits.idempotency';
 import {
@@ -291,10 +292,11 @@ function giveBack(
   const creditsGivenBack = recharge.creditsTakenBack - creditsShareOf(recharge, amountRefundedTotal);
   const start = giveBackStart(recharge, reversal.refundedBy, reversal.refund);
   const split = giveBackSplit(recharge, start, creditsGivenBack);
-  const { creditsCredited, givenTo } = split;
+  const { creditsCredited, givenTo, debtReturned } = split;
   const aboveMax = refuseAboveBalanceMax(creditsCredited, state);
   if (aboveMax) return aboveMax;
-  const returns = returnToGrants(state.grants, givenTo, Date.parse(metadata.occurredAt));
+  const debtReturn = planDebtReturn(state.grants, debtReturned);
+  const returns = givenBack(state.grants, debtReturn, givenTo, Date.parse(metadata.occurredAt));
   const { reason, refundedBy, refund, amountRefundedBy, refundedAt, source } = reversal;
   const event: RefundReversed = {
     type: 'RefundReversed',
@@ -310,7 +312,11 @@ function giveBack(
       ...(refundedAt === undefined ? {} : { refundedAt }),
       amountRefundedTotal,
       creditsGivenBack,
-      ...split,
+      creditsCredited,
+      creditsWriteOffReversed: split.creditsWriteOffReversed,
+      creditsLapseReversed: split.creditsLapseReversed,
+      givenTo,
+      ...debtReturn,
       creditsLapsedOnReturn: returns.lapsedOnReturn,
       // While the recharge is disputed, what lands spendable is frozen with the rest of it.
       creditsFrozen: recharge.dispute === undefined ? 0 : returns.landedSpendable,

@@ -367,8 +367,9 @@ describe('refund failures', () => {
     it('under debt, gives back all it debited: the debt goes and the 10 are back', () => {
       const state = given(...history, refund(PAID_CENTS, { shortfallPolicy: 'debt' }))
         .when(failed)
-        .thenRecords(reversed(failed, { ...allOfIt, creditsCredited: 100 }));
+        .thenRecords(reversed(failed, { ...allOfIt, creditsCredited: 100, debtForgiven: 90 }));
       expect(state.balance).toBe(10);
+      expect(state.grants.debt).toBe(0);
     });
 
     it('under writeoff, gives back the 10 it debited and restores the 90 it wrote off, crediting none of them', () => {
@@ -809,7 +810,8 @@ function reversed(
           },
         }
       : { reason: 'refund-lowered' as const, refundedAt: command.data.refundedAt };
-  const credited = amounts.creditsCredited ?? 0;
+  // What came back of debt is said by the test; the rest returns to the recharge's grant, the stream's only one.
+  const toGrant = (amounts.creditsCredited ?? 0) - (amounts.debtForgiven ?? 0);
   return {
     type: 'RefundReversed',
     schemaVersion: 2,
@@ -820,8 +822,9 @@ function reversed(
       ...described,
       creditsWriteOffReversed: 0,
       creditsLapseReversed: 0,
-      // The recharge's grant is the stream's only one: what is credited returns to it.
-      givenTo: credited > 0 ? [{ grantId: rechargeEventId(RECHARGE_ID), credits: credited }] : [],
+      givenTo: toGrant > 0 ? [{ grantId: rechargeEventId(RECHARGE_ID), credits: toGrant }] : [],
+      debtForgiven: 0,
+      debtPaymentsUndone: [],
       creditsLapsedOnReturn: 0,
       creditsFrozen: 0,
       source,

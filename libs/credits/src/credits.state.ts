@@ -1,5 +1,11 @@
 import BTree from 'sorted-btree';
-import type { CreditsEvent, CreditsEventType, FailedRefund, RecordedCreditsEvent } from './credits.events';
+import type {
+  CreditsEvent,
+  CreditsEventType,
+  FailedRefund,
+  RecordedCreditsEvent,
+  RefundReversed,
+} from './credits.events';
 import {
   type GrantCredits,
   type GrantLedger,
@@ -31,7 +37,12 @@ export type TakeBack = {
   at: number | undefined;
   /** Credits it took from the balance, less those give-backs credited. */
   debited: number;
-  /** The grants `debited` left, in the order taken, what became debt first (as the recharge's own grant's). */
+  /** Of `debited`, what became debt (the grants did not hold it); a give-back returns it first. */
+  owed: number;
+  /**
+   * The rest of `debited`, by the grants it left, in the order taken. A take-back recorded before `takenFrom`
+   * counts all of it as the recharge's own grant's.
+   */
   takenFrom: readonly GrantCredits[];
   /** Credits it wrote off (they never left the balance), less those give-backs restored. */
   writtenOff: number;
@@ -309,13 +320,8 @@ function refundedRecharge(
   const debited = data.creditsDebited;
   const lapsed = data.creditsLapsed;
   const writtenOff = data.creditsTakenBack - debited - lapsed;
-  // What became debt counts as taken from the recharge's own grant, and first: a give-back returns it first,
-  // so it pays the debt back before any credit reaches a grant (one closed since would keep none of it).
-  const fromGrants = data.takenFrom ?? [];
-  const owed = debited - fromGrants.reduce((sum, taken) => sum + taken.credits, 0);
-  const takenFrom = mergedByGrant([{ grantId: recharge.grantId, credits: owed }, ...fromGrants]).filter(
-    (taken) => taken.credits > 0,
-  );
+  const takenFrom = data.takenFrom ?? [{ grantId: recharge.grantId, credits: debited }];
+  const owed = debited - takenFrom.reduce((sum, taken) => sum + taken.credits, 0);
   return {
     ...recharge,
     amountRefundedTotal: data.amountRefundedTotal,
@@ -324,7 +330,7 @@ function refundedRecharge(
     creditsTakenBack: recharge.creditsTakenBack + data.creditsTakenBack,
     creditsWrittenOff: recharge.creditsWrittenOff + writtenOff,
     creditsLapsed: recharge.creditsLapsed + lapsed,
-    takeBacks: [...recharge.takeBacks, { refundedBy, at, debited, takenFrom, writtenOff, lapsed }],
+    takeBacks: [...recharge.takeBacks, { refundedBy, at, debited, owed, takenFrom, writtenOff, lapsed }],
     dispute: closes(recharge, data.reason === 'dispute-lost' ? data.source.disputeId : undefined),
   };
 }
@@ -356,6 +362,7 @@ function reversedRecharge(
     data.creditsLapsedOnReturn < 0 ||
     data.creditsLapsedOnReturn > data.creditsCredited ||
     (data.givenTo !== undefined && !sameGrantCredits(data.givenTo, walk.givenTo)) ||
+    (data.givenTo !== undefined && debtReturnedBy(data) !== walk.debtReturned) ||
     (data.creditsFrozen > 0 && dispute === undefined);
   if (broken) {
     throw new Error(
@@ -380,6 +387,11 @@ function reversedRecharge(
     takeBacks: walk.takeBacks,
     dispute: dispute && { ...dispute, frozenCredits: dispute.frozenCredits + data.creditsFrozen },
   };
+}
+
+/** What a give-back returned of its take-backs' debt: forgiven, or given back to the grants that paid it. */
+export function debtReturnedBy(data: RefundReversed['data']): number {
+  return (data.debtForgiven ?? 0) + (data.debtPaymentsUndone ?? []).reduce((sum, undone) => sum + undone.credits, 0);
 }
 
 function sameGrantCredits(a: readonly GrantCredits[], b: readonly GrantCredits[]): boolean {
@@ -434,6 +446,8 @@ export type GiveBackSplit = {
   creditsLapseReversed: number;
   /** The grants the credited credits return to, in the order the take-backs took them. */
   givenTo: GrantCredits[];
+  /** Of the credited credits, what the take-backs had left as debt: it returns to the debt first. */
+  debtReturned: number;
 };
 
 /**
@@ -457,12 +471,13 @@ export function giveBackSplit(recharge: RechargeState, start: number, creditsGiv
   const notDebitedTotal = recharge.creditsWrittenOff + recharge.creditsLapsed;
   const restored = restoredForHolder + Math.min(beyond, notDebitedTotal - restoredForHolder);
   const creditsCredited = creditsGivenBack - restored;
-  const { lapseReversed, givenTo } = givingBack(takeBacks, start, creditsCredited, restored);
+  const { lapseReversed, givenTo, debtReturned } = givingBack(takeBacks, start, creditsCredited, restored);
   return {
     creditsCredited,
     creditsWriteOffReversed: restored - lapseReversed,
     creditsLapseReversed: lapseReversed,
     givenTo,
+    debtReturned,
   };
 }
 
@@ -477,12 +492,13 @@ function givingBack(
   start: number,
   credited: number,
   restored: number,
-): { takeBacks: TakeBack[]; lapseReversed: number; givenTo: GrantCredits[] } {
+): { takeBacks: TakeBack[]; lapseReversed: number; givenTo: GrantCredits[]; debtReturned: number } {
   const after = takeBacks.map((takeBack) => ({ ...takeBack }));
   const order = [...after.slice(start), ...after.slice(0, start)];
   let toCredit = credited;
   let toRestore = restored;
   let lapseReversed = 0;
+  let debtReturned = 0;
   const givenTo: GrantCredits[] = [];
   for (const takeBack of order) {
     const lapsed = Math.min(toRestore, takeBack.lapsed);
@@ -491,12 +507,16 @@ function givingBack(
     takeBack.lapsed -= lapsed;
     takeBack.writtenOff -= writtenOff;
     takeBack.debited -= debited;
-    takeBack.takenFrom = returned(takeBack.takenFrom, debited, givenTo);
+    // What became debt comes back first: it goes back to the debt (or to the grants that paid it since).
+    const owed = Math.min(debited, takeBack.owed);
+    takeBack.owed -= owed;
+    debtReturned += owed;
+    takeBack.takenFrom = returned(takeBack.takenFrom, debited - owed, givenTo);
     lapseReversed += lapsed;
     toRestore -= lapsed + writtenOff;
     toCredit -= debited;
   }
-  return { takeBacks: after, lapseReversed, givenTo: mergedByGrant(givenTo) };
+  return { takeBacks: after, lapseReversed, givenTo: mergedByGrant(givenTo), debtReturned };
 }
 
 /** What a take-back still holds of each grant once `credits` of it return, in the order taken; adds the returns to `into`. */
