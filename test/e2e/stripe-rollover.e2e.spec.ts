@@ -4,7 +4,7 @@ import { loadConfig } from '@libs/config';
 import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store';
 import type { StripeCatalog } from '@libs/stripe';
 import { GrantExpiry, READ_MODEL_DB } from '@projections';
-import { type InvoiceShape, invoice, stripeEvent, stripeId } from '../support/stripe-events';
+import { type InvoiceShape, checkoutSessionCompleted, invoice, stripeEvent, stripeId } from '../support/stripe-events';
 import { withPeriods } from '../support/stripe-expiring-payments';
 import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
 import { type TestApp, projectionsCaughtUp, startTestApp } from '../support/test-app';
@@ -20,6 +20,10 @@ import { storeKindsUnderTest } from '../support/test-stores';
  */
 const CATALOG: StripeCatalog = {
   ...loadConfig({}).stripe.catalog,
+  packs: [
+    ...loadConfig({}).stripe.catalog.packs,
+    { packId: 'credits_500', priceId: 'price_credits_500', creditsPerUnit: 500, metadataCreditsAllowed: false },
+  ],
   plans: [
     ...loadConfig({}).stripe.catalog.plans,
     {
@@ -257,6 +261,35 @@ describe.each(storeKindsUnderTest())('Stripe plan periods that carry credits ove
       expiresAt: iso(period.nextEnd),
       sourceGrantId: paid.grantId,
     });
+  });
+
+  it('the README’s worked example sold through Stripe: the welcome bonus, then the period’s credits, the pack last; 30 carried', async () => {
+    const userId = newUser();
+    const period = periodUnderWay();
+    await stripe.deliver(invoicePaid('current', 'price_allowance_carry_100', period, userId).event).expect(200);
+    await stripe
+      .withKey('grant')
+      .post(`/v1/users/${userId}/bonuses`)
+      .set('Idempotency-Key', `welcome-${userId}`)
+      .send({ amount: 50, reason: 'welcome', expiresIn: 'P30D' })
+      .expect(201);
+    const pack = checkoutSessionCompleted({
+      client_reference_id: userId,
+      payment_intent: stripeId('pi'),
+      metadata: { userId, packId: 'credits_500' },
+    });
+    await stripe.deliver(pack).expect(200);
+    await stripe.consume(userId, 320, `render-${randomUUID()}`).expect(201);
+
+    const [allowance, welcome, bought] = await grantsOf(userId);
+    expect([allowance.remainingCredits, welcome.remainingCredits, bought.remainingCredits]).toEqual([30, 0, 500]);
+    expect(await expireAt(period.end, allowance.grantId)).toEqual({ rolledOver: 1, expired: 0 });
+    expect((await grantsOf(userId))[3]).toMatchObject({
+      grantedCredits: 30,
+      expiresAt: iso(period.nextEnd),
+      sourceGrantId: allowance.grantId,
+    });
+    expect(await balanceOf(userId)).toMatchObject({ balance: 530 });
   });
 
   it('documents the carry-over fields of a grant in the OpenAPI document', async () => {
