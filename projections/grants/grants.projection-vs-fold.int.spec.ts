@@ -635,6 +635,22 @@ describe.each(storeKindsUnderTest())('the grants read model equals the domain fo
     }
   });
 
+  it('a dispute of a period whose carry-over was spent finds the carry-over the projection had not loaded', async () => {
+    const userId = `carried-dispute-${randomUUID()}`;
+    const stream = new UserStream(db, userId);
+    const p = `${userId}-period`;
+    const end = plus(T0, 30 * DAY);
+    const period = rechargeFor(p, 100, T0, end);
+    await stream.record({ ...period, data: { ...period.data, rollover: { expiresAt: plus(end, 31 * DAY) } } });
+    await stream.record(expireFor(stream.state.recharges.get(p)!.grantId, end));
+    await stream.record(consumeFor('c1', 100, plus(end, DAY)));
+    await stream.record(openDisputeOf(p, 'dp_1', plus(end, 2 * DAY)));
+    for (const batchSize of [1, 1000]) {
+      const names = await projectInto(db, `carried_dispute_b${batchSize}`, batchSize);
+      await expectReadModelMatchesFold(db, names, [userId]);
+    }
+  });
+
   it('a refund failure returns credits to a bonus voided since, which the projection had not loaded', async () => {
     const userId = `closed-giveback-${randomUUID()}`;
     const stream = new UserStream(db, userId);

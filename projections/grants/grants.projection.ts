@@ -68,11 +68,17 @@ export const GRANT_COLUMNS_SELECTED = `user_id, grant_id::text as grant_id, sequ
 /** A plan period's carry-over: its terms, what it carried and where (read-model-0009 adds them to older tables). */
 const ROLLOVER_COLUMNS = `rolled_over bigint not null default 0, rollover jsonb, source_grant_id uuid, rolled_into uuid`;
 
-/** Adds the carry-over's columns to a grants table made before them. */
+/** Adds the carry-over's columns to a grants table made before them, and the carried grants to the index loaded. */
 export function addRolloverColumns(grants: string): string {
-  return ROLLOVER_COLUMNS.split(', ')
-    .map((column) => `alter table ${grants} add column if not exists ${column};`)
-    .join('\n');
+  const columns = ROLLOVER_COLUMNS.split(', ').map(
+    (column) => `alter table ${grants} add column if not exists ${column};`,
+  );
+  return [
+    ...columns,
+    `drop index if exists ${grants}_holding;`,
+    `create index if not exists ${grants}_holding_or_carried on ${grants} (user_id)
+      where remaining > 0 or recharge_id is not null or source_grant_id is not null;`,
+  ].join('\n');
 }
 
 /**
@@ -109,7 +115,8 @@ export const grantsProjection: Projection<GrantsTable> = {
       primary key (user_id, grant_id)
     );
     create index if not exists ${grants}_by_sequence on ${grants} (user_id, sequence);
-    create index if not exists ${grants}_holding on ${grants} (user_id) where remaining > 0 or recharge_id is not null;
+    create index if not exists ${grants}_holding_or_carried on ${grants} (user_id)
+      where remaining > 0 or recharge_id is not null or source_grant_id is not null;
     create index if not exists ${grants}_due on ${grants} (expires_at)
       where status = 'active' and remaining > 0 and frozen = 0;
     create table if not exists ${grant_ledgers} (
@@ -248,8 +255,8 @@ export type GrantRecord = {
 
 /**
  * Each user's ledger as the read model holds it: the grants with credits left
- * or frozen, every recharge's grant (refunds and disputes find them by
- * recharge), and the grants the events name.
+ * or frozen, every recharge's grant and carry-over (refunds and disputes find
+ * them by recharge), and the grants the events name.
  */
 async function loadLedgers(
   tx: SqlExecutor,
@@ -268,7 +275,8 @@ async function loadLedgers(
   );
   const grants = await tx.query<GrantRecord>(
     `select ${GRANT_COLUMNS_SELECTED} from ${names.grants}
-     where user_id = any($1::text[]) and (remaining > 0 or recharge_id is not null or grant_id = any($2::uuid[]))`,
+     where user_id = any($1::text[])
+       and (remaining > 0 or recharge_id is not null or source_grant_id is not null or grant_id = any($2::uuid[]))`,
     [userIds, [...namedGrantIds, ...frozenGrantIds]],
   );
   const rowsByUser = new Map<string, GrantRow[]>();

@@ -14,10 +14,10 @@ import {
 } from './credits.idempotency';
 import { isCreditAmount } from './credits.limits';
 import { bonusTermsOf, rechargeTermsOf } from './credits.grant-terms';
-import { expireGrant, voidGrant } from './credits.grant-closing';
+import { carryOverDue, expireGrant, voidGrant } from './credits.grant-closing';
 import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
-import { type CreditsState, assertNever, decisionTimeMs, spendableCreditsAt } from './credits.state';
+import { type CreditsState, assertNever, decisionTimeMs, evolve, spendableCreditsAt } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { priceFeature } from './price-list';
 
@@ -47,13 +47,13 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
     case 'CompleteRecharge':
       return completeRecharge(command, state, metadata);
     case 'RefundRecharge':
-      return refundRecharge(command, state, metadata);
+      return afterCarryOverDue(command, state, metadata, refundRecharge);
     case 'ReverseRefund':
-      return reverseRefund(command, state, metadata);
+      return afterCarryOverDue(command, state, metadata, reverseRefund);
     case 'OpenDispute':
-      return openDispute(command, state, metadata);
+      return afterCarryOverDue(command, state, metadata, openDispute);
     case 'CloseDispute':
-      return closeDispute(command, state, metadata);
+      return afterCarryOverDue(command, state, metadata, closeDispute);
     case 'ExpireGrant':
       return expireGrant(command, state, metadata);
     case 'VoidGrant':
@@ -142,6 +142,27 @@ function completeRecharge(command: CompleteRecharge, state: CreditsState, metada
     metadata,
   };
   return record(event);
+}
+
+type RechargeCommand = Extract<CreditsCommand, { data: { rechargeId: string; userId: string } }>;
+
+/**
+ * A refund, dispute or give-back of a recharge whose grant is past its expiry
+ * with a carry-over not recorded yet: the carry-over is recorded first, in the
+ * same append (see `carryOverDue`), and the command decided on the grants it
+ * leaves.
+ */
+function afterCarryOverDue<C extends RechargeCommand>(
+  command: C,
+  state: CreditsState,
+  metadata: CreditsEventMetadata,
+  decideOn: (command: C, state: CreditsState, metadata: CreditsEventMetadata) => Decision,
+): Decision {
+  const due = carryOverDue(state, command.data.userId, command.data.rechargeId, metadata);
+  if (due === undefined) return decideOn(command, state, metadata);
+  const settled = evolve(state, { ...due, streamVersion: state.version + 1, globalPosition: '' });
+  const decision = decideOn(command, settled, metadata);
+  return decision.kind === 'recorded' ? record(due, ...decision.events) : decision;
 }
 
 /** Credits added must be a valid amount and keep the balance within its bound. */

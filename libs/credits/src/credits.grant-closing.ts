@@ -1,8 +1,14 @@
 import type { ExpireGrant, VoidGrant } from './credits.commands';
 import { type Decision, record, refuse } from './credits.decision';
-import type { CreditsEventMetadata, CreditsExpired, CreditsRolledOver, GrantVoided } from './credits.events';
+import type {
+  CreditsEvent,
+  CreditsEventMetadata,
+  CreditsExpired,
+  CreditsRolledOver,
+  GrantVoided,
+} from './credits.events';
 import { type Grant, grantOf } from './credits.grants';
-import { eventIdFor } from './credits.idempotency';
+import { eventIdFor, grantClosedIdempotencyKey, payloadFingerprint } from './credits.idempotency';
 import type { CreditsState } from './credits.state';
 import { creditsStreamId } from './credits.stream';
 
@@ -96,4 +102,36 @@ function expiresAtOf(grant: Grant): { expiresAt?: string } {
 function unfrozenRemaining(state: CreditsState, grantId: string): number {
   const grant = grantOf(state.grants, grantId);
   return grant.remaining - grant.frozen;
+}
+
+/**
+ * The recharge's grant past its expiry with a carry-over the expiry process
+ * has not recorded yet: its `CreditsRolledOver`, decided as the process
+ * would (same key, same event id), so that a refund, a dispute or a
+ * give-back of the recharge decides on the grants as they stand after it (a
+ * carry-over is capped: taking credits from the grant before it would change
+ * what it carries). Undefined when there is none to record.
+ */
+export function carryOverDue(
+  state: CreditsState,
+  userId: string,
+  rechargeId: string,
+  metadata: CreditsEventMetadata,
+): CreditsEvent | undefined {
+  const recharge = state.recharges.get(rechargeId);
+  const grant = recharge === undefined ? undefined : state.grants.byId.get(recharge.grantId);
+  if (grant?.rollover === undefined || grant.status !== 'active' || grant.frozen > 0) return undefined;
+  if (Date.parse(metadata.occurredAt) < grant.expiresAtMs) return undefined;
+  const command: ExpireGrant = {
+    type: 'ExpireGrant',
+    data: { userId, grantId: grant.grantId },
+    metadata: { idempotencyKey: grantClosedIdempotencyKey(grant.grantId, 'expired'), now: metadata.occurredAt },
+  };
+  const keyed = {
+    ...metadata,
+    idempotencyKey: command.metadata.idempotencyKey,
+    payloadFingerprint: payloadFingerprint(command),
+  };
+  const decision = expireGrant(command, state, keyed);
+  return decision.kind === 'recorded' ? decision.events[0] : undefined;
 }

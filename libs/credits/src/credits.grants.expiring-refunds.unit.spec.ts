@@ -30,6 +30,7 @@ const E = plus(T0, 30 * DAY);
 const pack = recharge('pack-P', 100, T0, E);
 const P = grantIdOf(pack);
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+const HOUR = 3_600_000;
 
 /** Decides and folds each command; returns the state and the events the last one recorded. */
 function after(...commands: CreditsCommand[]): { state: CreditsState; last: CreditsEvent[] } {
@@ -361,6 +362,49 @@ describe('rollover: a plan period carries what is left into the next period', ()
 
     expect(last[0]).toMatchObject({ type: 'CreditsFrozen', data: { credits: 50 } });
     expect(spendableCredits(state, plus(E, DAY))).toBe(0);
+  });
+
+  it('a refund between the period end and the expiry process records the carry-over first, then takes it back', () => {
+    const { state, last } = after(period(), refundOf('period-1', 1000, plus(E, HOUR), 'debt'));
+
+    expect(last.map((event) => event.type)).toEqual(['CreditsRolledOver', 'RechargeRefunded']);
+    expect(last[1]).toMatchObject({ data: { creditsTakenBack: 100, creditsLapsed: 0, creditsDebited: 100 } });
+    expect(state.balance).toBe(0);
+    expect(spendableCredits(state, plus(E, DAY))).toBe(0);
+    expect(decide(expire(periodGrant, plus(E, 2 * HOUR)), state)).toMatchObject({ kind: 'replayed' });
+  });
+
+  it('a refund taken before the carry-over and failing after it leaves the user as without it', () => {
+    const refundAt = plus(T0, DAY);
+    const times = { createdAt: seconds(refundAt), failedAt: seconds(plus(E, DAY)) };
+    const failure = failureOf('period-1', 're-1', 300, times, plus(E, DAY));
+    const withRefund = after(period(), refundOf('period-1', 300, refundAt, 'debt'), expire(periodGrant, E), failure);
+    const without = after(period(), expire(periodGrant, E));
+
+    // The 30 returned to the period's grant follow into its carry-over: it would have carried them.
+    expect(without.state.balance).toBe(100);
+    expect(withRefund.state.balance).toBe(100);
+    expect(reversed(withRefund.last)).toMatchObject({ givenTo: [{ grantId: periodGrant, credits: 30 }] });
+  });
+
+  it("a debt payment undone on a period's grant that carried over since follows into the carry-over", () => {
+    const refundAt = plus(T0, 2 * HOUR);
+    const spent = [recharge('pack-O', 50), consume('job-1', 50, plus(T0, HOUR))];
+    const paying = { ...period(), metadata: { ...period().metadata, now: plus(T0, 3 * HOUR) } };
+    const times = { createdAt: seconds(refundAt), failedAt: seconds(plus(E, DAY)) };
+    const failure = failureOf('pack-O', 're-1', 500, times, plus(E, DAY));
+    const withRefund = after(
+      ...spent,
+      refundOf('pack-O', 500, refundAt, 'debt'),
+      paying,
+      expire(periodGrant, E),
+      failure,
+    );
+    const without = after(...spent, paying, expire(periodGrant, E));
+
+    expect(reversed(withRefund.last)).toMatchObject({ debtPaymentsUndone: [{ grantId: periodGrant, credits: 50 }] });
+    expect(without.state.balance).toBe(100);
+    expect(withRefund.state.balance).toBe(100);
   });
 
   it('refuses a carry-over without an expiry, or ending before it', () => {

@@ -538,8 +538,8 @@ export type TakeBackRequest = {
   grantIds: readonly string[];
   /** Lapsed credits of those grants that earlier take-backs of the recharge counted already. */
   lapsedCounted: number;
-  /** Credits of its own grant a lost dispute released just now: they did not lapse while it was open. */
-  releasedByDispute: number;
+  /** Credits of those grants a lost dispute released just now: they did not lapse while it was open. */
+  releasedByDispute: readonly GrantCredits[];
   shortfallPolicy: 'debt' | 'writeoff';
   nowMs: number;
 };
@@ -548,8 +548,8 @@ export type TakeBackRequest = {
  * Plans a take-back at `nowMs` on a ledger whose closing dispute, if any, is
  * released already. It takes first from the refunded recharge's grants (its
  * own, then the carry-over its expiry made): their unfrozen remainders while
- * not past their expiry (past it, only what a lost dispute just released of
- * its own); their credits that lapsed (recorded, or due and not yet recorded)
+ * not past their expiry (past it, only what a lost dispute just released);
+ * their credits that lapsed (recorded, or due and not yet recorded)
  * count as taken back without moving; then it takes unfrozen credits of the
  * other grants not past their expiry, in spend order; what is still owed is
  * the shortfall: debt under `debt`, written off under `writeoff` (which never
@@ -562,17 +562,18 @@ export function planTakeBack(ledger: GrantLedger, request: TakeBackRequest): Tak
   let fromOwn = 0;
   let lapsedHeld = 0;
   let payableBeyondSpendable = 0;
-  grantIds.forEach((grantId, index) => {
+  for (const grantId of grantIds) {
     const grant = grantOf(ledger, grantId);
     const unfrozen = grant.status === 'active' ? grant.remaining - grant.frozen : 0;
     const unexpired = isUnexpiredAt(grant, nowMs);
-    const takeable = unexpired ? unfrozen : index === 0 ? Math.min(releasedByDispute, unfrozen) : 0;
+    const released = releasedByDispute.find((part) => part.grantId === grantId)?.credits ?? 0;
+    const takeable = unexpired ? unfrozen : Math.min(released, unfrozen);
     const taken = Math.min(credits - fromOwn, takeable);
     if (taken > 0) ownTakes.push({ grantId, credits: taken });
     fromOwn += taken;
     if (!unexpired) payableBeyondSpendable += takeable;
     lapsedHeld += grant.expired + (grant.status === 'active' && !unexpired ? unfrozen - taken : 0);
-  });
+  }
   const creditsLapsed = Math.max(0, Math.min(credits - fromOwn, lapsedHeld - lapsedCounted));
   const toDebit = credits - creditsLapsed;
   // What the balance can pay: every unfrozen credit not past its expiry, and what the dispute released.
@@ -705,9 +706,12 @@ export function returnDebt(ledger: GrantLedger, debtReturn: DebtReturn, nowMs: n
 }
 
 /**
- * Credits just added to a grant's remainder: on a grant closed already they
- * close with it (as expired or voided); on an active one they are spendable
- * unless it is past its expiry (the expiry process takes them with the rest).
+ * Credits just added to a grant's remainder: on an active grant they are
+ * spendable unless it is past its expiry (the expiry process takes them with
+ * the rest, carrying them over if it carries). On a grant that closed with a
+ * carry-over, they follow into it as far as its cap left room (had they been
+ * there, it would have carried them). The rest of those on a closed grant
+ * close with it (as expired or voided).
  */
 function landOn(
   ledger: GrantLedger,
@@ -717,12 +721,28 @@ function landOn(
 ): { ledger: GrantLedger; lapsed: number; spendable: number } {
   const grant = grantOf(ledger, grantId);
   if (grant.status === 'active') return { ledger, lapsed: 0, spendable: isUnexpiredAt(grant, nowMs) ? credits : 0 };
+  const carried = carryOverRoom(grant, credits);
   const how = grant.status;
   const closed = updated(ledger, grantId, (current) => ({
     remaining: current.remaining - credits,
-    [how]: current[how] + credits,
+    [how]: current[how] + credits - carried,
+    rolledOver: current.rolledOver + carried,
   }));
-  return { ledger: closed, lapsed: credits, spendable: 0 };
+  if (carried === 0) return { ledger: closed, lapsed: credits, spendable: 0 };
+  const into = grant.rolledInto!;
+  const followed = updated(closed, into, (current) => ({
+    granted: current.granted + carried,
+    remaining: current.remaining + carried,
+  }));
+  const landed = landOn(followed, into, carried, nowMs);
+  return { ledger: landed.ledger, lapsed: credits - carried + landed.lapsed, spendable: landed.spendable };
+}
+
+/** Of credits returning to a grant that closed with a carry-over, what the carry-over takes. */
+function carryOverRoom(grant: Grant, credits: number): number {
+  if (grant.status !== 'expired' || grant.rolledInto === undefined || grant.rollover === undefined) return 0;
+  const room = (grant.rollover.creditsMax ?? Infinity) - grant.rolledOver;
+  return Math.max(0, Math.min(credits, room));
 }
 
 /**

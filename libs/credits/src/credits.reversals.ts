@@ -243,12 +243,15 @@ function rechargeRefunded(
   // A lost dispute releases what it froze first: those credits are the first it takes back.
   const disputeId = takeBack.reason === 'dispute-lost' ? takeBack.source.disputeId : undefined;
   const ledger = disputeId === undefined ? state.grants : releaseDispute(state.grants, rechargeId, disputeId);
-  const frozenBefore = grantOf(state.grants, recharge.grantId).frozen;
+  const grantIds = grantsOfRecharge(ledger, rechargeId).map((grant) => grant.grantId);
   const plan = planTakeBack(ledger, {
     credits: creditsTakenBack,
-    grantIds: grantsOfRecharge(ledger, rechargeId).map((grant) => grant.grantId),
+    grantIds,
     lapsedCounted: recharge.creditsLapsed,
-    releasedByDispute: frozenBefore - grantOf(ledger, recharge.grantId).frozen,
+    releasedByDispute: grantIds.map((grantId) => ({
+      grantId,
+      credits: grantOf(state.grants, grantId).frozen - grantOf(ledger, grantId).frozen,
+    })),
     shortfallPolicy: takeBack.shortfallPolicy,
     nowMs: Date.parse(metadata.occurredAt),
   });

@@ -180,6 +180,9 @@ export class CreditsCommandRunner {
         error: { type: 'recharge-already-recorded', rechargeId: command.data.rechargeId },
       };
     }
+    // Not its own event (that would have replayed): one it recorded beside it, a carry-over the expiry process
+    // recorded first. Decided again on the stream as it is now, it no longer includes it.
+    if (decision.kind === 'recorded') return (await this.runWithRetries(streamId, [command]))[0];
     throw duplicate;
   }
 
