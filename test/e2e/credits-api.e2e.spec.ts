@@ -810,7 +810,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
         nextFromVersion: null,
         events: [
           {
-            ...recordedEvent(recharged),
+            ...recordedEvent(recharged, 3),
             type: 'RechargeCompleted',
             data: {
               rechargeId: invoiceId,
@@ -1124,13 +1124,13 @@ function pathOf(response: Response): string {
   return `${url.pathname}${url.search}`;
 }
 
-/** The fields of a listed event that the command's own answer predicts. */
-function recordedEvent(movement: Response) {
+/** The fields of a listed event that the command's own answer predicts, and its type's schema version. */
+function recordedEvent(movement: Response, schemaVersion = 2) {
   return {
     eventId: movement.body.eventId,
     version: movement.body.version,
     position: movement.body.position,
-    schemaVersion: 2,
+    schemaVersion,
     occurredAt: expect.stringMatching(ISO_TIMESTAMP),
     recordedAt: expect.stringMatching(ISO_TIMESTAMP),
   };
