@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 import type { CreditsCommand } from './credits.commands';
@@ -78,7 +78,8 @@ export function disputeIdempotencyKey(disputeId: string, phase: 'opened' | 'clos
  */
 export function payloadFingerprint(command: CreditsCommand): string {
   const canonical = stringify({ type: command.type, data: askedOf(command) }) ?? '';
-  return createHash('sha256').update(canonical).digest('base64url');
+  // One-shot `hash`: a third of the cost of a `createHash` object for inputs this small.
+  return hash('sha256', canonical, 'base64url');
 }
 
 function askedOf(command: CreditsCommand): object {

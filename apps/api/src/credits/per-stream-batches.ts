@@ -5,6 +5,29 @@ export type BatchEntry<Item, Result> = {
   readonly reject: (error: unknown) => void;
 };
 
+type TrackedEntry<Item, Result> = BatchEntry<Item, Result> & { readonly answered: boolean };
+
+/** An entry that knows whether it was answered, so the batch's end rejects only those left unanswered. */
+function answeredOnce<Item, Result>(
+  item: Item,
+  resolve: (result: Result) => void,
+  reject: (error: unknown) => void,
+): TrackedEntry<Item, Result> {
+  const entry = {
+    item,
+    answered: false,
+    resolve: (result: Result) => {
+      entry.answered = true;
+      resolve(result);
+    },
+    reject: (error: unknown) => {
+      entry.answered = true;
+      reject(error);
+    },
+  };
+  return entry;
+}
+
 /**
  * Runs the work of one stream one batch at a time within this process: items
  * that arrive for a stream while its batch runs wait, and go together in its
@@ -15,7 +38,7 @@ export type BatchEntry<Item, Result> = {
  * Holds an entry per stream with work waiting or running, none once it drains.
  */
 export class PerStreamBatches<Item, Result> {
-  private readonly waiting = new Map<string, Array<BatchEntry<Item, Result>>>();
+  private readonly waiting = new Map<string, Array<TrackedEntry<Item, Result>>>();
 
   constructor(
     /**
@@ -30,12 +53,13 @@ export class PerStreamBatches<Item, Result> {
 
   submit(streamId: string, item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
+      const entry = answeredOnce(item, resolve, reject);
       const queue = this.waiting.get(streamId);
       if (queue !== undefined) {
-        queue.push({ item, resolve, reject });
+        queue.push(entry);
         return;
       }
-      this.waiting.set(streamId, [{ item, resolve, reject }]);
+      this.waiting.set(streamId, [entry]);
       void this.drain(streamId);
     });
   }
@@ -48,14 +72,18 @@ export class PerStreamBatches<Item, Result> {
     const queue = this.waiting.get(streamId)!;
     while (queue.length > 0) {
       const batch = queue.slice(0, this.itemsMax);
-      let failure: unknown = new Error(`stream ${streamId}: the batch left an item unanswered`);
+      let failure: { error: unknown } | undefined;
       try {
         await this.runBatch(streamId, batch);
       } catch (error) {
-        failure = error;
+        failure = { error };
       }
-      // A promise settles once: this reaches only the entries the batch left unanswered.
-      batch.forEach((entry) => entry.reject(failure));
+      const unanswered = batch.filter((entry) => !entry.answered);
+      if (unanswered.length > 0) {
+        // Made only when needed: an Error captures a stack, a cost every batch paid when it was made up front.
+        const error = failure ? failure.error : new Error(`stream ${streamId}: the batch left an item unanswered`);
+        unanswered.forEach((entry) => entry.reject(error));
+      }
       queue.splice(0, batch.length);
     }
     this.waiting.delete(streamId);
