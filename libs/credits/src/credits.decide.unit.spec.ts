@@ -1,4 +1,4 @@
-import { validate as isUuid, version as uuidVersion } from 'uuid';
+import { validate as isUuid, v5 as uuidV5, version as uuidVersion } from 'uuid';
 import type { CommandMetadata, CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
 import { type Decision, decide } from './credits.decide';
 import type { BonusGranted, CreditsConsumed, CreditsEvent, RechargeCompleted } from './credits.events';
@@ -462,6 +462,14 @@ describe('event ids', () => {
     expect(isUuid(eventId)).toBe(true);
     expect(uuidVersion(eventId)).toBe(5);
     expect(eventIdFor(STREAM_ID, 'consume-1')).toBe(eventId);
+  });
+
+  it("are the ids of the uuid package's v5 of the same names, non-ASCII ones included, and for recharges too", () => {
+    const namespace = '6f1c2a4e-93b5-4d0a-8f7e-2b9c1d5e7a30';
+    for (const key of ['consume-1', 'clé-été-😀', '', 'x'.repeat(300)]) {
+      expect(eventIdFor(STREAM_ID, key, 2)).toBe(uuidV5(`${STREAM_ID}\n${key}\n2`, namespace));
+    }
+    expect(rechargeEventId('pi_123')).toBe(uuidV5('recharge\npi_123', namespace));
   });
 
   it('differ with the idempotency key', () => {
