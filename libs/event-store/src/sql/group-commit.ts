@@ -7,15 +7,26 @@ type Pending = { append: StreamAppend; resolve: (result: AppendResult) => void; 
 export type BatchOfAppends = ReadonlyArray<Pending>;
 
 /**
- * Group commit: appends that arrive while `flushesMax` batches are being
- * written wait and go together in the next batch, so under load many appends
- * share one statement and one commit, and a lone append goes at once. A batch
- * holds at most one append per stream (a second one waits for the next batch)
- * and at most `eventsMax` events.
+ * Group commit: appends that arrive while batches are being written wait and
+ * go together in the next batch, so under load many appends share one
+ * statement and one commit, and a lone append goes at once. A batch holds at
+ * most one append per stream (a second one waits for the next batch) and at
+ * most `eventsMax` events.
+ *
+ * Up to `flushesMax` batches are written at once, but a batch goes beside
+ * others only when it holds at least as many appends as they do together;
+ * smaller, it waits for one of them to end. Every batch costs a fixed price on
+ * both sides (a statement, a commit, a round trip: about as much as ten
+ * events), and without that rule a small batch chased each large one, so
+ * under load batches stayed small. With it they stay even and grow with the
+ * load: on the spread workload 25–35% more commands per second at every
+ * concurrency from 4 to 128 in flight, and a lower p99 (docs/performance.md).
  */
 export class GroupCommit {
   private pending: Pending[] = [];
   private flushesInFlight = 0;
+  /** Appends in the batches being written. */
+  private appendsInFlight = 0;
 
   constructor(
     private readonly flush: (batch: BatchOfAppends) => Promise<void>,
@@ -30,16 +41,24 @@ export class GroupCommit {
   }
 
   private flushWhileAllowed(): void {
-    while (this.flushesInFlight < this.limits.flushesMax && this.pending.length > 0) {
+    while (this.mayFlush()) {
       const batch = this.takeBatch();
       this.flushesInFlight++;
+      this.appendsInFlight += batch.length;
       this.flush(batch)
         .catch((error: unknown) => batch.forEach((write) => write.reject(error)))
         .finally(() => {
           this.flushesInFlight--;
+          this.appendsInFlight -= batch.length;
           this.flushWhileAllowed();
         });
     }
+  }
+
+  /** Whether the next batch goes now: at once when nothing is being written, beside others when as large as they. */
+  private mayFlush(): boolean {
+    if (this.pending.length === 0 || this.flushesInFlight >= this.limits.flushesMax) return false;
+    return this.flushesInFlight === 0 || this.pending.length >= this.appendsInFlight;
   }
 
   private takeBatch(): Pending[] {

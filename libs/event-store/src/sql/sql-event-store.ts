@@ -66,7 +66,7 @@ const APPEND_ANY_LOCK_CLASS = 0x45_56_4e_54;
 /**
  * Batches written at once by one store: two keep the database busy while the
  * next batch gathers (one is writing, one is on the wire). Measured with
- * `npm run bench -- w1`.
+ * `npm run bench -- w1`: three or four were no faster.
  */
 const GROUP_COMMIT_FLUSHES_MAX = 2;
 const GROUP_COMMIT_EVENTS_MAX = 2000;
