@@ -14,8 +14,9 @@ export type BatchOfAppends = ReadonlyArray<Pending>;
  * most `eventsMax` events.
  *
  * Up to `flushesMax` batches are written at once, but a batch goes beside
- * others only when it holds at least as many appends as they do together;
- * smaller, it waits for one of them to end. Every batch costs a fixed price on
+ * others only when as many appends wait as they hold together; with fewer
+ * waiting, they wait for one of them to end, or `sideWaitMs` at most (a write
+ * stuck on a lock must not hold up the free slot). Every batch costs a fixed price on
  * both sides (a statement, a commit, a round trip: about as much as ten
  * events), and without that rule a small batch chased each large one, so
  * under load batches stayed small. With it they stay even and grow with the
@@ -27,10 +28,12 @@ export class GroupCommit {
   private flushesInFlight = 0;
   /** Appends in the batches being written. */
   private appendsInFlight = 0;
+  /** Set while appends wait for a larger batch to go beside those being written: it sends them anyway. */
+  private sideTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly flush: (batch: BatchOfAppends) => Promise<void>,
-    private readonly limits: { flushesMax: number; eventsMax: number },
+    private readonly limits: { flushesMax: number; eventsMax: number; sideWaitMs: number },
   ) {}
 
   append(append: StreamAppend): Promise<AppendResult> {
@@ -41,24 +44,39 @@ export class GroupCommit {
   }
 
   private flushWhileAllowed(): void {
-    while (this.mayFlush()) {
-      const batch = this.takeBatch();
-      this.flushesInFlight++;
-      this.appendsInFlight += batch.length;
-      this.flush(batch)
-        .catch((error: unknown) => batch.forEach((write) => write.reject(error)))
-        .finally(() => {
-          this.flushesInFlight--;
-          this.appendsInFlight -= batch.length;
-          this.flushWhileAllowed();
-        });
+    while (this.hasSlot() && (this.flushesInFlight === 0 || this.pending.length >= this.appendsInFlight)) {
+      this.flushNext();
+    }
+    if (this.hasSlot() && this.sideTimer === undefined) {
+      this.sideTimer = setTimeout(() => {
+        this.sideTimer = undefined;
+        if (this.hasSlot()) this.flushNext();
+      }, this.limits.sideWaitMs);
+      // A wait for company must not keep the process alive.
+      this.sideTimer.unref();
     }
   }
 
-  /** Whether the next batch goes now: at once when nothing is being written, beside others when as large as they. */
-  private mayFlush(): boolean {
-    if (this.pending.length === 0 || this.flushesInFlight >= this.limits.flushesMax) return false;
-    return this.flushesInFlight === 0 || this.pending.length >= this.appendsInFlight;
+  /** Appends wait and a batch more may be written. */
+  private hasSlot(): boolean {
+    return this.pending.length > 0 && this.flushesInFlight < this.limits.flushesMax;
+  }
+
+  private flushNext(): void {
+    if (this.sideTimer !== undefined) {
+      clearTimeout(this.sideTimer);
+      this.sideTimer = undefined;
+    }
+    const batch = this.takeBatch();
+    this.flushesInFlight++;
+    this.appendsInFlight += batch.length;
+    this.flush(batch)
+      .catch((error: unknown) => batch.forEach((write) => write.reject(error)))
+      .finally(() => {
+        this.flushesInFlight--;
+        this.appendsInFlight -= batch.length;
+        this.flushWhileAllowed();
+      });
   }
 
   private takeBatch(): Pending[] {

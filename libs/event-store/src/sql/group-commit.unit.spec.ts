@@ -33,7 +33,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe('GroupCommit', () => {
   it('writes a lone append at once', () => {
     const { flush, flushes } = heldFlushes();
-    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100 });
+    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100, sideWaitMs: 60_000 });
 
     void groupCommit.append(appendTo('a'));
 
@@ -42,7 +42,7 @@ describe('GroupCommit', () => {
 
   it('writes a batch beside another only once it holds as many appends, and the rest when that one ends', async () => {
     const { flush, flushes } = heldFlushes();
-    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100 });
+    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100, sideWaitMs: 60_000 });
     ['a', 'b', 'c', 'd'].forEach((stream) => void groupCommit.append(appendTo(stream)));
     expect(flushes.map((batch) => batch.streams)).toEqual([['a'], ['b']]);
     flushes[0].end();
@@ -69,7 +69,7 @@ describe('GroupCommit', () => {
 
   it('never writes more than flushesMax batches at once, however large the waiting one', async () => {
     const { flush, flushes } = heldFlushes();
-    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100 });
+    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100, sideWaitMs: 60_000 });
     const streams = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
     const stored = streams.map((stream) => groupCommit.append(appendTo(stream)));
     expect(flushes.map((batch) => batch.streams)).toEqual([['a'], ['b']]);
@@ -79,5 +79,24 @@ describe('GroupCommit', () => {
     expect(flushes.map((batch) => batch.streams)).toEqual([['a'], ['b'], ['c', 'd', 'e', 'f', 'g']]);
     flushes.slice(1).forEach((batch) => batch.end());
     await expect(Promise.all(stored)).resolves.toHaveLength(streams.length);
+  });
+
+  it('writes appends in the free slot after sideWaitMs while a larger batch is stuck, as it was before the rule', async () => {
+    const { flush, flushes } = heldFlushes();
+    const groupCommit = new GroupCommit(flush, { flushesMax: 2, eventsMax: 100, sideWaitMs: 5 });
+    ['a', 'b', 'c', 'd'].forEach((stream) => void groupCommit.append(appendTo(stream)));
+    flushes[0].end();
+    await settle();
+    flushes[1].end();
+    await settle();
+    // ['c', 'd'] never ends (a statement waiting on another session's lock, say). One slot is free.
+    expect(flushes.map((batch) => batch.streams)).toEqual([['a'], ['b'], ['c', 'd']]);
+
+    const stored = groupCommit.append(appendTo('e'));
+    expect(flushes).toHaveLength(3);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(flushes.map((batch) => batch.streams)).toEqual([['a'], ['b'], ['c', 'd'], ['e']]);
+    flushes[3].end();
+    await expect(stored).resolves.toMatchObject({ nextStreamVersion: 1 });
   });
 });

@@ -70,6 +70,12 @@ const APPEND_ANY_LOCK_CLASS = 0x45_56_4e_54;
  */
 const GROUP_COMMIT_FLUSHES_MAX = 2;
 const GROUP_COMMIT_EVENTS_MAX = 2000;
+/**
+ * The longest appends wait for a larger batch before they go beside one being
+ * written: a batch takes about a millisecond under load, so this seldom
+ * fires, except when a write is stuck (on another session's lock, say).
+ */
+const GROUP_COMMIT_SIDE_WAIT_MS = 5;
 
 /** One implementation of the port over PostgreSQL SQL, shared by the `pg` and PGlite drivers. */
 export class SqlEventStore implements EventStore {
@@ -78,6 +84,7 @@ export class SqlEventStore implements EventStore {
   private readonly groupCommit = new GroupCommit((batch) => this.flushBatch(batch), {
     flushesMax: GROUP_COMMIT_FLUSHES_MAX,
     eventsMax: GROUP_COMMIT_EVENTS_MAX,
+    sideWaitMs: GROUP_COMMIT_SIDE_WAIT_MS,
   });
 
   constructor(private readonly driver: SqlDriver) {}
