@@ -67,6 +67,41 @@ export type VoidGrant = CreditsCommandOf<
   { userId: string; grantId: string; reason: string; metadata: ClientMetadata }
 >;
 
+/**
+ * Reserves a job's credits before it runs, priced as a consumption is. Keyed by the caller's key, as a
+ * consumption; the hold's id is its event's.
+ */
+export type PlaceHold = CreditsCommandOf<
+  'PlaceHold',
+  {
+    userId: string;
+    feature: string;
+    reference: string;
+    /** The amount the caller named, where the feature allows it; undefined: the price. */
+    requestedAmount?: number;
+    /** As a consumption's: not part of the payload a retry must repeat. */
+    price: FeaturePrice | undefined;
+    metadata: ClientMetadata;
+    /**
+     * ISO 8601 duration from the command's time after which an uncaptured hold is released; absent:
+     * `HOLD_EXPIRES_IN_DEFAULT`. Kept as asked, so that a retry at another moment is the same request.
+     */
+    expiresIn?: string;
+  }
+>;
+
+/**
+ * A hold's job used `amount` of its credits (absent: all): they are consumed, the rest released. Keyed by the
+ * hold (`holdEndedIdempotencyKey`): a hold ends once, by capture, release or expiry.
+ */
+export type CaptureHold = CreditsCommandOf<'CaptureHold', { userId: string; holdId: string; amount?: number }>;
+
+/** A hold's job failed or was cancelled: all its credits are released. Keyed by the hold. */
+export type ReleaseHold = CreditsCommandOf<'ReleaseHold', { userId: string; holdId: string }>;
+
+/** The expiry process: a hold past its `expiresAt` is released. Keyed by the hold. */
+export type ExpireHold = CreditsCommandOf<'ExpireHold', { userId: string; holdId: string }>;
+
 export type CompleteRecharge = CreditsCommandOf<
   'CompleteRecharge',
   {
@@ -170,4 +205,8 @@ export type CreditsCommand =
   | OpenDispute
   | CloseDispute
   | ExpireGrant
-  | VoidGrant;
+  | VoidGrant
+  | PlaceHold
+  | CaptureHold
+  | ReleaseHold
+  | ExpireHold;

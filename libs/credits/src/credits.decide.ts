@@ -1,5 +1,4 @@
 import type { CompleteRecharge, ConsumeCredits, CreditsCommand, GrantBonus } from './credits.commands';
-import type { CreditsDomainError } from './credits.errors';
 import { type Decision, record, refuse, refuseAboveBalanceMax } from './credits.decision';
 import type { BonusGranted, CreditsConsumed, CreditsEventMetadata, RechargeCompleted } from './credits.events';
 import {
@@ -7,6 +6,7 @@ import {
   eventIdFor,
   payloadFingerprint,
   grantClosedIdempotencyKey,
+  holdEndedIdempotencyKey,
   rechargeEventId,
   rechargeIdempotencyKey,
   refundIdempotencyKey,
@@ -16,8 +16,16 @@ import { isCreditAmount } from './credits.limits';
 import { bonusTermsOf, rechargeTermsOf } from './credits.grant-terms';
 import { carryOverDue, expireGrant, voidGrant } from './credits.grant-closing';
 import { ACTIVE_GRANTS_MAX, DEFAULT_GRANT_PRIORITY, planDraw } from './credits.grants';
+import { captureHold, expireHold, placeHold, releaseHold } from './credits.hold-decisions';
 import { closeDispute, openDispute, refundRecharge, reverseRefund } from './credits.reversals';
-import { type CreditsState, assertNever, decisionTimeMs, evolve, spendableCreditsAt } from './credits.state';
+import {
+  type CreditsState,
+  assertNever,
+  decisionTimeMs,
+  evolve,
+  insufficientCredits,
+  spendableCreditsAt,
+} from './credits.state';
 import { creditsStreamId } from './credits.stream';
 import { priceFeature } from './price-list';
 
@@ -27,7 +35,8 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
   assertKeyedByBusinessId(command);
   const fingerprint = payloadFingerprint(command);
   const original = state.outcomes.get(command.metadata.idempotencyKey);
-  if (original !== undefined) {
+  // A hold's end answers a repeat by how the hold ended (`endedHoldAnswer`), not by the payload's fingerprint.
+  if (original !== undefined && !endsHold(command)) {
     return original.payloadFingerprint === fingerprint
       ? { kind: 'replayed', outcome: original }
       : refuse({ type: 'idempotency-key-reused', idempotencyKey: command.metadata.idempotencyKey });
@@ -58,9 +67,21 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       return expireGrant(command, state, metadata);
     case 'VoidGrant':
       return voidGrant(command, state, metadata);
+    case 'PlaceHold':
+      return placeHold(command, state, metadata);
+    case 'CaptureHold':
+      return captureHold(command, state, metadata);
+    case 'ReleaseHold':
+      return releaseHold(command, state, metadata);
+    case 'ExpireHold':
+      return expireHold(command, state, metadata);
     default:
       return assertNever(command);
   }
+}
+
+function endsHold(command: CreditsCommand): boolean {
+  return command.type === 'CaptureHold' || command.type === 'ReleaseHold' || command.type === 'ExpireHold';
 }
 
 function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: CreditsEventMetadata): Decision {
@@ -80,12 +101,6 @@ function consumeCredits(command: ConsumeCredits, state: CreditsState, metadata: 
     metadata,
   };
   return record(event);
-}
-
-function insufficientCredits(state: CreditsState, requested: number, spendable: number): CreditsDomainError {
-  const frozen = state.frozenCredits > 0 ? { frozenCredits: state.frozenCredits } : {};
-  const lapsed = spendable < Math.max(0, state.balance - state.frozenCredits) ? { spendable } : {};
-  return { type: 'insufficient-credits', balance: state.balance, requested, ...frozen, ...lapsed };
 }
 
 function grantBonus(command: GrantBonus, state: CreditsState, metadata: CreditsEventMetadata): Decision {
@@ -200,8 +215,13 @@ function businessKeyOf(command: CreditsCommand): string | undefined {
       return grantClosedIdempotencyKey(command.data.grantId, 'expired');
     case 'VoidGrant':
       return grantClosedIdempotencyKey(command.data.grantId, 'voided');
+    case 'CaptureHold':
+    case 'ReleaseHold':
+    case 'ExpireHold':
+      return holdEndedIdempotencyKey(command.data.holdId);
     case 'ConsumeCredits':
     case 'GrantBonus':
+    case 'PlaceHold':
       // The caller's own key (namespaced by the API).
       return undefined;
     default:

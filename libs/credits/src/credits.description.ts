@@ -1,4 +1,5 @@
 import type { CreditsEvent } from './credits.events';
+import type { GrantCredits } from './credits.grants';
 import { assertNever } from './credits.state';
 
 /**
@@ -19,8 +20,13 @@ export type EventDescription = {
   reason: string | null;
   /** The grant it made (a credit-in), expired or voided. */
   grantId: string | null;
-  /** A consumption's grants and the credits drawn from each, `grantId:credits` joined by `;`. */
+  /**
+   * A consumption's grants and the credits drawn from each, `grantId:credits` joined by `;` (for a hold, what it
+   * reserved; for its capture, what was consumed).
+   */
   drawnFrom: string | null;
+  /** The hold placed, captured, released or expired. */
+  holdId: string | null;
 };
 
 const NOTHING: EventDescription = {
@@ -36,13 +42,18 @@ const NOTHING: EventDescription = {
   reason: null,
   grantId: null,
   drawnFrom: null,
+  holdId: null,
 };
+
+function joined(parts: readonly GrantCredits[]): string {
+  return parts.map((part) => `${part.grantId}:${part.credits}`).join(';');
+}
 
 export function descriptionOf(event: CreditsEvent): EventDescription {
   switch (event.type) {
     case 'CreditsConsumed': {
       const { feature, reference, drawnFrom } = event.data;
-      const drawn = drawnFrom?.map((draw) => `${draw.grantId}:${draw.credits}`).join(';') ?? null;
+      const drawn = drawnFrom === undefined ? null : joined(drawnFrom);
       return { ...NOTHING, feature, reference, drawnFrom: drawn };
     }
     case 'BonusGranted':
@@ -87,6 +98,18 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
       return { ...NOTHING, reason: 'rolled over', grantId: event.data.grantId };
     case 'GrantVoided':
       return { ...NOTHING, reason: event.data.reason, grantId: event.data.grantId };
+    case 'CreditsHeld': {
+      const { feature, reference } = event.data;
+      return { ...NOTHING, feature, reference, holdId: event.id, drawnFrom: joined(event.data.drawnFrom) };
+    }
+    case 'HoldCaptured': {
+      const { holdId, feature, reference, capturedFrom } = event.data;
+      return { ...NOTHING, feature, reference, holdId, drawnFrom: joined(capturedFrom) };
+    }
+    case 'HoldReleased':
+      return { ...NOTHING, reason: 'hold released', holdId: event.data.holdId };
+    case 'HoldExpired':
+      return { ...NOTHING, reason: 'hold expired', holdId: event.data.holdId };
     default:
       return assertNever(event);
   }

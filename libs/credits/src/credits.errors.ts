@@ -8,8 +8,13 @@ export type InsufficientCredits = {
   requested: number;
   /** Present when an open dispute holds part of the balance. */
   frozenCredits?: number;
-  /** Present when grants past their expiry still count in the balance (their expiry is not recorded yet). */
+  /**
+   * Present when less than the balance less frozen credits may be spent: grants past their expiry still count
+   * in the balance (their expiry is not recorded yet), or holds reserve some of it.
+   */
   spendable?: number;
+  /** Present when active holds reserve part of the balance. */
+  heldCredits?: number;
 };
 
 export type IdempotencyKeyReused = {
@@ -112,6 +117,53 @@ export type GrantNotClosable = {
   expiresAt?: string;
 };
 
+/** A hold's terms the ledger cannot keep (an expiry that is not a positive duration, say). */
+export type InvalidHoldTerms = {
+  type: 'invalid-hold-terms';
+  field: 'expiresIn';
+  reason: string;
+};
+
+export type UnknownHold = {
+  type: 'unknown-hold';
+  holdId: string;
+};
+
+/** The hold is past its `expiresAt` (released then, or about to be): nothing can be captured from it. */
+export type HoldExpiredError = {
+  type: 'hold-expired';
+  holdId: string;
+  expiresAt: string;
+};
+
+/** The hold was captured already, of another amount (the same capture again answers its first outcome). */
+export type HoldAlreadyCaptured = {
+  type: 'hold-already-captured';
+  holdId: string;
+  capturedAmount: number;
+};
+
+/** The hold was released already: nothing can be captured from it. */
+export type HoldAlreadyReleased = {
+  type: 'hold-already-released';
+  holdId: string;
+};
+
+/** A capture of nothing (release the hold instead), of a fraction, or of more than the hold reserved. */
+export type InvalidCaptureAmount = {
+  type: 'invalid-capture-amount';
+  holdId: string;
+  amount: number;
+  heldAmount: number;
+};
+
+/** The expiry process asked for a hold not yet past its `expiresAt`. */
+export type HoldNotDue = {
+  type: 'hold-not-due';
+  holdId: string;
+  expiresAt: string;
+};
+
 export type CreditsDomainError =
   | InsufficientCredits
   | IdempotencyKeyReused
@@ -128,4 +180,11 @@ export type CreditsDomainError =
   | InvalidGrantTerms
   | GrantLimitExceeded
   | UnknownGrant
-  | GrantNotClosable;
+  | GrantNotClosable
+  | InvalidHoldTerms
+  | UnknownHold
+  | HoldExpiredError
+  | HoldAlreadyCaptured
+  | HoldAlreadyReleased
+  | InvalidCaptureAmount
+  | HoldNotDue;

@@ -157,6 +157,51 @@ export type GrantVoided = CreditsEventOf<
   }
 >;
 
+/**
+ * Credits reserved for a job (a hold; its id is this event's): drawn from their grants in spend order
+ * (`drawnFrom`), out of what may be spent, still in the balance until a capture consumes them.
+ */
+export type CreditsHeld = CreditsEventOf<
+  'CreditsHeld',
+  {
+    feature: string;
+    reference: string;
+    amount: number;
+    /** When an uncaptured hold is released (UTC ISO 8601); no capture succeeds from then on. */
+    expiresAt: string;
+    drawnFrom: GrantCredits[];
+    metadata: ClientMetadata;
+  }
+>;
+
+/**
+ * How a hold's credits left it, grant by grant: returned to their grant's remainder, or lapsed where the grant
+ * was closed or past its expiry when the hold ended (they leave the balance: expired, or voided on a voided
+ * grant).
+ */
+export type HoldReturn = {
+  returnedTo: GrantCredits[];
+  lapsed: GrantCredits[];
+};
+
+/** A hold's job used `amount` credits: consumed from `capturedFrom`; the rest of the hold returned or lapsed. */
+export type HoldCaptured = CreditsEventOf<
+  'HoldCaptured',
+  HoldReturn & {
+    holdId: string;
+    feature: string;
+    reference: string;
+    amount: number;
+    capturedFrom: GrantCredits[];
+  }
+>;
+
+/** A hold released by its caller: all its credits returned or lapsed. */
+export type HoldReleased = CreditsEventOf<'HoldReleased', HoldReturn & { holdId: string }>;
+
+/** An uncaptured hold past its `expiresAt`, released by the expiry process. */
+export type HoldExpired = CreditsEventOf<'HoldExpired', HoldReturn & { holdId: string; expiresAt: string }>;
+
 /** What Stripe reported that took credits back or froze them. */
 export type ReversalSource = {
   stripeEventId?: string;
@@ -347,7 +392,11 @@ export type CreditsEvent =
   | CreditsUnfrozen
   | CreditsExpired
   | CreditsRolledOver
-  | GrantVoided;
+  | GrantVoided
+  | CreditsHeld
+  | HoldCaptured
+  | HoldReleased
+  | HoldExpired;
 export type CreditsEventType = CreditsEvent['type'];
 
 export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
@@ -361,6 +410,10 @@ export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'CreditsExpired',
   'CreditsRolledOver',
   'GrantVoided',
+  'CreditsHeld',
+  'HoldCaptured',
+  'HoldReleased',
+  'HoldExpired',
 ];
 
 /** An event as read back from its stream. */

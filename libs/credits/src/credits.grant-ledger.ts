@@ -4,6 +4,8 @@ import {
   type GrantLedger,
   addGrant,
   changeStatus,
+  endHold,
+  holdCredits,
   expireGrants,
   freezeForDispute,
   grantOf,
@@ -123,6 +125,18 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
       }
       const how = event.type === 'CreditsExpired' ? 'expired' : 'voided';
       return changeStatus(takeFrom(ledger, [{ grantId, credits }], how), grantId, how);
+    }
+    case 'CreditsHeld':
+      return holdCredits(ledger, event.data.drawnFrom);
+    case 'HoldCaptured':
+    case 'HoldReleased':
+    case 'HoldExpired': {
+      const { returnedTo, lapsed } = event.data;
+      return endHold(ledger, {
+        capturedFrom: event.type === 'HoldCaptured' ? event.data.capturedFrom : [],
+        returnedTo,
+        lapsed,
+      });
     }
     default:
       return assertNever(event);

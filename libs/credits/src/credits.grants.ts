@@ -47,10 +47,15 @@ export type Grant = Readonly<{
   /** Taken back by refunds and lost disputes, less what failed refunds gave back to it. */
   takenBack: number;
   /**
-   * `granted - debtPaid - spent - expired - voided - takenBack - rolledOver`: not yet spent, taken back,
-   * expired, voided or carried over; frozen ones included.
+   * `granted - debtPaid - spent - expired - voided - takenBack - rolledOver - held`: not yet spent, taken back,
+   * expired, voided, carried over or held; frozen ones included.
    */
   remaining: number;
+  /**
+   * Reserved by active holds (out of `remaining`, still in the balance): a capture spends them, a release or
+   * the hold's expiry returns them, or lets them lapse when the grant is closed or past its expiry by then.
+   */
+  held: number;
   /** Of `remaining`, held by open disputes: neither spent nor expired while held. */
   frozen: number;
   /** Moved at its expiry into the grant `rolledInto` (a plan period's carry-over). */
@@ -97,6 +102,8 @@ export type GrantLedger = Readonly<{
   debt: number;
   /** The sum over active grants of `remaining - frozen`. */
   unfrozenRemaining: number;
+  /** The sum over grants of `held`: what active holds reserve. */
+  held: number;
 }>;
 
 /**
@@ -129,6 +136,7 @@ export function emptyGrantLedger(): GrantLedger {
     dueOrder: new BTree<DueKey, string>(undefined, compareKeys, NODE_SIZE),
     debt: 0,
     unfrozenRemaining: 0,
+    held: 0,
   };
 }
 
@@ -161,6 +169,7 @@ export function addGrant(ledger: GrantLedger, grant: NewGrant): { ledger: GrantL
     rolledOver: 0,
     remaining: grant.granted - debtPaid,
     frozen: 0,
+    held: 0,
     status: 'active',
     rollover: grant.rollover,
     sourceGrantId: grant.sourceGrantId,
@@ -191,7 +200,7 @@ export function grantLedgerOf(
   debt: number,
   disputes: ReadonlyArray<readonly [rechargeId: string, freeze: DisputeFreeze]>,
 ): GrantLedger {
-  let ledger: GrantLedger = { ...emptyGrantLedger(), debt };
+  let ledger: GrantLedger = { ...emptyGrantLedger(), debt, held: grants.reduce((sum, grant) => sum + grant.held, 0) };
   for (const [rechargeId, freeze] of disputes) {
     ledger = { ...ledger, disputes: ledger.disputes.with(rechargeId, freeze, true) };
   }
@@ -253,8 +262,10 @@ export function grantOf(ledger: GrantLedger, grantId: string): Grant {
 function updated(ledger: GrantLedger, grantId: string, change: (grant: Grant) => Partial<Grant>): GrantLedger {
   const before = grantOf(ledger, grantId);
   const after: Grant = { ...before, ...change(before) };
-  if (after.remaining < 0 || after.frozen < 0 || after.frozen > after.remaining) {
-    throw new Error(`grant ${grantId} would hold ${after.remaining} credits with ${after.frozen} frozen`);
+  if (after.remaining < 0 || after.frozen < 0 || after.frozen > after.remaining || after.held < 0) {
+    throw new Error(
+      `grant ${grantId} would hold ${after.remaining} credits with ${after.frozen} frozen and ${after.held} held`,
+    );
   }
   return replaced(ledger, before, after);
 }
@@ -513,10 +524,10 @@ function unfreeze(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): Gra
   return next;
 }
 
-/** The sum of the grants' remainders less the debt: what the balance must be. */
+/** The sum of the grants' remainders and held credits, less the debt: what the balance must be. */
 export function grantsBalance(ledger: GrantLedger): number {
   let remaining = 0;
-  for (const grant of ledger.byId.values()) remaining += grant.remaining;
+  for (const grant of ledger.byId.values()) remaining += grant.remaining + grant.held;
   return remaining - ledger.debt;
 }
 
@@ -777,4 +788,89 @@ export function expireGrants(ledger: GrantLedger, lapsed: readonly GrantCredits[
     next = changeStatus(takeFrom(next, [{ grantId, credits }], 'expired'), grantId, 'expired');
   }
   return next;
+}
+
+/** How a hold's credits leave it: spent by its capture, returned to their grants, or lapsed there. */
+export type HoldEnd = {
+  capturedFrom: GrantCredits[];
+  returnedTo: GrantCredits[];
+  /** Credits whose grant is closed or past its expiry: they leave the balance instead of returning. */
+  lapsed: GrantCredits[];
+};
+
+/** Reserves credits of the grants a hold drew from: out of their unfrozen remainder, into `held`. */
+export function holdCredits(ledger: GrantLedger, drawnFrom: readonly GrantCredits[]): GrantLedger {
+  let next = ledger;
+  for (const { grantId, credits } of drawnFrom) {
+    next = updated(next, grantId, (grant) => {
+      if (!Number.isSafeInteger(credits) || credits <= 0 || credits > grant.remaining - grant.frozen) {
+        throw new Error(
+          `grant ${grantId} has ${grant.remaining - grant.frozen} unfrozen credits to hold, not ${credits}`,
+        );
+      }
+      return { remaining: grant.remaining - credits, held: grant.held + credits };
+    });
+  }
+  return { ...next, held: next.held + sumOfCredits(drawnFrom) };
+}
+
+/**
+ * How a hold that drew `drawnFrom` ends at `nowMs` when its job used `captured` credits: the first
+ * `captured` credits in the order it drew them are spent; the rest return to their grants, except on a grant
+ * closed (expired, voided) or past its expiry at `nowMs`, where they lapse.
+ */
+export function planHoldEnd(
+  ledger: GrantLedger,
+  drawnFrom: readonly GrantCredits[],
+  captured: number,
+  nowMs: number,
+): HoldEnd {
+  const end: HoldEnd = { capturedFrom: [], returnedTo: [], lapsed: [] };
+  let toCapture = captured;
+  for (const { grantId, credits } of drawnFrom) {
+    const spent = Math.min(toCapture, credits);
+    toCapture -= spent;
+    if (spent > 0) end.capturedFrom.push({ grantId, credits: spent });
+    if (credits === spent) continue;
+    const back = { grantId, credits: credits - spent };
+    if (isUnexpiredAt(grantOf(ledger, grantId), nowMs)) end.returnedTo.push(back);
+    else end.lapsed.push(back);
+  }
+  return end;
+}
+
+/**
+ * A hold's end as its event records it: captured credits are spent, returned ones go back to their grants'
+ * remainder, lapsed ones leave (counted as voided on a voided grant, else as expired).
+ */
+export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
+  let next = ledger;
+  const release = (grantId: string, credits: number, into: (grant: Grant) => Partial<Grant>) => {
+    next = updated(next, grantId, (grant) => {
+      if (!Number.isSafeInteger(credits) || credits <= 0 || credits > grant.held) {
+        throw new Error(`grant ${grantId} holds ${grant.held} credits, not ${credits}`);
+      }
+      return { held: grant.held - credits, ...into(grant) };
+    });
+  };
+  for (const { grantId, credits } of end.capturedFrom) {
+    release(grantId, credits, (grant) => ({ spent: grant.spent + credits }));
+  }
+  for (const { grantId, credits } of end.returnedTo) {
+    release(grantId, credits, (grant) => {
+      if (grant.status !== 'active') throw new Error(`grant ${grantId} is ${grant.status}: credits cannot return`);
+      return { remaining: grant.remaining + credits };
+    });
+  }
+  for (const { grantId, credits } of end.lapsed) {
+    release(grantId, credits, (grant) =>
+      grant.status === 'voided' ? { voided: grant.voided + credits } : { expired: grant.expired + credits },
+    );
+  }
+  const ended = sumOfCredits(end.capturedFrom) + sumOfCredits(end.returnedTo) + sumOfCredits(end.lapsed);
+  return { ...next, held: next.held - ended };
+}
+
+export function sumOfCredits(parts: readonly GrantCredits[]): number {
+  return parts.reduce((sum, part) => sum + part.credits, 0);
 }

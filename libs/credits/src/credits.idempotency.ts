@@ -70,6 +70,11 @@ export function grantClosedIdempotencyKey(grantId: string, how: 'expired' | 'voi
   return `grant:${grantId}:${how}`;
 }
 
+/** A hold ends once: captured, released or expired. */
+export function holdEndedIdempotencyKey(holdId: string): string {
+  return `hold:${holdId}:ended`;
+}
+
 /** A dispute opens once and closes once. */
 export function disputeIdempotencyKey(disputeId: string, phase: 'opened' | 'closed'): string {
   return `dispute:${disputeId}:${phase}`;
@@ -91,6 +96,7 @@ export function payloadFingerprint(command: CreditsCommand): string {
 function askedOf(command: CreditsCommand): object {
   switch (command.type) {
     case 'ConsumeCredits':
+    case 'PlaceHold':
       return { ...command.data, price: undefined };
     case 'CompleteRecharge':
       return { ...command.data, source: undefined, expiresAt: undefined, rollover: undefined };
@@ -103,6 +109,9 @@ function askedOf(command: CreditsCommand): object {
       return { ...command.data, source: undefined, failedAt: undefined };
     case 'GrantBonus':
     case 'ExpireGrant':
+    case 'CaptureHold':
+    case 'ReleaseHold':
+    case 'ExpireHold':
       return command.data;
     case 'VoidGrant':
       // A grant is voided once: a second request, whatever its reason, gets the first one's outcome.

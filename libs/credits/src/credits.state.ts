@@ -13,8 +13,11 @@ import {
   mergedByGrant,
   spendableAt,
   stringTree,
+  sumOfCredits,
 } from './credits.grants';
 import { evolveGrantLedger } from './credits.grant-ledger';
+import { type HoldState, emptyHolds, evolveHolds } from './credits.holds';
+import type { InsufficientCredits } from './credits.errors';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
@@ -112,6 +115,8 @@ export type CreditsState = Readonly<{
   recharges: BTree<string, RechargeState>;
   /** Every credit-in as a grant, and the debt. */
   grants: GrantLedger;
+  /** Holds by id, active and ended: what each reserved, and how it ended. */
+  holds: BTree<string, HoldState>;
 }>;
 
 export function initialState(): CreditsState {
@@ -122,6 +127,7 @@ export function initialState(): CreditsState {
     outcomes: stringTree(),
     recharges: stringTree(),
     grants: emptyGrantLedger(),
+    holds: emptyHolds(),
   };
 }
 
@@ -137,7 +143,16 @@ export function spendableCredits(state: CreditsState, now: string): number {
 
 /** `spendableCredits` at a time in epoch milliseconds. */
 export function spendableCreditsAt(state: CreditsState, nowMs: number): number {
-  return Math.max(0, Math.min(state.balance - state.frozenCredits, spendableAt(state.grants, nowMs)));
+  const unreserved = state.balance - state.frozenCredits - state.grants.held;
+  return Math.max(0, Math.min(unreserved, spendableAt(state.grants, nowMs)));
+}
+
+/** The refusal of `requested` credits when `spendable` does not cover them, with what holds the rest. */
+export function insufficientCredits(state: CreditsState, requested: number, spendable: number): InsufficientCredits {
+  const frozen = state.frozenCredits > 0 ? { frozenCredits: state.frozenCredits } : {};
+  const held = state.grants.held > 0 ? { heldCredits: state.grants.held } : {};
+  const lapsed = spendable < Math.max(0, state.balance - state.frozenCredits) ? { spendable } : {};
+  return { type: 'insufficient-credits', balance: state.balance, requested, ...frozen, ...held, ...lapsed };
 }
 
 /** A decision's time (`metadata.now`, UTC ISO 8601) in epoch milliseconds; anything else is a caller's bug. */
@@ -160,7 +175,7 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     payloadFingerprint: event.metadata.payloadFingerprint,
     eventId: event.id,
     eventType: event.type,
-    amount: Math.abs(balanceDelta(event)),
+    amount: creditsMovedBy(event),
     balanceAfter: balance,
     streamVersion: event.streamVersion,
     globalPosition: event.globalPosition,
@@ -172,7 +187,31 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     outcomes: state.outcomes.with(event.metadata.idempotencyKey, outcome, true),
     recharges: evolveRecharges(state.recharges, event),
     grants,
+    holds: evolveHolds(state.holds, event),
   };
+}
+
+/** An outcome's `amount`: what the balance moved by, or for a hold, what it reserved, consumed or released. */
+function creditsMovedBy(event: CreditsEvent): number {
+  switch (event.type) {
+    case 'CreditsHeld':
+    case 'HoldCaptured':
+      return event.data.amount;
+    case 'HoldReleased':
+    case 'HoldExpired':
+      return sumOfCredits(event.data.returnedTo) + sumOfCredits(event.data.lapsed);
+    case 'RechargeCompleted':
+    case 'CreditsConsumed':
+    case 'BonusGranted':
+    case 'RechargeRefunded':
+    case 'RefundReversed':
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+    case 'CreditsExpired':
+    case 'CreditsRolledOver':
+    case 'GrantVoided':
+      return Math.abs(balanceDelta(event));
+  }
 }
 
 /** A refund or dispute of a recharge this stream never recorded: a bug or a tampered stream. */
@@ -204,6 +243,13 @@ export function balanceDelta(event: CreditsEvent): number {
       return 0;
     case 'CreditsUnfrozen':
       return -event.data.expired.reduce((sum, lapsed) => sum + lapsed.credits, 0);
+    case 'CreditsHeld':
+      return 0;
+    case 'HoldCaptured':
+      return -event.data.amount - sumOfCredits(event.data.lapsed);
+    case 'HoldReleased':
+    case 'HoldExpired':
+      return -sumOfCredits(event.data.lapsed);
     default:
       return assertNever(event);
   }
@@ -226,6 +272,10 @@ export function frozenDelta(event: CreditsEvent): number {
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'CreditsHeld':
+    case 'HoldCaptured':
+    case 'HoldReleased':
+    case 'HoldExpired':
       return 0;
     default:
       return assertNever(event);
@@ -244,9 +294,17 @@ export function isBalanceAllowed(balanceBefore: number, balanceAfter: number, ev
   if (balanceAfter > BALANCE_CREDITS_MAX || balanceAfter < -BALANCE_CREDITS_MAX) return false;
   if (balanceAfter >= 0 || balanceAfter >= balanceBefore) return true;
   // An expiry lowers a balance in debt by credits that were never spendable: the debt itself is unchanged.
-  if (event.type === 'CreditsExpired' || event.type === 'CreditsRolledOver' || event.type === 'CreditsUnfrozen') {
-    return true;
-  }
+  // So does a hold's end: credits held before a refund left the user in debt stay capturable (and lapse on
+  // return to a grant past its expiry).
+  const lowersInDebt: readonly CreditsEventType[] = [
+    'CreditsExpired',
+    'CreditsRolledOver',
+    'CreditsUnfrozen',
+    'HoldCaptured',
+    'HoldReleased',
+    'HoldExpired',
+  ];
+  if (lowersInDebt.includes(event.type)) return true;
   return event.type === 'RechargeRefunded' && event.data.shortfallPolicy === 'debt';
 }
 

@@ -20,6 +20,10 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> 
   CreditsExpired: 1,
   CreditsRolledOver: 1,
   GrantVoided: 1,
+  CreditsHeld: 1,
+  HoldCaptured: 1,
+  HoldReleased: 1,
+  HoldExpired: 1,
 };
 
 /** `UPCASTERS[type][v]` turns version `v` into version `v + 1`. */

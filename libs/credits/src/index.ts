@@ -16,3 +16,5 @@ export * from './credits.grants';
 export * from './credits.grant-terms';
 export * from './credits.upcast';
 export * from './credits.grant-ledger';
+export * from './credits.holds';
+export * from './credits.hold-decisions';

@@ -105,6 +105,8 @@ export function plainState(state: CreditsState): object {
       dueOrder: [...grants.dueOrder.entries()],
       debt: grants.debt,
       unfrozenRemaining: grants.unfrozenRemaining,
+      held: grants.held,
     },
+    holds: [...state.holds.entries()],
   };
 }

@@ -1,0 +1,148 @@
+import { DateTime, Duration } from 'luxon';
+import type { CaptureHold, ExpireHold, PlaceHold, ReleaseHold } from './credits.commands';
+import { type Decision, record, refuse } from './credits.decision';
+import type { CreditsEventMetadata, CreditsHeld, HoldCaptured, HoldExpired, HoldReleased } from './credits.events';
+import { GRANT_EXPIRY_YEARS_MAX } from './credits.grant-terms';
+import { planDraw, planHoldEnd } from './credits.grants';
+import { HOLD_EXPIRES_IN_DEFAULT, type HoldState } from './credits.holds';
+import { eventIdFor } from './credits.idempotency';
+import { type CreditsState, decisionTimeMs, insufficientCredits, spendableCreditsAt } from './credits.state';
+import { creditsStreamId } from './credits.stream';
+import { priceFeature } from './price-list';
+
+/**
+ * Holds: a job's credits reserved before it runs (`placeHold`), then consumed as far as it used them
+ * (`captureHold`) or returned (`releaseHold`, or `expireHold` by the expiry process once it is past its
+ * `expiresAt`). A hold ends once: the three share its key (`holdEndedIdempotencyKey`).
+ */
+
+/** Credits reserved for a job, priced as a consumption, from what may be spent now, in spend order. */
+export function placeHold(command: PlaceHold, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, feature, reference, price, requestedAmount } = command.data;
+  const pricing = priceFeature(feature, price, requestedAmount);
+  if (pricing.kind === 'refused') return refuse(pricing.error);
+  const expiry = holdExpiryOf(command.data.expiresIn ?? HOLD_EXPIRES_IN_DEFAULT, metadata.occurredAt);
+  if (expiry.kind === 'refused') return expiry.decision;
+  const amount = pricing.amount;
+  const nowMs = decisionTimeMs(metadata.occurredAt);
+  const spendable = spendableCreditsAt(state, nowMs);
+  const drawnFrom = amount > spendable ? undefined : planDraw(state.grants, amount, nowMs);
+  if (drawnFrom === undefined) return refuse(insufficientCredits(state, amount, spendable));
+  const event: CreditsHeld = {
+    type: 'CreditsHeld',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { feature, reference, amount, expiresAt: expiry.expiresAt, drawnFrom, metadata: command.data.metadata },
+    metadata,
+  };
+  return record(event);
+}
+
+/**
+ * A hold's job used `amount` (all when absent): consumed from the hold's grants in the order it drew them, the
+ * rest returned (or lapsed where a grant closed or passed its expiry meanwhile). Refused from the hold's
+ * `expiresAt` on, even before its expiry is recorded. The same capture again answers its first outcome.
+ */
+export function captureHold(command: CaptureHold, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, holdId } = command.data;
+  const hold = state.holds.get(holdId);
+  if (hold === undefined) return refuse({ type: 'unknown-hold', holdId });
+  const amount = command.data.amount ?? hold.amount;
+  if (hold.status !== 'active') return endedHoldAnswer(hold, state, metadata, { captureOf: amount });
+  const nowMs = decisionTimeMs(metadata.occurredAt);
+  if (nowMs >= hold.expiresAtMs) return refuse({ type: 'hold-expired', holdId, expiresAt: hold.expiresAt });
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > hold.amount) {
+    return refuse({ type: 'invalid-capture-amount', holdId, amount, heldAmount: hold.amount });
+  }
+  const { capturedFrom, returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, amount, nowMs);
+  const event: HoldCaptured = {
+    type: 'HoldCaptured',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { holdId, feature: hold.feature, reference: hold.reference, amount, capturedFrom, returnedTo, lapsed },
+    metadata,
+  };
+  return record(event);
+}
+
+/** A hold's job failed: all its credits return. Releasing a released or expired hold answers how it ended. */
+export function releaseHold(command: ReleaseHold, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, holdId } = command.data;
+  const hold = state.holds.get(holdId);
+  if (hold === undefined) return refuse({ type: 'unknown-hold', holdId });
+  if (hold.status !== 'active') return endedHoldAnswer(hold, state, metadata, { captureOf: undefined });
+  const { returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, 0, decisionTimeMs(metadata.occurredAt));
+  const event: HoldReleased = {
+    type: 'HoldReleased',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { holdId, returnedTo, lapsed },
+    metadata,
+  };
+  return record(event);
+}
+
+/** The expiry process releases a hold past its `expiresAt`, once (the key is the hold's). */
+export function expireHold(command: ExpireHold, state: CreditsState, metadata: CreditsEventMetadata): Decision {
+  const { userId, holdId } = command.data;
+  const hold = state.holds.get(holdId);
+  if (hold === undefined) return refuse({ type: 'unknown-hold', holdId });
+  if (hold.status !== 'active') return endedHoldAnswer(hold, state, metadata, { captureOf: undefined });
+  const nowMs = decisionTimeMs(metadata.occurredAt);
+  if (nowMs < hold.expiresAtMs) return refuse({ type: 'hold-not-due', holdId, expiresAt: hold.expiresAt });
+  const { returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, 0, nowMs);
+  const event: HoldExpired = {
+    type: 'HoldExpired',
+    schemaVersion: 1,
+    id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
+    data: { holdId, expiresAt: hold.expiresAt, returnedTo, lapsed },
+    metadata,
+  };
+  return record(event);
+}
+
+/**
+ * A command for a hold that ended: the same capture (same amount) or a release of a released or expired hold
+ * answers the first outcome; any other is refused with how the hold ended.
+ */
+function endedHoldAnswer(
+  hold: HoldState,
+  state: CreditsState,
+  metadata: CreditsEventMetadata,
+  asked: { captureOf: number | undefined },
+): Decision {
+  const outcome = state.outcomes.get(metadata.idempotencyKey);
+  const { holdId } = hold;
+  const captureAgain = hold.status === 'captured' && asked.captureOf === hold.capturedAmount;
+  const releaseAgain = hold.status !== 'captured' && asked.captureOf === undefined;
+  if (outcome !== undefined && (captureAgain || releaseAgain)) return { kind: 'replayed', outcome };
+  switch (hold.status) {
+    case 'captured':
+      return refuse({ type: 'hold-already-captured', holdId, capturedAmount: hold.capturedAmount });
+    case 'released':
+      return refuse({ type: 'hold-already-released', holdId });
+    case 'expired':
+    case 'active':
+      return refuse({ type: 'hold-expired', holdId, expiresAt: hold.expiresAt });
+  }
+}
+
+/** A hold's `expiresIn`: a positive ISO 8601 duration from the command's time, within the grants' bound. */
+function holdExpiryOf(
+  expiresIn: string,
+  now: string,
+): { kind: 'expiry'; expiresAt: string } | { kind: 'refused'; decision: Decision } {
+  const refused = (reason: string) => ({
+    kind: 'refused' as const,
+    decision: refuse({ type: 'invalid-hold-terms', field: 'expiresIn', reason }),
+  });
+  const duration = Duration.fromISO(expiresIn);
+  if (!duration.isValid) return refused('must be an ISO 8601 duration, e.g. PT15M');
+  const decidedAt = DateTime.fromISO(now, { zone: 'utc' });
+  const expires = decidedAt.plus(duration);
+  if (!expires.isValid || expires > decidedAt.plus({ years: GRANT_EXPIRY_YEARS_MAX })) {
+    return refused(`must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
+  }
+  if (expires <= decidedAt) return refused('must be a positive duration');
+  return { kind: 'expiry', expiresAt: expires.toUTC().toISO() };
+}

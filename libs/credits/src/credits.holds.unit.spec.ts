@@ -1,0 +1,434 @@
+import type { CreditsCommand } from './credits.commands';
+import { decide } from './credits.decide';
+import type {
+  CreditsEvent,
+  CreditsHeld,
+  HoldCaptured,
+  HoldExpired,
+  HoldReleased,
+  RechargeRefunded,
+} from './credits.events';
+import { type GrantCredits, grantOf, grantsBalance } from './credits.grants';
+import { payloadFingerprint } from './credits.idempotency';
+import { type CreditsState, evolve, initialState, spendableCredits } from './credits.state';
+import { given, recordAfter } from './testing/credits.given-when-then';
+import {
+  DAY,
+  T0,
+  bonus,
+  consume,
+  eventIdOf,
+  expire,
+  grantIdOf,
+  openDisputeOf,
+  plus,
+  recharge,
+  refundOf,
+  voidGrant,
+} from './testing/grant-commands';
+import { captureOf, expireHoldOf, holdIdOf, placeHoldOf, releaseOf } from './testing/hold-commands';
+
+const MINUTE = 60_000;
+
+function identity(command: CreditsCommand): Pick<CreditsEvent, 'id' | 'metadata'> {
+  return {
+    id: eventIdOf(command),
+    metadata: {
+      idempotencyKey: command.metadata.idempotencyKey,
+      payloadFingerprint: payloadFingerprint(command),
+      occurredAt: command.metadata.now,
+    },
+  };
+}
+
+function held(command: ReturnType<typeof placeHoldOf>, drawnFrom: GrantCredits[], expiresAt: string): CreditsHeld {
+  const { requestedAmount = NaN, feature, reference, metadata } = command.data;
+  return {
+    type: 'CreditsHeld',
+    schemaVersion: 1,
+    ...identity(command),
+    data: { feature, reference, amount: requestedAmount, expiresAt, drawnFrom, metadata },
+  };
+}
+
+type Split = { capturedFrom?: GrantCredits[]; returnedTo?: GrantCredits[]; lapsed?: GrantCredits[] };
+
+function captured(command: ReturnType<typeof captureOf>, place: ReturnType<typeof placeHoldOf>, split: Split) {
+  const { capturedFrom = [], returnedTo = [], lapsed = [] } = split;
+  const event: HoldCaptured = {
+    type: 'HoldCaptured',
+    schemaVersion: 1,
+    ...identity(command),
+    data: {
+      holdId: command.data.holdId,
+      feature: place.data.feature,
+      reference: place.data.reference,
+      amount: capturedFrom.reduce((sum, part) => sum + part.credits, 0),
+      capturedFrom,
+      returnedTo,
+      lapsed,
+    },
+  };
+  return event;
+}
+
+function released(command: ReturnType<typeof releaseOf>, split: Split): HoldReleased {
+  const { returnedTo = [], lapsed = [] } = split;
+  return {
+    type: 'HoldReleased',
+    schemaVersion: 1,
+    ...identity(command),
+    data: { holdId: command.data.holdId, returnedTo, lapsed },
+  };
+}
+
+function holdExpired(command: ReturnType<typeof expireHoldOf>, expiresAt: string, split: Split): HoldExpired {
+  const { returnedTo = [], lapsed = [] } = split;
+  return {
+    type: 'HoldExpired',
+    schemaVersion: 1,
+    ...identity(command),
+    data: { holdId: command.data.holdId, expiresAt, returnedTo, lapsed },
+  };
+}
+
+/** Decides and folds each command, as the runner does; throws on a refusal. */
+function stateAfter(...commands: CreditsCommand[]): CreditsState {
+  let state = initialState();
+  for (const command of commands) {
+    const decision = decide(command, state);
+    if (decision.kind !== 'recorded') throw new Error(`${command.type} was ${decision.kind}`);
+    state = recordAfter(state, decision.events, 1000n + BigInt(state.version)).reduce(evolve, state);
+  }
+  return state;
+}
+
+const pack = recharge('pack-1', 100);
+const place = placeHoldOf('job-1', 30);
+const holdId = holdIdOf(place);
+const EXPIRES_AT = plus(T0, 15 * MINUTE);
+
+describe('holds: placing', () => {
+  it('reserves credits of their grants in spend order, for 15 minutes by default; the balance stays', () => {
+    const welcome = bonus('welcome', 10);
+
+    const state = given(pack, welcome)
+      .when(place)
+      .thenRecords(
+        held(
+          place,
+          [
+            { grantId: grantIdOf(welcome), credits: 10 },
+            { grantId: grantIdOf(pack), credits: 20 },
+          ],
+          EXPIRES_AT,
+        ),
+      );
+
+    expect(state.balance).toBe(110);
+    expect(spendableCredits(state, T0)).toBe(80);
+    expect(state.grants.held).toBe(30);
+    expect(grantOf(state.grants, grantIdOf(pack))).toMatchObject({ remaining: 80, held: 20 });
+    expect(grantsBalance(state.grants)).toBe(state.balance);
+  });
+
+  it('takes its expiry from expiresIn, counted from the command', () => {
+    const hour = placeHoldOf('job-hour', 5, T0, 'PT1H');
+
+    given(pack)
+      .when(hour)
+      .thenRecords(held(hour, [{ grantId: grantIdOf(pack), credits: 5 }], plus(T0, 60 * MINUTE)));
+  });
+
+  it('refuses an expiresIn that is not a positive duration', () => {
+    for (const expiresIn of ['15 minutes', 'PT0S', '-PT1M']) {
+      given(pack)
+        .when(placeHoldOf('job-bad', 5, T0, expiresIn))
+        .thenRefuses({ type: 'invalid-hold-terms', field: 'expiresIn', reason: expect.any(String) as string });
+    }
+  });
+
+  it('is refused when what may be spent, other holds left out, does not cover it', () => {
+    given(pack, placeHoldOf('job-0', 80))
+      .when(placeHoldOf('job-1', 30))
+      .thenRefuses({ type: 'insufficient-credits', balance: 100, requested: 30, heldCredits: 80, spendable: 20 });
+  });
+
+  it('leaves consumptions only the unheld credits', () => {
+    given(pack, place)
+      .when(consume('spend-71', 71))
+      .thenRefuses({ type: 'insufficient-credits', balance: 100, requested: 71, heldCredits: 30, spendable: 70 });
+  });
+});
+
+describe('holds: capture', () => {
+  it('consumes all the hold reserved when it names no amount', () => {
+    const capture = captureOf(holdId, plus(T0, MINUTE));
+
+    const state = given(pack, place)
+      .when(capture)
+      .thenRecords(captured(capture, place, { capturedFrom: [{ grantId: grantIdOf(pack), credits: 30 }] }));
+
+    expect(state.balance).toBe(70);
+    expect(state.grants.held).toBe(0);
+    expect(grantOf(state.grants, grantIdOf(pack))).toMatchObject({ remaining: 70, held: 0, spent: 30 });
+    expect(state.holds.get(holdId)).toMatchObject({ status: 'captured', capturedAmount: 30 });
+  });
+
+  it('consumes part in the order the hold drew, and returns the rest to its grants in the same event', () => {
+    const welcome = bonus('welcome', 10);
+    const capture = captureOf(holdId, plus(T0, MINUTE), 12);
+
+    const state = given(pack, welcome, place)
+      .when(capture)
+      .thenRecords(
+        captured(capture, place, {
+          capturedFrom: [
+            { grantId: grantIdOf(welcome), credits: 10 },
+            { grantId: grantIdOf(pack), credits: 2 },
+          ],
+          returnedTo: [{ grantId: grantIdOf(pack), credits: 18 }],
+        }),
+      );
+
+    expect(state.balance).toBe(98);
+    expect(spendableCredits(state, plus(T0, MINUTE))).toBe(98);
+    expect(grantsBalance(state.grants)).toBe(98);
+  });
+
+  it('refuses nothing, a fraction or more than the hold reserved (a release is how to use none)', () => {
+    for (const amount of [0, 1.5, 31, -1]) {
+      given(pack, place)
+        .when(captureOf(holdId, plus(T0, MINUTE), amount))
+        .thenRefuses({ type: 'invalid-capture-amount', holdId, amount, heldAmount: 30 });
+    }
+  });
+
+  it('succeeds a millisecond before the hold expires, and is refused at its expiresAt, recorded or not', () => {
+    const lastMoment = captureOf(holdId, plus(EXPIRES_AT, -1));
+    given(pack, place)
+      .when(lastMoment)
+      .thenRecords(captured(lastMoment, place, { capturedFrom: [{ grantId: grantIdOf(pack), credits: 30 }] }));
+
+    given(pack, place)
+      .when(captureOf(holdId, EXPIRES_AT))
+      .thenRefuses({ type: 'hold-expired', holdId, expiresAt: EXPIRES_AT });
+    given(pack, place, expireHoldOf(holdId, EXPIRES_AT))
+      .when(captureOf(holdId, plus(EXPIRES_AT, MINUTE)))
+      .thenRefuses({ type: 'hold-expired', holdId, expiresAt: EXPIRES_AT });
+  });
+
+  it('answers the same capture again with its first outcome, and refuses another amount', () => {
+    const state = stateAfter(pack, place, captureOf(holdId, plus(T0, MINUTE), 10));
+    const outcome = state.outcomes.get(captureOf(holdId, T0).metadata.idempotencyKey)!;
+
+    given(pack, place, captureOf(holdId, plus(T0, MINUTE), 10))
+      .when(captureOf(holdId, plus(T0, 2 * MINUTE), 10))
+      .thenReplays(outcome);
+    given(pack, place, captureOf(holdId, plus(T0, MINUTE), 10))
+      .when(captureOf(holdId, plus(T0, 2 * MINUTE), 11))
+      .thenRefuses({ type: 'hold-already-captured', holdId, capturedAmount: 10 });
+    given(pack, place, captureOf(holdId, plus(T0, MINUTE), 10))
+      .when(releaseOf(holdId, plus(T0, 2 * MINUTE)))
+      .thenRefuses({ type: 'hold-already-captured', holdId, capturedAmount: 10 });
+  });
+
+  it('is refused after a release, and for a hold the stream does not hold', () => {
+    given(pack, place, releaseOf(holdId, plus(T0, MINUTE)))
+      .when(captureOf(holdId, plus(T0, 2 * MINUTE)))
+      .thenRefuses({ type: 'hold-already-released', holdId });
+    given(pack).when(captureOf('no-such-hold', T0)).thenRefuses({ type: 'unknown-hold', holdId: 'no-such-hold' });
+  });
+});
+
+describe('holds: release and expiry', () => {
+  it('returns every credit to its grant; the balance is unchanged', () => {
+    const release = releaseOf(holdId, plus(T0, MINUTE));
+
+    const state = given(pack, place)
+      .when(release)
+      .thenRecords(released(release, { returnedTo: [{ grantId: grantIdOf(pack), credits: 30 }] }));
+
+    expect(state.balance).toBe(100);
+    expect(spendableCredits(state, plus(T0, MINUTE))).toBe(100);
+    expect(state.holds.get(holdId)?.status).toBe('released');
+  });
+
+  it('answers a second release, or a release after the expiry, with how the hold ended', () => {
+    const afterRelease = stateAfter(pack, place, releaseOf(holdId, plus(T0, MINUTE)));
+    given(pack, place, releaseOf(holdId, plus(T0, MINUTE)))
+      .when(releaseOf(holdId, plus(T0, 2 * MINUTE)))
+      .thenReplays(afterRelease.outcomes.get(releaseOf(holdId, T0).metadata.idempotencyKey)!);
+
+    const afterExpiry = stateAfter(pack, place, expireHoldOf(holdId, EXPIRES_AT));
+    given(pack, place, expireHoldOf(holdId, EXPIRES_AT))
+      .when(releaseOf(holdId, plus(EXPIRES_AT, MINUTE)))
+      .thenReplays(afterExpiry.outcomes.get(releaseOf(holdId, T0).metadata.idempotencyKey)!);
+  });
+
+  it('expires a hold at its expiresAt exactly, not before, and once', () => {
+    given(pack, place)
+      .when(expireHoldOf(holdId, plus(EXPIRES_AT, -1)))
+      .thenRefuses({ type: 'hold-not-due', holdId, expiresAt: EXPIRES_AT });
+
+    const expiry = expireHoldOf(holdId, EXPIRES_AT);
+    const state = given(pack, place)
+      .when(expiry)
+      .thenRecords(holdExpired(expiry, EXPIRES_AT, { returnedTo: [{ grantId: grantIdOf(pack), credits: 30 }] }));
+    expect(state.holds.get(holdId)?.status).toBe('expired');
+    expect(state.grants.held).toBe(0);
+
+    given(pack, place, expiry)
+      .when(expireHoldOf(holdId, plus(EXPIRES_AT, MINUTE)))
+      .thenReplays(state.outcomes.get(expiry.metadata.idempotencyKey)!);
+  });
+
+  it('is refused for the expiry process once the hold was captured', () => {
+    given(pack, place, captureOf(holdId, plus(T0, MINUTE)))
+      .when(expireHoldOf(holdId, EXPIRES_AT))
+      .thenRefuses({ type: 'hold-already-captured', holdId, capturedAmount: 30 });
+  });
+});
+
+describe('holds and expiring grants', () => {
+  const soon = plus(T0, 5 * MINUTE);
+  const expiringPack = recharge('pack-soon', 50, T0, soon);
+  const placeLong = placeHoldOf('job-long', 20, T0, 'PT1H');
+  const longHoldId = holdIdOf(placeLong);
+
+  it('lets a grant expire only its unheld credits, and a later capture consume the held ones', () => {
+    const expiry = expire(grantIdOf(expiringPack), soon);
+    const afterExpiry = stateAfter(expiringPack, placeLong, expiry);
+    expect(grantOf(afterExpiry.grants, grantIdOf(expiringPack))).toMatchObject({
+      status: 'expired',
+      expired: 30,
+      held: 20,
+      remaining: 0,
+    });
+    expect(afterExpiry.balance).toBe(20);
+
+    const capture = captureOf(longHoldId, plus(soon, MINUTE));
+    const state = given(expiringPack, placeLong, expiry)
+      .when(capture)
+      .thenRecords(captured(capture, placeLong, { capturedFrom: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
+    expect(state.balance).toBe(0);
+    expect(grantsBalance(state.grants)).toBe(0);
+  });
+
+  it('lets what a release hands back to an expired grant lapse in the release itself', () => {
+    const release = releaseOf(longHoldId, plus(soon, MINUTE));
+
+    const state = given(expiringPack, placeLong, expire(grantIdOf(expiringPack), soon))
+      .when(release)
+      .thenRecords(released(release, { lapsed: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
+
+    expect(state.balance).toBe(0);
+    expect(grantOf(state.grants, grantIdOf(expiringPack))).toMatchObject({ expired: 50, held: 0, status: 'expired' });
+  });
+
+  it('lets credits lapse when their grant is past its expiry, recorded or not, and the expiry takes the rest once', () => {
+    const release = releaseOf(longHoldId, plus(soon, MINUTE));
+    const afterRelease = given(expiringPack, placeLong)
+      .when(release)
+      .thenRecords(released(release, { lapsed: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
+    expect(afterRelease.balance).toBe(30);
+    expect(spendableCredits(afterRelease, plus(soon, MINUTE))).toBe(0);
+
+    const state = stateAfter(expiringPack, placeLong, release, expire(grantIdOf(expiringPack), plus(soon, MINUTE)));
+    expect(state.balance).toBe(0);
+    expect(grantOf(state.grants, grantIdOf(expiringPack))).toMatchObject({ expired: 50, status: 'expired' });
+  });
+
+  it('returns a partial capture’s rest to a grant still valid, and lets the rest on an expired one lapse', () => {
+    const lasting = recharge('pack-lasting', 50);
+    const placeBoth = placeHoldOf('job-both', 70, T0, 'PT1H');
+    const capture = captureOf(holdIdOf(placeBoth), plus(soon, MINUTE), 10);
+
+    given(expiringPack, lasting, placeBoth)
+      .when(capture)
+      .thenRecords(
+        captured(capture, placeBoth, {
+          capturedFrom: [{ grantId: grantIdOf(expiringPack), credits: 10 }],
+          lapsed: [{ grantId: grantIdOf(expiringPack), credits: 40 }],
+          returnedTo: [{ grantId: grantIdOf(lasting), credits: 20 }],
+        }),
+      );
+  });
+});
+
+describe('holds and reversals', () => {
+  it('leaves held credits to a refund: it takes the unheld ones, the rest is debt, and the capture still works', () => {
+    const refund = refundOf('pack-1', 1000, plus(T0, MINUTE), 'debt');
+    const state = stateAfter(pack, place, refund);
+    const refunded = [...state.outcomes.values()].find((outcome) => outcome.eventType === 'RechargeRefunded');
+    expect(refunded?.amount).toBe(100);
+    expect(grantOf(state.grants, grantIdOf(pack))).toMatchObject({ remaining: 0, held: 30, takenBack: 70 });
+    expect(state.grants.debt).toBe(30);
+    expect(state.balance).toBe(0);
+
+    const afterCapture = stateAfter(pack, place, refund, captureOf(holdId, plus(T0, 2 * MINUTE)));
+    expect(afterCapture.balance).toBe(-30);
+    expect(grantsBalance(afterCapture.grants)).toBe(-30);
+  });
+
+  it('writes off what a refund cannot take under writeoff: the held credits stay, then the release returns them', () => {
+    const refund = refundOf('pack-1', 1000, plus(T0, MINUTE), 'writeoff');
+    const decision = decide(refund, stateAfter(pack, place));
+    expect(decision.kind).toBe('recorded');
+    const event = (decision as { events: RechargeRefunded[] }).events[0];
+    expect(event.data).toMatchObject({ creditsDebited: 70, takenFrom: [{ grantId: grantIdOf(pack), credits: 70 }] });
+
+    const state = stateAfter(pack, place, refund, releaseOf(holdId, plus(T0, 2 * MINUTE)));
+    expect(state.balance).toBe(30);
+    expect(spendableCredits(state, plus(T0, 2 * MINUTE))).toBe(30);
+  });
+
+  it('freezes for a dispute only what the hold left of the recharge’s grant', () => {
+    const state = stateAfter(pack, place, openDisputeOf('pack-1', 'dp_1', plus(T0, MINUTE)));
+
+    expect(state.frozenCredits).toBe(70);
+    expect(grantOf(state.grants, grantIdOf(pack))).toMatchObject({ frozen: 70, held: 30 });
+    expect(spendableCredits(state, plus(T0, MINUTE))).toBe(0);
+    expect(
+      stateAfter(
+        pack,
+        place,
+        openDisputeOf('pack-1', 'dp_1', plus(T0, MINUTE)),
+        captureOf(holdId, plus(T0, 2 * MINUTE)),
+      ).balance,
+    ).toBe(70);
+  });
+
+  it('voids only the unheld credits of a bonus; what the hold then hands back to it is voided too', () => {
+    const welcome = bonus('welcome', 40);
+    const placeWelcome = placeHoldOf('job-w', 15);
+    const voiding = voidGrant(grantIdOf(welcome), plus(T0, MINUTE));
+    const afterVoid = stateAfter(welcome, placeWelcome, voiding);
+    expect(grantOf(afterVoid.grants, grantIdOf(welcome))).toMatchObject({ status: 'voided', voided: 25, held: 15 });
+
+    const release = releaseOf(holdIdOf(placeWelcome), plus(T0, 2 * MINUTE));
+    const state = given(welcome, placeWelcome, voiding)
+      .when(release)
+      .thenRecords(released(release, { lapsed: [{ grantId: grantIdOf(welcome), credits: 15 }] }));
+    expect(grantOf(state.grants, grantIdOf(welcome))).toMatchObject({ voided: 40, held: 0 });
+    expect(state.balance).toBe(0);
+  });
+});
+
+describe('holds: refold', () => {
+  it('folds a stream with holds into the same state whether decided or read back', () => {
+    const commands: CreditsCommand[] = [
+      pack,
+      place,
+      captureOf(holdId, plus(T0, MINUTE), 5),
+      placeHoldOf('job-2', 10),
+      expireHoldOf(holdIdOf(placeHoldOf('job-2', 10)), plus(T0, DAY)),
+    ];
+    const state = stateAfter(...commands);
+    expect(state.balance).toBe(95);
+    expect(state.grants.held).toBe(0);
+    expect([...state.holds.values()].map((hold) => hold.status)).toEqual(
+      [...state.holds.values()].map((hold) => (hold.holdId === holdId ? 'captured' : 'expired')),
+    );
+  });
+});
