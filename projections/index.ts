@@ -22,3 +22,5 @@ export * from './runtime/rebuild-users';
 export * from './grants/grants.projection';
 export * from './grants/grants.queries';
 export * from './expiry/grant-expiry';
+export * from './holds/holds.projection';
+export * from './holds/holds.queries';

@@ -1,6 +1,7 @@
 import type { SqlMigration } from '@libs/event-store';
 import { balanceProjection } from './balance/balance.projection';
-import { addRolloverColumns, grantsProjection } from './grants/grants.projection';
+import { addRolloverColumns, addHeldColumn, grantsProjection } from './grants/grants.projection';
+import { holdsProjection } from './holds/holds.projection';
 import { ledgerProjection } from './ledger/ledger.projection';
 import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
@@ -13,6 +14,7 @@ export const PROJECTIONS: readonly Projection[] = [
   ledgerProjection,
   rechargesProjection,
   grantsProjection,
+  holdsProjection,
 ];
 
 export function projectionNamed(name: string): Projection {
@@ -88,5 +90,17 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
     // A plan period's carry-over. Grants made before have none: the new columns' defaults are exact for them.
     name: 'read-model-0009-grants-rollover',
     up: addRolloverColumns(grantsProjection.tables.grants),
+  },
+  {
+    // Holds reserve credits of grants. Grants made before have none held: the column's default is exact for them.
+    name: 'read-model-0010-grants-held',
+    up: addHeldColumn(grantsProjection.tables.grants),
+  },
+  {
+    // Holds: a new projection, so it has no checkpoint and the projector builds it from the first event; ledger
+    // entries name their hold (entries made before holds have none).
+    name: 'read-model-0011-holds',
+    up: `${holdsProjection.createTables(holdsProjection.tables)}
+      alter table ledger_entries add column if not exists hold_id text;`,
   },
 ];

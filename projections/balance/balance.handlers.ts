@@ -63,6 +63,7 @@ export function evolveBalanceRow(row: BalanceRow, event: ProjectedEvent): Balanc
 function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> {
   switch (event.type) {
     case 'CreditsConsumed':
+    case 'HoldCaptured':
       return { consumesCount: row.consumesCount + 1 };
     case 'RechargeCompleted':
       return { rechargesCount: row.rechargesCount + 1 };
@@ -75,6 +76,9 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'CreditsHeld':
+    case 'HoldReleased':
+    case 'HoldExpired':
       return {};
     default:
       return assertNever(event);

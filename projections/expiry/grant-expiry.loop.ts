@@ -95,7 +95,7 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
       const pass = await this.expiry.runOnce(this.config.batchSize);
       this.expiredTotal?.inc(pass.expired);
       if (pass.usersSkipped) this.logger.warn({ usersSkipped: pass.usersSkipped, msg: 'users skipped: streams busy' });
-      return pass.expired >= this.config.batchSize;
+      return pass.expired >= this.config.batchSize || (pass.holdsExpired ?? 0) >= this.config.batchSize;
     } catch (error) {
       this.logger.error({ err: error, msg: 'grant expiry pass failed; trying again at the next pass' });
       return false;

@@ -6,6 +6,7 @@ import {
   decide,
   evolve,
   grantClosedIdempotencyKey,
+  holdEndedIdempotencyKey,
   initialState,
   parseCreditsEvent,
 } from '@libs/credits';
@@ -16,8 +17,17 @@ export const EXPIRY_BATCH_SIZE = 200;
 /** Attempts per user when other writers keep appending to the stream between its read and its append. */
 const CONFLICT_RETRIES_MAX = 10;
 
-/** What a pass did: grants it expired, found expired already or could not close, and users it could not write. */
-export type ExpiryPass = { expired: number; alreadyExpired: number; refused: number; usersSkipped?: number };
+/**
+ * What a pass did: grants it expired, found expired already or could not close, holds past their expiry it
+ * released (`holdsExpired`), and users it could not write.
+ */
+export type ExpiryPass = {
+  expired: number;
+  alreadyExpired: number;
+  refused: number;
+  holdsExpired?: number;
+  usersSkipped?: number;
+};
 export type ExpiryLag = { dueGrants: number; lagSeconds: number };
 
 /**
@@ -29,6 +39,11 @@ export type ExpiryLag = { dueGrants: number; lagSeconds: number };
  * replay, or its event id is refused by the store). A grant due while no
  * process runs expires at the next pass. Decisions never wait for it: a
  * grant past its expiry is never spent, recorded or not.
+ *
+ * It releases holds past their `expiresAt` the same way (`HoldExpired`, keyed
+ * by the hold, which a capture or a release shares: a hold ends once), found
+ * in the holds read model's index of active holds by expiry. No capture
+ * succeeds past a hold's expiry, recorded or not.
  */
 export class GrantExpiry {
   constructor(
@@ -37,24 +52,53 @@ export class GrantExpiry {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Expires what is due now, up to a batch; returns what it did. */
+  /** Expires the grants and holds due now, up to a batch of each; returns what it did. */
   async runOnce(batchSize = EXPIRY_BATCH_SIZE): Promise<ExpiryPass> {
     const now = this.now().toISOString();
-    const due = await this.readModel.query<{ user_id: string; grant_id: string }>(
-      `select user_id, grant_id::text as grant_id from grants
+    const dueGrants = await this.readModel.query<{ user_id: string; id: string }>(
+      `select user_id, grant_id::text as id from grants
        where status = 'active' and remaining > 0 and frozen = 0 and expires_at <= $1
        order by expires_at, user_id, sequence limit $2`,
       [now, batchSize],
     );
-    const byUser = new Map<string, string[]>();
-    for (const { user_id, grant_id } of due) byUser.set(user_id, [...(byUser.get(user_id) ?? []), grant_id]);
+    const dueHolds = await this.readModel.query<{ user_id: string; id: string }>(
+      `select user_id, hold_id::text as id from holds where status = 'active' and expires_at <= $1
+       order by expires_at, user_id, sequence limit $2`,
+      [now, batchSize],
+    );
     const pass: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
-    for (const [userId, grantIds] of byUser) {
+    const grants = await this.expireEach(byUser(dueGrants), pass, (userId, grantId) => ({
+      type: 'ExpireGrant',
+      data: { userId, grantId },
+      metadata: { idempotencyKey: grantClosedIdempotencyKey(grantId, 'expired'), now },
+    }));
+    const holds = await this.expireEach(byUser(dueHolds), pass, (userId, holdId) => ({
+      type: 'ExpireHold',
+      data: { userId, holdId },
+      metadata: { idempotencyKey: holdEndedIdempotencyKey(holdId), now },
+    }));
+    Object.assign(pass, { expired: grants.expired, alreadyExpired: grants.alreadyExpired, refused: grants.refused });
+    // Holds found ended already or not due are the read model behind: nothing to count but what was done.
+    if (holds.expired > 0) pass.holdsExpired = holds.expired;
+    return pass;
+  }
+
+  /** Each user's due expiries, decided and appended together; a user whose stream keeps moving is skipped. */
+  private async expireEach(
+    due: Map<string, string[]>,
+    pass: ExpiryPass,
+    commandOf: (userId: string, id: string) => CreditsCommand,
+  ): Promise<ExpiryPass> {
+    const done: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
+    for (const [userId, ids] of due) {
       try {
-        const done = await this.expireGrantsOf(userId, grantIds, now);
-        pass.expired += done.expired;
-        pass.alreadyExpired += done.alreadyExpired;
-        pass.refused += done.refused;
+        const decided = await this.expireFor(
+          userId,
+          ids.map((id) => commandOf(userId, id)),
+        );
+        done.expired += decided.expired;
+        done.alreadyExpired += decided.alreadyExpired;
+        done.refused += decided.refused;
       } catch (error) {
         // One user's stream (written without pause, or unreadable) must not hold back everyone else's expiries:
         // it is tried again at the next pass. Anything else (the store down) fails the whole pass.
@@ -62,7 +106,7 @@ export class GrantExpiry {
         pass.usersSkipped = (pass.usersSkipped ?? 0) + 1;
       }
     }
-    return pass;
+    return done;
   }
 
   /** How many grants are due and not expired yet, and how long the oldest has waited (0 when none). */
@@ -79,12 +123,12 @@ export class GrantExpiry {
     };
   }
 
-  /** One user's due grants, decided on their stream and appended at once; again on a version conflict. */
-  private async expireGrantsOf(userId: string, grantIds: string[], now: string): Promise<ExpiryPass> {
+  /** One user's due expiries, decided on their stream and appended at once; again on a version conflict. */
+  private async expireFor(userId: string, commands: readonly CreditsCommand[]): Promise<ExpiryPass> {
     const streamId = creditsStreamId(userId);
     for (let attempt = 0; ; attempt++) {
       const state = await this.fold(streamId);
-      const decided = decideExpiries(userId, grantIds, state, now);
+      const decided = decideExpiries(commands, state);
       if (decided.events.length === 0) return decided.pass;
       try {
         await this.store.appendToStream(streamId, decided.events.map(toEventToAppend), {
@@ -106,25 +150,24 @@ export class GrantExpiry {
   }
 }
 
-/** The expiries of the grants, each decided on the state the ones before it leave. */
+function byUser(due: ReadonlyArray<{ user_id: string; id: string }>): Map<string, string[]> {
+  const ids = new Map<string, string[]>();
+  for (const { user_id, id } of due) ids.set(user_id, [...(ids.get(user_id) ?? []), id]);
+  return ids;
+}
+
+/** The expiries, each decided on the state the ones before it leave. */
 function decideExpiries(
-  userId: string,
-  grantIds: readonly string[],
+  commands: readonly CreditsCommand[],
   state: CreditsState,
-  now: string,
 ): { events: CreditsEvent[]; pass: ExpiryPass } {
   const events: CreditsEvent[] = [];
   const pass: ExpiryPass = { expired: 0, alreadyExpired: 0, refused: 0 };
   let provisional = state;
-  for (const grantId of grantIds) {
-    const command: CreditsCommand = {
-      type: 'ExpireGrant',
-      data: { userId, grantId },
-      metadata: { idempotencyKey: grantClosedIdempotencyKey(grantId, 'expired'), now },
-    };
+  for (const command of commands) {
     const decision = decide(command, provisional);
     if (decision.kind === 'replayed') pass.alreadyExpired += 1;
-    // A grant voided or frozen since the read model listed it: nothing to do now.
+    // A grant voided or frozen, or a hold captured or released, since the read model listed it: nothing to do.
     if (decision.kind === 'refused') pass.refused += 1;
     if (decision.kind !== 'recorded') continue;
     pass.expired += 1;

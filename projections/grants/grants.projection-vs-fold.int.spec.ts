@@ -102,7 +102,7 @@ type Compared = Record<string, unknown>;
 async function readModelOf(driver: SqlDriver, names: Names, userId: string): Promise<Compared> {
   const rows = await driver.query<Record<string, unknown>>(
     `select grant_id::text as grant_id, granted::text, debt_paid::text, spent::text, expired::text, voided::text,
-       taken_back::text, remaining::text, frozen::text, status, category, priority, sequence, recharge_id,
+       taken_back::text, remaining::text, frozen::text, held::text, status, category, priority, sequence, recharge_id,
        expires_at, rolled_over::text, rollover, source_grant_id::text, rolled_into::text
      from ${names.grants} where user_id = $1 order by sequence`,
     [userId],
@@ -127,6 +127,7 @@ async function readModelOf(driver: SqlDriver, names: Names, userId: string): Pro
       takenBack: Number(row.taken_back),
       remaining: Number(row.remaining),
       frozen: Number(row.frozen),
+      held: Number(row.held),
       rolledOver: Number(row.rolled_over),
       rollover: row.rollover ?? undefined,
       sourceGrantId: row.source_grant_id ?? undefined,

@@ -49,6 +49,7 @@ const GRANT_COLUMNS = [
   ['takenBack', 'taken_back', 'bigint'],
   ['remaining', 'remaining', 'bigint'],
   ['frozen', 'frozen', 'bigint'],
+  ['held', 'held', 'bigint'],
   ['rolledOver', 'rolled_over', 'bigint'],
   ['rollover', 'rollover', 'jsonb'],
   ['sourceGrantId', 'source_grant_id', 'uuid'],
@@ -62,11 +63,26 @@ const GRANT_RECORDSET = recordsetOf<GrantRow>(GRANT_COLUMNS);
 export const GRANT_COLUMNS_SELECTED = `user_id, grant_id::text as grant_id, sequence, category, priority, expires_at,
   recharge_id, granted::text as granted, debt_paid::text as debt_paid, spent::text as spent,
   expired::text as expired, voided::text as voided, taken_back::text as taken_back, remaining::text as remaining,
-  frozen::text as frozen, rolled_over::text as rolled_over, rollover, source_grant_id::text as source_grant_id,
+  frozen::text as frozen, held::text as held, rolled_over::text as rolled_over, rollover, source_grant_id::text as source_grant_id,
   rolled_into::text as rolled_into, status, granted_at, closed_at`;
 
 /** A plan period's carry-over: its terms, what it carried and where (read-model-0009 adds them to older tables). */
 const ROLLOVER_COLUMNS = `rolled_over bigint not null default 0, rollover jsonb, source_grant_id uuid, rolled_into uuid`;
+
+/** Credits of a grant reserved by active holds (read-model-0010 adds it to older tables). */
+const HELD_COLUMN = `held bigint not null default 0 check (held >= 0)`;
+
+/** The grants a ledger is loaded with: those holding credits, every recharge's, carried and held ones. */
+const LOADED_GRANTS = `remaining > 0 or recharge_id is not null or source_grant_id is not null or held > 0`;
+
+/** Adds the held credits' column to a grants table made before holds, and the held grants to the index loaded. */
+export function addHeldColumn(grants: string): string {
+  return [
+    `alter table ${grants} add column if not exists ${HELD_COLUMN};`,
+    `drop index if exists ${grants}_holding_or_carried;`,
+    `create index if not exists ${grants}_loaded on ${grants} (user_id) where ${LOADED_GRANTS};`,
+  ].join('\n');
+}
 
 /** Adds the carry-over's columns to a grants table made before them, and the carried grants to the index loaded. */
 export function addRolloverColumns(grants: string): string {
@@ -109,14 +125,14 @@ export const grantsProjection: Projection<GrantsTable> = {
       remaining bigint not null check (remaining >= 0),
       frozen bigint not null check (frozen >= 0 and frozen <= remaining),
       ${ROLLOVER_COLUMNS},
+      ${HELD_COLUMN},
       status text not null,
       granted_at timestamptz not null,
       closed_at timestamptz,
       primary key (user_id, grant_id)
     );
     create index if not exists ${grants}_by_sequence on ${grants} (user_id, sequence);
-    create index if not exists ${grants}_holding_or_carried on ${grants} (user_id)
-      where remaining > 0 or recharge_id is not null or source_grant_id is not null;
+    create index if not exists ${grants}_loaded on ${grants} (user_id) where ${LOADED_GRANTS};
     create index if not exists ${grants}_due on ${grants} (expires_at)
       where status = 'active' and remaining > 0 and frozen = 0;
     create table if not exists ${grant_ledgers} (
@@ -216,6 +232,13 @@ function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
       return [...(event.data.givenTo ?? []), ...(event.data.debtPaymentsUndone ?? [])];
     case 'CreditsUnfrozen':
       return event.data.expired;
+    case 'HoldCaptured':
+      return [...event.data.capturedFrom, ...event.data.returnedTo, ...event.data.lapsed];
+    case 'HoldReleased':
+    case 'HoldExpired':
+      return [...event.data.returnedTo, ...event.data.lapsed];
+    case 'CreditsHeld':
+      return event.data.drawnFrom;
     case 'RechargeCompleted':
     case 'BonusGranted':
     case 'CreditsFrozen':
@@ -244,6 +267,7 @@ export type GrantRecord = {
   taken_back: string;
   remaining: string;
   frozen: string;
+  held: string;
   rolled_over: string;
   rollover: RolloverTerms | null;
   source_grant_id: string | null;
@@ -276,7 +300,7 @@ async function loadLedgers(
   const grants = await tx.query<GrantRecord>(
     `select ${GRANT_COLUMNS_SELECTED} from ${names.grants}
      where user_id = any($1::text[])
-       and (remaining > 0 or recharge_id is not null or source_grant_id is not null or grant_id = any($2::uuid[]))`,
+       and (${LOADED_GRANTS} or grant_id = any($2::uuid[]))`,
     [userIds, [...namedGrantIds, ...frozenGrantIds]],
   );
   const rowsByUser = new Map<string, GrantRow[]>();
@@ -317,6 +341,7 @@ export function toGrantRow(record: GrantRecord): GrantRow {
     takenBack: count(record.taken_back, 'taken_back'),
     remaining: count(record.remaining, 'remaining'),
     frozen: count(record.frozen, 'frozen'),
+    held: count(record.held, 'held'),
     rolledOver: count(record.rolled_over, 'rolled_over'),
     rollover: record.rollover ?? undefined,
     sourceGrantId: record.source_grant_id ?? undefined,
@@ -330,7 +355,7 @@ export function toGrantRow(record: GrantRecord): GrantRow {
 /** The domain's fields of a grant, as a row keeps them (the row adds its user and times). */
 function rowFieldsOf(grant: Grant): Omit<GrantRow, 'userId' | 'grantedAt' | 'closedAt'> {
   const { grantId, category, priority, expiresAt, sequence, rechargeId, granted } = grant;
-  const { debtPaid, spent, expired, voided, takenBack, remaining, frozen, status } = grant;
+  const { debtPaid, spent, expired, voided, takenBack, remaining, frozen, held, status } = grant;
   const { rolledOver, rollover, sourceGrantId, rolledInto } = grant;
   return {
     grantId,
@@ -347,6 +372,7 @@ function rowFieldsOf(grant: Grant): Omit<GrantRow, 'userId' | 'grantedAt' | 'clo
     takenBack,
     remaining,
     frozen,
+    held,
     rolledOver,
     rollover,
     sourceGrantId,
@@ -368,7 +394,7 @@ async function upsertGrants(tx: SqlExecutor, names: TableNames<GrantsTable>, row
      select ${fields} from json_to_recordset($1::json) as batch(${record})
      on conflict (user_id, grant_id) do update set debt_paid = excluded.debt_paid, spent = excluded.spent,
        expired = excluded.expired, voided = excluded.voided, taken_back = excluded.taken_back,
-       remaining = excluded.remaining, frozen = excluded.frozen, status = excluded.status,
+       remaining = excluded.remaining, frozen = excluded.frozen, held = excluded.held, status = excluded.status,
        rolled_over = excluded.rolled_over, rolled_into = excluded.rolled_into, closed_at = excluded.closed_at`,
     [json(rows)],
   );

@@ -55,6 +55,8 @@ export type GrantsSummary = {
   spendableBeforeFrozenCap: number;
   byCategory: Record<GrantCategory, number>;
   expiring: Array<{ grantId: string; credits: number; expiresAt: string }>;
+  /** Credits active holds reserve (part of the balance, not spendable). */
+  heldCredits: number;
 };
 
 /**
@@ -64,6 +66,10 @@ export type GrantsSummary = {
  */
 export async function summarizeGrants(db: SqlExecutor, userId: string, now: Date): Promise<GrantsSummary> {
   const at = now.toISOString();
+  const [held] = await db.query<{ held: string }>(
+    `select coalesce(sum(held), 0)::text as held from grants where user_id = $1 and held > 0`,
+    [userId],
+  );
   const [sums] = await db.query<{ paid: string; promotional: string; unfrozen: string; debt: string }>(
     `select
        coalesce(sum(remaining) filter (where category = 'paid'), 0)::text as paid,
@@ -87,6 +93,7 @@ export async function summarizeGrants(db: SqlExecutor, userId: string, now: Date
       paid: safeInteger(sums.paid, 'grants.remaining'),
       promotional: safeInteger(sums.promotional, 'grants.remaining'),
     },
+    heldCredits: safeInteger(held.held, 'grants.held'),
     expiring: expiring.map((row) => ({
       grantId: row.grant_id,
       credits: safeInteger(row.credits, 'grants.remaining'),

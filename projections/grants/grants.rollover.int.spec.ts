@@ -1,15 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type CompleteRecharge,
-  type CreditsCommand,
-  type CreditsState,
-  creditsStreamId,
-  decide,
-  evolve,
-  initialState,
-} from '@libs/credits';
-import type { EventToAppend } from '@libs/event-store';
-import { grantsProjection } from '@projections';
+import type { CompleteRecharge } from '@libs/credits';
 import {
   DAY,
   T0,
@@ -21,10 +11,9 @@ import {
   recharge,
   refundOf,
 } from '../../libs/credits/src/testing/grant-commands';
-import { foldOf } from '../../test/support/expiring-grants';
 import { type ReadModelDatabase, openReadModelDatabase } from '../../test/support/read-model-database';
 import { storeKindsUnderTest } from '../../test/support/test-stores';
-import { catchUp } from '../runtime/catch-up';
+import { UserStream, expectGrantsMatchFold, projectGrantsInto } from '../testing/grants-vs-fold';
 
 /**
  * Review of the grants read model with carry-overs and debt returns: rows, debt and disputes must equal the
@@ -36,109 +25,10 @@ const E = plus(T0, 30 * DAY);
 const NEXT = plus(E, 31 * DAY);
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-function as<C extends CreditsCommand>(userId: string, command: C): C {
-  return { ...command, data: { ...command.data, userId } };
-}
-
 const withRollover = (command: CompleteRecharge, creditsMax?: number): CompleteRecharge => ({
   ...command,
   data: { ...command.data, rollover: { ...(creditsMax === undefined ? {} : { creditsMax }), expiresAt: NEXT } },
 });
-
-class UserStream {
-  state: CreditsState = initialState();
-  constructor(
-    readonly db: ReadModelDatabase,
-    readonly userId: string,
-  ) {}
-
-  async record(command: CreditsCommand): Promise<CreditsState> {
-    const decision = decide(as(this.userId, command), this.state);
-    if (decision.kind !== 'recorded') throw new Error(`${command.type}: ${JSON.stringify(decision)}`);
-    const events: EventToAppend[] = [];
-    let state = this.state;
-    for (const event of decision.events) {
-      const { id, type, schemaVersion, data, metadata } = event;
-      events.push({ id, type, schemaVersion, data, metadata });
-      state = evolve(state, { ...event, streamVersion: state.version + 1, globalPosition: '' });
-    }
-    await this.db.store.appendToStream(creditsStreamId(this.userId), events, { expectedVersion: this.state.version });
-    this.state = state;
-    return state;
-  }
-
-  grantOf(rechargeId: string): string {
-    return this.state.recharges.get(`${this.userId}-${rechargeId}`)!.grantId;
-  }
-}
-
-type Names = { grants: string; grant_ledgers: string };
-
-async function projectInto(db: ReadModelDatabase, suffix: string, batchSize: number): Promise<Names> {
-  const names = { grants: `grants_${suffix}`, grant_ledgers: `grant_ledgers_${suffix}` };
-  await db.driver.exec(grantsProjection.createTables(names));
-  await catchUp(db.driver, db.store, grantsProjection, {
-    batchSize,
-    tables: names,
-    checkpointName: `grants_${suffix}`,
-  });
-  return names;
-}
-
-async function expectReadModelMatchesFold(db: ReadModelDatabase, names: Names, userId: string): Promise<void> {
-  const rows = await db.driver.query<Record<string, unknown>>(
-    `select grant_id::text as grant_id, granted::text, debt_paid::text, spent::text, expired::text, voided::text,
-       taken_back::text, remaining::text, frozen::text, status, rolled_over::text, rollover,
-       source_grant_id::text, rolled_into::text
-     from ${names.grants} where user_id = $1 order by sequence`,
-    [userId],
-  );
-  const [ledger] = await db.driver.query<{ debt: string; disputes: unknown }>(
-    `select debt::text as debt, disputes from ${names.grant_ledgers} where user_id = $1`,
-    [userId],
-  );
-  const state = await foldOf(db.store, userId);
-  const folded = [...state.grants.byId.values()].sort((a, b) => a.sequence - b.sequence);
-  expect({
-    debt: Number(ledger.debt),
-    disputes: ledger.disputes,
-    grants: rows.map((row) => ({
-      grantId: row.grant_id,
-      granted: Number(row.granted),
-      debtPaid: Number(row.debt_paid),
-      spent: Number(row.spent),
-      expired: Number(row.expired),
-      voided: Number(row.voided),
-      takenBack: Number(row.taken_back),
-      remaining: Number(row.remaining),
-      frozen: Number(row.frozen),
-      status: row.status,
-      rolledOver: Number(row.rolled_over),
-      rollover: row.rollover ?? undefined,
-      sourceGrantId: row.source_grant_id ?? undefined,
-      rolledInto: row.rolled_into ?? undefined,
-    })),
-  }).toEqual({
-    debt: state.grants.debt,
-    disputes: JSON.parse(JSON.stringify([...state.grants.disputes.entries()])),
-    grants: folded.map((grant) => ({
-      grantId: grant.grantId,
-      granted: grant.granted,
-      debtPaid: grant.debtPaid,
-      spent: grant.spent,
-      expired: grant.expired,
-      voided: grant.voided,
-      takenBack: grant.takenBack,
-      remaining: grant.remaining,
-      frozen: grant.frozen,
-      status: grant.status,
-      rolledOver: grant.rolledOver,
-      rollover: grant.rollover,
-      sourceGrantId: grant.sourceGrantId,
-      rolledInto: grant.rolledInto,
-    })),
-  });
-}
 
 describe.each(storeKindsUnderTest())('the grants read model with carry-overs equals the fold on %s', (kind) => {
   let db: ReadModelDatabase;
@@ -186,8 +76,8 @@ describe.each(storeKindsUnderTest())('the grants read model with carry-overs equ
       // The carried grant expires with what it holds; it never carries again.
       await user.record(expire(carried, NEXT));
       expect(user.state.grants.byId.get(carried)).toMatchObject({ status: 'expired', rollover: undefined });
-      const names = await projectInto(db, `rollover_b${batchSize}`, batchSize);
-      await expectReadModelMatchesFold(db, names, user.userId);
+      const names = await projectGrantsInto(db, `rollover_b${batchSize}`, batchSize);
+      await expectGrantsMatchFold(db, names, user.userId);
     },
   );
 
@@ -212,8 +102,8 @@ describe.each(storeKindsUnderTest())('the grants read model with carry-overs equ
       );
       const payer = [...user.state.grants.byId.values()].find((grant) => grant.granted === 80)!;
       expect(payer).toMatchObject({ rechargeId: undefined, debtPaid: 0, spent: 30, remaining: 50 });
-      const names = await projectInto(db, `undone_b${batchSize}`, batchSize);
-      await expectReadModelMatchesFold(db, names, user.userId);
+      const names = await projectGrantsInto(db, `undone_b${batchSize}`, batchSize);
+      await expectGrantsMatchFold(db, names, user.userId);
     },
   );
 });

@@ -24,6 +24,8 @@ export type LedgerEntry = {
   grantId: string | null;
   /** A consumption's grants and the credits drawn from each, `grantId:credits` joined by `;`. */
   drawnFrom: string | null;
+  /** The hold placed, captured, released or expired. */
+  holdId: string | null;
   occurredAt: string;
   recordedAt: string;
   globalPosition: string;
@@ -73,6 +75,7 @@ function describedBy(event: ProjectedEvent): Description {
     stripeSubscriptionId: ids.subscriptionId,
     grantId: ids.grantId,
     drawnFrom: ids.drawnFrom,
+    holdId: ids.holdId,
   };
 }
 
@@ -88,4 +91,5 @@ type Description = Pick<
   | 'stripeSubscriptionId'
   | 'grantId'
   | 'drawnFrom'
+  | 'holdId'
 >;

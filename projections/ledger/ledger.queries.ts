@@ -18,7 +18,7 @@ export async function pageLedger(
     `select user_id, version, event_id::text as event_id, event_type, delta::text as delta,
             balance_after::text as balance_after, feature, reason, recharge_id, reference,
             stripe_checkout_session_id, stripe_payment_intent_id, stripe_invoice_id, stripe_subscription_id,
-            grant_id, drawn_from, occurred_at, recorded_at, global_position::text as global_position
+            grant_id, drawn_from, hold_id, occurred_at, recorded_at, global_position::text as global_position
      from ledger_entries where user_id = $1 and ($2::int is null or version < $2::int)
      order by version desc limit $3`,
     [userId, options.beforeVersion ?? null, options.limit + 1],
@@ -45,6 +45,7 @@ type LedgerRecord = {
   stripe_subscription_id: string | null;
   grant_id: string | null;
   drawn_from: string | null;
+  hold_id: string | null;
   occurred_at: Date | string;
   recorded_at: Date | string;
   global_position: string;
@@ -68,6 +69,7 @@ function toLedgerEntry(record: LedgerRecord): LedgerEntry {
     stripeSubscriptionId: record.stripe_subscription_id,
     grantId: record.grant_id,
     drawnFrom: record.drawn_from,
+    holdId: record.hold_id,
     occurredAt: new Date(record.occurred_at).toISOString(),
     recordedAt: new Date(record.recorded_at).toISOString(),
     globalPosition: record.global_position,

@@ -258,7 +258,7 @@ describe.each(storeKindsUnderTest())('projections on %s', (kind) => {
         expect(await checkpoints(subject.driver)).toEqual(stoppedAt);
       });
 
-      it('stops balance and ledger at an event that would overdraw, while recharges goes on', async () => {
+      it('stops balance and ledger at an event that would overdraw, while recharges and holds go on', async () => {
         const projector = startProjector(subject.driver, subject.store);
         const [overdrawnUser] = writer.userIds;
         await writer.appendMany(30);
@@ -270,10 +270,12 @@ describe.each(storeKindsUnderTest())('projections on %s', (kind) => {
         );
         await writer.appendMany(10);
 
+        // Recharges and holds follow no balance: a consumption is nothing to them.
+        const goingOn = ['recharges', 'holds'];
         await eventually('balance and ledger failed', () =>
-          projector.status().every(({ projection, failure }) => projection === 'recharges' || failure),
+          projector.status().every(({ projection, failure }) => goingOn.includes(projection) || failure),
         );
-        const recharges = PROJECTIONS.filter(({ name }) => name === 'recharges');
+        const recharges = PROJECTIONS.filter(({ name }) => goingOn.includes(name));
         await caughtUp(subject, recharges);
         const [balance, ledger, recharge] = projector.status();
         for (const stopped of [balance, ledger]) {

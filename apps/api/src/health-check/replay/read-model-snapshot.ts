@@ -156,6 +156,7 @@ async function addGrants(db: SqlExecutor, userIds: readonly string[], rows: Map<
     taken_back: string;
     remaining: string;
     frozen: string;
+    held: string;
     rolled_over: string;
     rollover: Grant['rollover'] | null;
     source_grant_id: string | null;
@@ -165,8 +166,8 @@ async function addGrants(db: SqlExecutor, userIds: readonly string[], rows: Map<
     `select user_id, grant_id::text as grant_id, sequence, category, priority, expires_at, recharge_id,
        granted::text as granted, debt_paid::text as debt_paid, spent::text as spent, expired::text as expired,
        voided::text as voided, taken_back::text as taken_back, remaining::text as remaining,
-       frozen::text as frozen, rolled_over::text as rolled_over, rollover, source_grant_id::text as source_grant_id,
-       rolled_into::text as rolled_into, status
+       frozen::text as frozen, held::text as held, rolled_over::text as rolled_over, rollover,
+       source_grant_id::text as source_grant_id, rolled_into::text as rolled_into, status
      from ${grants} where user_id = any($1::text[])`,
     [userIds],
   );
@@ -188,6 +189,7 @@ async function addGrants(db: SqlExecutor, userIds: readonly string[], rows: Map<
       takenBack: Number(record.taken_back),
       remaining: Number(record.remaining),
       frozen: Number(record.frozen),
+      held: Number(record.held),
       rolledOver: Number(record.rolled_over),
       rollover: record.rollover ?? undefined,
       sourceGrantId: record.source_grant_id ?? undefined,

@@ -464,6 +464,7 @@ function grantDifferencesOf(
 const GRANT_FIGURES = [
   'remaining',
   'frozen',
+  'held',
   'status',
   'spent',
   'expired',
