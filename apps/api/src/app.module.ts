@@ -43,6 +43,7 @@ export class AppModule {
           priceList: config.priceList,
           commandRetriesMax: config.commandRetriesMax,
           readYourWritesTimeoutMs: config.readYourWritesTimeoutMs,
+          holdExpiresInMaxSeconds: config.holdExpiresInMaxSeconds,
         }),
         stripe,
         AuditModule,

@@ -48,6 +48,8 @@ export type AppConfig = {
   stripe: StripeConfig;
   /** How long a query with `minPosition` waits for the projection before answering 503. */
   readYourWritesTimeoutMs: number;
+  /** The longest a hold may last (its request's `expiresIn`), in seconds. */
+  holdExpiresInMaxSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 };
 
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       apiBase: read('STRIPE_API_BASE', () => optionalHttpUrl(env.STRIPE_API_BASE)),
     },
     readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
+    holdExpiresInMaxSeconds: integer(env, 'HOLD_EXPIRES_IN_MAX_SECONDS', 86_400, 60, 2_592_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

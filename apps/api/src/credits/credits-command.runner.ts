@@ -5,7 +5,10 @@ import {
   type CreditsCommand,
   type CreditsDomainError,
   type CreditsState,
+  type Decision,
+  type HoldState,
   creditsStreamId,
+  decide,
   evolve,
 } from '@libs/credits';
 import { DuplicateEventIdError, EVENT_STORE, type EventStore, VersionConflictError } from '@libs/event-store';
@@ -16,8 +19,17 @@ import { type DecidedBatch, decideInOrder } from './decide-in-order';
 import { type BatchEntry, PerStreamBatches } from './per-stream-batches';
 
 export type CreditsCommandResult =
-  | { kind: 'recorded' | 'replayed'; userId: string; outcome: CommandOutcome }
+  | {
+      kind: 'recorded' | 'replayed';
+      userId: string;
+      outcome: CommandOutcome;
+      /** For a command of a hold, the hold as it stands after it. */
+      hold?: HoldState;
+    }
   | { kind: 'refused'; userId: string; error: CreditsDomainError };
+
+/** What a command would do now, decided on the stream as it stands and never appended. */
+export type CreditsPreview = { decision: Decision; state: CreditsState };
 
 export const COMMAND_RETRIES_MAX = Symbol('COMMAND_RETRIES_MAX');
 
@@ -171,7 +183,8 @@ export class CreditsCommandRunner {
     const state = await this.readState(streamId);
     const [decision] = decideInOrder([command], state).decisions;
     const userId = command.data.userId;
-    if (decision.kind === 'replayed') return { kind: 'replayed', userId, outcome: decision.outcome };
+    if (decision.kind === 'replayed')
+      return withHold({ kind: 'replayed', userId, outcome: decision.outcome }, command, state);
     if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
     if (command.type === 'CompleteRecharge') {
       return {
@@ -184,6 +197,17 @@ export class CreditsCommandRunner {
     // recorded first. Decided again on the stream as it is now, it no longer includes it.
     if (decision.kind === 'recorded') return (await this.runWithRetries(streamId, [command]))[0];
     throw duplicate;
+  }
+
+  /**
+   * What the command would do now: decided on the stream as it stands (the cached state and the events after
+   * it), appended never, the cache left as it was. A preview, not a reservation: a command run next may be
+   * decided differently.
+   */
+  async preview(command: CreditsCommand): Promise<CreditsPreview> {
+    const streamId = creditsStreamId(command.data.userId);
+    const state = await foldCreditsStream(this.store, streamId, this.states.peek(streamId));
+    return { decision: decide(command, state), state };
   }
 
   /** The cached state as it is (not known to be current), or the stream read (current). */
@@ -232,9 +256,25 @@ function groupsInOrder(entries: ReadonlyArray<CommandEntry>): CommandEntry[][] {
   return groups;
 }
 
-/** Their events change the balance and the outcomes only, never a recharge's state. */
+/** Their events change the balance, the grants, holds and outcomes, never a recharge's state. */
 function decidedTogether(command: CreditsCommand): boolean {
-  return command.type === 'ConsumeCredits' || command.type === 'GrantBonus';
+  switch (command.type) {
+    case 'ConsumeCredits':
+    case 'GrantBonus':
+    case 'PlaceHold':
+    case 'CaptureHold':
+    case 'ReleaseHold':
+      return true;
+    case 'CompleteRecharge':
+    case 'RefundRecharge':
+    case 'ReverseRefund':
+    case 'OpenDispute':
+    case 'CloseDispute':
+    case 'ExpireGrant':
+    case 'VoidGrant':
+    case 'ExpireHold':
+      return false;
+  }
 }
 
 /** Each command's answer; a recorded or replayed one reads its outcome in the state after the append. */
@@ -248,8 +288,24 @@ function answers(
     const userId = command.data.userId;
     if (decision.kind === 'refused') return { kind: 'refused', userId, error: decision.error };
     const outcome = after.outcomes.get(command.metadata.idempotencyKey)!;
-    return { kind: decision.kind, userId, outcome };
+    return withHold({ kind: decision.kind, userId, outcome }, command, after);
   });
+}
+
+/** A hold command's answer carries the hold: placed (the outcome's event is it), captured or released. */
+function withHold(
+  result: Extract<CreditsCommandResult, { kind: 'recorded' | 'replayed' }>,
+  command: CreditsCommand,
+  after: CreditsState,
+): CreditsCommandResult {
+  const holdId =
+    command.type === 'PlaceHold'
+      ? result.outcome.eventId
+      : command.type === 'CaptureHold' || command.type === 'ReleaseHold'
+        ? command.data.holdId
+        : undefined;
+  const hold = holdId === undefined ? undefined : after.holds.get(holdId);
+  return hold === undefined ? result : { ...result, hold };
 }
 
 /**

@@ -38,6 +38,11 @@ export class CreditsStateCache {
     return entry.state;
   }
 
+  /** The cached state, its place in the order of use unchanged: for readers outside the stream's batches. */
+  peek(streamId: string): CreditsState | undefined {
+    return this.entries.get(streamId)?.state;
+  }
+
   set(streamId: string, state: CreditsState): void {
     this.delete(streamId);
     const outcomes = state.outcomes.size;

@@ -59,12 +59,14 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         detail:
           `the balance is ${error.balance}` +
           (error.frozenCredits === undefined ? '' : ` (${error.frozenCredits} frozen by an open dispute)`) +
-          (error.spendable === undefined ? '' : `, of which ${error.spendable} may be spent (the rest expired)`) +
+          (error.heldCredits === undefined ? '' : ` (${error.heldCredits} held for jobs in progress)`) +
+          (error.spendable === undefined ? '' : `, of which ${error.spendable} may be spent`) +
           `, the consumption needs ${error.requested}`,
         balance: error.balance,
         requested: error.requested,
         frozenCredits: error.frozenCredits,
         spendable: error.spendable,
+        heldCredits: error.heldCredits,
       });
     case 'idempotency-key-reused':
       return ProblemException.of(409, error.type, 'Idempotency key reused with another payload', {
@@ -129,6 +131,46 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         reason: error.reason,
         expiresAt: error.expiresAt,
       });
+    case 'invalid-hold-terms':
+      return ProblemException.of(422, error.type, 'Invalid hold terms', {
+        detail: `${error.field} ${error.reason}`,
+        field: error.field,
+      });
+    case 'unknown-hold':
+      return ProblemException.of(404, error.type, 'Unknown hold', {
+        detail: `this user has no hold "${error.holdId}"`,
+        holdId: error.holdId,
+      });
+    case 'hold-expired':
+      return ProblemException.of(409, error.type, 'Hold expired', {
+        detail: `the hold expired at ${error.expiresAt}: its credits are released`,
+        holdId: error.holdId,
+        expiresAt: error.expiresAt,
+      });
+    case 'hold-already-captured':
+      return ProblemException.of(409, error.type, 'Hold already captured', {
+        detail: `the hold was captured already, of ${error.capturedAmount} credits`,
+        holdId: error.holdId,
+        capturedAmount: error.capturedAmount,
+      });
+    case 'hold-already-released':
+      return ProblemException.of(409, error.type, 'Hold already released', {
+        detail: 'the hold was released: nothing can be captured from it',
+        holdId: error.holdId,
+      });
+    case 'invalid-capture-amount':
+      return ProblemException.of(422, error.type, 'Invalid capture amount', {
+        detail: `a capture takes a whole number of credits from 1 to the ${error.heldAmount} held; release the hold to take none`,
+        holdId: error.holdId,
+        amount: error.amount,
+        heldAmount: error.heldAmount,
+      });
+    case 'hold-not-due':
+      return ProblemException.of(409, error.type, 'Hold not due to expire', {
+        detail: `the hold expires at ${error.expiresAt}`,
+        holdId: error.holdId,
+        expiresAt: error.expiresAt,
+      });
     default:
       return assertNever(error);
   }
@@ -170,6 +212,16 @@ export class GrantIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (!GRANT_ID_PATTERN.test(value)) {
       throw ProblemException.of(400, 'invalid-grant-id', 'Invalid grant id', { detail: 'a grant id is a UUID' });
+    }
+    return value.toLowerCase();
+  }
+}
+
+/** Validates a `{holdId}` path parameter: its event's id, a UUID, read in lower case as event ids are. */
+export class HoldIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!GRANT_ID_PATTERN.test(value)) {
+      throw ProblemException.of(400, 'invalid-hold-id', 'Invalid hold id', { detail: 'a hold id is a UUID' });
     }
     return value.toLowerCase();
   }

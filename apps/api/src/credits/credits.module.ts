@@ -22,9 +22,18 @@ import { READ_YOUR_WRITES_TIMEOUT_MS, ReadYourWrites } from './read-your-writes'
 import { ListGrantsHandler } from './list-grants/list-grants.handler';
 import { ListGrantsHttpController } from './list-grants/list-grants.http.controller';
 import { VoidGrantHandler } from './void-grant/void-grant.handler';
+import { HOLD_EXPIRES_IN_MAX_SECONDS, HoldsHttpController } from './holds/holds.http.controller';
+import { EndHoldHandler, PlaceHoldHandler } from './holds/hold-commands.handlers';
+import { ListHoldsHandler } from './holds/list-holds.handler';
+import { PreviewHandler } from './holds/preview.handler';
 import { VoidGrantHttpController } from './void-grant/void-grant.http.controller';
 
-export type CreditsModuleOptions = { priceList: PriceList; commandRetriesMax: number; readYourWritesTimeoutMs: number };
+export type CreditsModuleOptions = {
+  priceList: PriceList;
+  commandRetriesMax: number;
+  readYourWritesTimeoutMs: number;
+  holdExpiresInMaxSeconds: number;
+};
 
 @Module({})
 export class CreditsModule {
@@ -43,6 +52,7 @@ export class CreditsModule {
         ListRechargesHttpController,
         VoidGrantHttpController,
         ListGrantsHttpController,
+        HoldsHttpController,
       ],
       providers: [
         { provide: PRICE_LIST, useValue: options.priceList },
@@ -59,6 +69,11 @@ export class CreditsModule {
         ListRechargesHandler,
         VoidGrantHandler,
         ListGrantsHandler,
+        PlaceHoldHandler,
+        EndHoldHandler,
+        ListHoldsHandler,
+        PreviewHandler,
+        { provide: HOLD_EXPIRES_IN_MAX_SECONDS, useValue: options.holdExpiresInMaxSeconds },
         ReadYourWrites,
         { provide: READ_YOUR_WRITES_TIMEOUT_MS, useValue: options.readYourWritesTimeoutMs },
       ],

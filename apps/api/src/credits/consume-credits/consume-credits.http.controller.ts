@@ -1,5 +1,5 @@
-import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { Body, Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Causation } from '@libs/credits';
@@ -8,12 +8,17 @@ import { CausedBy } from '../../auth/caused-by.decorator';
 import { CreditsMovementResponse, UserIdPipe, runMovement, idempotencyKeyFrom } from '../credits.http';
 import { ConsumeCreditsCommand } from './consume-credits.command';
 import { ConsumeCreditsRequest } from './consume-credits.request.dto';
+import { PreviewRequest, PreviewResponse } from '../holds/holds.dto';
+import { type PreviewAnswer, PreviewQuery } from '../holds/preview.handler';
 
 @ApiTags('credits')
 @ApiBearerAuth()
 @Controller('v1/users/:userId/consumptions')
 export class ConsumeCreditsHttpController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
 
   @Post()
   @RequiresScope('consume')
@@ -42,5 +47,14 @@ export class ConsumeCreditsHttpController {
       causedBy,
     );
     return runMovement(this.commandBus, command, response);
+  }
+
+  @Post('preview')
+  @RequiresScope('consume')
+  @ApiOperation({ summary: 'Whether a consumption would succeed now, its price and grants; writes nothing' })
+  @ApiResponse({ status: 200, type: PreviewResponse })
+  @HttpCode(200)
+  preview(@Param('userId', UserIdPipe) userId: string, @Body() body: PreviewRequest): Promise<PreviewAnswer> {
+    return this.queryBus.execute(new PreviewQuery(userId, 'consumption', body.feature, body.amount));
   }
 }

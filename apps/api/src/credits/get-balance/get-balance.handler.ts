@@ -24,12 +24,13 @@ export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
       findBalance(this.db, userId),
       summarizeGrants(this.db, userId, new Date()),
     ]);
-    const { byCategory, expiring } = grants;
+    const { byCategory, expiring, heldCredits } = grants;
     if (row === undefined) {
       return {
         userId,
         balance: 0,
         frozenCredits: 0,
+        heldCredits,
         spendable: 0,
         byCategory,
         expiring,
@@ -38,12 +39,14 @@ export class GetBalanceHandler implements IQueryHandler<GetBalanceQuery> {
         projectedAt: null,
       };
     }
-    // Never more than the balance less what disputes froze, as decisions reckon it.
-    const spendable = Math.max(0, Math.min(row.balance - row.frozenCredits, grants.spendableBeforeFrozenCap));
+    // Never more than the balance less what disputes froze and holds reserve, as decisions reckon it.
+    const unreserved = row.balance - row.frozenCredits - heldCredits;
+    const spendable = Math.max(0, Math.min(unreserved, grants.spendableBeforeFrozenCap));
     return {
       userId,
       balance: row.balance,
       frozenCredits: row.frozenCredits,
+      heldCredits,
       spendable,
       byCategory,
       expiring,

@@ -13,12 +13,18 @@ class BalanceResponse {
   @ApiProperty({ description: 'Part of the balance an open payment dispute holds: not spendable', example: 0 })
   frozenCredits!: number;
   @ApiProperty({
-    description: 'What a consumption may take now: unfrozen credits of grants not past their expiry, less any debt',
+    description: 'Part of the balance active holds reserve for jobs in progress: not spendable',
+    example: 0,
+  })
+  heldCredits!: number;
+  @ApiProperty({
+    description:
+      'What a consumption may take now: unfrozen, unheld credits of grants not past their expiry, less any debt',
     example: 99,
   })
   spendable!: number;
   @ApiProperty({
-    description: 'Credits of grants not past their expiry, by category (frozen ones included)',
+    description: 'Credits of grants not past their expiry, by category (frozen ones included, held ones not)',
     example: { paid: 80, promotional: 19 },
   })
   byCategory!: { paid: number; promotional: number };

@@ -4,9 +4,11 @@ export type BalanceView = {
   userId: string;
   balance: number;
   frozenCredits: number;
-  /** What a consumption may take now: unfrozen credits of grants not past their expiry, less any debt. */
+  /** Part of the balance active holds reserve for jobs in progress. */
+  heldCredits: number;
+  /** What a consumption may take now: unfrozen, unheld credits of grants not past their expiry, less any debt. */
   spendable: number;
-  /** Credits of grants not past their expiry, by category (frozen ones included). */
+  /** Credits of grants not past their expiry, by category (frozen ones included, held ones not). */
   byCategory: { paid: number; promotional: number };
   /** The next grants to expire, soonest first (the first few), with their unfrozen credits. */
   expiring: Array<{ grantId: string; credits: number; expiresAt: string }>;
