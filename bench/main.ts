@@ -2,11 +2,13 @@
  * `npm run bench [-- consumes | projection | webhook | replay | grants]`: the benchmarks, by name (all when none is given).
  * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of the peers folder (`--peers DIR`).
  * `npm run bench -- http [--json] [--store pglite] [flags]`: consumes through the API under autocannon (see bench/http.bench.ts).
+ * `npm run bench -- holds [--json] [flags]`: w1 and w2 with each consume a hold and its capture (see bench/holds.bench.ts).
  * `npm run bench -- compare --peers DIR`: ours and the peers side by side (see bench/compare.ts).
  */
 import 'reflect-metadata';
 import { compare } from './compare';
 import { grantsBench } from './grants.bench';
+import { holdsBench } from './holds.bench';
 import { httpBench } from './http.bench';
 import { projectionBench } from './projection.bench';
 import { replayBench } from './replay.bench';
@@ -27,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
   if (first !== undefined && first in WORKLOADS) return runWorkload(first, rest);
   if (first === 'compare') return compare(rest);
   if (first === 'http') return httpBench(rest);
+  if (first === 'holds') return (await holdsBench(rest)) ? 0 : 1;
   return runBenches(argv);
 }
 

@@ -1,5 +1,5 @@
 import { MetricsRegistry } from '@libs/http';
-import { creditsStreamId } from '@libs/credits';
+import { creditsStreamId, holdEndedIdempotencyKey } from '@libs/credits';
 import type { EventStore } from '@libs/event-store';
 import { CreditsCommandRunner, type CreditsCommandResult } from '../../apps/api/src/credits/credits-command.runner';
 import { CreditsMetrics } from '../../apps/api/src/credits/credits-metrics';
@@ -21,6 +21,12 @@ export class UnexpectedAnswerError extends Error {
 }
 
 /**
+ * How a workload's consume runs: a consumption, or a hold of the amount followed by its capture (the holds
+ * bench: a job that reserves its credits, then pays what it used).
+ */
+export type ConsumeAs = 'consumption' | 'hold-and-capture';
+
+/**
  * Our ledger behind the peers' interface (grant, consume, balances,
  * ledgerStats, retries): the real command runner, in-process, over the store.
  */
@@ -31,6 +37,7 @@ export class LedgerUnderTest {
   constructor(
     readonly store: EventStore,
     private readonly options: WorkloadOptions,
+    private readonly consumeAs: ConsumeAs = 'consumption',
   ) {
     this.runner = new CreditsCommandRunner(store, options.retries, this.metrics);
   }
@@ -68,6 +75,7 @@ export class LedgerUnderTest {
   }
 
   async consume(userId: string, amount: number, reference: string): Promise<'ok' | 'rejected'> {
+    if (this.consumeAs === 'hold-and-capture') return this.holdAndCapture(userId, amount, reference);
     const result = await this.runner.run({
       type: 'ConsumeCredits',
       data: { userId, feature: FEATURE, reference, price: { credits: amount }, metadata: {} },
@@ -76,6 +84,25 @@ export class LedgerUnderTest {
     if (result.kind === 'recorded') return 'ok';
     if (result.kind === 'refused' && result.error.type === 'insufficient-credits') return 'rejected';
     throw new UnexpectedAnswerError(result);
+  }
+
+  /** A hold of `amount`, then its capture of all of it: 'rejected' when the hold is refused for want of credits. */
+  private async holdAndCapture(userId: string, amount: number, reference: string): Promise<'ok' | 'rejected'> {
+    const held = await this.runner.run({
+      type: 'PlaceHold',
+      data: { userId, feature: FEATURE, reference, price: { credits: amount }, metadata: {} },
+      metadata: { idempotencyKey: reference, now: NOW },
+    });
+    if (held.kind === 'refused' && held.error.type === 'insufficient-credits') return 'rejected';
+    if (held.kind !== 'recorded') throw new UnexpectedAnswerError(held);
+    const holdId = held.outcome.eventId;
+    const captured = await this.runner.run({
+      type: 'CaptureHold',
+      data: { userId, holdId },
+      metadata: { idempotencyKey: holdEndedIdempotencyKey(holdId), now: NOW },
+    });
+    if (captured.kind !== 'recorded') throw new UnexpectedAnswerError(captured);
+    return 'ok';
   }
 
   /** Balances of the users whose stream holds events, each folded from its stream with `evolve`. */
@@ -88,13 +115,13 @@ export class LedgerUnderTest {
     return balances;
   }
 
-  /** Every event stored, and how many of them record a consumption. */
+  /** Every event stored, and how many of them record a consumption (a hold's capture is one). */
   async ledgerStats(): Promise<{ events: number; consumes: number }> {
     let events = 0;
     let consumes = 0;
     for await (const event of this.store.readAll({ batchSize: 10_000 })) {
       events++;
-      if (event.type === 'CreditsConsumed') consumes++;
+      if (event.type === 'CreditsConsumed' || event.type === 'HoldCaptured') consumes++;
     }
     return { events, consumes };
   }
@@ -102,6 +129,7 @@ export class LedgerUnderTest {
   info(): Record<string, unknown> {
     return {
       design: 'CreditsCommandRunner of the API, in-process, over openEventStore',
+      consume_as: this.consumeAs,
       store: this.options.store,
       pool: this.options.pool,
       retries_max: this.options.retries,

@@ -729,6 +729,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
         userId,
         balance: 0,
         frozenCredits: 0,
+        heldCredits: 0,
         spendable: 0,
         byCategory: { paid: 0, promotional: 0 },
         expiring: [],
@@ -752,6 +753,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
         userId,
         balance: 75,
         frozenCredits: 0,
+        heldCredits: 0,
         // The bonus is spent first (promotional): 20 of the 45, the recharge the other 25.
         spendable: 75,
         byCategory: { paid: 75, promotional: 0 },
@@ -773,6 +775,7 @@ describe.each(storeKindsUnderTest())('credits API on %s', (kind) => {
         userId,
         balance: 0,
         frozenCredits: 0,
+        heldCredits: 0,
         spendable: 0,
         byCategory: { paid: 0, promotional: 0 },
         expiring: [],

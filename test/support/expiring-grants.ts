@@ -86,3 +86,60 @@ export async function expiriesByGrant(store: EventStore): Promise<Map<string, nu
   }
   return counts;
 }
+
+/** A user granted `amount` who placed a hold of `held` credits at `decidedAt`, lasting `expiresIn`, written straight. */
+export async function writeHold(
+  store: EventStore,
+  userId: string,
+  options: { amount: number; held: number; decidedAt: Date; expiresIn: string },
+): Promise<{ userId: string; holdId: string }> {
+  const now = options.decidedAt.toISOString();
+  const commands: CreditsCommand[] = [
+    {
+      type: 'GrantBonus',
+      data: { userId, amount: options.amount, reason: 'test', metadata: {} },
+      metadata: { idempotencyKey: `bonus:${randomUUID()}`, now },
+    },
+    {
+      type: 'PlaceHold',
+      data: {
+        userId,
+        feature: 'video_generation',
+        reference: randomUUID(),
+        requestedAmount: options.held,
+        price: { credits: 1, amountOverride: { amountMax: 1_000_000 } },
+        metadata: {},
+        expiresIn: options.expiresIn,
+      },
+      metadata: { idempotencyKey: `hold:${randomUUID()}`, now },
+    },
+  ];
+  let state = await foldOf(store, userId);
+  const expectedVersion = state.version;
+  const events = [];
+  for (const command of commands) {
+    const decision = decide(command, state);
+    if (decision.kind !== 'recorded') throw new Error(`${command.type} was ${decision.kind}`);
+    for (const event of decision.events) {
+      events.push(event);
+      state = evolve(state, { ...event, streamVersion: state.version + 1, globalPosition: '' });
+    }
+  }
+  await store.appendToStream(
+    creditsStreamId(userId),
+    events.map(({ id, type, schemaVersion, data, metadata }) => ({ id, type, schemaVersion, data, metadata })),
+    { expectedVersion },
+  );
+  return { userId, holdId: events[1].id };
+}
+
+/** How many `HoldExpired` each hold has in the whole store. */
+export async function expiriesByHold(store: EventStore): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for await (const event of store.readAll({ batchSize: 5000 })) {
+    if (event.type !== 'HoldExpired') continue;
+    const { holdId } = event.data as { holdId: string };
+    counts.set(holdId, (counts.get(holdId) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -3,6 +3,7 @@ import type { SqlExecutor } from '@libs/event-store';
 import {
   balanceProjection,
   grantsProjection,
+  holdsProjection,
   ledgerProjection,
   rechargesProjection,
   readCheckpoint,
@@ -22,6 +23,9 @@ export type RechargeFigures = {
  */
 export type GrantFigures = Omit<Grant, 'grantId' | 'expiresAt'>;
 
+/** What the holds model says of one hold, as the fold's state also knows it. */
+export type HoldFigures = { status: string; amount: number; capturedAmount: number; expiresAtMs: number };
+
 /** What the grants model says of a user's grants as a whole: the debt and the open disputes' freezes. */
 export type GrantLedgerFigures = { debt: number; disputes: string };
 
@@ -38,12 +42,14 @@ export type ReadModelRows = {
   };
   recharges?: { version: number; byId: Map<string, RechargeFigures> };
   grants?: { version: number; ledger: GrantLedgerFigures; byId: Map<string, GrantFigures> };
+  holds?: { version: number; byId: Map<string, HoldFigures> };
 };
 
 const { balances } = balanceProjection.tables;
 const { ledger_entries } = ledgerProjection.tables;
 const { recharges, recharge_streams } = rechargesProjection.tables;
 const { grants, grant_ledgers } = grantsProjection.tables;
+const { holds, hold_streams } = holdsProjection.tables;
 
 /** The rows of a page of users, read in six queries. */
 export async function readModelRowsOf(
@@ -74,6 +80,7 @@ export async function readModelRowsOf(
   }
   await addRecharges(db, userIds, rows);
   await addGrants(db, userIds, rows);
+  await addHolds(db, userIds, rows);
   return rows;
 }
 
@@ -199,6 +206,38 @@ async function addGrants(db: SqlExecutor, userIds: readonly string[], rows: Map<
   }
 }
 
+async function addHolds(db: SqlExecutor, userIds: readonly string[], rows: Map<string, ReadModelRows>) {
+  const versions = await db.query<{ user_id: string; version: number }>(
+    `select user_id, version from ${hold_streams} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  for (const { user_id, version } of versions) rows.get(user_id)!.holds = { version, byId: new Map() };
+  const records = await db.query<{
+    user_id: string;
+    hold_id: string;
+    status: string;
+    amount: string;
+    captured_amount: string;
+    expires_at: Date | string;
+  }>(
+    `select user_id, hold_id::text as hold_id, status, amount::text as amount,
+       captured_amount::text as captured_amount, expires_at
+     from ${holds} where user_id = any($1::text[])`,
+    [userIds],
+  );
+  for (const record of records) {
+    const user = rows.get(record.user_id)!;
+    // A hold row without the user's version row is drift too: it shows as a holds model at version 0.
+    user.holds ??= { version: 0, byId: new Map() };
+    user.holds.byId.set(record.hold_id, {
+      status: record.status,
+      amount: Number(record.amount),
+      capturedAmount: Number(record.captured_amount),
+      expiresAtMs: new Date(record.expires_at).getTime(),
+    });
+  }
+}
+
 /**
  * The open disputes' freezes in one spelling, whatever the column's JSON
  * reordered: `[rechargeId, disputeId, [[grantId, credits], ...]]` per dispute,
@@ -232,6 +271,8 @@ export async function usersWithRows(db: SqlExecutor, after: string | undefined, 
        union (select distinct user_id from ${ledger_entries} ${from} order by user_id limit $1)
        union (select user_id from ${grant_ledgers} ${from} order by user_id limit $1)
        union (select distinct user_id from ${grants} ${from} order by user_id limit $1)
+       union (select user_id from ${hold_streams} ${from} order by user_id limit $1)
+       union (select distinct user_id from ${holds} ${from} order by user_id limit $1)
      ) as users order by user_id limit $1`,
     after === undefined ? [limit] : [limit, after],
   );
@@ -241,9 +282,9 @@ export async function usersWithRows(db: SqlExecutor, after: string | undefined, 
 /** Where the projector stood when the check began: events after it are not expected in the read model yet. */
 export async function projectorCheckpoints(
   db: SqlExecutor,
-): Promise<{ balance?: string; ledger?: string; recharges?: string; grants?: string }> {
-  const [balance, ledger, recharges, grantsModel] = await Promise.all(
-    [balanceProjection, ledgerProjection, rechargesProjection, grantsProjection].map(({ name }) =>
+): Promise<{ balance?: string; ledger?: string; recharges?: string; grants?: string; holds?: string }> {
+  const [balance, ledger, recharges, grantsModel, holdsModel] = await Promise.all(
+    [balanceProjection, ledgerProjection, rechargesProjection, grantsProjection, holdsProjection].map(({ name }) =>
       readCheckpoint(db, name),
     ),
   );
@@ -252,5 +293,6 @@ export async function projectorCheckpoints(
     ledger: ledger.position,
     recharges: recharges.position,
     grants: grantsModel.position,
+    holds: holdsModel.position,
   };
 }

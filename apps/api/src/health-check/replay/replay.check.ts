@@ -17,6 +17,7 @@ import {
   readModelRowsOf,
   usersWithRows,
 } from './read-model-snapshot';
+import { type HoldsVerdict, holdsVerdictOf } from './holds-verdict';
 import { type FoldedStream, foldStream } from './stream-fold';
 
 export type ReplayOptions = {
@@ -54,7 +55,7 @@ type Checkpoints = Awaited<ReturnType<typeof projectorCheckpoints>>;
  * grants reduced, as soon as it is folded, to what is reported of them, so
  * that a page never holds its streams' grant ledgers.
  */
-type ComparedStream = Omit<FoldedStream, 'grants'> & { grants: GrantsVerdict };
+type ComparedStream = Omit<FoldedStream, 'grants' | 'holds'> & { grants: GrantsVerdict; holds: HoldsVerdict };
 
 type GrantsVerdict = {
   /** What differs from the grants model; judged only when the model stands at the stream's version. */
@@ -144,8 +145,10 @@ async function foldPage(
     });
     result.events += stream.eventsRead;
     options.onProgress?.(result.events);
-    const grants = grantsVerdictOf(stream, userRows.grants, options.grantExpiry.now.getTime());
-    return { stream: { ...stream, grants }, rows: userRows };
+    const nowMs = options.grantExpiry.now.getTime();
+    const grants = grantsVerdictOf(stream, userRows.grants, nowMs);
+    const holds = holdsVerdictOf(stream, userRows.holds, nowMs);
+    return { stream: { ...stream, grants, holds }, rows: userRows };
   });
 }
 
@@ -193,6 +196,7 @@ function versionsToObserve(rows: ReadModelRows): Set<number> {
     rows.ledger?.lastVersion,
     rows.recharges?.version,
     rows.grants?.version,
+    rows.holds?.version,
   ]) {
     if (version !== undefined) versions.add(version).add(version + 1);
   }
@@ -227,8 +231,10 @@ class StreamComparison {
     await this.compareLedger(stream, rows.ledger);
     await this.compareRecharges(stream, rows.recharges);
     await this.compareGrants(stream, rows.grants);
+    await this.compareHolds(stream, rows.holds);
     this.watchNegativeBalance(stream, rows.balance);
     this.watchGrantExpiries(stream);
+    this.watchHoldExpiries(stream);
   }
 
   rowsWithoutStream(userId: string): void {
@@ -317,6 +323,13 @@ class StreamComparison {
     }
   }
 
+  /** Each hold's row, once the holds model is caught up with the stream (held credits are the grants' to compare). */
+  private async compareHolds(stream: ComparedStream, model: ReadModelRows['holds']): Promise<void> {
+    const at = await this.comparableVersion(stream, model?.version, this.checkpoints.holds, 'holds');
+    if (at === undefined || at !== stream.version || model === undefined) return;
+    for (const { kind, detail } of stream.holds.differences) this.drift(stream.userId, kind, detail, { version: at });
+  }
+
   /**
    * The version at which the row can be compared, or undefined when it cannot
    * (reported here if that is drift). A missing row or one behind the stream
@@ -326,7 +339,7 @@ class StreamComparison {
     stream: ComparedStream,
     rowVersion: number | undefined,
     checkpoint: string | undefined,
-    model: 'balance' | 'ledger' | 'recharges' | 'grants',
+    model: 'balance' | 'ledger' | 'recharges' | 'grants' | 'holds',
   ): Promise<number | undefined> {
     const version = rowVersion ?? 0;
     if (version > stream.version) {
@@ -396,6 +409,36 @@ class StreamComparison {
           `grant ${grant.grantId} (${grant.category}) expired at ${grant.expiresAt} with ${grant.remaining} credits ` +
           `left and has no CreditsExpired ${overdueSeconds} s later (grace ${graceSeconds} s): ` +
           'is the expiry process running (GRANT_EXPIRY_INTERVAL_MS), and the grants projection caught up?',
+      });
+    }
+  }
+
+  /**
+   * The expiry process records `HoldExpired` for every hold still active past its `expiresAt`, and the credits it
+   * reserved stay unspendable until then: one active in the stream more than the grace period after its expiry is
+   * overdue, judged by the stream as grants are.
+   */
+  private watchHoldExpiries(stream: ComparedStream): void {
+    const nowMs = this.grantExpiry.now.getTime();
+    const graceSeconds = this.grantExpiry.graceSeconds;
+    for (const hold of stream.holds.due) {
+      const overdueSeconds = Math.round((nowMs - hold.expiresAtMs) / 1000);
+      if (overdueSeconds <= graceSeconds) {
+        this.sections.rechargeStatus.count('hold-expiries-due');
+        continue;
+      }
+      this.sections.rechargeStatus.add({
+        kind: 'hold-expiry-overdue',
+        severity: 'failed',
+        userId: stream.userId,
+        holdId: hold.holdId,
+        expiresAt: hold.expiresAt,
+        credits: hold.amount,
+        overdueSeconds,
+        detail:
+          `hold ${hold.holdId} expired at ${hold.expiresAt} holding ${hold.amount} credits and has no HoldExpired ` +
+          `${overdueSeconds} s later (grace ${graceSeconds} s): is the expiry process running ` +
+          '(GRANT_EXPIRY_INTERVAL_MS), and the holds projection caught up?',
       });
     }
   }

@@ -33,6 +33,8 @@ export type FoldedStream = {
   recharges: ReadonlyMap<string, RechargeState>;
   /** The grants as the whole stream leaves them: a persistent tree, held as the fold made it. */
   grants: GrantLedger;
+  /** The holds as the whole stream leaves them: a persistent tree, held as the fold made it. */
+  holds: CreditsState['holds'];
   integrityBreak?: IntegrityBreak;
 };
 
@@ -63,6 +65,7 @@ export async function foldStream(
     observed: new Map(),
     recharges: new Map(),
     grants: state.grants,
+    holds: state.holds,
   };
   for await (const stored of store.readStream(streamId, { batchSize: 1000 })) {
     folded.eventsRead++;
@@ -87,6 +90,7 @@ export async function foldStream(
     version,
     recharges: new Map(state.recharges.entries()),
     grants: state.grants,
+    holds: state.holds,
   };
 }
 
