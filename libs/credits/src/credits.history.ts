@@ -21,11 +21,14 @@ export type Movement = {
 
 /**
  * One event of a user's history as an auditor reads it: the movement, the balance right after it, and for a
- * consumption the credits it drew from paid and from promotional grants (revenue is recognised on the paid ones).
+ * consumption (or a hold's capture) the credits it drew from paid and from promotional grants (revenue is
+ * recognised on the paid ones).
  */
 export type HistoryEntry = Movement & {
   balanceAfter: number;
   frozenCreditsAfter: number;
+  /** Credits active holds reserve right after it (part of the balance, not spendable). */
+  heldCreditsAfter: number;
   paidCredits: number | null;
   promotionalCredits: number | null;
 };
@@ -52,6 +55,7 @@ export const MOVEMENT_FIELDS: ReadonlyArray<keyof Movement> = [
   'reason',
   'grantId',
   'drawnFrom',
+  'holdId',
 ];
 
 /** Every field of an entry, in order: the columns of a history as CSV. */
@@ -59,6 +63,7 @@ export const HISTORY_FIELDS: ReadonlyArray<keyof HistoryEntry> = [
   ...MOVEMENT_FIELDS.slice(0, 5),
   'balanceAfter',
   'frozenCreditsAfter',
+  'heldCreditsAfter',
   ...MOVEMENT_FIELDS.slice(5),
   'paidCredits',
   'promotionalCredits',
@@ -89,11 +94,14 @@ export function historyOf(events: Iterable<RecordedCreditsEvent>, stop: HistoryS
 }
 
 function entryOf(event: RecordedCreditsEvent, before: CreditsState, after: CreditsState): HistoryEntry {
-  const drawn = event.type === 'CreditsConsumed' ? drawnByCategory(before, after) : undefined;
+  // A hold's capture is its consumption: what it consumed is split as a consumption's draws are.
+  const consumes = event.type === 'CreditsConsumed' || event.type === 'HoldCaptured';
+  const drawn = consumes ? drawnByCategory(before, after) : undefined;
   return {
     ...movementOf(event),
     balanceAfter: after.balance,
     frozenCreditsAfter: after.frozenCredits,
+    heldCreditsAfter: after.grants.held,
     paidCredits: drawn?.paid ?? null,
     promotionalCredits: drawn?.promotional ?? null,
   };

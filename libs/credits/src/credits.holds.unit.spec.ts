@@ -10,6 +10,7 @@ import type {
 } from './credits.events';
 import { type GrantCredits, grantOf, grantsBalance } from './credits.grants';
 import { payloadFingerprint } from './credits.idempotency';
+import { HISTORY_FIELDS, historyOf } from './credits.history';
 import { type CreditsState, evolve, initialState, spendableCredits } from './credits.state';
 import { given, recordAfter } from './testing/credits.given-when-then';
 import {
@@ -430,5 +431,41 @@ describe('holds: refold', () => {
     expect([...state.holds.values()].map((hold) => hold.status)).toEqual(
       [...state.holds.values()].map((hold) => (hold.holdId === holdId ? 'captured' : 'expired')),
     );
+  });
+});
+
+describe('holds in the history', () => {
+  it('shows what each hold held after it, its hold id, and splits a capture into paid and promotional credits', () => {
+    const welcome = bonus('welcome', 10);
+    const commands: CreditsCommand[] = [pack, welcome, place, captureOf(holdId, plus(T0, MINUTE), 15)];
+    const events = commands.reduce<{ state: CreditsState; recorded: ReturnType<typeof recordAfter> }>(
+      ({ state, recorded }, command) => {
+        const decision = decide(command, state);
+        if (decision.kind !== 'recorded') throw new Error(`${command.type} was ${decision.kind}`);
+        const added = recordAfter(state, decision.events, 1000n + BigInt(state.version));
+        return { state: added.reduce(evolve, state), recorded: [...recorded, ...added] };
+      },
+      { state: initialState(), recorded: [] },
+    ).recorded;
+
+    const { entries } = historyOf(events);
+
+    expect(
+      entries.map(({ type, delta, balanceAfter, heldCreditsAfter, holdId: id }) => ({
+        type,
+        delta,
+        balanceAfter,
+        heldCreditsAfter,
+        holdId: id,
+      })),
+    ).toEqual([
+      { type: 'RechargeCompleted', delta: 100, balanceAfter: 100, heldCreditsAfter: 0, holdId: null },
+      { type: 'BonusGranted', delta: 10, balanceAfter: 110, heldCreditsAfter: 0, holdId: null },
+      { type: 'CreditsHeld', delta: 0, balanceAfter: 110, heldCreditsAfter: 30, holdId },
+      { type: 'HoldCaptured', delta: -15, balanceAfter: 95, heldCreditsAfter: 0, holdId },
+    ]);
+    // The hold drew the bonus's 10 first (promotional before paid), then 20 of the pack: the capture took 10 and 5.
+    expect(entries[3]).toMatchObject({ paidCredits: 5, promotionalCredits: 10 });
+    expect(HISTORY_FIELDS).toEqual(expect.arrayContaining(['holdId', 'heldCreditsAfter']));
   });
 });
