@@ -29,6 +29,7 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
   private running: Promise<void> | undefined;
   private stopped = false;
   private expiredTotal: Counter | undefined;
+  private holdsExpiredTotal: Counter | undefined;
 
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
@@ -66,6 +67,29 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
       help: 'Grants this process expired',
       registers: [this.registry],
     });
+    new Gauge({
+      name: 'credits_hold_expiry_lag_seconds',
+      help: 'How long the oldest hold past its expiry has waited for its HoldExpired (0: none waiting)',
+      registers: [this.registry],
+      async collect() {
+        const lag = await expiry.holdLag().catch(() => undefined);
+        if (lag !== undefined) this.set(lag.lagSeconds);
+      },
+    });
+    new Gauge({
+      name: 'credits_holds_due',
+      help: 'Active holds past their expiry, not released yet',
+      registers: [this.registry],
+      async collect() {
+        const lag = await expiry.holdLag().catch(() => undefined);
+        if (lag !== undefined) this.set(lag.dueHolds);
+      },
+    });
+    this.holdsExpiredTotal = new Counter({
+      name: 'credits_holds_expired_total',
+      help: 'Holds this process released at their expiry',
+      registers: [this.registry],
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -94,6 +118,7 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
     try {
       const pass = await this.expiry.runOnce(this.config.batchSize);
       this.expiredTotal?.inc(pass.expired);
+      this.holdsExpiredTotal?.inc(pass.holdsExpired ?? 0);
       if (pass.usersSkipped) this.logger.warn({ usersSkipped: pass.usersSkipped, msg: 'users skipped: streams busy' });
       return pass.expired >= this.config.batchSize || (pass.holdsExpired ?? 0) >= this.config.batchSize;
     } catch (error) {
@@ -110,6 +135,14 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
           `(more than ${this.config.lagSecondsMax} s)`,
       );
     }
-    return lag;
+    // An overdue hold keeps its credits from being spent: the same bound.
+    const holds = await this.expiry.holdLag();
+    if (holds.lagSeconds > this.config.lagSecondsMax) {
+      throw new Error(
+        `${holds.dueHolds} holds past their expiry not released, the oldest for ${Math.round(holds.lagSeconds)} s ` +
+          `(more than ${this.config.lagSecondsMax} s)`,
+      );
+    }
+    return { ...lag, dueHolds: holds.dueHolds, holdLagSeconds: holds.lagSeconds };
   }
 }

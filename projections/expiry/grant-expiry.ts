@@ -29,6 +29,7 @@ export type ExpiryPass = {
   usersSkipped?: number;
 };
 export type ExpiryLag = { dueGrants: number; lagSeconds: number };
+export type HoldExpiryLag = { dueHolds: number; lagSeconds: number };
 
 /**
  * The expiry process: records `CreditsExpired` for every grant past its
@@ -119,6 +120,19 @@ export class GrantExpiry {
     const oldest = row.oldest === null ? undefined : new Date(row.oldest).getTime();
     return {
       dueGrants: Number(row.due),
+      lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.now().getTime() - oldest) / 1000),
+    };
+  }
+
+  /** How many active holds are past their expiry, and how long the oldest has waited (0 when none). */
+  async holdLag(): Promise<HoldExpiryLag> {
+    const [row] = await this.readModel.query<{ due: string; oldest: Date | string | null }>(
+      `select count(*)::text as due, min(expires_at) as oldest from holds where status = 'active' and expires_at <= $1`,
+      [this.now().toISOString()],
+    );
+    const oldest = row.oldest === null ? undefined : new Date(row.oldest).getTime();
+    return {
+      dueHolds: Number(row.due),
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.now().getTime() - oldest) / 1000),
     };
   }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { EVENT_STORE, type EventStore } from '@libs/event-store';
 import request from 'supertest';
+import { writeHold } from '../support/expiring-grants';
 import { TEST_KEYS, type TestApp, bearer, projectionsCaughtUp, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
 
@@ -187,6 +189,49 @@ describe.each(storeKindsUnderTest())('holds on %s', (kind) => {
     expect(unknown.body.refusal).toMatchObject({ type: 'unknown-feature' });
 
     expect(await eventTypesOf(userId)).toEqual(before);
+  });
+
+  it('documents holds and the previews in the OpenAPI document', async () => {
+    const document = (await http().get('/docs-json').expect(200)).body as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+    };
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/users/{userId}/holds',
+        '/v1/users/{userId}/holds/{holdId}/capture',
+        '/v1/users/{userId}/holds/{holdId}/release',
+        '/v1/users/{userId}/holds/preview',
+        '/v1/users/{userId}/consumptions/preview',
+      ]),
+    );
+    expect(Object.keys(document.components.schemas.PlaceHoldRequest.properties)).toEqual(
+      expect.arrayContaining(['feature', 'reference', 'amount', 'expiresIn']),
+    );
+    expect(Object.keys(document.components.schemas.HoldResponse.properties)).toEqual(
+      expect.arrayContaining(['holdId', 'status', 'amount', 'capturedAmount', 'expiresAt', 'drawnFrom']),
+    );
+  });
+
+  it('reports holds overdue for release on /metrics and fails /health/ready past the bound', async () => {
+    // Due for ten minutes, the expiry process off (as startTestApp runs it): nothing releases it.
+    await writeHold(testApp.app.get<EventStore>(EVENT_STORE), newUserId(), {
+      amount: 10,
+      held: 4,
+      decidedAt: new Date(Date.now() - 601_000),
+      expiresIn: 'PT1S',
+    });
+    await projectionsCaughtUp(testApp.app);
+
+    const ready = await http().get('/health/ready');
+    const metrics = await http().get('/metrics').expect(200);
+
+    expect(ready.status).toBe(503);
+    // The expiry process's readiness check covers holds as it does grants (its message is in the service log).
+    expect(JSON.stringify(ready.body)).toContain('grant-expiry');
+    const lag = /^credits_hold_expiry_lag_seconds (\S+)$/m.exec(metrics.text);
+    expect(Number(lag?.[1])).toBeGreaterThanOrEqual(600);
+    expect(metrics.text).toMatch(/^credits_holds_due [1-9]/m);
   });
 
   it('needs the consume scope to hold and capture, read to list', async () => {
