@@ -56,6 +56,43 @@ describe('the embedded mode (npm start with no configuration)', () => {
     }
   });
 
+  it('keeps a hold across a restart: the new process captures it from what the stream says', async () => {
+    const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), 'credits-holds-')), LOG_LEVEL: 'silent' });
+    const { key } = developmentApiKey(config.dataDir);
+    const authorization = `Bearer ${key.secret}`;
+    const before = await createApp(config, [key]);
+    await request(before.getHttpServer())
+      .post('/v1/users/bob/bonuses')
+      .set('Authorization', authorization)
+      .set('Idempotency-Key', 'welcome-bob')
+      .send({ amount: 20, reason: 'welcome' })
+      .expect(201);
+    const held = await request(before.getHttpServer())
+      .post('/v1/users/bob/holds')
+      .set('Authorization', authorization)
+      .send({ feature: 'video_generation', reference: 'render-1', amount: 15 })
+      .expect(201);
+    await before.close();
+
+    const after = await createApp(config, [key]);
+    try {
+      const captured = await request(after.getHttpServer())
+        .post(`/v1/users/bob/holds/${held.body.holdId}/capture`)
+        .set('Authorization', authorization)
+        .send({ amount: 6 })
+        .expect(201);
+      expect(captured.body).toMatchObject({ status: 'captured', capturedAmount: 6, balance: 14 });
+      const balance = await request(after.getHttpServer())
+        .get('/v1/users/bob/balance')
+        .query({ minPosition: captured.body.position })
+        .set('Authorization', authorization)
+        .expect(200);
+      expect(balance.body).toMatchObject({ balance: 14, heldCredits: 0, spendable: 14 });
+    } finally {
+      await after.close();
+    }
+  });
+
   it('is not ready once its store stops answering', async () => {
     const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), 'credits-ready-')), LOG_LEVEL: 'silent' });
     const app = await createApp(config, [developmentApiKey(config.dataDir).key]);
