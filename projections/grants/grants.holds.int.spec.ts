@@ -3,7 +3,7 @@ import {
   DAY,
   T0,
   bonus,
-  expire,
+  openDisputeOf,
   plus,
   recharge,
   refundOf,
@@ -63,7 +63,7 @@ describe.each(storeKindsUnderTest())('the grants read model with holds equals th
       await user.record(as(user.userId, voidGrant(welcomeGrant, plus(T0, 1.5 * HOUR))));
       await user.record(as(user.userId, expireHoldOf(idOf(...h3), plus(T0, 3 * HOUR))));
       await user.record(refundOf(`${user.userId}-pack`, 300, plus(T0, 4 * HOUR), 'debt'));
-      await user.record(expire(user.grantOf('pack'), E));
+      // The pack holds credits for h2 past its expiry: it expires when h2 ends, in the same event.
       await user.record(as(user.userId, releaseOf(idOf(...h2), plus(E, HOUR))));
 
       expect(user.state.grants.byId.get(welcomeGrant)).toMatchObject({ status: 'voided', held: 0, spent: 25 });
@@ -87,6 +87,25 @@ describe.each(storeKindsUnderTest())('the grants read model with holds equals th
         [user.userId],
       );
       expect(row).toEqual({ held: '10', remaining: '0' });
+    },
+  );
+
+  it.each([1, 1000])(
+    'a hold ending into a debt and into an open dispute (paid, then frozen at once): batch size %i',
+    async (batchSize) => {
+      const user = new UserStream(db, `holds-debt-${randomUUID()}`);
+      await user.record(recharge(`${user.userId}-a`, 100, T0));
+      await user.record(recharge(`${user.userId}-b`, 100, T0));
+      const first = as(user.userId, placeHoldOf('job-1', 150, T0, 'PT2H'));
+      await user.record(first);
+      // A full refund of a takes its 0 unheld credits and 50 of b's: 50 owed while 150 are held.
+      await user.record(refundOf(`${user.userId}-a`, 1000, plus(T0, HOUR), 'debt'));
+      await user.record(openDisputeOf(`${user.userId}-b`, 'dp-1', plus(T0, 1.5 * HOUR)));
+      await user.record(as(user.userId, releaseOf(holdIdOf(first), plus(T0, 1.75 * HOUR))));
+      expect(user.state.grants.debt).toBe(0);
+      expect(user.state.frozenCredits).toBeGreaterThan(0);
+      const names = await projectGrantsInto(db, `holds_debt_b${batchSize}`, batchSize);
+      await expectGrantsMatchFold(db, names, user.userId);
     },
   );
 });

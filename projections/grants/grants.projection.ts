@@ -233,10 +233,12 @@ function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
     case 'CreditsUnfrozen':
       return event.data.expired;
     case 'HoldCaptured':
-      return [...event.data.capturedFrom, ...event.data.returnedTo, ...event.data.lapsed];
     case 'HoldReleased':
-    case 'HoldExpired':
-      return [...event.data.returnedTo, ...event.data.lapsed];
+    case 'HoldExpired': {
+      const { debtPaidFrom, returnedTo, lapsed, expired } = event.data;
+      const captured = event.type === 'HoldCaptured' ? event.data.capturedFrom : [];
+      return [...captured, ...debtPaidFrom, ...returnedTo, ...lapsed, ...expired];
+    }
     case 'CreditsHeld':
       return event.data.drawnFrom;
     case 'RechargeCompleted':

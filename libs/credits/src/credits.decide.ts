@@ -6,6 +6,7 @@ import {
   eventIdFor,
   payloadFingerprint,
   grantClosedIdempotencyKey,
+  HOLD_ENDED_KEY_PREFIX,
   holdEndedIdempotencyKey,
   rechargeEventId,
   rechargeIdempotencyKey,
@@ -194,6 +195,10 @@ function assertKeyedByBusinessId(command: CreditsCommand): void {
   const expected = businessKeyOf(command);
   if (expected !== undefined && command.metadata.idempotencyKey !== expected) {
     throw new Error(`a ${command.type} must carry the idempotency key "${expected}"`);
+  }
+  // A key of a hold's end taken by another command would keep that hold from ever ending (the same event id).
+  if (expected === undefined && command.metadata.idempotencyKey.startsWith(HOLD_ENDED_KEY_PREFIX)) {
+    throw new Error(`a ${command.type} may not carry a hold's end key (${command.metadata.idempotencyKey})`);
   }
 }
 

@@ -113,7 +113,7 @@ export type UnknownGrant = {
 export type GrantNotClosable = {
   type: 'grant-not-closable';
   grantId: string;
-  reason: 'expired' | 'voided' | 'not-due' | 'recharge' | 'frozen';
+  reason: 'expired' | 'voided' | 'not-due' | 'recharge' | 'frozen' | 'held';
   expiresAt?: string;
 };
 

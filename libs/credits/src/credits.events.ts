@@ -175,13 +175,18 @@ export type CreditsHeld = CreditsEventOf<
 >;
 
 /**
- * How a hold's credits left it, grant by grant: returned to their grant's remainder, or lapsed where the grant
- * was closed or past its expiry when the hold ended (they leave the balance: expired, or voided on a voided
- * grant).
+ * How the credits a hold did not consume left it, grant by grant: first paying the user's debt (a refund that
+ * fell short while they were held: `debtPaidFrom`), then back in their grant's remainder (`returnedTo`, of which
+ * `frozenFrom` an open dispute of the grant's recharge froze at once), or voided with a grant voided since
+ * (`lapsed`). `expired`: the grants past their expiry the hold's end left with nothing held or frozen, closed in
+ * the same event with all they had left (a grant never expires while it holds credits).
  */
 export type HoldReturn = {
+  debtPaidFrom: GrantCredits[];
   returnedTo: GrantCredits[];
+  frozenFrom: GrantCredits[];
   lapsed: GrantCredits[];
+  expired: GrantCredits[];
 };
 
 /** A hold's job used `amount` credits: consumed from `capturedFrom`; the rest of the hold returned or lapsed. */

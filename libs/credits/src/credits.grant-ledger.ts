@@ -131,12 +131,9 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
     case 'HoldCaptured':
     case 'HoldReleased':
     case 'HoldExpired': {
-      const { returnedTo, lapsed } = event.data;
-      return endHold(ledger, {
-        capturedFrom: event.type === 'HoldCaptured' ? event.data.capturedFrom : [],
-        returnedTo,
-        lapsed,
-      });
+      const { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired } = event.data;
+      const capturedFrom = event.type === 'HoldCaptured' ? event.data.capturedFrom : [];
+      return endHold(ledger, { capturedFrom, debtPaidFrom, returnedTo, frozenFrom, lapsed, expired });
     }
     default:
       return assertNever(event);

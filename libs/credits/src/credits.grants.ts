@@ -564,8 +564,9 @@ export type TakeBackRequest = {
  * count as taken back without moving; then it takes unfrozen credits of the
  * other grants not past their expiry, in spend order; what is still owed is
  * the shortfall: debt under `debt`, written off under `writeoff` (which never
- * takes more than the balance can pay, debt included). Frozen credits of
- * other grants are never taken.
+ * takes more than the balance can pay, debt included, and counts held credits
+ * as payable: owed as debt until their hold returns them). Frozen credits of
+ * other grants are never taken, nor held ones.
  */
 export function planTakeBack(ledger: GrantLedger, request: TakeBackRequest): TakeBackPlan {
   const { credits, grantIds, lapsedCounted, releasedByDispute, shortfallPolicy, nowMs } = request;
@@ -587,8 +588,10 @@ export function planTakeBack(ledger: GrantLedger, request: TakeBackRequest): Tak
   }
   const creditsLapsed = Math.max(0, Math.min(credits - fromOwn, lapsedHeld - lapsedCounted));
   const toDebit = credits - creditsLapsed;
-  // What the balance can pay: every unfrozen credit not past its expiry, and what the dispute released.
-  const payable = unfrozenUnexpiredAt(ledger, nowMs) + payableBeyondSpendable - ledger.debt;
+  // What the balance can pay: every unfrozen credit not past its expiry, what the dispute released, and what
+  // holds reserve: a refund never takes held credits (the job may capture them), but it does not write them
+  // off either: they are owed as debt, which they pay first when their hold returns them.
+  const payable = unfrozenUnexpiredAt(ledger, nowMs) + payableBeyondSpendable + ledger.held - ledger.debt;
   const available = Math.max(0, Math.min(toDebit, payable));
   const creditsDebited = shortfallPolicy === 'debt' ? toDebit : available;
   const takenFrom: GrantCredits[] = [];
@@ -771,7 +774,9 @@ export function lapsingOnRelease(
   for (const { grantId } of frozenFrom) {
     const grant = grantOf(ledger, grantId);
     // A grant with a carry-over is left to the expiry process, which carries it over.
-    if (grant.status !== 'active' || nowMs < grant.expiresAtMs || grant.frozen > 0 || grant.rollover) continue;
+    // A grant holding credits for a hold closes when the hold ends (`planHoldEnd`).
+    if (grant.status !== 'active' || nowMs < grant.expiresAtMs || grant.frozen > 0 || grant.held > 0) continue;
+    if (grant.rollover) continue;
     lapsing.push({ grantId, credits: grant.remaining });
   }
   return lapsing;
@@ -790,12 +795,18 @@ export function expireGrants(ledger: GrantLedger, lapsed: readonly GrantCredits[
   return next;
 }
 
-/** How a hold's credits leave it: spent by its capture, returned to their grants, or lapsed there. */
+/**
+ * How a hold's credits leave it, grant by grant (see `planHoldEnd`): what its capture spent, what paid the debt,
+ * what went back to a remainder (and what of that an open dispute froze at once), what lapsed on a grant voided
+ * since; and the grants past their expiry that this end leaves with nothing held or frozen, which close with it.
+ */
 export type HoldEnd = {
   capturedFrom: GrantCredits[];
+  debtPaidFrom: GrantCredits[];
   returnedTo: GrantCredits[];
-  /** Credits whose grant is closed or past its expiry: they leave the balance instead of returning. */
+  frozenFrom: GrantCredits[];
   lapsed: GrantCredits[];
+  expired: GrantCredits[];
 };
 
 /** Reserves credits of the grants a hold drew from: out of their unfrozen remainder, into `held`. */
@@ -815,9 +826,13 @@ export function holdCredits(ledger: GrantLedger, drawnFrom: readonly GrantCredit
 }
 
 /**
- * How a hold that drew `drawnFrom` ends at `nowMs` when its job used `captured` credits: the first
- * `captured` credits in the order it drew them are spent; the rest return to their grants, except on a grant
- * closed (expired, voided) or past its expiry at `nowMs`, where they lapse.
+ * How a hold that drew `drawnFrom` ends at `nowMs` when its job used `captured` credits. The first `captured`
+ * credits in the order it drew them are spent, even from a grant expired or voided since. The rest return: they
+ * pay any debt first (a refund that fell short while they were held), then go back to their grant's remainder,
+ * frozen at once when the grant's recharge has an open dispute; on a grant voided since they are voided. A grant
+ * never expires while it holds credits: one past its expiry that this end leaves with nothing held or frozen
+ * closes in the same event with all it has left (one with a carry-over is left to the expiry process, which
+ * carries it over).
  */
 export function planHoldEnd(
   ledger: GrantLedger,
@@ -825,24 +840,39 @@ export function planHoldEnd(
   captured: number,
   nowMs: number,
 ): HoldEnd {
-  const end: HoldEnd = { capturedFrom: [], returnedTo: [], lapsed: [] };
+  const end: HoldEnd = { capturedFrom: [], debtPaidFrom: [], returnedTo: [], frozenFrom: [], lapsed: [], expired: [] };
   let toCapture = captured;
+  let debt = ledger.debt;
   for (const { grantId, credits } of drawnFrom) {
     const spent = Math.min(toCapture, credits);
     toCapture -= spent;
     if (spent > 0) end.capturedFrom.push({ grantId, credits: spent });
-    if (credits === spent) continue;
-    const back = { grantId, credits: credits - spent };
-    if (isUnexpiredAt(grantOf(ledger, grantId), nowMs)) end.returnedTo.push(back);
-    else end.lapsed.push(back);
+    const paid = Math.min(debt, credits - spent);
+    debt -= paid;
+    if (paid > 0) end.debtPaidFrom.push({ grantId, credits: paid });
+    const back = credits - spent - paid;
+    if (back === 0) continue;
+    const grant = grantOf(ledger, grantId);
+    if (grant.status !== 'active') {
+      end.lapsed.push({ grantId, credits: back });
+      continue;
+    }
+    end.returnedTo.push({ grantId, credits: back });
+    const disputed = grant.rechargeId !== undefined && ledger.disputes.has(grant.rechargeId);
+    if (disputed && isUnexpiredAt(grant, nowMs)) end.frozenFrom.push({ grantId, credits: back });
+  }
+  const after = endHold(ledger, end);
+  for (const grantId of new Set(drawnFrom.map((draw) => draw.grantId))) {
+    const grant = grantOf(after, grantId);
+    const closes = grant.status === 'active' && nowMs >= grant.expiresAtMs && grant.remaining > 0;
+    if (closes && grant.held === 0 && grant.frozen === 0 && grant.rollover === undefined) {
+      end.expired.push({ grantId, credits: grant.remaining });
+    }
   }
   return end;
 }
 
-/**
- * A hold's end as its event records it: captured credits are spent, returned ones go back to their grants'
- * remainder, lapsed ones leave (counted as voided on a voided grant, else as expired).
- */
+/** A hold's end as its event records it; throws when it does not fit the grants (a bug or a tampered stream). */
 export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
   let next = ledger;
   const release = (grantId: string, credits: number, into: (grant: Grant) => Partial<Grant>) => {
@@ -856,6 +886,11 @@ export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
   for (const { grantId, credits } of end.capturedFrom) {
     release(grantId, credits, (grant) => ({ spent: grant.spent + credits }));
   }
+  const debtPaid = sumOfCredits(end.debtPaidFrom);
+  if (debtPaid > next.debt) throw new Error(`a hold's end pays ${debtPaid} of a debt of ${next.debt}`);
+  for (const { grantId, credits } of end.debtPaidFrom) {
+    release(grantId, credits, (grant) => ({ debtPaid: grant.debtPaid + credits }));
+  }
   for (const { grantId, credits } of end.returnedTo) {
     release(grantId, credits, (grant) => {
       if (grant.status !== 'active') throw new Error(`grant ${grantId} is ${grant.status}: credits cannot return`);
@@ -863,12 +898,31 @@ export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
     });
   }
   for (const { grantId, credits } of end.lapsed) {
-    release(grantId, credits, (grant) =>
-      grant.status === 'voided' ? { voided: grant.voided + credits } : { expired: grant.expired + credits },
-    );
+    release(grantId, credits, (grant) => {
+      if (grant.status === 'active') throw new Error(`grant ${grantId} is active: its credits return, not lapse`);
+      return grant.status === 'voided' ? { voided: grant.voided + credits } : { expired: grant.expired + credits };
+    });
   }
-  const ended = sumOfCredits(end.capturedFrom) + sumOfCredits(end.returnedTo) + sumOfCredits(end.lapsed);
-  return { ...next, held: next.held - ended };
+  const ended = sumOfCredits(end.capturedFrom) + debtPaid + sumOfCredits(end.returnedTo) + sumOfCredits(end.lapsed);
+  next = { ...next, held: next.held - ended, debt: next.debt - debtPaid };
+  next = freezeReturned(next, end.frozenFrom);
+  return expireGrants(next, end.expired);
+}
+
+/** Returned credits an open dispute of their grant's recharge freezes at once, as a give-back while disputed. */
+function freezeReturned(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): GrantLedger {
+  let next = ledger;
+  for (const { grantId, credits } of frozenFrom) {
+    const rechargeId = grantOf(next, grantId).rechargeId;
+    const open = rechargeId === undefined ? undefined : next.disputes.get(rechargeId);
+    if (rechargeId === undefined || open === undefined) {
+      throw new Error(`grant ${grantId} freezes ${credits} credits for no open dispute`);
+    }
+    next = updated(next, grantId, (grant) => ({ frozen: grant.frozen + credits }));
+    const frozen = mergedByGrant([...open.frozenFrom, { grantId, credits }]);
+    next = { ...next, disputes: next.disputes.with(rechargeId, { ...open, frozenFrom: frozen }, true) };
+  }
+  return next;
 }
 
 export function sumOfCredits(parts: readonly GrantCredits[]): number {

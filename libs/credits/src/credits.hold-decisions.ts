@@ -1,9 +1,16 @@
 import { DateTime, Duration } from 'luxon';
 import type { CaptureHold, ExpireHold, PlaceHold, ReleaseHold } from './credits.commands';
 import { type Decision, record, refuse } from './credits.decision';
-import type { CreditsEventMetadata, CreditsHeld, HoldCaptured, HoldExpired, HoldReleased } from './credits.events';
+import type {
+  CreditsEventMetadata,
+  CreditsHeld,
+  HoldCaptured,
+  HoldExpired,
+  HoldReleased,
+  HoldReturn,
+} from './credits.events';
 import { GRANT_EXPIRY_YEARS_MAX } from './credits.grant-terms';
-import { planDraw, planHoldEnd } from './credits.grants';
+import { type HoldEnd, planDraw, planHoldEnd } from './credits.grants';
 import { HOLD_EXPIRES_IN_DEFAULT, type HoldState } from './credits.holds';
 import { eventIdFor } from './credits.idempotency';
 import { type CreditsState, decisionTimeMs, insufficientCredits, spendableCreditsAt } from './credits.state';
@@ -54,12 +61,14 @@ export function captureHold(command: CaptureHold, state: CreditsState, metadata:
   if (!Number.isSafeInteger(amount) || amount < 1 || amount > hold.amount) {
     return refuse({ type: 'invalid-capture-amount', holdId, amount, heldAmount: hold.amount });
   }
-  const { capturedFrom, returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, amount, nowMs);
+  const end = planHoldEnd(state.grants, hold.drawnFrom, amount, nowMs);
+  const { capturedFrom } = end;
+  const returned = returnOf(end);
   const event: HoldCaptured = {
     type: 'HoldCaptured',
     schemaVersion: 1,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { holdId, feature: hold.feature, reference: hold.reference, amount, capturedFrom, returnedTo, lapsed },
+    data: { holdId, feature: hold.feature, reference: hold.reference, amount, capturedFrom, ...returned },
     metadata,
   };
   return record(event);
@@ -71,12 +80,12 @@ export function releaseHold(command: ReleaseHold, state: CreditsState, metadata:
   const hold = state.holds.get(holdId);
   if (hold === undefined) return refuse({ type: 'unknown-hold', holdId });
   if (hold.status !== 'active') return endedHoldAnswer(hold, state, metadata, { captureOf: undefined });
-  const { returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, 0, decisionTimeMs(metadata.occurredAt));
+  const returned = returnOf(planHoldEnd(state.grants, hold.drawnFrom, 0, decisionTimeMs(metadata.occurredAt)));
   const event: HoldReleased = {
     type: 'HoldReleased',
     schemaVersion: 1,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { holdId, returnedTo, lapsed },
+    data: { holdId, ...returned },
     metadata,
   };
   return record(event);
@@ -90,12 +99,12 @@ export function expireHold(command: ExpireHold, state: CreditsState, metadata: C
   if (hold.status !== 'active') return endedHoldAnswer(hold, state, metadata, { captureOf: undefined });
   const nowMs = decisionTimeMs(metadata.occurredAt);
   if (nowMs < hold.expiresAtMs) return refuse({ type: 'hold-not-due', holdId, expiresAt: hold.expiresAt });
-  const { returnedTo, lapsed } = planHoldEnd(state.grants, hold.drawnFrom, 0, nowMs);
+  const returned = returnOf(planHoldEnd(state.grants, hold.drawnFrom, 0, nowMs));
   const event: HoldExpired = {
     type: 'HoldExpired',
     schemaVersion: 1,
     id: eventIdFor(creditsStreamId(userId), metadata.idempotencyKey),
-    data: { holdId, expiresAt: hold.expiresAt, returnedTo, lapsed },
+    data: { holdId, expiresAt: hold.expiresAt, ...returned },
     metadata,
   };
   return record(event);
@@ -127,6 +136,12 @@ function endedHoldAnswer(
   }
 }
 
+/** What a hold's end did with the credits it did not consume: what its event records. */
+function returnOf(end: HoldEnd): HoldReturn {
+  const { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired } = end;
+  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired };
+}
+
 /** A hold's `expiresIn`: a positive ISO 8601 duration from the command's time, within the grants' bound. */
 function holdExpiryOf(
   expiresIn: string,
@@ -138,6 +153,8 @@ function holdExpiryOf(
   });
   const duration = Duration.fromISO(expiresIn);
   if (!duration.isValid) return refused('must be an ISO 8601 duration, e.g. PT15M');
+  // Units of either sign would cancel in one reckoning and not in another (P1MT-720H): each must be positive or 0.
+  if (Object.values(duration.toObject()).some((value) => value < 0)) return refused('must be a positive duration');
   const decidedAt = DateTime.fromISO(now, { zone: 'utc' });
   const expires = decidedAt.plus(duration);
   if (!expires.isValid || expires > decidedAt.plus({ years: GRANT_EXPIRY_YEARS_MAX })) {

@@ -79,8 +79,9 @@ function ended(
   const hold = holds.get(holdId);
   if (hold?.status !== 'active') throw new Error(`hold ${holdId} ends, but is ${hold?.status ?? 'unknown'}`);
   const capturedAmount = event.type === 'HoldCaptured' ? sumOfCredits(event.data.capturedFrom) : 0;
-  const ending = [...(event.type === 'HoldCaptured' ? event.data.capturedFrom : []), ...event.data.returnedTo];
-  ending.push(...event.data.lapsed);
+  const { debtPaidFrom, returnedTo, lapsed } = event.data;
+  const ending = [...(event.type === 'HoldCaptured' ? event.data.capturedFrom : []), ...debtPaidFrom];
+  ending.push(...returnedTo, ...lapsed);
   if (
     (event.type === 'HoldCaptured' && capturedAmount !== event.data.amount) ||
     !sameCreditsByGrant(ending, hold.drawnFrom)

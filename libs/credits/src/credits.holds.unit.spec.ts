@@ -52,10 +52,23 @@ function held(command: ReturnType<typeof placeHoldOf>, drawnFrom: GrantCredits[]
   };
 }
 
-type Split = { capturedFrom?: GrantCredits[]; returnedTo?: GrantCredits[]; lapsed?: GrantCredits[] };
+type Split = {
+  capturedFrom?: GrantCredits[];
+  debtPaidFrom?: GrantCredits[];
+  returnedTo?: GrantCredits[];
+  frozenFrom?: GrantCredits[];
+  lapsed?: GrantCredits[];
+  expired?: GrantCredits[];
+};
+
+/** The split's lists, each empty unless given. */
+function returned(split: Split) {
+  const { debtPaidFrom = [], returnedTo = [], frozenFrom = [], lapsed = [], expired = [] } = split;
+  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired };
+}
 
 function captured(command: ReturnType<typeof captureOf>, place: ReturnType<typeof placeHoldOf>, split: Split) {
-  const { capturedFrom = [], returnedTo = [], lapsed = [] } = split;
+  const { capturedFrom = [] } = split;
   const event: HoldCaptured = {
     type: 'HoldCaptured',
     schemaVersion: 1,
@@ -66,30 +79,27 @@ function captured(command: ReturnType<typeof captureOf>, place: ReturnType<typeo
       reference: place.data.reference,
       amount: capturedFrom.reduce((sum, part) => sum + part.credits, 0),
       capturedFrom,
-      returnedTo,
-      lapsed,
+      ...returned(split),
     },
   };
   return event;
 }
 
 function released(command: ReturnType<typeof releaseOf>, split: Split): HoldReleased {
-  const { returnedTo = [], lapsed = [] } = split;
   return {
     type: 'HoldReleased',
     schemaVersion: 1,
     ...identity(command),
-    data: { holdId: command.data.holdId, returnedTo, lapsed },
+    data: { holdId: command.data.holdId, ...returned(split) },
   };
 }
 
 function holdExpired(command: ReturnType<typeof expireHoldOf>, expiresAt: string, split: Split): HoldExpired {
-  const { returnedTo = [], lapsed = [] } = split;
   return {
     type: 'HoldExpired',
     schemaVersion: 1,
     ...identity(command),
-    data: { holdId: command.data.holdId, expiresAt, returnedTo, lapsed },
+    data: { holdId: command.data.holdId, expiresAt, ...returned(split) },
   };
 }
 
@@ -296,51 +306,66 @@ describe('holds and expiring grants', () => {
   const expiringPack = recharge('pack-soon', 50, T0, soon);
   const placeLong = placeHoldOf('job-long', 20, T0, 'PT1H');
   const longHoldId = holdIdOf(placeLong);
+  const packGrant = grantIdOf(expiringPack);
 
-  it('lets a grant expire only its unheld credits, and a later capture consume the held ones', () => {
-    const expiry = expire(grantIdOf(expiringPack), soon);
-    const afterExpiry = stateAfter(expiringPack, placeLong, expiry);
-    expect(grantOf(afterExpiry.grants, grantIdOf(expiringPack))).toMatchObject({
-      status: 'expired',
-      expired: 30,
-      held: 20,
-      remaining: 0,
-    });
-    expect(afterExpiry.balance).toBe(20);
+  it('does not expire a grant while a hold holds some of it: it is not spendable, and closes with the hold', () => {
+    given(expiringPack, placeLong)
+      .when(expire(packGrant, soon))
+      .thenRefuses({ type: 'grant-not-closable', grantId: packGrant, reason: 'held', expiresAt: soon });
+    expect(spendableCredits(stateAfter(expiringPack, placeLong), soon)).toBe(0);
 
     const capture = captureOf(longHoldId, plus(soon, MINUTE));
-    const state = given(expiringPack, placeLong, expiry)
+    const state = given(expiringPack, placeLong)
       .when(capture)
-      .thenRecords(captured(capture, placeLong, { capturedFrom: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
+      .thenRecords(
+        captured(capture, placeLong, {
+          capturedFrom: [{ grantId: packGrant, credits: 20 }],
+          expired: [{ grantId: packGrant, credits: 30 }],
+        }),
+      );
     expect(state.balance).toBe(0);
+    expect(grantOf(state.grants, packGrant)).toMatchObject({ status: 'expired', expired: 30, spent: 20, held: 0 });
     expect(grantsBalance(state.grants)).toBe(0);
   });
 
-  it('lets what a release hands back to an expired grant lapse in the release itself', () => {
+  it('lets a release past the grant’s expiry return the credits and close the grant with all it has, once', () => {
     const release = releaseOf(longHoldId, plus(soon, MINUTE));
 
-    const state = given(expiringPack, placeLong, expire(grantIdOf(expiringPack), soon))
+    const state = given(expiringPack, placeLong)
       .when(release)
-      .thenRecords(released(release, { lapsed: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
+      .thenRecords(
+        released(release, {
+          returnedTo: [{ grantId: packGrant, credits: 20 }],
+          expired: [{ grantId: packGrant, credits: 50 }],
+        }),
+      );
 
     expect(state.balance).toBe(0);
-    expect(grantOf(state.grants, grantIdOf(expiringPack))).toMatchObject({ expired: 50, held: 0, status: 'expired' });
+    expect(grantOf(state.grants, packGrant)).toMatchObject({ expired: 50, held: 0, status: 'expired' });
+    given(expiringPack, placeLong, release)
+      .when(expire(packGrant, plus(soon, 2 * MINUTE)))
+      .thenRefuses({ type: 'grant-not-closable', grantId: packGrant, reason: 'expired', expiresAt: soon });
   });
 
-  it('lets credits lapse when their grant is past its expiry, recorded or not, and the expiry takes the rest once', () => {
+  it('leaves the grant to the expiry process while another hold still holds some of it', () => {
+    const other = placeHoldOf('job-other', 10, T0, 'PT2H');
     const release = releaseOf(longHoldId, plus(soon, MINUTE));
-    const afterRelease = given(expiringPack, placeLong)
-      .when(release)
-      .thenRecords(released(release, { lapsed: [{ grantId: grantIdOf(expiringPack), credits: 20 }] }));
-    expect(afterRelease.balance).toBe(30);
-    expect(spendableCredits(afterRelease, plus(soon, MINUTE))).toBe(0);
 
-    const state = stateAfter(expiringPack, placeLong, release, expire(grantIdOf(expiringPack), plus(soon, MINUTE)));
-    expect(state.balance).toBe(0);
-    expect(grantOf(state.grants, grantIdOf(expiringPack))).toMatchObject({ expired: 50, status: 'expired' });
+    given(expiringPack, placeLong, other)
+      .when(release)
+      .thenRecords(released(release, { returnedTo: [{ grantId: packGrant, credits: 20 }] }));
+    const afterBoth = stateAfter(
+      expiringPack,
+      placeLong,
+      other,
+      release,
+      releaseOf(holdIdOf(other), plus(soon, 2 * MINUTE)),
+    );
+    expect(grantOf(afterBoth.grants, packGrant)).toMatchObject({ status: 'expired', expired: 50 });
+    expect(afterBoth.balance).toBe(0);
   });
 
-  it('returns a partial capture’s rest to a grant still valid, and lets the rest on an expired one lapse', () => {
+  it('returns a partial capture’s rest to a grant still valid, and closes the one past its expiry', () => {
     const lasting = recharge('pack-lasting', 50);
     const placeBoth = placeHoldOf('job-both', 70, T0, 'PT1H');
     const capture = captureOf(holdIdOf(placeBoth), plus(soon, MINUTE), 10);
@@ -349,11 +374,35 @@ describe('holds and expiring grants', () => {
       .when(capture)
       .thenRecords(
         captured(capture, placeBoth, {
-          capturedFrom: [{ grantId: grantIdOf(expiringPack), credits: 10 }],
-          lapsed: [{ grantId: grantIdOf(expiringPack), credits: 40 }],
-          returnedTo: [{ grantId: grantIdOf(lasting), credits: 20 }],
+          capturedFrom: [{ grantId: packGrant, credits: 10 }],
+          returnedTo: [
+            { grantId: packGrant, credits: 40 },
+            { grantId: grantIdOf(lasting), credits: 20 },
+          ],
+          expired: [{ grantId: packGrant, credits: 40 }],
         }),
       );
+  });
+
+  it('carries what a hold hands back after a plan period’s end into the next period, as the expiry process does', () => {
+    const periodEnd = plus(T0, DAY);
+    const plan = recharge('plan-1', 100, T0, periodEnd);
+    const withCarry = { ...plan, data: { ...plan.data, rollover: { expiresAt: plus(T0, 31 * DAY) } } };
+    const place = placeHoldOf('job-over-end', 30, plus(periodEnd, -MINUTE), 'PT1H');
+    const planGrant = grantIdOf(plan);
+    given(withCarry, place)
+      .when(expire(planGrant, plus(periodEnd, MINUTE)))
+      .thenRefuses({ type: 'grant-not-closable', grantId: planGrant, reason: 'held', expiresAt: periodEnd });
+
+    const state = stateAfter(
+      withCarry,
+      place,
+      releaseOf(holdIdOf(place), plus(periodEnd, 2 * MINUTE)),
+      expire(planGrant, plus(periodEnd, 3 * MINUTE)),
+    );
+    expect(state.balance).toBe(100);
+    expect(spendableCredits(state, plus(periodEnd, 3 * MINUTE))).toBe(100);
+    expect(grantOf(state.grants, planGrant)).toMatchObject({ status: 'expired', rolledOver: 100 });
   });
 });
 
@@ -372,16 +421,63 @@ describe('holds and reversals', () => {
     expect(grantsBalance(afterCapture.grants)).toBe(-30);
   });
 
-  it('writes off what a refund cannot take under writeoff: the held credits stay, then the release returns them', () => {
+  it('does not write held credits off under writeoff: they are owed, and the release pays the debt', () => {
     const refund = refundOf('pack-1', 1000, plus(T0, MINUTE), 'writeoff');
     const decision = decide(refund, stateAfter(pack, place));
     expect(decision.kind).toBe('recorded');
     const event = (decision as { events: RechargeRefunded[] }).events[0];
-    expect(event.data).toMatchObject({ creditsDebited: 70, takenFrom: [{ grantId: grantIdOf(pack), credits: 70 }] });
+    expect(event.data).toMatchObject({ creditsDebited: 100, takenFrom: [{ grantId: grantIdOf(pack), credits: 70 }] });
+    expect(stateAfter(pack, place, refund)).toMatchObject({ balance: 0 });
 
-    const state = stateAfter(pack, place, refund, releaseOf(holdId, plus(T0, 2 * MINUTE)));
-    expect(state.balance).toBe(30);
-    expect(spendableCredits(state, plus(T0, 2 * MINUTE))).toBe(30);
+    const release = releaseOf(holdId, plus(T0, 2 * MINUTE));
+    const state = given(pack, place, refund)
+      .when(release)
+      .thenRecords(released(release, { debtPaidFrom: [{ grantId: grantIdOf(pack), credits: 30 }] }));
+    expect(state.balance).toBe(0);
+    expect(state.grants.debt).toBe(0);
+    expect(spendableCredits(state, plus(T0, 2 * MINUTE))).toBe(0);
+  });
+
+  it('writes off only what is neither there nor held: a hold of all the credits, a full refund, a release', () => {
+    const placeAll = placeHoldOf('job-all', 100);
+    const state = stateAfter(
+      pack,
+      placeAll,
+      refundOf('pack-1', 1000, plus(T0, MINUTE), 'writeoff'),
+      releaseOf(holdIdOf(placeAll), plus(T0, 2 * MINUTE)),
+    );
+    expect({ balance: state.balance, debt: state.grants.debt }).toEqual({ balance: 0, debt: 0 });
+    expect(grantOf(state.grants, grantIdOf(pack)).remaining).toBe(0);
+  });
+
+  it('pays a refund’s debt with what a hold hands back, before its grant lapses', () => {
+    const packEnd = plus(T0, DAY);
+    const expiring = recharge('pack-2', 100, T0, packEnd);
+    const placeIt = placeHoldOf('job-2', 30);
+    const state = stateAfter(
+      expiring,
+      placeIt,
+      refundOf('pack-2', 1000, plus(T0, MINUTE), 'debt'),
+      releaseOf(holdIdOf(placeIt), plus(packEnd, MINUTE)),
+    );
+    // Nothing was consumed and all the money went back: the user owes nothing.
+    expect({ balance: state.balance, debt: state.grants.debt }).toEqual({ balance: 0, debt: 0 });
+  });
+
+  it('freezes what a release hands back to a disputed recharge’s grant: nothing of the payment gets spendable', () => {
+    const release = releaseOf(holdId, plus(T0, 2 * MINUTE));
+    const state = given(pack, place, openDisputeOf('pack-1', 'dp_1', plus(T0, MINUTE)))
+      .when(release)
+      .thenRecords(
+        released(release, {
+          returnedTo: [{ grantId: grantIdOf(pack), credits: 30 }],
+          frozenFrom: [{ grantId: grantIdOf(pack), credits: 30 }],
+        }),
+      );
+    expect(state.frozenCredits).toBe(100);
+    expect(spendableCredits(state, plus(T0, 2 * MINUTE))).toBe(0);
+    expect(state.recharges.get('pack-1')?.dispute).toEqual({ disputeId: 'dp_1', frozenCredits: 100 });
+    expect(decide(consume('spend-disputed', 1, plus(T0, 3 * MINUTE)), state).kind).toBe('refused');
   });
 
   it('freezes for a dispute only what the hold left of the recharge’s grant', () => {
@@ -467,5 +563,15 @@ describe('holds in the history', () => {
     // The hold drew the bonus's 10 first (promotional before paid), then 20 of the pack: the capture took 10 and 5.
     expect(entries[3]).toMatchObject({ paidCredits: 5, promotionalCredits: 10 });
     expect(HISTORY_FIELDS).toEqual(expect.arrayContaining(['holdId', 'heldCreditsAfter']));
+  });
+});
+
+describe('holds: the key of a hold’s end', () => {
+  it('is in a namespace of its own, which decide refuses to any other command (a caller’s bug)', () => {
+    const squatter = { ...placeHoldOf('job-x', 1), metadata: { idempotencyKey: `hold-ended:${holdId}`, now: T0 } };
+    expect(() => decide(squatter, stateAfter(pack, place))).toThrow(/hold's end key/);
+    const consuming = { ...consume('x', 1), metadata: { idempotencyKey: `hold-ended:${holdId}`, now: T0 } };
+    expect(() => decide(consuming, stateAfter(pack, place))).toThrow(/hold's end key/);
+    expect(captureOf(holdId, T0).metadata.idempotencyKey).toBe(`hold-ended:${holdId}`);
   });
 });

@@ -70,9 +70,14 @@ export function grantClosedIdempotencyKey(grantId: string, how: 'expired' | 'voi
   return `grant:${grantId}:${how}`;
 }
 
-/** A hold ends once: captured, released or expired. */
+/**
+ * A hold ends once: captured, released or expired. Its own namespace: no caller's key, whatever it is, can take
+ * it (the API keys a hold `hold:<key>`, a consumption `consume:<key>`), and `decide` refuses one that tries.
+ */
+export const HOLD_ENDED_KEY_PREFIX = 'hold-ended:';
+
 export function holdEndedIdempotencyKey(holdId: string): string {
-  return `hold:${holdId}:ended`;
+  return `${HOLD_ENDED_KEY_PREFIX}${holdId}`;
 }
 
 /** A dispute opens once and closes once. */

@@ -185,10 +185,30 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     frozenCredits,
     version: event.streamVersion,
     outcomes: state.outcomes.with(event.metadata.idempotencyKey, outcome, true),
-    recharges: evolveRecharges(state.recharges, event),
+    recharges: frozenOnReturn(evolveRecharges(state.recharges, event), state.grants, event),
     grants,
     holds: evolveHolds(state.holds, event),
   };
+}
+
+/** Credits a hold's end returned to a disputed recharge's grant are frozen by its dispute: counted there too. */
+function frozenOnReturn(
+  recharges: BTree<string, RechargeState>,
+  grants: GrantLedger,
+  event: RecordedCreditsEvent,
+): BTree<string, RechargeState> {
+  if (event.type !== 'HoldCaptured' && event.type !== 'HoldReleased' && event.type !== 'HoldExpired') return recharges;
+  let next = recharges;
+  for (const { grantId, credits } of event.data.frozenFrom) {
+    const rechargeId = grants.byId.get(grantId)?.rechargeId;
+    const recharge = rechargeId === undefined ? undefined : next.get(rechargeId);
+    if (rechargeId === undefined || recharge?.dispute === undefined) {
+      throw new Error(`event ${event.id} freezes credits of grant ${grantId}, whose recharge has no open dispute`);
+    }
+    const dispute = { ...recharge.dispute, frozenCredits: recharge.dispute.frozenCredits + credits };
+    next = next.with(rechargeId, { ...recharge, dispute }, true);
+  }
+  return next;
 }
 
 /** An outcome's `amount`: what the balance moved by, or for a hold, what it reserved, consumed or released. */
@@ -198,8 +218,10 @@ function creditsMovedBy(event: CreditsEvent): number {
     case 'HoldCaptured':
       return event.data.amount;
     case 'HoldReleased':
-    case 'HoldExpired':
-      return sumOfCredits(event.data.returnedTo) + sumOfCredits(event.data.lapsed);
+    case 'HoldExpired': {
+      const { debtPaidFrom, returnedTo, lapsed } = event.data;
+      return sumOfCredits(debtPaidFrom) + sumOfCredits(returnedTo) + sumOfCredits(lapsed);
+    }
     case 'RechargeCompleted':
     case 'CreditsConsumed':
     case 'BonusGranted':
@@ -246,10 +268,10 @@ export function balanceDelta(event: CreditsEvent): number {
     case 'CreditsHeld':
       return 0;
     case 'HoldCaptured':
-      return -event.data.amount - sumOfCredits(event.data.lapsed);
+      return -event.data.amount - sumOfCredits(event.data.lapsed) - sumOfCredits(event.data.expired);
     case 'HoldReleased':
     case 'HoldExpired':
-      return -sumOfCredits(event.data.lapsed);
+      return -sumOfCredits(event.data.lapsed) - sumOfCredits(event.data.expired);
     default:
       return assertNever(event);
   }
@@ -273,10 +295,11 @@ export function frozenDelta(event: CreditsEvent): number {
     case 'CreditsRolledOver':
     case 'GrantVoided':
     case 'CreditsHeld':
+      return 0;
     case 'HoldCaptured':
     case 'HoldReleased':
     case 'HoldExpired':
-      return 0;
+      return sumOfCredits(event.data.frozenFrom);
     default:
       return assertNever(event);
   }

@@ -107,14 +107,28 @@ export class CreditsCommandRunner {
     }
   }
 
-  private async runWithRetries(streamId: string, commands: readonly CreditsCommand[]): Promise<CreditsCommandResult[]> {
+  /**
+   * `afterDuplicate`: the commands run again after an append refused as a duplicate; a second duplicate is then
+   * thrown, not answered again (an event id another key took would otherwise be decided and refused forever).
+   */
+  private async runWithRetries(
+    streamId: string,
+    commands: readonly CreditsCommand[],
+    afterDuplicate = false,
+  ): Promise<CreditsCommandResult[]> {
     let conflictedAtVersion: number | undefined;
     for (let attempt = 0; ; attempt++) {
       const toDecideOn = await this.stateToDecideOn(streamId, conflictedAtVersion);
       try {
         return await this.decideAndAppend(streamId, commands, toDecideOn);
       } catch (error) {
-        if (error instanceof DuplicateEventIdError) return this.answerDuplicates(streamId, commands, error);
+        if (error instanceof DuplicateEventIdError && !afterDuplicate) {
+          return this.answerDuplicates(streamId, commands, error);
+        }
+        if (error instanceof DuplicateEventIdError) {
+          this.states.delete(streamId);
+          throw error;
+        }
         if (!(error instanceof VersionConflictError)) {
           // The append may have been stored before it failed (a timeout): what the stream holds is unknown now.
           this.states.delete(streamId);
@@ -195,7 +209,7 @@ export class CreditsCommandRunner {
     }
     // Not its own event (that would have replayed): one it recorded beside it, a carry-over the expiry process
     // recorded first. Decided again on the stream as it is now, it no longer includes it.
-    if (decision.kind === 'recorded') return (await this.runWithRetries(streamId, [command]))[0];
+    if (decision.kind === 'recorded') return (await this.runWithRetries(streamId, [command], true))[0];
     throw duplicate;
   }
 

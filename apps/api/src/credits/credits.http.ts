@@ -188,6 +188,8 @@ function grantNotClosableDetail(reason: GrantNotClosable['reason']): string {
       return "a recharge's credits leave through a refund of its payment, not a void";
     case 'frozen':
       return 'an open dispute holds some of its credits: it can be closed once the dispute is';
+    case 'held':
+      return 'a hold reserves some of its credits: it expires when the hold ends';
     default:
       return assertNever(reason);
   }

@@ -11,7 +11,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { Duration } from 'luxon';
+import { DateTime, Duration } from 'luxon';
 import type { Causation } from '@libs/credits';
 import { ProblemException } from '@libs/http';
 import type { HoldStateFilter } from '@projections';
@@ -188,12 +188,17 @@ export class HoldsHttpController {
     }
   }
 
-  /** The settable bound on a hold's life (`HOLD_EXPIRES_IN_MAX_SECONDS`); the domain checks the rest. */
+  /**
+   * The settable bound on a hold's life (`HOLD_EXPIRES_IN_MAX_SECONDS`), measured as the domain counts it: from
+   * now, in UTC calendar units (P1M is a month from now). The domain refuses what is not a positive duration.
+   */
   private refuseLongerThanAllowed(expiresIn: string | undefined): void {
     if (expiresIn === undefined) return;
     const duration = Duration.fromISO(expiresIn);
-    // An invalid duration is the domain's refusal; months and years count as the longest they can be.
-    if (!duration.isValid || duration.shiftTo('seconds').seconds <= this.expiresInMaxSeconds) return;
+    if (!duration.isValid) return;
+    const now = DateTime.utc();
+    const lastsSeconds = now.plus(duration).diff(now).as('seconds');
+    if (lastsSeconds <= this.expiresInMaxSeconds) return;
     throw ProblemException.of(422, 'invalid-hold-terms', 'Invalid hold terms', {
       detail: `expiresIn must be at most ${this.expiresInMaxSeconds} seconds (HOLD_EXPIRES_IN_MAX_SECONDS)`,
       field: 'expiresIn',

@@ -465,7 +465,8 @@ function grantsVerdictOf(stream: FoldedStream, model: ReadModelRows['grants'], n
   for (const [[expiresAtMs], grantId] of ledger.dueOrder.entries()) {
     if (expiresAtMs > nowMs) break;
     const grant = ledger.byId.get(grantId)!;
-    if (grant.frozen === 0) due.push(grant);
+    // A grant frozen by a dispute, or holding credits for a hold, closes when that ends: not due to the process.
+    if (grant.frozen === 0 && grant.held === 0) due.push(grant);
   }
   const comparable = model !== undefined && model.version === stream.version && stream.integrityBreak === undefined;
   return { differences: comparable ? grantDifferencesOf(ledger, model, stream.version) : [], due };
