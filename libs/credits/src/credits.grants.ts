@@ -858,7 +858,8 @@ export function planHoldEnd(
       continue;
     }
     end.returnedTo.push({ grantId, credits: back });
-    const disputed = grant.rechargeId !== undefined && ledger.disputes.has(grant.rechargeId);
+    const rechargeId = rechargeOfGrant(ledger, grant);
+    const disputed = rechargeId !== undefined && ledger.disputes.has(rechargeId);
     if (disputed && isUnexpiredAt(grant, nowMs)) end.frozenFrom.push({ grantId, credits: back });
   }
   const after = endHold(ledger, end);
@@ -909,11 +910,20 @@ export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
   return expireGrants(next, end.expired);
 }
 
+/** The recharge a grant holds the credits of: its own, or for a carry-over, its source's (a dispute freezes both). */
+export function rechargeOfGrant(ledger: GrantLedger, grant: Grant): string | undefined {
+  let current: Grant | undefined = grant;
+  while (current !== undefined && current.rechargeId === undefined && current.sourceGrantId !== undefined) {
+    current = ledger.byId.get(current.sourceGrantId);
+  }
+  return current?.rechargeId;
+}
+
 /** Returned credits an open dispute of their grant's recharge freezes at once, as a give-back while disputed. */
 function freezeReturned(ledger: GrantLedger, frozenFrom: readonly GrantCredits[]): GrantLedger {
   let next = ledger;
   for (const { grantId, credits } of frozenFrom) {
-    const rechargeId = grantOf(next, grantId).rechargeId;
+    const rechargeId = rechargeOfGrant(next, grantOf(next, grantId));
     const open = rechargeId === undefined ? undefined : next.disputes.get(rechargeId);
     if (rechargeId === undefined || open === undefined) {
       throw new Error(`grant ${grantId} freezes ${credits} credits for no open dispute`);

@@ -480,6 +480,26 @@ describe('holds and reversals', () => {
     expect(decide(consume('spend-disputed', 1, plus(T0, 3 * MINUTE)), state).kind).toBe('refused');
   });
 
+  it('freezes what a release hands back to the carry-over of a disputed plan period, as its dispute freezes it', () => {
+    const periodEnd = plus(T0, DAY);
+    const plan = recharge('plan-1', 100, T0, periodEnd);
+    const withCarry = { ...plan, data: { ...plan.data, rollover: { expiresAt: plus(T0, 31 * DAY) } } };
+    const carried = stateAfter(withCarry, expire(grantIdOf(plan), periodEnd));
+    const carryOver = grantOf(carried.grants, grantIdOf(plan)).rolledInto!;
+    const placeCarried = placeHoldOf('job-c', 40, plus(periodEnd, MINUTE));
+    const state = stateAfter(
+      withCarry,
+      expire(grantIdOf(plan), periodEnd),
+      placeCarried,
+      openDisputeOf('plan-1', 'dp_2', plus(periodEnd, 2 * MINUTE)),
+      releaseOf(holdIdOf(placeCarried), plus(periodEnd, 3 * MINUTE)),
+    );
+    expect(grantOf(state.grants, carryOver)).toMatchObject({ frozen: 100, held: 0 });
+    expect(state.frozenCredits).toBe(100);
+    expect(state.recharges.get('plan-1')?.dispute?.frozenCredits).toBe(100);
+    expect(spendableCredits(state, plus(periodEnd, 3 * MINUTE))).toBe(0);
+  });
+
   it('freezes for a dispute only what the hold left of the recharge’s grant', () => {
     const state = stateAfter(pack, place, openDisputeOf('pack-1', 'dp_1', plus(T0, MINUTE)));
 

@@ -11,6 +11,7 @@ import {
   type GrantLedger,
   emptyGrantLedger,
   mergedByGrant,
+  rechargeOfGrant,
   spendableAt,
   stringTree,
   sumOfCredits,
@@ -200,7 +201,8 @@ function frozenOnReturn(
   if (event.type !== 'HoldCaptured' && event.type !== 'HoldReleased' && event.type !== 'HoldExpired') return recharges;
   let next = recharges;
   for (const { grantId, credits } of event.data.frozenFrom) {
-    const rechargeId = grants.byId.get(grantId)?.rechargeId;
+    const grant = grants.byId.get(grantId);
+    const rechargeId = grant === undefined ? undefined : rechargeOfGrant(grants, grant);
     const recharge = rechargeId === undefined ? undefined : next.get(rechargeId);
     if (rechargeId === undefined || recharge?.dispute === undefined) {
       throw new Error(`event ${event.id} freezes credits of grant ${grantId}, whose recharge has no open dispute`);
