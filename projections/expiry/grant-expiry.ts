@@ -58,7 +58,8 @@ export class GrantExpiry {
     const now = this.now().toISOString();
     const dueGrants = await this.readModel.query<{ user_id: string; id: string }>(
       `select user_id, grant_id::text as id from grants
-       where status = 'active' and remaining > 0 and frozen = 0 and held = 0 and expires_at <= $1
+       where status = 'active' and remaining > 0 and frozen = 0 and (held = 0 or rollover is not null)
+         and expires_at <= $1
        order by expires_at, user_id, sequence limit $2`,
       [now, batchSize],
     );
@@ -114,7 +115,8 @@ export class GrantExpiry {
   async lag(): Promise<ExpiryLag> {
     const [row] = await this.readModel.query<{ due: string; oldest: Date | string | null }>(
       `select count(*)::text as due, min(expires_at) as oldest from grants
-       where status = 'active' and remaining > 0 and frozen = 0 and held = 0 and expires_at <= $1`,
+       where status = 'active' and remaining > 0 and frozen = 0 and (held = 0 or rollover is not null)
+         and expires_at <= $1`,
       [this.now().toISOString()],
     );
     const oldest = row.oldest === null ? undefined : new Date(row.oldest).getTime();

@@ -176,16 +176,19 @@ export type CreditsHeld = CreditsEventOf<
 
 /**
  * How the credits a hold did not consume left it, grant by grant: first paying the user's debt (a refund that
- * fell short while they were held: `debtPaidFrom`), then back in their grant's remainder (`returnedTo`, of which
- * `frozenFrom` an open dispute of the grant's recharge froze at once), or voided with a grant voided since
- * (`lapsed`). `expired`: the grants past their expiry the hold's end left with nothing held or frozen, closed in
- * the same event with all they had left (a grant never expires while it holds credits).
+ * fell short while they were held: `debtPaidFrom`), then back in their grant's remainder (`returnedTo`), or to a
+ * grant closed since (`lapsed`: they follow its carry-over where it rolled over, as a give-back does, and
+ * `creditsLapsedOnReturn` of them leave the balance, expired or voided with it). `frozenFrom`: what landed on a
+ * grant of a recharge with an open dispute, frozen at once. `expired`: the grants past their expiry the hold's
+ * end left with nothing held or frozen, closed in the same event with all they had left (a grant without a
+ * carry-over never expires while it holds credits).
  */
 export type HoldReturn = {
   debtPaidFrom: GrantCredits[];
   returnedTo: GrantCredits[];
   frozenFrom: GrantCredits[];
   lapsed: GrantCredits[];
+  creditsLapsedOnReturn: number;
   expired: GrantCredits[];
 };
 

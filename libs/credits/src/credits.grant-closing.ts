@@ -28,8 +28,11 @@ export function expireGrant(command: ExpireGrant, state: CreditsState, metadata:
   if (grant.expiresAt === undefined || Date.parse(metadata.occurredAt) < grant.expiresAtMs) {
     return refuse({ type: 'grant-not-closable', grantId, reason: 'not-due', ...expiresAtOf(grant) });
   }
-  // A hold reserves some of its credits: the grant closes when the last such hold ends (`planHoldEnd`).
-  if (grant.held > 0) return refuse({ type: 'grant-not-closable', grantId, reason: 'held', ...expiresAtOf(grant) });
+  // A hold reserves some of its credits: the grant closes when the last such hold ends (`planHoldEnd`). A plan
+  // period's grant does not wait: it carries over what is not held, and what the hold hands back follows.
+  if (grant.held > 0 && grant.rollover === undefined) {
+    return refuse({ type: 'grant-not-closable', grantId, reason: 'held', ...expiresAtOf(grant) });
+  }
   const id = eventIdFor(creditsStreamId(userId), metadata.idempotencyKey);
   const credits = unfrozenRemaining(state, grantId);
   const carried = grant.rollover === undefined ? 0 : Math.min(credits, grant.rollover.creditsMax ?? credits);
@@ -122,8 +125,7 @@ export function carryOverDue(
 ): CreditsEvent | undefined {
   const recharge = state.recharges.get(rechargeId);
   const grant = recharge === undefined ? undefined : state.grants.byId.get(recharge.grantId);
-  if (grant?.rollover === undefined || grant.status !== 'active' || grant.frozen > 0 || grant.held > 0)
-    return undefined;
+  if (grant?.rollover === undefined || grant.status !== 'active' || grant.frozen > 0) return undefined;
   if (Date.parse(metadata.occurredAt) < grant.expiresAtMs) return undefined;
   const command: ExpireGrant = {
     type: 'ExpireGrant',

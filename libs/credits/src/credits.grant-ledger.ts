@@ -131,9 +131,10 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
     case 'HoldCaptured':
     case 'HoldReleased':
     case 'HoldExpired': {
-      const { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired } = event.data;
+      const { debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired } = event.data;
       const capturedFrom = event.type === 'HoldCaptured' ? event.data.capturedFrom : [];
-      return endHold(ledger, { capturedFrom, debtPaidFrom, returnedTo, frozenFrom, lapsed, expired });
+      const end = { capturedFrom, debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired };
+      return endHold(ledger, end, decidedAtMs());
     }
     default:
       return assertNever(event);

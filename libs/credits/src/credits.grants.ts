@@ -1,4 +1,5 @@
 import BTree from 'sorted-btree';
+import diffAgainst from 'sorted-btree/extended/diffAgainst';
 
 /**
  * Every credit-in is a grant: a bonus, a recharge, credits given back to one.
@@ -806,6 +807,8 @@ export type HoldEnd = {
   returnedTo: GrantCredits[];
   frozenFrom: GrantCredits[];
   lapsed: GrantCredits[];
+  /** Of `lapsed`, what left the balance (the rest followed a carry-over). */
+  creditsLapsedOnReturn: number;
   expired: GrantCredits[];
 };
 
@@ -828,11 +831,12 @@ export function holdCredits(ledger: GrantLedger, drawnFrom: readonly GrantCredit
 /**
  * How a hold that drew `drawnFrom` ends at `nowMs` when its job used `captured` credits. The first `captured`
  * credits in the order it drew them are spent, even from a grant expired or voided since. The rest return: they
- * pay any debt first (a refund that fell short while they were held), then go back to their grant's remainder,
- * frozen at once when the grant's recharge has an open dispute; on a grant voided since they are voided. A grant
- * never expires while it holds credits: one past its expiry that this end leaves with nothing held or frozen
- * closes in the same event with all it has left (one with a carry-over is left to the expiry process, which
- * carries it over).
+ * pay any debt first (a refund that fell short while they were held), then go back to their grant's remainder;
+ * to a grant closed since (`lapsed`), they follow its carry-over as a give-back does (a plan period's grant
+ * rolled over while they were held) and are voided or expired with it beyond that. Where they land on a grant
+ * whose recharge has an open dispute, the dispute freezes them at once (`frozenFrom`). A
+ * grant without a carry-over never expires while it holds credits: one past its expiry that this end leaves
+ * with nothing held or frozen closes in the same event with all it has left (`expired`).
  */
 export function planHoldEnd(
   ledger: GrantLedger,
@@ -840,7 +844,15 @@ export function planHoldEnd(
   captured: number,
   nowMs: number,
 ): HoldEnd {
-  const end: HoldEnd = { capturedFrom: [], debtPaidFrom: [], returnedTo: [], frozenFrom: [], lapsed: [], expired: [] };
+  const end: HoldEnd = {
+    capturedFrom: [],
+    debtPaidFrom: [],
+    returnedTo: [],
+    frozenFrom: [],
+    lapsed: [],
+    creditsLapsedOnReturn: 0,
+    expired: [],
+  };
   let toCapture = captured;
   let debt = ledger.debt;
   for (const { grantId, credits } of drawnFrom) {
@@ -852,17 +864,22 @@ export function planHoldEnd(
     if (paid > 0) end.debtPaidFrom.push({ grantId, credits: paid });
     const back = credits - spent - paid;
     if (back === 0) continue;
-    const grant = grantOf(ledger, grantId);
-    if (grant.status !== 'active') {
-      end.lapsed.push({ grantId, credits: back });
-      continue;
-    }
-    end.returnedTo.push({ grantId, credits: back });
-    const rechargeId = rechargeOfGrant(ledger, grant);
-    const disputed = rechargeId !== undefined && ledger.disputes.has(rechargeId);
-    if (disputed && isUnexpiredAt(grant, nowMs)) end.frozenFrom.push({ grantId, credits: back });
+    if (grantOf(ledger, grantId).status === 'active') end.returnedTo.push({ grantId, credits: back });
+    else end.lapsed.push({ grantId, credits: back });
   }
-  const after = endHold(ledger, end);
+  const returned = returnHeld(ledger, end, nowMs);
+  end.creditsLapsedOnReturn = returned.lapsedOnReturn;
+  // What landed on each grant: frozen at once where the grant's recharge has an open dispute, even past the
+  // grant's expiry (the dispute froze all that was left of it then; a lost dispute takes frozen credits first).
+  diffAgainst(returned.ledger.byId, ledger.byId, undefined, undefined, (grantId, after, before) => {
+    const landed = after.remaining - before.remaining;
+    if (landed <= 0 || after.status !== 'active') return;
+    const rechargeId = rechargeOfGrant(returned.ledger, after);
+    if (rechargeId !== undefined && returned.ledger.disputes.has(rechargeId)) {
+      end.frozenFrom.push({ grantId, credits: landed });
+    }
+  });
+  const after = freezeReturned(returned.ledger, end.frozenFrom);
   for (const grantId of new Set(drawnFrom.map((draw) => draw.grantId))) {
     const grant = grantOf(after, grantId);
     const closes = grant.status === 'active' && nowMs >= grant.expiresAtMs && grant.remaining > 0;
@@ -874,7 +891,22 @@ export function planHoldEnd(
 }
 
 /** A hold's end as its event records it; throws when it does not fit the grants (a bug or a tampered stream). */
-export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
+export function endHold(ledger: GrantLedger, end: HoldEnd, nowMs: number): GrantLedger {
+  const returned = returnHeld(ledger, end, nowMs);
+  if (returned.lapsedOnReturn !== end.creditsLapsedOnReturn) {
+    throw new Error(
+      `a hold's end says ${end.creditsLapsedOnReturn} credits lapsed on return, not ${returned.lapsedOnReturn}`,
+    );
+  }
+  return expireGrants(freezeReturned(returned.ledger, end.frozenFrom), end.expired);
+}
+
+/** Moves the hold's credits as `end` says, freezes and closings apart; counts what left the balance on return. */
+function returnHeld(
+  ledger: GrantLedger,
+  end: Pick<HoldEnd, 'capturedFrom' | 'debtPaidFrom' | 'returnedTo' | 'lapsed'>,
+  nowMs: number,
+): { ledger: GrantLedger; lapsedOnReturn: number } {
   let next = ledger;
   const release = (grantId: string, credits: number, into: (grant: Grant) => Partial<Grant>) => {
     next = updated(next, grantId, (grant) => {
@@ -898,16 +930,18 @@ export function endHold(ledger: GrantLedger, end: HoldEnd): GrantLedger {
       return { remaining: grant.remaining + credits };
     });
   }
+  let lapsedOnReturn = 0;
   for (const { grantId, credits } of end.lapsed) {
     release(grantId, credits, (grant) => {
       if (grant.status === 'active') throw new Error(`grant ${grantId} is active: its credits return, not lapse`);
-      return grant.status === 'voided' ? { voided: grant.voided + credits } : { expired: grant.expired + credits };
+      return { remaining: grant.remaining + credits };
     });
+    const landed = landOn(next, grantId, credits, nowMs);
+    next = landed.ledger;
+    lapsedOnReturn += landed.lapsed;
   }
   const ended = sumOfCredits(end.capturedFrom) + debtPaid + sumOfCredits(end.returnedTo) + sumOfCredits(end.lapsed);
-  next = { ...next, held: next.held - ended, debt: next.debt - debtPaid };
-  next = freezeReturned(next, end.frozenFrom);
-  return expireGrants(next, end.expired);
+  return { ledger: { ...next, held: next.held - ended, debt: next.debt - debtPaid }, lapsedOnReturn };
 }
 
 /** The recharge a grant holds the credits of: its own, or for a carry-over, its source's (a dispute freezes both). */

@@ -138,8 +138,8 @@ function endedHoldAnswer(
 
 /** What a hold's end did with the credits it did not consume: what its event records. */
 function returnOf(end: HoldEnd): HoldReturn {
-  const { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired } = end;
-  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired };
+  const { debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired } = end;
+  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired };
 }
 
 /** A hold's `expiresIn`: a positive ISO 8601 duration from the command's time, within the grants' bound. */

@@ -17,6 +17,7 @@ import {
   DAY,
   T0,
   bonus,
+  closeDisputeOf,
   consume,
   eventIdOf,
   expire,
@@ -58,13 +59,16 @@ type Split = {
   returnedTo?: GrantCredits[];
   frozenFrom?: GrantCredits[];
   lapsed?: GrantCredits[];
+  /** Default: all of `lapsed` (no carry-over to follow). */
+  creditsLapsedOnReturn?: number;
   expired?: GrantCredits[];
 };
 
 /** The split's lists, each empty unless given. */
 function returned(split: Split) {
   const { debtPaidFrom = [], returnedTo = [], frozenFrom = [], lapsed = [], expired = [] } = split;
-  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, expired };
+  const creditsLapsedOnReturn = split.creditsLapsedOnReturn ?? lapsed.reduce((sum, part) => sum + part.credits, 0);
+  return { debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired };
 }
 
 function captured(command: ReturnType<typeof captureOf>, place: ReturnType<typeof placeHoldOf>, split: Split) {
@@ -384,25 +388,84 @@ describe('holds and expiring grants', () => {
       );
   });
 
-  it('carries what a hold hands back after a plan period’s end into the next period, as the expiry process does', () => {
+  describe('a plan period’s grant with a carry-over, held across its end', () => {
     const periodEnd = plus(T0, DAY);
     const plan = recharge('plan-1', 100, T0, periodEnd);
     const withCarry = { ...plan, data: { ...plan.data, rollover: { expiresAt: plus(T0, 31 * DAY) } } };
-    const place = placeHoldOf('job-over-end', 30, plus(periodEnd, -MINUTE), 'PT1H');
     const planGrant = grantIdOf(plan);
-    given(withCarry, place)
-      .when(expire(planGrant, plus(periodEnd, MINUTE)))
-      .thenRefuses({ type: 'grant-not-closable', grantId: planGrant, reason: 'held', expiresAt: periodEnd });
+    const acrossEnd = placeHoldOf('job-over-end', 30, plus(periodEnd, -MINUTE), 'PT1H');
+    const carryOverOf = (state: CreditsState) => grantOf(state.grants, planGrant).rolledInto!;
 
-    const state = stateAfter(
-      withCarry,
-      place,
-      releaseOf(holdIdOf(place), plus(periodEnd, 2 * MINUTE)),
-      expire(planGrant, plus(periodEnd, 3 * MINUTE)),
-    );
-    expect(state.balance).toBe(100);
-    expect(spendableCredits(state, plus(periodEnd, 3 * MINUTE))).toBe(100);
-    expect(grantOf(state.grants, planGrant)).toMatchObject({ status: 'expired', rolledOver: 100 });
+    it('carries over what is not held at once, and what the hold hands back follows into the carry-over', () => {
+      const rolled = stateAfter(withCarry, acrossEnd, expire(planGrant, plus(periodEnd, MINUTE)));
+      expect(grantOf(rolled.grants, planGrant)).toMatchObject({ status: 'expired', rolledOver: 70, held: 30 });
+      const state = stateAfter(
+        withCarry,
+        acrossEnd,
+        expire(planGrant, plus(periodEnd, MINUTE)),
+        releaseOf(holdIdOf(acrossEnd), plus(periodEnd, 2 * MINUTE)),
+      );
+      expect(state.balance).toBe(100);
+      expect(spendableCredits(state, plus(periodEnd, 2 * MINUTE))).toBe(100);
+      expect(grantOf(state.grants, planGrant)).toMatchObject({ rolledOver: 100, held: 0 });
+      expect(grantOf(state.grants, carryOverOf(state))).toMatchObject({ remaining: 100 });
+    });
+
+    it('a full refund after the end records the carry-over first and takes it back; the release pays the rest owed', () => {
+      const state = stateAfter(
+        withCarry,
+        acrossEnd,
+        refundOf('plan-1', 1000, plus(periodEnd, MINUTE), 'debt'),
+        releaseOf(holdIdOf(acrossEnd), plus(periodEnd, 2 * MINUTE)),
+      );
+      expect({ balance: state.balance, debt: state.grants.debt }).toEqual({ balance: 0, debt: 0 });
+      expect(spendableCredits(state, plus(periodEnd, 2 * MINUTE))).toBe(0);
+      expect(state.recharges.get('plan-1')?.creditsLapsed).toBe(0);
+    });
+
+    it('a dispute open across the end freezes what a release hands back, and its loss takes all back', () => {
+      const longHold = placeHoldOf('job-long', 30, T0, 'P2D');
+      const state = stateAfter(
+        withCarry,
+        longHold,
+        openDisputeOf('plan-1', 'dp_a2', plus(T0, MINUTE)),
+        releaseOf(holdIdOf(longHold), plus(periodEnd, MINUTE)),
+      );
+      expect(state.frozenCredits).toBe(100);
+      const lost = stateAfter(
+        withCarry,
+        longHold,
+        openDisputeOf('plan-1', 'dp_a2', plus(T0, MINUTE)),
+        releaseOf(holdIdOf(longHold), plus(periodEnd, MINUTE)),
+        closeDisputeOf('plan-1', 'dp_a2', 'lost', 1000, 'debt', plus(periodEnd, 2 * MINUTE)),
+      );
+      expect({ balance: lost.balance, frozen: lost.frozenCredits }).toEqual({ balance: 0, frozen: 0 });
+      const expired = stateAfter(
+        withCarry,
+        longHold,
+        openDisputeOf('plan-1', 'dp_a2', plus(T0, MINUTE)),
+        releaseOf(holdIdOf(longHold), plus(periodEnd, MINUTE)),
+        closeDisputeOf('plan-1', 'dp_a2', 'lost', 1000, 'debt', plus(periodEnd, 2 * MINUTE)),
+        expire(planGrant, plus(periodEnd, 3 * MINUTE)),
+      );
+      // Nothing left to carry over: the lost dispute took every credit of the period back.
+      expect({ balance: expired.balance, spendable: spendableCredits(expired, plus(periodEnd, 3 * MINUTE)) }).toEqual({
+        balance: 0,
+        spendable: 0,
+      });
+    });
+
+    it('a dispute opened after the end freezes the carry-over, and what the hold hands back lands on it frozen', () => {
+      const state = stateAfter(
+        withCarry,
+        acrossEnd,
+        openDisputeOf('plan-1', 'dp_b', plus(periodEnd, MINUTE)),
+        releaseOf(holdIdOf(acrossEnd), plus(periodEnd, 2 * MINUTE)),
+      );
+      expect(state.frozenCredits).toBe(100);
+      expect(grantOf(state.grants, carryOverOf(state))).toMatchObject({ remaining: 100, frozen: 100 });
+      expect(spendableCredits(state, plus(periodEnd, 2 * MINUTE))).toBe(0);
+    });
   });
 });
 

@@ -270,10 +270,10 @@ export function balanceDelta(event: CreditsEvent): number {
     case 'CreditsHeld':
       return 0;
     case 'HoldCaptured':
-      return -event.data.amount - sumOfCredits(event.data.lapsed) - sumOfCredits(event.data.expired);
+      return -event.data.amount - event.data.creditsLapsedOnReturn - sumOfCredits(event.data.expired);
     case 'HoldReleased':
     case 'HoldExpired':
-      return -sumOfCredits(event.data.lapsed) - sumOfCredits(event.data.expired);
+      return -event.data.creditsLapsedOnReturn - sumOfCredits(event.data.expired);
     default:
       return assertNever(event);
   }

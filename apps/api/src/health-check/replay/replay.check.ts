@@ -466,7 +466,7 @@ function grantsVerdictOf(stream: FoldedStream, model: ReadModelRows['grants'], n
     if (expiresAtMs > nowMs) break;
     const grant = ledger.byId.get(grantId)!;
     // A grant frozen by a dispute, or holding credits for a hold, closes when that ends: not due to the process.
-    if (grant.frozen === 0 && grant.held === 0) due.push(grant);
+    if (grant.frozen === 0 && (grant.held === 0 || grant.rollover !== undefined)) due.push(grant);
   }
   const comparable = model !== undefined && model.version === stream.version && stream.integrityBreak === undefined;
   return { differences: comparable ? grantDifferencesOf(ledger, model, stream.version) : [], due };
