@@ -867,6 +867,10 @@ export function planHoldEnd(
     if (grantOf(ledger, grantId).status === 'active') end.returnedTo.push({ grantId, credits: back });
     else end.lapsed.push({ grantId, credits: back });
   }
+  // The common end (nothing lapses, no dispute open, no grant past its expiry) needs no simulation of the fold.
+  const drawnGrants = [...new Set(drawnFrom.map((draw) => draw.grantId))];
+  const pastExpiry = drawnGrants.some((grantId) => nowMs >= grantOf(ledger, grantId).expiresAtMs);
+  if (end.lapsed.length === 0 && ledger.disputes.size === 0 && !pastExpiry) return end;
   const returned = returnHeld(ledger, end, nowMs);
   end.creditsLapsedOnReturn = returned.lapsedOnReturn;
   // What landed on each grant: frozen at once where the grant's recharge has an open dispute, even past the
@@ -880,7 +884,7 @@ export function planHoldEnd(
     }
   });
   const after = freezeReturned(returned.ledger, end.frozenFrom);
-  for (const grantId of new Set(drawnFrom.map((draw) => draw.grantId))) {
+  for (const grantId of drawnGrants) {
     const grant = grantOf(after, grantId);
     const closes = grant.status === 'active' && nowMs >= grant.expiresAtMs && grant.remaining > 0;
     if (closes && grant.held === 0 && grant.frozen === 0 && grant.rollover === undefined) {

@@ -142,7 +142,34 @@ function returnOf(end: HoldEnd): HoldReturn {
   return { debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired };
 }
 
-/** A hold's `expiresIn`: a positive ISO 8601 duration from the command's time, within the grants' bound. */
+/** Milliseconds of the units that last the same in UTC whatever the date (not months, quarters or years). */
+const FIXED_UNIT_MS: Readonly<Record<string, number>> = {
+  weeks: 604_800_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1_000,
+  milliseconds: 1,
+};
+
+/** Durations parsed once: holds name a few (the default, a job's usual life); a bound keeps hostile input small. */
+const parsedDurations = new Map<string, Duration>();
+const PARSED_DURATIONS_MAX = 1_000;
+
+function parsedDuration(expiresIn: string): Duration {
+  let duration = parsedDurations.get(expiresIn);
+  if (duration !== undefined) return duration;
+  duration = Duration.fromISO(expiresIn);
+  if (parsedDurations.size >= PARSED_DURATIONS_MAX) parsedDurations.clear();
+  parsedDurations.set(expiresIn, duration);
+  return duration;
+}
+
+/**
+ * A hold's `expiresIn`: a positive ISO 8601 duration from the command's time, within the grants' bound. Units of
+ * fixed length are added as milliseconds; months and years as calendar units in UTC (a month from the 31st
+ * of January is the last day of February), as luxon counts them, which costs more and is rare.
+ */
 function holdExpiryOf(
   expiresIn: string,
   now: string,
@@ -151,15 +178,21 @@ function holdExpiryOf(
     kind: 'refused' as const,
     decision: refuse({ type: 'invalid-hold-terms', field: 'expiresIn', reason }),
   });
-  const duration = Duration.fromISO(expiresIn);
+  const duration = parsedDuration(expiresIn);
   if (!duration.isValid) return refused('must be an ISO 8601 duration, e.g. PT15M');
+  const units = duration.toObject() as Record<string, number>;
   // Units of either sign would cancel in one reckoning and not in another (P1MT-720H): each must be positive or 0.
-  if (Object.values(duration.toObject()).some((value) => value < 0)) return refused('must be a positive duration');
-  const decidedAt = DateTime.fromISO(now, { zone: 'utc' });
-  const expires = decidedAt.plus(duration);
-  if (!expires.isValid || expires > decidedAt.plus({ years: GRANT_EXPIRY_YEARS_MAX })) {
+  if (Object.values(units).some((value) => value < 0)) return refused('must be a positive duration');
+  const decidedAtMs = decisionTimeMs(now);
+  const calendar = Object.keys(units).some((unit) => FIXED_UNIT_MS[unit] === undefined);
+  const expiresAtMs = calendar
+    ? DateTime.fromMillis(decidedAtMs, { zone: 'utc' }).plus(duration).toMillis()
+    : decidedAtMs + Object.entries(units).reduce((sum, [unit, value]) => sum + value * FIXED_UNIT_MS[unit], 0);
+  const bound = new Date(decidedAtMs);
+  bound.setUTCFullYear(bound.getUTCFullYear() + GRANT_EXPIRY_YEARS_MAX);
+  const boundMs = bound.getTime();
+  if (!Number.isFinite(expiresAtMs) || expiresAtMs > boundMs)
     return refused(`must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
-  }
-  if (expires <= decidedAt) return refused('must be a positive duration');
-  return { kind: 'expiry', expiresAt: expires.toUTC().toISO() };
+  if (expiresAtMs <= decidedAtMs) return refused('must be a positive duration');
+  return { kind: 'expiry', expiresAt: new Date(expiresAtMs).toISOString() };
 }
