@@ -155,6 +155,29 @@ describe('holds: placing', () => {
       .thenRecords(held(hour, [{ grantId: grantIdOf(pack), credits: 5 }], plus(T0, 60 * MINUTE)));
   });
 
+  it('counts fixed units in milliseconds and months in calendar months, in UTC', () => {
+    const endOfJanuary = '2026-01-31T10:00:00.000Z';
+    for (const [expiresIn, expected] of [
+      ['P1W', '2026-02-07T10:00:00.000Z'],
+      ['P1DT1H30M', '2026-02-01T11:30:00.000Z'],
+      ['PT0.5S', '2026-01-31T10:00:00.500Z'],
+      ['P1M', '2026-02-28T10:00:00.000Z'],
+      ['P1Y', '2027-01-31T10:00:00.000Z'],
+    ] as const) {
+      const command = placeHoldOf(`job-${expiresIn}`, 1, endOfJanuary, expiresIn);
+      const decision = decide(command, stateAfter(recharge('pack-x', 10, endOfJanuary)));
+      expect([
+        expiresIn,
+        decision.kind === 'recorded' && decision.events[0].type === 'CreditsHeld'
+          ? decision.events[0].data.expiresAt
+          : decision.kind,
+      ]).toEqual([expiresIn, expected]);
+    }
+    given(pack)
+      .when(placeHoldOf('job-huge', 1, T0, 'PT999999999H'))
+      .thenRefuses({ type: 'invalid-hold-terms', field: 'expiresIn', reason: 'must be within 100 years' });
+  });
+
   it('refuses an expiresIn that is not a positive duration', () => {
     for (const expiresIn of ['15 minutes', 'PT0S', '-PT1M']) {
       given(pack)
