@@ -28,10 +28,10 @@ export function placeHold(command: PlaceHold, state: CreditsState, metadata: Cre
   const { userId, feature, reference, price, requestedAmount } = command.data;
   const pricing = priceFeature(feature, price, requestedAmount);
   if (pricing.kind === 'refused') return refuse(pricing.error);
-  const expiry = holdExpiryOf(command.data.expiresIn ?? HOLD_EXPIRES_IN_DEFAULT, metadata.occurredAt);
+  const nowMs = decisionTimeMs(metadata.occurredAt);
+  const expiry = holdExpiryOf(command.data.expiresIn ?? HOLD_EXPIRES_IN_DEFAULT, nowMs);
   if (expiry.kind === 'refused') return expiry.decision;
   const amount = pricing.amount;
-  const nowMs = decisionTimeMs(metadata.occurredAt);
   const spendable = spendableCreditsAt(state, nowMs);
   const drawnFrom = amount > spendable ? undefined : planDraw(state.grants, amount, nowMs);
   if (drawnFrom === undefined) return refuse(insufficientCredits(state, amount, spendable));
@@ -152,17 +152,39 @@ const FIXED_UNIT_MS: Readonly<Record<string, number>> = {
   milliseconds: 1,
 };
 
-/** Durations parsed once: holds name a few (the default, a job's usual life); a bound keeps hostile input small. */
-const parsedDurations = new Map<string, Duration>();
-const PARSED_DURATIONS_MAX = 1_000;
+/**
+ * What an `expiresIn` says: a refusal, a length in milliseconds (units that last the same whatever the date), or
+ * calendar units (months, years) to add as luxon counts them.
+ */
+type HoldDuration =
+  { kind: 'refused'; reason: string } | { kind: 'fixed'; ms: number } | { kind: 'calendar'; duration: Duration };
 
-function parsedDuration(expiresIn: string): Duration {
-  let duration = parsedDurations.get(expiresIn);
-  if (duration !== undefined) return duration;
-  duration = Duration.fromISO(expiresIn);
-  if (parsedDurations.size >= PARSED_DURATIONS_MAX) parsedDurations.clear();
-  parsedDurations.set(expiresIn, duration);
-  return duration;
+/**
+ * Durations read once: holds name a few (the default, a job's usual life), and reading one with luxon costs more
+ * than the rest of a hold's decision. A bound keeps hostile input small.
+ */
+const heldDurations = new Map<string, HoldDuration>();
+const HELD_DURATIONS_MAX = 1_000;
+
+function holdDurationOf(expiresIn: string): HoldDuration {
+  let known = heldDurations.get(expiresIn);
+  if (known !== undefined) return known;
+  known = readHoldDuration(expiresIn);
+  if (heldDurations.size >= HELD_DURATIONS_MAX) heldDurations.clear();
+  heldDurations.set(expiresIn, known);
+  return known;
+}
+
+function readHoldDuration(expiresIn: string): HoldDuration {
+  const duration = Duration.fromISO(expiresIn);
+  if (!duration.isValid) return { kind: 'refused', reason: 'must be an ISO 8601 duration, e.g. PT15M' };
+  const units = duration.toObject() as Record<string, number>;
+  // Units of either sign would cancel in one reckoning and not in another (P1MT-720H): each must be positive or 0.
+  if (Object.values(units).some((value) => value < 0))
+    return { kind: 'refused', reason: 'must be a positive duration' };
+  if (Object.keys(units).some((unit) => FIXED_UNIT_MS[unit] === undefined)) return { kind: 'calendar', duration };
+  const ms = Object.entries(units).reduce((sum, [unit, value]) => sum + value * FIXED_UNIT_MS[unit], 0);
+  return { kind: 'fixed', ms };
 }
 
 /**
@@ -172,27 +194,28 @@ function parsedDuration(expiresIn: string): Duration {
  */
 function holdExpiryOf(
   expiresIn: string,
-  now: string,
+  decidedAtMs: number,
 ): { kind: 'expiry'; expiresAt: string } | { kind: 'refused'; decision: Decision } {
   const refused = (reason: string) => ({
     kind: 'refused' as const,
     decision: refuse({ type: 'invalid-hold-terms', field: 'expiresIn', reason }),
   });
-  const duration = parsedDuration(expiresIn);
-  if (!duration.isValid) return refused('must be an ISO 8601 duration, e.g. PT15M');
-  const units = duration.toObject() as Record<string, number>;
-  // Units of either sign would cancel in one reckoning and not in another (P1MT-720H): each must be positive or 0.
-  if (Object.values(units).some((value) => value < 0)) return refused('must be a positive duration');
-  const decidedAtMs = decisionTimeMs(now);
-  const calendar = Object.keys(units).some((unit) => FIXED_UNIT_MS[unit] === undefined);
-  const expiresAtMs = calendar
-    ? DateTime.fromMillis(decidedAtMs, { zone: 'utc' }).plus(duration).toMillis()
-    : decidedAtMs + Object.entries(units).reduce((sum, [unit, value]) => sum + value * FIXED_UNIT_MS[unit], 0);
-  const bound = new Date(decidedAtMs);
-  bound.setUTCFullYear(bound.getUTCFullYear() + GRANT_EXPIRY_YEARS_MAX);
-  const boundMs = bound.getTime();
-  if (!Number.isFinite(expiresAtMs) || expiresAtMs > boundMs)
+  const duration = holdDurationOf(expiresIn);
+  if (duration.kind === 'refused') return refused(duration.reason);
+  const expiresAtMs =
+    duration.kind === 'fixed'
+      ? decidedAtMs + duration.ms
+      : DateTime.fromMillis(decidedAtMs, { zone: 'utc' }).plus(duration.duration).toMillis();
+  if (!Number.isFinite(expiresAtMs) || expiresAtMs > expiryBoundMs(decidedAtMs)) {
     return refused(`must be within ${GRANT_EXPIRY_YEARS_MAX} years`);
+  }
   if (expiresAtMs <= decidedAtMs) return refused('must be a positive duration');
   return { kind: 'expiry', expiresAt: new Date(expiresAtMs).toISOString() };
+}
+
+/** The latest a hold decided at `decidedAtMs` may expire: as far away as a grant may. */
+function expiryBoundMs(decidedAtMs: number): number {
+  const bound = new Date(decidedAtMs);
+  bound.setUTCFullYear(bound.getUTCFullYear() + GRANT_EXPIRY_YEARS_MAX);
+  return bound.getTime();
 }

@@ -1,5 +1,5 @@
 import type BTree from 'sorted-btree';
-import type { RecordedCreditsEvent } from './credits.events';
+import type { HoldReturn, RecordedCreditsEvent } from './credits.events';
 import { type GrantCredits, stringTree, sumOfCredits } from './credits.grants';
 
 /** How long an uncaptured hold lasts when its request names no `expiresIn`. */
@@ -35,7 +35,6 @@ export function evolveHolds(holds: BTree<string, HoldState>, event: RecordedCred
   switch (event.type) {
     case 'CreditsHeld': {
       const { feature, reference, amount, expiresAt, drawnFrom } = event.data;
-      if (holds.has(event.id)) throw new Error(`hold ${event.id} is placed twice`);
       const hold: HoldState = {
         holdId: event.id,
         feature,
@@ -48,7 +47,10 @@ export function evolveHolds(holds: BTree<string, HoldState>, event: RecordedCred
         capturedAmount: 0,
         sequence: event.streamVersion,
       };
-      return holds.with(event.id, hold, true);
+      // Not overwriting: the same tree back means the hold was placed before.
+      const placed = holds.with(event.id, hold, false);
+      if (placed === holds) throw new Error(`hold ${event.id} is placed twice`);
+      return placed;
     }
     case 'HoldCaptured':
       return ended(holds, event, 'captured');
@@ -78,22 +80,33 @@ function ended(
   const { holdId } = event.data;
   const hold = holds.get(holdId);
   if (hold?.status !== 'active') throw new Error(`hold ${holdId} ends, but is ${hold?.status ?? 'unknown'}`);
-  const capturedAmount = event.type === 'HoldCaptured' ? sumOfCredits(event.data.capturedFrom) : 0;
-  const { debtPaidFrom, returnedTo, lapsed } = event.data;
-  const ending = [...(event.type === 'HoldCaptured' ? event.data.capturedFrom : []), ...debtPaidFrom];
-  ending.push(...returnedTo, ...lapsed);
+  const capturedFrom = event.type === 'HoldCaptured' ? event.data.capturedFrom : [];
+  const capturedAmount = sumOfCredits(capturedFrom);
   if (
     (event.type === 'HoldCaptured' && capturedAmount !== event.data.amount) ||
-    !sameCreditsByGrant(ending, hold.drawnFrom)
+    !sameCreditsByGrant(endingCredits(capturedFrom, event.data), hold.drawnFrom)
   ) {
     throw new Error(`event ${event.id} does not end hold ${holdId} with the credits it reserved`);
   }
   return holds.with(holdId, { ...hold, status, capturedAmount }, true);
 }
 
+/** Every credit a hold's end moves: captured, paying debt, returned, lapsed. */
+function endingCredits(
+  capturedFrom: readonly GrantCredits[],
+  { debtPaidFrom, returnedTo, lapsed }: Pick<HoldReturn, 'debtPaidFrom' | 'returnedTo' | 'lapsed'>,
+): readonly GrantCredits[] {
+  // The usual end (all captured, or all returned) names one list: no copy.
+  const lists = [capturedFrom, debtPaidFrom, returnedTo, lapsed].filter((list) => list.length > 0);
+  return lists.length === 1 ? lists[0] : lists.flat();
+}
+
 function sameCreditsByGrant(a: readonly GrantCredits[], b: readonly GrantCredits[]): boolean {
+  if (a.length === b.length && a.every((draw, index) => sameDraw(draw, b[index]))) return true;
   const byGrant = new Map<string, number>();
   for (const { grantId, credits } of a) byGrant.set(grantId, (byGrant.get(grantId) ?? 0) + credits);
   for (const { grantId, credits } of b) byGrant.set(grantId, (byGrant.get(grantId) ?? 0) - credits);
   return [...byGrant.values()].every((difference) => difference === 0);
 }
+
+const sameDraw = (a: GrantCredits, b: GrantCredits) => a.grantId === b.grantId && a.credits === b.credits;

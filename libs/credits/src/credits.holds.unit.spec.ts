@@ -636,6 +636,42 @@ describe('holds: refold', () => {
   });
 });
 
+describe('holds: the fold refuses an end or a placing that does not fit (a bug or a tampered stream)', () => {
+  const atVersion = (state: CreditsState, event: CreditsEvent) =>
+    recordAfter(state, [event], 1000n + BigInt(state.version))[0];
+  const placedState = () => stateAfter(pack, place);
+
+  it('refuses a hold placed twice under one id', () => {
+    const state = placedState();
+    const again = held(placeHoldOf('job-1', 30), [{ grantId: grantIdOf(pack), credits: 30 }], EXPIRES_AT);
+    expect(() =>
+      evolve(state, atVersion(state, { ...again, metadata: { ...again.metadata, idempotencyKey: 'other' } })),
+    ).toThrow(`hold ${holdId} is placed twice`);
+  });
+
+  it('refuses a capture that moves other credits than the hold reserved', () => {
+    const state = placedState();
+    const capture = captureOf(holdId, plus(T0, MINUTE), 20);
+    const tooFew = captured(capture, place, {
+      capturedFrom: [{ grantId: grantIdOf(pack), credits: 20 }],
+      returnedTo: [{ grantId: grantIdOf(pack), credits: 5 }],
+    });
+    expect(() => evolve(state, atVersion(state, tooFew))).toThrow(`does not end hold ${holdId}`);
+  });
+
+  it('takes an end that splits the hold’s credits over several lists', () => {
+    const state = placedState();
+    const capture = captureOf(holdId, plus(T0, MINUTE), 20);
+    const split = captured(capture, place, {
+      capturedFrom: [{ grantId: grantIdOf(pack), credits: 20 }],
+      returnedTo: [{ grantId: grantIdOf(pack), credits: 10 }],
+    });
+    const after = evolve(state, atVersion(state, split));
+    expect(after.holds.get(holdId)).toMatchObject({ status: 'captured', capturedAmount: 20 });
+    expect(after.balance).toBe(80);
+  });
+});
+
 describe('holds in the history', () => {
   it('shows what each hold held after it, its hold id, and splits a capture into paid and promotional credits', () => {
     const welcome = bonus('welcome', 10);
