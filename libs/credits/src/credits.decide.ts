@@ -35,9 +35,9 @@ export type { Decision } from './credits.decision';
 export function decide(command: CreditsCommand, state: CreditsState): Decision {
   assertKeyedByBusinessId(command);
   const fingerprint = payloadFingerprint(command);
-  const original = state.outcomes.get(command.metadata.idempotencyKey);
   // A hold's end answers a repeat by how the hold ended (`endedHoldAnswer`), not by the payload's fingerprint.
-  if (original !== undefined && !endsHold(command)) {
+  const original = endsHold(command) ? undefined : state.outcomes.get(command.metadata.idempotencyKey);
+  if (original !== undefined) {
     return original.payloadFingerprint === fingerprint
       ? { kind: 'replayed', outcome: original }
       : refuse({ type: 'idempotency-key-reused', idempotencyKey: command.metadata.idempotencyKey });

@@ -167,25 +167,16 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
   assertNextVersion(state, event);
   const balance = state.balance + balanceDelta(event);
   assertBalanceAllowed(state.balance, balance, event);
-  assertFirstUseOfKey(state, event);
+  const outcomes = withFirstUseOfKey(state, event, balance);
   const frozenCredits = state.frozenCredits + frozenDelta(event);
   assertFrozenInBounds(frozenCredits, event);
   assertKnownRecharge(state, event);
   const grants = evolveGrantLedger(state.grants, event);
-  const outcome: CommandOutcome = {
-    payloadFingerprint: event.metadata.payloadFingerprint,
-    eventId: event.id,
-    eventType: event.type,
-    amount: creditsMovedBy(event),
-    balanceAfter: balance,
-    streamVersion: event.streamVersion,
-    globalPosition: event.globalPosition,
-  };
   return {
     balance,
     frozenCredits,
     version: event.streamVersion,
-    outcomes: state.outcomes.with(event.metadata.idempotencyKey, outcome, true),
+    outcomes,
     recharges: frozenOnReturn(evolveRecharges(state.recharges, event), state.grants, event),
     grants,
     holds: evolveHolds(state.holds, event),
@@ -654,12 +645,29 @@ function assertFrozenInBounds(frozenCredits: number, event: RecordedCreditsEvent
 }
 
 /** `decide` never records a key twice; a repeat would hide the first outcome from retries. */
-function assertFirstUseOfKey(state: CreditsState, event: RecordedCreditsEvent): void {
-  if (state.outcomes.has(event.metadata.idempotencyKey)) {
+/** The outcomes with the event's; throws when its key has one already (one walk of the tree, not two). */
+function withFirstUseOfKey(
+  state: CreditsState,
+  event: RecordedCreditsEvent,
+  balanceAfter: number,
+): BTree<string, CommandOutcome> {
+  const outcome: CommandOutcome = {
+    payloadFingerprint: event.metadata.payloadFingerprint,
+    eventId: event.id,
+    eventType: event.type,
+    amount: creditsMovedBy(event),
+    balanceAfter,
+    streamVersion: event.streamVersion,
+    globalPosition: event.globalPosition,
+  };
+  // Not overwriting: the same tree back means the key had an outcome.
+  const outcomes = state.outcomes.with(event.metadata.idempotencyKey, outcome, false);
+  if (outcomes === state.outcomes) {
     throw new Error(
       `idempotency key recorded twice in one stream, again by event ${event.id} at version ${event.streamVersion}`,
     );
   }
+  return outcomes;
 }
 
 export function assertNever(value: never): never {
