@@ -17,6 +17,7 @@ module.exports = {
     '^@libs/config$': '<rootDir>/libs/config/src',
     '^@libs/http$': '<rootDir>/libs/http/src',
     '^@libs/stripe$': '<rootDir>/libs/stripe/src',
+    '^@libs/webhooks$': '<rootDir>/libs/webhooks/src',
     '^@projections$': '<rootDir>/projections',
   },
   testTimeout: 60000,

@@ -24,3 +24,7 @@ export * from './grants/grants.queries';
 export * from './expiry/grant-expiry';
 export * from './holds/holds.projection';
 export * from './holds/holds.queries';
+export * from './webhooks/webhook-deliveries.repository';
+export * from './webhooks/webhook-dispatcher';
+export * from './webhooks/webhook-endpoints.repository';
+export * from './webhooks/webhook-outbox.projection';

@@ -13,10 +13,11 @@ import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store'
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Gauge } from 'prom-client';
 import { GRANT_EXPIRY_CONFIG, GrantExpiryLoop } from './expiry/grant-expiry.loop';
-import { PROJECTIONS } from './read-model';
+import { FEED_FOLLOWERS } from './read-model';
 import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
 import { READ_MODEL_DB } from './stores.module';
+import { WEBHOOK_DISPATCH_CONFIG, WebhookDispatchLoop } from './webhooks/webhook-dispatch.loop';
 
 export const PROJECTOR = Symbol('PROJECTOR');
 const LAG_CACHE_MS = 1000;
@@ -78,7 +79,7 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   private lags(): Promise<ProjectionLag[]> {
     if (this.lagsCache === undefined || Date.now() - this.lagsCache.at > LAG_CACHE_MS) {
-      const lags = Promise.all(PROJECTIONS.map(({ name }) => projectionLag(this.db, this.store, name)));
+      const lags = Promise.all(FEED_FOLLOWERS.map(({ name }) => projectionLag(this.db, this.store, name)));
       this.lagsCache = { at: Date.now(), lags };
       lags.catch(() => (this.lagsCache = undefined));
     }
@@ -125,7 +126,7 @@ export class ProjectorModule {
           provide: PROJECTOR,
           inject: [READ_MODEL_DB, EVENT_STORE],
           useFactory: (db: SqlDriver, store: EventStore) =>
-            new Projector(db, store, PROJECTIONS, {
+            new Projector(db, store, FEED_FOLLOWERS, {
               ...config,
               log: {
                 error: (message, details) => logger.error({ ...details, msg: message }),
@@ -135,6 +136,8 @@ export class ProjectorModule {
         ProjectorLifecycle,
         { provide: GRANT_EXPIRY_CONFIG, useValue: config.grantExpiry },
         GrantExpiryLoop,
+        { provide: WEBHOOK_DISPATCH_CONFIG, useValue: config.webhookDispatch },
+        WebhookDispatchLoop,
       ],
       exports: [PROJECTOR],
     };

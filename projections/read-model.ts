@@ -7,6 +7,8 @@ import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
 import type { Projection } from './runtime/projection';
 import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
+import { webhookOutbox } from './webhooks/webhook-outbox.projection';
+import { CREATE_WEBHOOK_TABLES } from './webhooks/webhooks.tables';
 
 /** Every projection of the read model, by name. */
 export const PROJECTIONS: readonly Projection[] = [
@@ -103,4 +105,12 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
     up: `${holdsProjection.createTables(holdsProjection.tables)}
       alter table ledger_entries add column if not exists hold_id text;`,
   },
+  // Outbound webhooks: endpoints, and the outbox of deliveries the `webhook-outbox` follower queues.
+  { name: 'read-model-0012-webhooks', up: CREATE_WEBHOOK_TABLES },
 ];
+
+/**
+ * What the projector runs: every projection, and the webhooks' outbox, which follows the feed as they do
+ * but is never rebuilt (a rebuild would send the history again).
+ */
+export const FEED_FOLLOWERS: readonly Projection[] = [...PROJECTIONS, webhookOutbox];

@@ -496,7 +496,7 @@ async function emptyStore(driver: SqlDriver): Promise<void> {
     `select tablename from pg_tables where schemaname = 'public' and not (tablename = any($1::text[]))`,
     [['events', 'schema_migrations', CHECKPOINTS_TABLE, ...tables]],
   );
-  for (const { tablename } of leftovers) await driver.exec(`drop table ${tablename}`);
+  for (const { tablename } of leftovers) await driver.exec(`drop table if exists ${tablename} cascade`);
   await driver.exec(`truncate events, ${CHECKPOINTS_TABLE}, ${tables.join(', ')} restart identity`);
 }
 

@@ -58,9 +58,9 @@ export async function startTestApp(
   const shared = options.shareDatabaseOf?.config.eventStore;
   const database = kind === 'postgres' && shared === undefined ? await createTestDatabase() : undefined;
   const config: AppConfig = {
-    // The expiry process is off: a test of grants past their expiry sees them before it runs. Tests of the
-    // process turn it on.
-    ...loadConfig({ LOG_LEVEL: 'silent', GRANT_EXPIRY_INTERVAL_MS: '0' }),
+    // The expiry process and the webhook dispatcher are off: a test of grants past their expiry sees them
+    // before it runs. Tests of either turn it on.
+    ...loadConfig({ LOG_LEVEL: 'silent', GRANT_EXPIRY_INTERVAL_MS: '0', WEBHOOK_DISPATCH_POLL_MS: '0' }),
     ...options.config,
     eventStore:
       shared ??

@@ -12,6 +12,7 @@ import type { AuthenticatedRequest } from './auth/api-key.guard';
 import { CreditsModule } from './credits/credits.module';
 import { HealthCheckModule } from './health-check/health-check.module';
 import { StripeModule } from './stripe/stripe.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -47,6 +48,7 @@ export class AppModule {
         }),
         stripe,
         AuditModule,
+        WebhooksModule.forRoot(config.outboundWebhooks),
         HealthCheckModule.forRoot(config, stripe),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],

@@ -23,6 +23,36 @@ export type ProjectorConfig = {
   /** Readiness fails when a projection is further behind than this. */
   lagSecondsMax: number;
   grantExpiry: GrantExpiryConfig;
+  webhookDispatch: WebhookDispatchConfig;
+};
+
+/** Outbound webhooks, as the API registers endpoints and as the dispatcher sends (beside the projector). */
+export type OutboundWebhooksConfig = {
+  /** Endpoints may be loopback or private addresses, and `http`; link-local ones are refused whatever this says. */
+  allowPrivateUrls: boolean;
+  /** How long the secret before a rotation keeps signing beside the new one. */
+  secretOverlapSeconds: number;
+};
+
+export type WebhookDispatchConfig = {
+  /** Between looks for deliveries due; 0 turns the dispatcher off in this process (another one must run it). */
+  pollMs: number;
+  allowPrivateUrls: boolean;
+  /** A delivery's request, from connecting to the end of its response. */
+  timeoutMs: number;
+  /** What is read of a response's body, at most (for the delivery log); the rest is not read. */
+  responseBodyLimitBytes: number;
+  /** Deliveries in flight to one endpoint, each to another user (a user's deliveries go in order). */
+  concurrencyPerEndpoint: number;
+  /** The first retry's delay; each next one doubles up to `retryMaxDelayMs`, with jitter. */
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  /** After this long since it was queued, a delivery that fails is marked failed. */
+  retryMaxAgeSeconds: number;
+  /** An endpoint is disabled after this many failed attempts in a row. */
+  disableAfterFailures: number;
+  /** How long a dispatcher holds an endpoint without renewing: another process takes over after it. */
+  leaseMs: number;
 };
 
 /** The expiry process, run beside the projector. */
@@ -50,6 +80,7 @@ export type AppConfig = {
   readYourWritesTimeoutMs: number;
   /** The longest a hold may last (its request's `expiresIn`), in seconds. */
   holdExpiresInMaxSeconds: number;
+  outboundWebhooks: OutboundWebhooksConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 };
 
@@ -85,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const apiKeys =
     env.API_KEYS === undefined || env.API_KEYS === '' ? undefined : read('API_KEYS', () => parseApiKeys(env.API_KEYS!));
   const serves = env.ROLE !== 'projector';
+  const allowPrivateUrls = boolean(env, 'OUTBOUND_WEBHOOKS_ALLOW_PRIVATE_URLS', false);
   if (apiKeys === undefined && databaseUrl !== undefined && serves) {
     throw new ConfigError(
       'API_KEYS',
@@ -109,6 +141,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         batchSize: integer(env, 'GRANT_EXPIRY_BATCH_SIZE', 200, 1, 1_000),
         lagSecondsMax: integer(env, 'GRANT_EXPIRY_LAG_SECONDS_MAX', 300, 1, 86_400),
       },
+      webhookDispatch: {
+        pollMs: integer(env, 'WEBHOOK_DISPATCH_POLL_MS', 100, 0, 60_000),
+        allowPrivateUrls,
+        timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+        responseBodyLimitBytes: integer(env, 'WEBHOOK_RESPONSE_BODY_LIMIT_BYTES', 4_096, 0, 1_048_576),
+        concurrencyPerEndpoint: integer(env, 'WEBHOOK_CONCURRENCY_PER_ENDPOINT', 8, 1, 100),
+        retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 30_000, 10, 3_600_000),
+        retryMaxDelayMs: integer(env, 'WEBHOOK_RETRY_MAX_DELAY_MS', 3_600_000, 10, 86_400_000),
+        retryMaxAgeSeconds: integer(env, 'WEBHOOK_RETRY_MAX_AGE_SECONDS', 259_200, 1, 2_592_000),
+        disableAfterFailures: integer(env, 'WEBHOOK_DISABLE_AFTER_FAILURES', 100, 1, 100_000),
+        leaseMs: integer(env, 'WEBHOOK_LEASE_MS', 30_000, 1_000, 600_000),
+      },
     },
     stripe: {
       webhookSecrets: read('STRIPE_WEBHOOK_SECRET', () => parseWebhookSecrets(env.STRIPE_WEBHOOK_SECRET)),
@@ -119,6 +163,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
     holdExpiresInMaxSeconds: integer(env, 'HOLD_EXPIRES_IN_MAX_SECONDS', 86_400, 60, 2_592_000),
+    outboundWebhooks: {
+      allowPrivateUrls,
+      secretOverlapSeconds: integer(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, 2_592_000),
+    },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }
@@ -181,6 +229,13 @@ function integer(env: NodeJS.ProcessEnv, variable: string, fallback: number, min
     throw new ConfigError(variable, `must be an integer from ${min} to ${max}, got "${value}"`);
   }
   return parsed;
+}
+
+function boolean(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
+  const value = env[variable];
+  if (value === undefined || value === '') return fallback;
+  if (value !== 'true' && value !== 'false') throw new ConfigError(variable, `must be true or false, got "${value}"`);
+  return value === 'true';
 }
 
 function oneOf<T extends string>(env: NodeJS.ProcessEnv, variable: string, allowed: readonly T[], fallback: T): T {

@@ -1,0 +1,3 @@
+export * from './outbound-address';
+export * from './webhook-events';
+export * from './webhook-signature';

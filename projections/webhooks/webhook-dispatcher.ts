@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { SqlDriver } from '@libs/event-store';
+import type { WebhookDispatchConfig } from '@libs/config';
+import { type RetryPolicy, dueWebhookDeliveries, recordWebhookAttempt } from './webhook-deliveries.repository';
+import { enabledWebhookEndpointIds, leaseWebhookEndpoint, releaseWebhookLease } from './webhook-endpoints.repository';
+import { sendWebhook } from './webhook-sender';
+
+export type DispatcherLog = { error(message: string, details?: Record<string, unknown>): void };
+
+/** What one round of an endpoint did. */
+export type DispatchRound = { delivered: number; failed: number };
+
+/**
+ * Sends the outbox's deliveries. Every `pollMs` it looks at the enabled endpoints; for each one it is not
+ * already working on, it takes the endpoint's lease (one dispatcher per endpoint across processes) and sends
+ * what is due, up to `concurrencyPerEndpoint` at once, each to another user. Endpoints are worked on apart:
+ * a slow or dead one never holds the others up. A crash between a send and its record sends it again, with
+ * the same delivery id (at least once).
+ */
+export class WebhookDispatcher {
+  private readonly owner = `dispatcher-${randomUUID()}`;
+  private readonly working = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly config: WebhookDispatchConfig,
+    private readonly log: DispatcherLog,
+  ) {}
+
+  start(): void {
+    if (this.config.pollMs === 0 || !this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.working.values()]);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.poll()
+        .catch((error: unknown) => this.log.error('webhook dispatch failed', { error: (error as Error).message }))
+        .finally(() => this.schedule());
+    }, this.config.pollMs);
+  }
+
+  /** Starts a round for each enabled endpoint that has none running here. */
+  async poll(): Promise<void> {
+    for (const endpointId of await enabledWebhookEndpointIds(this.db)) {
+      if (this.working.has(endpointId)) continue;
+      const round = this.round(endpointId)
+        .then(() => undefined)
+        .catch((error: unknown) =>
+          this.log.error('webhook endpoint round failed', { endpointId, error: (error as Error).message }),
+        )
+        .finally(() => this.working.delete(endpointId));
+      this.working.set(endpointId, round);
+    }
+  }
+
+  /** Waits for the rounds running now (tests). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.working.values()]);
+  }
+
+  /** Sends what is due to one endpoint, if this process holds (or takes) its lease. */
+  async round(endpointId: string): Promise<DispatchRound> {
+    const target = await leaseWebhookEndpoint(this.db, endpointId, this.owner, this.config.leaseMs);
+    if (target === undefined) return { delivered: 0, failed: 0 };
+    const due = await dueWebhookDeliveries(this.db, endpointId, this.config.concurrencyPerEndpoint);
+    const outcomes = await Promise.all(
+      due.map(async (delivery) => {
+        const outcome = await sendWebhook(target, JSON.stringify(delivery.payload), this.config);
+        await recordWebhookAttempt(this.db, { id: delivery.id, endpointId }, outcome, this.retryPolicy());
+        return outcome.delivered;
+      }),
+    );
+    if (this.stopped) await releaseWebhookLease(this.db, endpointId, this.owner);
+    const delivered = outcomes.filter(Boolean).length;
+    return { delivered, failed: outcomes.length - delivered };
+  }
+
+  private retryPolicy(): RetryPolicy {
+    const { retryBaseMs, retryMaxDelayMs, retryMaxAgeSeconds, disableAfterFailures } = this.config;
+    return {
+      baseDelayMs: retryBaseMs,
+      maxDelayMs: retryMaxDelayMs,
+      maxAgeMs: retryMaxAgeSeconds * 1000,
+      disableAfterFailures,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Outbound webhooks' tables, in the read model's database. Endpoints are configuration (an operator's, not a
+ * user's history), so they are rows, not events. Deliveries are an outbox: the `webhook-outbox` feed follower
+ * inserts them in the same transaction as its checkpoint (so each event is queued once per endpoint, crash or
+ * not), and the dispatcher sends them.
+ */
+export const WEBHOOK_ENDPOINTS_TABLE = 'webhook_endpoints';
+export const WEBHOOK_DELIVERIES_TABLE = 'webhook_deliveries';
+
+export const CREATE_WEBHOOK_TABLES = `
+  create table if not exists ${WEBHOOK_ENDPOINTS_TABLE} (
+    id uuid primary key,
+    url text not null,
+    events text[] not null,
+    description text,
+    -- enabled: receives; paused: by an operator, disabled: after a run of failures. Neither of the last two
+    -- is given new events; what was queued waits until it is enabled again.
+    status text not null default 'enabled' check (status in ('enabled', 'paused', 'disabled')),
+    secret text not null,
+    -- The secret before the last rotation, still signing beside the new one until previous_secret_until.
+    previous_secret text,
+    previous_secret_until timestamptz,
+    consecutive_failures int not null default 0,
+    disabled_reason text,
+    -- One dispatcher at a time sends to an endpoint: the process that holds its lease.
+    lease_owner text,
+    lease_until timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+  );
+  create table if not exists ${WEBHOOK_DELIVERIES_TABLE} (
+    id uuid primary key default gen_random_uuid(),
+    sequence bigserial not null unique,
+    endpoint_id uuid not null references ${WEBHOOK_ENDPOINTS_TABLE} (id) on delete cascade,
+    event_type text not null,
+    user_id text not null,
+    stream_version int not null,
+    global_position bigint not null,
+    ledger_event_id uuid not null,
+    data jsonb not null,
+    -- pending: to send (again at next_attempt_at); delivered; failed: retries ran out.
+    status text not null default 'pending' check (status in ('pending', 'delivered', 'failed')),
+    attempts int not null default 0,
+    next_attempt_at timestamptz not null default now(),
+    last_attempt_at timestamptz,
+    last_status_code int,
+    last_error text,
+    created_at timestamptz not null default now(),
+    delivered_at timestamptz,
+    unique (endpoint_id, ledger_event_id, event_type)
+  );
+  -- The dispatcher's question: each user's oldest pending delivery of an endpoint, in stream order.
+  create index if not exists webhook_deliveries_pending
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, user_id, stream_version) where status = 'pending';
+  create index if not exists webhook_deliveries_by_endpoint
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, sequence);`;
