@@ -203,3 +203,23 @@ export async function recordWebhookAttempt(
     );
   });
 }
+
+/** The queue's figures for the metrics. */
+export async function webhookQueueFigures(
+  db: SqlExecutor,
+): Promise<{ pending: number; oldestPendingSeconds: number; failed: number; disabled: number }> {
+  const [row] = await db.query<{ pending: string; oldest: number | null; failed: string; disabled: string }>(
+    `select
+       (select count(*) from ${WEBHOOK_DELIVERIES_TABLE} where status = 'pending')::text as pending,
+       (select extract(epoch from now() - min(created_at))::float8 from ${WEBHOOK_DELIVERIES_TABLE}
+         where status = 'pending') as oldest,
+       (select count(*) from ${WEBHOOK_DELIVERIES_TABLE} where status = 'failed')::text as failed,
+       (select count(*) from ${WEBHOOK_ENDPOINTS_TABLE} where status = 'disabled')::text as disabled`,
+  );
+  return {
+    pending: Number(row.pending),
+    oldestPendingSeconds: row.oldest ?? 0,
+    failed: Number(row.failed),
+    disabled: Number(row.disabled),
+  };
+}

@@ -5,7 +5,11 @@ import { type RetryPolicy, dueWebhookDeliveries, recordWebhookAttempt } from './
 import { enabledWebhookEndpointIds, leaseWebhookEndpoint, releaseWebhookLease } from './webhook-endpoints.repository';
 import { sendWebhook } from './webhook-sender';
 
-export type DispatcherLog = { error(message: string, details?: Record<string, unknown>): void };
+export type DispatcherLog = {
+  error(message: string, details?: Record<string, unknown>): void;
+  /** Each attempt's outcome, for the metrics. */
+  attempted?(delivered: boolean): void;
+};
 
 /** What one round of an endpoint did. */
 export type DispatchRound = { delivered: number; failed: number };
@@ -78,6 +82,7 @@ export class WebhookDispatcher {
       due.map(async (delivery) => {
         const outcome = await sendWebhook(target, JSON.stringify(delivery.payload), this.config);
         await recordWebhookAttempt(this.db, { id: delivery.id, endpointId }, outcome, this.retryPolicy());
+        this.log.attempted?.(outcome.delivered);
         return outcome.delivered;
       }),
     );

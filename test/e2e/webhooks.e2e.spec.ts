@@ -130,6 +130,10 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     }
     const log = await deliveriesOf(endpoint.id);
     expect(log.map((delivery) => [delivery.status, delivery.attempts])).toEqual(Array(6).fill(['delivered', 1]));
+    const metrics = (await http().get('/metrics').expect(200)).text;
+    expect(metrics).toMatch(/credits_webhook_attempts_total\{outcome="delivered"\} \d+/);
+    expect(metrics).toMatch(/credits_webhook_deliveries_pending \d+/);
+    expect(metrics).toMatch(/credits_webhook_endpoints_disabled \d+/);
   });
 
   it('retries a receiver that answers 500 for a while, and delivers later in order, each under one id', async () => {
@@ -138,7 +142,10 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     const endpoint = await register(url);
     const userId = `user-${randomUUID()}`;
     for (const credits of [1, 2, 3]) await recharge(userId, credits);
-    await waitUntil(async () => (await deliveriesOf(endpoint.id)).every((delivery) => delivery.status === 'delivered'));
+    await waitUntil(async () => {
+      const log = await deliveriesOf(endpoint.id);
+      return log.length === 3 && log.every((delivery) => delivery.status === 'delivered');
+    });
     const log = await deliveriesOf(endpoint.id);
     expect(log).toHaveLength(3);
     expect(log.some((delivery) => delivery.attempts > 1)).toBe(true);
