@@ -28,3 +28,4 @@ export * from './webhooks/webhook-deliveries.repository';
 export * from './webhooks/webhook-dispatcher';
 export * from './webhooks/webhook-endpoints.repository';
 export * from './webhooks/webhook-outbox.projection';
+export * from './webhooks/balance-alert-settings.repository';

@@ -13,7 +13,7 @@ import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store'
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Gauge } from 'prom-client';
 import { GRANT_EXPIRY_CONFIG, GrantExpiryLoop } from './expiry/grant-expiry.loop';
-import { FEED_FOLLOWERS } from './read-model';
+import { feedFollowers } from './read-model';
 import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
 import { READ_MODEL_DB } from './stores.module';
@@ -79,7 +79,9 @@ class ProjectorLifecycle implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   private lags(): Promise<ProjectionLag[]> {
     if (this.lagsCache === undefined || Date.now() - this.lagsCache.at > LAG_CACHE_MS) {
-      const lags = Promise.all(FEED_FOLLOWERS.map(({ name }) => projectionLag(this.db, this.store, name)));
+      const lags = Promise.all(
+        feedFollowers(this.config.balanceAlerts).map(({ name }) => projectionLag(this.db, this.store, name)),
+      );
       this.lagsCache = { at: Date.now(), lags };
       lags.catch(() => (this.lagsCache = undefined));
     }
@@ -126,7 +128,7 @@ export class ProjectorModule {
           provide: PROJECTOR,
           inject: [READ_MODEL_DB, EVENT_STORE],
           useFactory: (db: SqlDriver, store: EventStore) =>
-            new Projector(db, store, FEED_FOLLOWERS, {
+            new Projector(db, store, feedFollowers(config.balanceAlerts), {
               ...config,
               log: {
                 error: (message, details) => logger.error({ ...details, msg: message }),

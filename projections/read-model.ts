@@ -7,7 +7,7 @@ import { rechargesProjection } from './recharges/recharges.projection';
 import { createCheckpointsTable } from './runtime/checkpoints';
 import type { Projection } from './runtime/projection';
 import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
-import { webhookOutbox } from './webhooks/webhook-outbox.projection';
+import { type BalanceAlertsConfig, webhookOutboxOf } from './webhooks/webhook-outbox.projection';
 import { CREATE_WEBHOOK_TABLES } from './webhooks/webhooks.tables';
 
 /** Every projection of the read model, by name. */
@@ -113,4 +113,6 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
  * What the projector runs: every projection, and the webhooks' outbox, which follows the feed as they do
  * but is never rebuilt (a rebuild would send the history again).
  */
-export const FEED_FOLLOWERS: readonly Projection[] = [...PROJECTIONS, webhookOutbox];
+export function feedFollowers(alerts: BalanceAlertsConfig): readonly Projection[] {
+  return [...PROJECTIONS, webhookOutboxOf(alerts)];
+}

@@ -121,7 +121,7 @@ export async function dueWebhookDeliveries(
     `select id, event_type, user_id, data, created_at from (
        select distinct on (user_id) id::text as id, event_type, user_id, data, created_at, next_attempt_at, sequence
        from ${WEBHOOK_DELIVERIES_TABLE} where endpoint_id = $1 and status = 'pending'
-       order by user_id, stream_version
+       order by user_id, stream_version, event_order
      ) heads where next_attempt_at <= now() order by sequence limit $2`,
     [endpointId, limit],
   );

@@ -6,6 +6,8 @@
  */
 export const WEBHOOK_ENDPOINTS_TABLE = 'webhook_endpoints';
 export const WEBHOOK_DELIVERIES_TABLE = 'webhook_deliveries';
+export const BALANCE_ALERT_SETTINGS_TABLE = 'balance_alert_settings';
+export const BALANCE_ALERT_STATES_TABLE = 'balance_alert_states';
 
 export const CREATE_WEBHOOK_TABLES = `
   create table if not exists ${WEBHOOK_ENDPOINTS_TABLE} (
@@ -35,6 +37,8 @@ export const CREATE_WEBHOOK_TABLES = `
     event_type text not null,
     user_id text not null,
     stream_version int not null,
+    -- Several deliveries of one ledger event (its own type, then the alerts it caused) go in this order.
+    event_order smallint not null default 0,
     global_position bigint not null,
     ledger_event_id uuid not null,
     data jsonb not null,
@@ -51,6 +55,22 @@ export const CREATE_WEBHOOK_TABLES = `
   );
   -- The dispatcher's question: each user's oldest pending delivery of an endpoint, in stream order.
   create index if not exists webhook_deliveries_pending
-    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, user_id, stream_version) where status = 'pending';
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, user_id, stream_version, event_order) where status = 'pending';
   create index if not exists webhook_deliveries_by_endpoint
-    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, sequence);`;
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, sequence);
+  -- A user's own low-balance threshold; without a row, the configured default.
+  create table if not exists ${BALANCE_ALERT_SETTINGS_TABLE} (
+    user_id text primary key,
+    low_balance_below bigint not null check (low_balance_below >= 0),
+    updated_at timestamptz not null default now()
+  );
+  -- What the outbox knows of each user's balance, to decide alerts from the events in order.
+  create table if not exists ${BALANCE_ALERT_STATES_TABLE} (
+    user_id text primary key,
+    version int not null,
+    balance bigint not null,
+    frozen_credits bigint not null,
+    held_credits bigint not null,
+    below_low boolean not null,
+    depleted boolean not null
+  );`;

@@ -239,6 +239,40 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     expect(await closedEarly).toBe(true);
   });
 
+  it('alerts credits.low and credits.depleted once per crossing, at the user’s own threshold', async () => {
+    const { receiver: hooks, url } = await receiver();
+    await register(url, ['credits.low', 'credits.depleted']);
+    const userId = `user-${randomUUID()}`;
+    const alerts = (body: object) => http().put(`/v1/users/${userId}/alerts`).set(as('admin')).send(body);
+    expect((await alerts({ lowBalanceBelow: -1 })).status).toBe(400);
+    expect((await alerts({ lowBalanceBelow: 50 })).body).toMatchObject({ lowBalanceBelow: 50, source: 'user' });
+    const consume = (amount: number) =>
+      http()
+        .post(`/v1/users/${userId}/consumptions`)
+        .set(as('consume'))
+        .send({ feature: 'video_generation', reference: `job-${randomUUID()}`, amount })
+        .expect(201);
+    await recharge(userId, 100);
+    await consume(60); // 40: low
+    await consume(10); // 30: still low, nothing
+    await recharge(userId, 100); // 130: above again
+    await consume(100); // 30: low again
+    await consume(30); // 0: depleted
+    const received = await hooks.waitFor(3);
+    await sleep(200);
+    expect(received.map(({ payload }) => [payload.type, payload.data.spendableCredits])).toEqual([
+      ['credits.low', 40],
+      ['credits.low', 30],
+      ['credits.depleted', 0],
+    ]);
+    expect(received[0].payload.data).toMatchObject({ lowBalanceBelow: 50, balance: 40, heldCredits: 0 });
+    expect(received[0].payload.data.ledgerEvent).toMatchObject({ type: 'CreditsConsumed', streamVersion: 2 });
+    const state = await http().get(`/v1/users/${userId}/alerts`).set(as('admin')).expect(200);
+    expect(state.body).toMatchObject({ lowBalanceBelow: 50, belowLow: true, depleted: true });
+    const reset = await alerts({ lowBalanceBelow: null });
+    expect(reset.body).toMatchObject({ lowBalanceBelow: 10, source: 'default' });
+  });
+
   it('sends a delivery again, with the same id, when an operator asks', async () => {
     const { receiver: hooks, url } = await receiver();
     const endpoint = await register(url);

@@ -48,7 +48,7 @@ export class AppModule {
         }),
         stripe,
         AuditModule,
-        WebhooksModule.forRoot(config.outboundWebhooks),
+        WebhooksModule.forRoot(config.outboundWebhooks, config.projector.balanceAlerts),
         HealthCheckModule.forRoot(config, stripe),
       ],
       providers: [{ provide: APP_PIPE, useValue: validationPipe() }],

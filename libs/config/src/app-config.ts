@@ -24,6 +24,12 @@ export type ProjectorConfig = {
   lagSecondsMax: number;
   grantExpiry: GrantExpiryConfig;
   webhookDispatch: WebhookDispatchConfig;
+  balanceAlerts: BalanceAlertsConfig;
+};
+
+export type BalanceAlertsConfig = {
+  /** `credits.low` when a user's spendable credits fall below this, unless the user has a threshold of their own. */
+  lowBalanceBelowDefault: number;
 };
 
 /** Outbound webhooks, as the API registers endpoints and as the dispatcher sends (beside the projector). */
@@ -152,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         retryMaxAgeSeconds: integer(env, 'WEBHOOK_RETRY_MAX_AGE_SECONDS', 259_200, 1, 2_592_000),
         disableAfterFailures: integer(env, 'WEBHOOK_DISABLE_AFTER_FAILURES', 100, 1, 100_000),
         leaseMs: integer(env, 'WEBHOOK_LEASE_MS', 30_000, 1_000, 600_000),
+      },
+      balanceAlerts: {
+        lowBalanceBelowDefault: integer(env, 'LOW_BALANCE_ALERT_BELOW', 10, 0, 1_000_000_000),
       },
     },
     stripe: {

@@ -1,5 +1,5 @@
 import type BTree from 'sorted-btree';
-import type { HoldReturn, RecordedCreditsEvent } from './credits.events';
+import type { CreditsEvent, HoldReturn, RecordedCreditsEvent } from './credits.events';
 import { type GrantCredits, stringTree, sumOfCredits } from './credits.grants';
 
 /** How long an uncaptured hold lasts when its request names no `expiresIn`. */
@@ -110,3 +110,30 @@ function sameCreditsByGrant(a: readonly GrantCredits[], b: readonly GrantCredits
 }
 
 const sameDraw = (a: GrantCredits, b: GrantCredits) => a.grantId === b.grantId && a.credits === b.credits;
+
+/**
+ * How an event changes the credits held by active holds: a hold reserves its amount, and its end, however it
+ * ends, frees all of it (what it captured, paid debt with, returned or let lapse).
+ */
+export function heldDelta(event: CreditsEvent): number {
+  switch (event.type) {
+    case 'CreditsHeld':
+      return event.data.amount;
+    case 'HoldCaptured':
+      return -sumOfCredits(endingCredits(event.data.capturedFrom, event.data));
+    case 'HoldReleased':
+    case 'HoldExpired':
+      return -sumOfCredits(endingCredits([], event.data));
+    case 'RechargeCompleted':
+    case 'CreditsConsumed':
+    case 'BonusGranted':
+    case 'RechargeRefunded':
+    case 'RefundReversed':
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+    case 'CreditsExpired':
+    case 'CreditsRolledOver':
+    case 'GrantVoided':
+      return 0;
+  }
+}

@@ -1,3 +1,4 @@
+export * from './balance-alerts';
 export * from './outbound-address';
 export * from './webhook-events';
 export * from './webhook-signature';

@@ -11,6 +11,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'dispute.closed',
   'grant.expired',
   'hold.expired',
+  'credits.low',
+  'credits.depleted',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -19,12 +21,15 @@ export function isWebhookEventType(value: string): value is WebhookEventType {
   return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
 }
 
+/** The types a ledger event is sent as itself (alerts are decided from the balance it leaves). */
+export type LedgerWebhookType = Exclude<WebhookEventType, 'credits.low' | 'credits.depleted'>;
+
 /**
  * The webhook type a ledger event is sent as, or undefined when none. A lost dispute is recorded as a
  * take-back (`RechargeRefunded`, reason `dispute-lost`): it is the dispute's close, not a refund. A grant's
  * expiry with a carry-over (`CreditsRolledOver`) is its expiry too.
  */
-export function webhookTypeOf(event: RecordedCreditsEvent): WebhookEventType | undefined {
+export function webhookTypeOf(event: RecordedCreditsEvent): LedgerWebhookType | undefined {
   switch (event.type) {
     case 'RechargeCompleted':
       return 'recharge.completed';
