@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import {
   OutboundAddressRefusedError,
+  type Resolver,
   WEBHOOK_SIGNATURE_HEADER,
   guardedLookup,
   refusalOfUrl,
@@ -9,7 +10,13 @@ import {
 } from '@libs/webhooks';
 import type { AttemptOutcome } from './webhook-deliveries.repository';
 
-export type SendOptions = { timeoutMs: number; responseBodyLimitBytes: number; allowPrivateUrls: boolean };
+export type SendOptions = {
+  timeoutMs: number;
+  responseBodyLimitBytes: number;
+  allowPrivateUrls: boolean;
+  /** How names resolve; the system's resolver unless a test stands in for DNS. */
+  resolve?: Resolver;
+};
 
 /**
  * One attempt: POSTs the body signed with every current secret, to the URL's address checked again now (a
@@ -35,7 +42,7 @@ export async function sendWebhook(
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const request = send(url, {
       method: 'POST',
-      lookup: guardedLookup(policy),
+      lookup: guardedLookup(policy, options.resolve),
       headers: {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),

@@ -80,15 +80,32 @@ export function refusalOfUrl(url: URL, policy: OutboundUrlPolicy): string | unde
   return isIP(host) === 0 ? undefined : refusalOf(host, policy.allowPrivate);
 }
 
+/**
+ * How a name becomes addresses: the system's resolver (`dns.lookup`, as sockets use). Tests of a name that
+ * resolves differently over time pass their own, there being no DNS server of theirs to change.
+ */
+export type Resolver = (
+  hostname: string,
+  options: { family?: number; hints?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemResolver: Resolver = (hostname, options, callback) =>
+  dnsLookup(hostname, { ...options, all: true }, callback);
+
 /** Every address `hostname` resolves to, each checked; throws OutboundAddressRefusedError for the first refused. */
-export async function resolveAllowed(hostname: string, policy: OutboundUrlPolicy): Promise<string[]> {
+export async function resolveAllowed(
+  hostname: string,
+  policy: OutboundUrlPolicy,
+  resolve: Resolver = systemResolver,
+): Promise<string[]> {
   const host = hostname.replace(/^\[|\]$/g, '');
   const addresses =
     isIP(host) !== 0
       ? [host]
-      : await new Promise<string[]>((resolve, reject) =>
-          dnsLookup(host, { all: true }, (error, found: LookupAddress[]) =>
-            error ? reject(error) : resolve(found.map((entry) => entry.address)),
+      : await new Promise<string[]>((resolved, rejected) =>
+          resolve(host, {}, (error, found) =>
+            error ? rejected(error) : resolved(found.map((entry) => entry.address)),
           ),
         );
   for (const address of addresses) {
@@ -103,10 +120,11 @@ export async function resolveAllowed(hostname: string, policy: OutboundUrlPolicy
  * made on the addresses the socket then connects to, so a name that changes what it resolves to between a
  * check and the connection (DNS rebinding) is caught.
  */
-export function guardedLookup(policy: OutboundUrlPolicy): LookupFunction {
+export function guardedLookup(policy: OutboundUrlPolicy, resolve: Resolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, found: LookupAddress[]) => {
+    resolve(hostname, { family: options.family as number | undefined, hints: options.hints }, (error, found) => {
       if (error) return callback(error, '', 4);
+      if (found.length === 0) return callback(new Error(`${hostname} resolves to no address`), '', 4);
       for (const entry of found) {
         const refusal = refusalOf(entry.address, policy.allowPrivate);
         if (refusal !== undefined) {
