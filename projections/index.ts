@@ -29,3 +29,4 @@ export * from './webhooks/webhook-dispatcher';
 export * from './webhooks/webhook-endpoints.repository';
 export * from './webhooks/webhook-outbox.projection';
 export * from './webhooks/balance-alert-settings.repository';
+export * from './webhooks/grant-expiring-notices';

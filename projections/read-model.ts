@@ -8,6 +8,7 @@ import { createCheckpointsTable } from './runtime/checkpoints';
 import type { Projection } from './runtime/projection';
 import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
 import { type BalanceAlertsConfig, webhookOutboxOf } from './webhooks/webhook-outbox.projection';
+import { CREATE_GRANT_EXPIRING_NOTICES } from './webhooks/grant-expiring-notices';
 import { CREATE_WEBHOOK_TABLES } from './webhooks/webhooks.tables';
 
 /** Every projection of the read model, by name. */
@@ -106,7 +107,7 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
       alter table ledger_entries add column if not exists hold_id text;`,
   },
   // Outbound webhooks: endpoints, and the outbox of deliveries the `webhook-outbox` follower queues.
-  { name: 'read-model-0012-webhooks', up: CREATE_WEBHOOK_TABLES },
+  { name: 'read-model-0012-webhooks', up: `${CREATE_WEBHOOK_TABLES}\n${CREATE_GRANT_EXPIRING_NOTICES}` },
 ];
 
 /**

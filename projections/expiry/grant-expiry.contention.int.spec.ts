@@ -113,7 +113,7 @@ describe.each(storeKindsUnderTest())('the grant expiry process under contention 
     const loop = new GrantExpiryLoop(
       store,
       driver,
-      { intervalMs: 60_000, batchSize: 2, lagSecondsMax: 3600 },
+      { intervalMs: 60_000, batchSize: 2, lagSecondsMax: 3600, expiringNoticeSeconds: 0 },
       new ReadinessChecks(),
       new MetricsRegistry(),
     );

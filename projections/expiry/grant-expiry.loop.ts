@@ -11,6 +11,7 @@ import { EVENT_STORE, type EventStore, type SqlDriver } from '@libs/event-store'
 import { MetricsRegistry, ReadinessChecks } from '@libs/http';
 import { Counter, Gauge } from 'prom-client';
 import { READ_MODEL_DB } from '../stores.module';
+import { noticeGrantsExpiring } from '../webhooks/grant-expiring-notices';
 import { GrantExpiry } from './grant-expiry';
 
 export const GRANT_EXPIRY_CONFIG = Symbol('GRANT_EXPIRY_CONFIG');
@@ -33,7 +34,7 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
 
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
-    @Inject(READ_MODEL_DB) db: SqlDriver,
+    @Inject(READ_MODEL_DB) private readonly db: SqlDriver,
     @Inject(GRANT_EXPIRY_CONFIG) private readonly config: GrantExpiryConfig,
     private readonly readiness: ReadinessChecks,
     private readonly registry: MetricsRegistry,
@@ -117,10 +118,21 @@ export class GrantExpiryLoop implements OnModuleInit, OnApplicationBootstrap, On
   private async pass(): Promise<boolean> {
     try {
       const pass = await this.expiry.runOnce(this.config.batchSize);
+      // What nothing records: grants about to expire, announced once each (outbound webhooks).
+      const noticed = await noticeGrantsExpiring(
+        this.db,
+        new Date(),
+        this.config.expiringNoticeSeconds,
+        this.config.batchSize,
+      );
       this.expiredTotal?.inc(pass.expired);
       this.holdsExpiredTotal?.inc(pass.holdsExpired ?? 0);
       if (pass.usersSkipped) this.logger.warn({ usersSkipped: pass.usersSkipped, msg: 'users skipped: streams busy' });
-      return pass.expired >= this.config.batchSize || (pass.holdsExpired ?? 0) >= this.config.batchSize;
+      return (
+        pass.expired >= this.config.batchSize ||
+        (pass.holdsExpired ?? 0) >= this.config.batchSize ||
+        noticed >= this.config.batchSize
+      );
     } catch (error) {
       this.logger.error({ err: error, msg: 'grant expiry pass failed; trying again at the next pass' });
       return false;

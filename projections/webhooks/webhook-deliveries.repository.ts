@@ -13,7 +13,8 @@ export type WebhookDelivery = {
   type: WebhookEventType;
   userId: string;
   ledgerEventId: string;
-  position: string;
+  /** The ledger event's feed position; null for a notice no event records (grant.expiring). */
+  position: string | null;
   status: WebhookDeliveryStatus;
   attempts: number;
   nextAttemptAt: string | null;
@@ -31,7 +32,7 @@ type DeliveryRecord = {
   event_type: WebhookEventType;
   user_id: string;
   ledger_event_id: string;
-  global_position: string;
+  global_position: string | null;
   status: WebhookDeliveryStatus;
   attempts: number;
   next_attempt_at: Date | string;

@@ -39,7 +39,8 @@ export const CREATE_WEBHOOK_TABLES = `
     stream_version int not null,
     -- Several deliveries of one ledger event (its own type, then the alerts it caused) go in this order.
     event_order smallint not null default 0,
-    global_position bigint not null,
+    -- The ledger event's place in the feed; null for a notice no event records (grant.expiring).
+    global_position bigint,
     ledger_event_id uuid not null,
     data jsonb not null,
     -- pending: to send (again at next_attempt_at); delivered; failed: retries ran out.

@@ -17,7 +17,12 @@ describe.each(storeKindsUnderTest())('grants in operation on %s', (kind) => {
     // The expiry process is off in this app (the test app's default), and its readiness bound is a minute.
     const projector = loadConfig({}).projector;
     testApp = await startTestApp(kind, {
-      config: { projector: { ...projector, grantExpiry: { intervalMs: 0, batchSize: 200, lagSecondsMax: 60 } } },
+      config: {
+        projector: {
+          ...projector,
+          grantExpiry: { ...projector.grantExpiry, intervalMs: 0, batchSize: 200, lagSecondsMax: 60 },
+        },
+      },
     });
   });
 

@@ -90,7 +90,7 @@ describeOnPostgres('webhook dispatch in projector processes on PostgreSQL', () =
     for (const user of users) {
       const versions = received
         .filter(({ payload }) => payload.userId === user.userId)
-        .map(({ payload }) => payload.data.ledgerEvent.streamVersion);
+        .map(({ payload }) => payload.data.ledgerEvent!.streamVersion);
       // In stream order: a copy may come again (sent, then killed before its record), never an earlier one later.
       expect(versions).toEqual([...versions].sort((a, b) => a - b));
       expect(new Set(versions).size).toBe(rechargesPerUser);

@@ -124,7 +124,7 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     for (const userId of users) {
       const ofUser = received.map(({ payload }) => payload).filter((payload) => payload.userId === userId);
       expect(ofUser.map((payload) => payload.data.credits)).toEqual([10, 20, 30]);
-      expect(ofUser.map((payload) => payload.data.ledgerEvent.streamVersion)).toEqual([1, 2, 3]);
+      expect(ofUser.map((payload) => payload.data.ledgerEvent!.streamVersion)).toEqual([1, 2, 3]);
       expect(ofUser[0]).toMatchObject({ type: 'recharge.completed', data: { currency: 'usd', amountPaid: 100 } });
       expect(ofUser[0].data.ledgerEvent).toMatchObject({ type: 'RechargeCompleted', id: expect.any(String) });
     }

@@ -69,6 +69,8 @@ export type GrantExpiryConfig = {
   batchSize: number;
   /** Readiness fails when a grant past its expiry waits longer than this for its `CreditsExpired`. */
   lagSecondsMax: number;
+  /** `grant.expiring` is sent this long before a grant's `expiresAt` (once per grant); 0: never. */
+  expiringNoticeSeconds: number;
 };
 
 export type AppConfig = {
@@ -146,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         intervalMs: integer(env, 'GRANT_EXPIRY_INTERVAL_MS', 5_000, 0, 3_600_000),
         batchSize: integer(env, 'GRANT_EXPIRY_BATCH_SIZE', 200, 1, 1_000),
         lagSecondsMax: integer(env, 'GRANT_EXPIRY_LAG_SECONDS_MAX', 300, 1, 86_400),
+        expiringNoticeSeconds: integer(env, 'GRANT_EXPIRING_NOTICE_SECONDS', 259_200, 0, 31_536_000),
       },
       webhookDispatch: {
         pollMs: integer(env, 'WEBHOOK_DISPATCH_POLL_MS', 100, 0, 60_000),

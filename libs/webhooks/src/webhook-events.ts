@@ -13,6 +13,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'hold.expired',
   'credits.low',
   'credits.depleted',
+  'grant.expiring',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -21,8 +22,11 @@ export function isWebhookEventType(value: string): value is WebhookEventType {
   return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
 }
 
-/** The types a ledger event is sent as itself (alerts are decided from the balance it leaves). */
-export type LedgerWebhookType = Exclude<WebhookEventType, 'credits.low' | 'credits.depleted'>;
+/**
+ * The types a ledger event is sent as itself: alerts are decided from the balance it leaves, and `grant.expiring`
+ * by the expiry process ahead of an expiry nothing has recorded yet.
+ */
+export type LedgerWebhookType = Exclude<WebhookEventType, 'credits.low' | 'credits.depleted' | 'grant.expiring'>;
 
 /**
  * The webhook type a ledger event is sent as, or undefined when none. A lost dispute is recorded as a
@@ -60,7 +64,8 @@ export function webhookTypeOf(event: RecordedCreditsEvent): LedgerWebhookType | 
  * happened), and that event's own fields as the ledger records them (`docs/architecture.md`, "Events").
  */
 export type WebhookEventData = {
-  ledgerEvent: { id: string; type: string; position: string; streamVersion: number; occurredAt: string };
+  /** Absent from `grant.expiring`, which no ledger event records (its `grantId` is the event that made the grant). */
+  ledgerEvent?: { id: string; type: string; position: string; streamVersion: number; occurredAt: string };
   /** A dispute's close: `won` (the credits are spendable again) or `lost` (they were taken back). */
   outcome?: 'won' | 'lost';
 } & Record<string, unknown>;
