@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- consumes | projection | webhook | replay | grants]`: the benchmarks, by name (all when none is given).
+ * `npm run bench [-- consumes | projection | webhook | replay | grants | outbound-webhooks]`: the benchmarks, by name
+ * (all when none is given).
  * `npm run bench -- w1|w2|w3 [--json] [--store pglite] [flags]`: one workload of the peers folder (`--peers DIR`).
  * `npm run bench -- http [--json] [--store pglite] [flags]`: consumes through the API under autocannon (see bench/http.bench.ts).
  * `npm run bench -- holds [--json] [flags]`: w1 and w2 with each consume a hold and its capture (see bench/holds.bench.ts).
@@ -10,6 +11,7 @@ import { compare } from './compare';
 import { grantsBench } from './grants.bench';
 import { holdsBench } from './holds.bench';
 import { httpBench } from './http.bench';
+import { outboundWebhooksBench } from './outbound-webhooks.bench';
 import { projectionBench } from './projection.bench';
 import { replayBench } from './replay.bench';
 import { sequentialConsumesBench } from './sequential-consumes.bench';
@@ -22,6 +24,7 @@ const BENCHES: Record<string, () => Promise<boolean>> = {
   webhook: stripeWebhookBench,
   replay: replayBench,
   grants: grantsBench,
+  'outbound-webhooks': outboundWebhooksBench,
 };
 
 async function main(argv: string[]): Promise<number> {

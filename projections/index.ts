@@ -30,3 +30,4 @@ export * from './webhooks/webhook-endpoints.repository';
 export * from './webhooks/webhook-outbox.projection';
 export * from './webhooks/balance-alert-settings.repository';
 export * from './webhooks/grant-expiring-notices';
+export * from './webhooks/webhook-dispatch.loop';

@@ -18,6 +18,7 @@ import { type ProjectionLag, projectionLag } from './runtime/projection-lag';
 import { Projector } from './runtime/projector';
 import { READ_MODEL_DB } from './stores.module';
 import { WEBHOOK_DISPATCH_CONFIG, WebhookDispatchLoop } from './webhooks/webhook-dispatch.loop';
+import { WEBHOOK_OUTBOX } from './webhooks/webhook-outbox.projection';
 
 export const PROJECTOR = Symbol('PROJECTOR');
 const LAG_CACHE_MS = 1000;
@@ -126,12 +127,16 @@ export class ProjectorModule {
         { provide: PROJECTOR_CONFIG, useValue: config },
         {
           provide: PROJECTOR,
-          inject: [READ_MODEL_DB, EVENT_STORE],
-          useFactory: (db: SqlDriver, store: EventStore) =>
+          inject: [READ_MODEL_DB, EVENT_STORE, WebhookDispatchLoop],
+          useFactory: (db: SqlDriver, store: EventStore, webhooks: WebhookDispatchLoop) =>
             new Projector(db, store, feedFollowers(config.balanceAlerts), {
               ...config,
               log: {
                 error: (message, details) => logger.error({ ...details, msg: message }),
+              },
+              // What the outbox queued is sent at once, not at the dispatcher's next look.
+              afterBatch: (projection) => {
+                if (projection === WEBHOOK_OUTBOX) webhooks.dispatcher.wake();
               },
             }),
         },

@@ -13,6 +13,8 @@ export type ProjectorOptions = {
   /** How often a waiting instance tries to take a projection over. */
   lockRetryMs: number;
   log: ProjectorLog;
+  /** Called after a batch of a projection committed with events in it (the webhook outbox wakes its dispatcher). */
+  afterBatch?: (projection: string, eventsRead: number) => void;
 };
 
 /** Where the projector reports what stops or delays a projection; it has nothing else to say. */
@@ -131,6 +133,7 @@ export class Projector {
           checkpoint: this.checkpoints.get(projection.name),
         });
         progress.position = batch.position;
+        if (batch.eventsRead > 0) this.options.afterBatch?.(projection.name, batch.eventsRead);
         if (batch.eventsRead === this.options.batchSize) {
           // Straight on to the next batch: its checkpoint is where this one left it.
           this.checkpoints.set(projection.name, { position: batch.position });

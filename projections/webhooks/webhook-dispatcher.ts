@@ -23,8 +23,11 @@ export type DispatchRound = { delivered: number; failed: number };
  */
 export class WebhookDispatcher {
   private readonly owner = `dispatcher-${randomUUID()}`;
-  private readonly working = new Map<string, Promise<void>>();
+  /** The endpoints with rounds running here, and whether one should look again before it ends. */
+  private readonly working = new Map<string, { again: boolean; done: Promise<void> }>();
   private timer: NodeJS.Timeout | undefined;
+  /** A look is due at once: more wakes until it starts add nothing (the projector wakes it after each batch). */
+  private wakePending = false;
   private stopped = true;
 
   constructor(
@@ -42,35 +45,60 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await Promise.allSettled([...this.working.values()]);
+    await Promise.allSettled([...this.working.values()].map((work) => work.done));
   }
 
-  private schedule(): void {
+  /** Looks now rather than at the next poll: the outbox has just queued deliveries. */
+  wake(): void {
+    if (this.stopped || this.wakePending) return;
+    this.wakePending = true;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs = this.config.pollMs): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.wakePending = false;
       this.poll()
         .catch((error: unknown) => this.log.error('webhook dispatch failed', { error: (error as Error).message }))
-        .finally(() => this.schedule());
-    }, this.config.pollMs);
+        .finally(() => {
+          if (this.timer === undefined) this.schedule();
+        });
+    }, delayMs);
   }
 
   /** Starts a round for each enabled endpoint that has none running here. */
   async poll(): Promise<void> {
     for (const endpointId of await enabledWebhookEndpointIds(this.db)) {
-      if (this.working.has(endpointId)) continue;
-      const round = this.round(endpointId)
-        .then(() => undefined)
+      if (this.working.has(endpointId)) {
+        // A round is on: it looks again for what came since before it ends.
+        this.working.get(endpointId)!.again = true;
+        continue;
+      }
+      const work = { again: false, done: Promise.resolve() };
+      work.done = this.rounds(endpointId, work)
         .catch((error: unknown) =>
           this.log.error('webhook endpoint round failed', { endpointId, error: (error as Error).message }),
         )
         .finally(() => this.working.delete(endpointId));
-      this.working.set(endpointId, round);
+      this.working.set(endpointId, work);
     }
   }
 
   /** Waits for the rounds running now (tests). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.working.values()]);
+    await Promise.allSettled([...this.working.values()].map((work) => work.done));
+  }
+
+  /** Rounds for one endpoint while they find work, or were told more came. */
+  private async rounds(endpointId: string, work: { again: boolean }): Promise<void> {
+    for (;;) {
+      work.again = false;
+      const round = await this.round(endpointId);
+      if (this.stopped || (round.delivered + round.failed === 0 && !work.again)) return;
+    }
   }
 
   /** Sends what is due to one endpoint, if this process holds (or takes) its lease. */
