@@ -124,7 +124,8 @@ function deliveredOnceInOrder(receiver: WebhookReceiver, expected: number): bool
   const ids = new Set(receiver.received.map(({ payload }) => payload.id));
   const byUser = new Map<string, number[]>();
   for (const { payload } of receiver.received) {
-    byUser.set(payload.userId, [...(byUser.get(payload.userId) ?? []), payload.data.ledgerEvent!.streamVersion]);
+    const userId = payload.userId ?? '';
+    byUser.set(userId, [...(byUser.get(userId) ?? []), payload.data.ledgerEvent!.streamVersion]);
   }
   const inOrder = [...byUser.values()].every((versions) => versions.every((v, i) => i === 0 || v > versions[i - 1]));
   return ids.size === expected && receiver.received.length === expected && inOrder;

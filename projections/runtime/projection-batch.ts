@@ -9,6 +9,8 @@ export type BatchResult = { eventsRead: number; position: string | undefined };
 export type FeedBatch = {
   /** The credits events among those read, in feed order. */
   events: readonly ProjectedEvent[];
+  /** The other streams' events among those read (parked Stripe payments), in feed order, unparsed. */
+  others: readonly RecordedEvent[];
   /** Events read, credits or not: fewer than asked means the feed ended there. */
   eventsRead: number;
   /** The position of the last event read; undefined when none was. */
@@ -41,11 +43,12 @@ export async function applyNextBatch(
 ): Promise<BatchResult> {
   const { position: from } = options.checkpoint ?? (await readCheckpoint(driver, options.checkpointName));
   const read = options.read ?? ((after, batchSize) => readFeedBatch(store, after, batchSize));
-  const { events, eventsRead, lastPosition: to } = await read(from, options.batchSize);
+  const { events, others, eventsRead, lastPosition: to } = await read(from, options.batchSize);
   if (eventsRead === 0) return { eventsRead: 0, position: from };
   await driver.transaction(async (tx) => {
     await moveCheckpoint(tx, options.checkpointName, from, to);
     if (events.length > 0) await projection.apply(tx, events, options.tables);
+    if (others.length > 0) await projection.applyOthers?.(tx, others);
   });
   return { eventsRead, position: to };
 }
@@ -57,15 +60,17 @@ export async function readFeedBatch(
   batchSize: number,
 ): Promise<FeedBatch> {
   const events: ProjectedEvent[] = [];
+  const others: RecordedEvent[] = [];
   let eventsRead = 0;
   let lastPosition: string | undefined;
   for await (const event of store.readAll({ afterPosition: after, batchSize })) {
     if (event.streamId.startsWith(CREDITS_STREAM_PREFIX)) events.push(toProjectedEvent(event));
+    else others.push(event);
     eventsRead += 1;
     lastPosition = event.globalPosition;
     if (eventsRead === batchSize) break;
   }
-  return { events, eventsRead, lastPosition };
+  return { events, others, eventsRead, lastPosition };
 }
 
 export function toProjectedEvent(event: RecordedEvent): ProjectedEvent {

@@ -1,5 +1,5 @@
 import type { RecordedCreditsEvent } from '@libs/credits';
-import type { SqlExecutor } from '@libs/event-store';
+import type { RecordedEvent, SqlExecutor } from '@libs/event-store';
 
 /** The actual name of each of a projection's tables: its own name live, another while it is rebuilt. */
 export type TableNames<Table extends string = string> = Readonly<Record<Table, string>>;
@@ -24,6 +24,8 @@ export interface Projection<Table extends string = string> {
    * one above is a gap and throws ProjectionGapError.
    */
   apply(tx: SqlExecutor, events: readonly ProjectedEvent[], names: TableNames<Table>): Promise<void>;
+  /** The other streams' events of the same batch (parked Stripe payments), for a follower that reads them. */
+  applyOthers?(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void>;
   /** Deletes every row of these users, for a repair that then applies their whole streams again. */
   deleteRowsOf(tx: SqlExecutor, userIds: readonly string[], names: TableNames<Table>): Promise<void>;
 }

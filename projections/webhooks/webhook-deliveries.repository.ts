@@ -88,17 +88,41 @@ export async function pageWebhookDeliveries(
 }
 
 /**
- * Queues a delivery again, now, whatever its status (a delivered one is sent again with the same id).
- * Undefined: no such delivery.
+ * Queues a delivery again, now, whatever its status (a delivered one is sent again with the same id), with its
+ * retries counted afresh: their backoff from the first delay, their age from now. It becomes its user's
+ * oldest pending delivery, so that user's later ones wait behind it. Undefined: no such delivery.
  */
 export async function redeliverWebhook(db: SqlExecutor, id: string): Promise<WebhookDelivery | undefined> {
   const [record] = await db.query<DeliveryRecord>(
-    `update ${WEBHOOK_DELIVERIES_TABLE} set status = 'pending', next_attempt_at = now()
+    `update ${WEBHOOK_DELIVERIES_TABLE} set status = 'pending', next_attempt_at = now(), attempts = 0,
+       retry_from = now()
      where id = $1 returning ${COLUMNS}`,
     [id],
   );
   return record === undefined ? undefined : toDelivery(record);
 }
+
+/** An endpoint enabled again: what waited is sent now, its retries counted afresh. */
+export async function restartWebhookRetries(db: SqlExecutor, endpointId: string): Promise<void> {
+  await db.query(
+    `update ${WEBHOOK_DELIVERIES_TABLE} set next_attempt_at = now(), attempts = 0, retry_from = now()
+     where endpoint_id = $1 and status = 'pending'`,
+    [endpointId],
+  );
+}
+
+/**
+ * Only what is due is read (a user's later deliveries are never due before their oldest pending one), and of it
+ * only users' oldest: a backlog waiting for its retries costs nothing to ask about. $1: the endpoint, $2: limit.
+ */
+export const DUE_DELIVERIES_SQL = `select due.id::text as id, due.event_type, due.user_id, due.data, due.created_at
+  from ${WEBHOOK_DELIVERIES_TABLE} due
+  where due.endpoint_id = $1 and due.status = 'pending' and due.next_attempt_at <= now()
+    and not exists (
+      select 1 from ${WEBHOOK_DELIVERIES_TABLE} earlier
+      where earlier.endpoint_id = due.endpoint_id and earlier.user_id = due.user_id and earlier.status = 'pending'
+        and (earlier.stream_version, earlier.event_order) < (due.stream_version, due.event_order))
+  order by due.next_attempt_at, due.sequence limit $2`;
 
 /** A delivery to send: its body is built from these, the same on every attempt. */
 export type DueWebhookDelivery = { id: string; createdAt: string; payload: WebhookPayload };
@@ -118,20 +142,19 @@ export async function dueWebhookDeliveries(
     user_id: string;
     data: WebhookEventData;
     created_at: Date | string;
-  }>(
-    `select id, event_type, user_id, data, created_at from (
-       select distinct on (user_id) id::text as id, event_type, user_id, data, created_at, next_attempt_at, sequence
-       from ${WEBHOOK_DELIVERIES_TABLE} where endpoint_id = $1 and status = 'pending'
-       order by user_id, stream_version, event_order
-     ) heads where next_attempt_at <= now() order by sequence limit $2`,
-    [endpointId, limit],
-  );
+  }>(DUE_DELIVERIES_SQL, [endpointId, limit]);
   return records.map((record) => {
     const createdAt = iso(record.created_at);
     return {
       id: record.id,
       createdAt,
-      payload: { id: record.id, type: record.event_type, createdAt, userId: record.user_id, data: record.data },
+      payload: {
+        id: record.id,
+        type: record.event_type,
+        createdAt,
+        userId: record.user_id === '' ? null : record.user_id,
+        data: record.data,
+      },
     };
   });
 }
@@ -186,13 +209,21 @@ export async function recordWebhookAttempt(
       [delivery.id, outcome.statusCode, outcome.error.slice(0, 500)],
     );
     const delayMs = retryDelayMs(row?.attempts ?? 1, policy);
-    await tx.query(
+    const [retried] = await tx.query<{ user_id: string; status: string; next_attempt_at: Date | string }>(
       `update ${WEBHOOK_DELIVERIES_TABLE} set
-         status = case when created_at + make_interval(secs => $2::float8) <= now() then 'failed' else 'pending' end,
+         status = case when retry_from + make_interval(secs => $2::float8) <= now() then 'failed' else 'pending' end,
          next_attempt_at = now() + make_interval(secs => $3::float8)
-       where id = $1`,
+       where id = $1 returning user_id, status, next_attempt_at`,
       [delivery.id, policy.maxAgeMs / 1000, delayMs / 1000],
     );
+    if (retried?.status === 'pending') {
+      // The user's later deliveries wait behind it: not due before it is.
+      await tx.query(
+        `update ${WEBHOOK_DELIVERIES_TABLE} set next_attempt_at = $4
+         where endpoint_id = $1 and user_id = $2 and status = 'pending' and id <> $3 and next_attempt_at < $4`,
+        [delivery.endpointId, retried.user_id, delivery.id, retried.next_attempt_at],
+      );
+    }
     await tx.query(
       `update ${WEBHOOK_ENDPOINTS_TABLE} set consecutive_failures = consecutive_failures + 1,
          status = case when status = 'enabled' and consecutive_failures + 1 >= $2 then 'disabled' else status end,

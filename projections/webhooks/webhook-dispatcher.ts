@@ -103,9 +103,11 @@ export class WebhookDispatcher {
 
   /** Sends what is due to one endpoint, if this process holds (or takes) its lease. */
   async round(endpointId: string): Promise<DispatchRound> {
+    // Asking is cheap and harmless; only sending needs the lease (an idle endpoint's row is not written).
+    const due = await dueWebhookDeliveries(this.db, endpointId, this.config.concurrencyPerEndpoint);
+    if (due.length === 0) return { delivered: 0, failed: 0 };
     const target = await leaseWebhookEndpoint(this.db, endpointId, this.owner, this.config.leaseMs);
     if (target === undefined) return { delivered: 0, failed: 0 };
-    const due = await dueWebhookDeliveries(this.db, endpointId, this.config.concurrencyPerEndpoint);
     const outcomes = await Promise.all(
       due.map(async (delivery) => {
         const outcome = await sendWebhook(target, JSON.stringify(delivery.payload), this.config);

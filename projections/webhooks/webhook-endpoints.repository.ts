@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlExecutor } from '@libs/event-store';
 import { newWebhookSecret } from '@libs/webhooks';
+import { restartWebhookRetries } from './webhook-deliveries.repository';
 import { WEBHOOK_ENDPOINTS_TABLE } from './webhooks.tables';
 
 export const WEBHOOK_ENDPOINT_STATUSES = ['enabled', 'paused', 'disabled'] as const;
@@ -85,7 +86,8 @@ export async function findWebhookEndpoint(db: SqlExecutor, id: string): Promise<
 }
 
 /**
- * Changes what is given; enabling an endpoint (again) clears its run of failures. Undefined: no such endpoint.
+ * Changes what is given; enabling an endpoint (again) clears its run of failures and sends what waited now, its
+ * retries counted afresh. Undefined: no such endpoint.
  */
 export async function updateWebhookEndpoint(
   db: SqlExecutor,
@@ -111,6 +113,7 @@ export async function updateWebhookEndpoint(
       change.status ?? null,
     ],
   );
+  if (record !== undefined && change.status === 'enabled') await restartWebhookRetries(db, id);
   return record === undefined ? undefined : toEndpoint(record);
 }
 

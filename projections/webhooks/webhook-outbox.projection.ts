@@ -2,11 +2,12 @@ import {
   type BalanceAlertState,
   NO_BALANCE,
   evolveBalanceAlerts,
+  parkedPaymentOf,
   spendableOf,
   webhookDataOf,
   webhookTypeOf,
 } from '@libs/webhooks';
-import type { SqlExecutor } from '@libs/event-store';
+import type { RecordedEvent, SqlExecutor } from '@libs/event-store';
 import { type ProjectedEvent, type Projection, isNextEvent } from '../runtime/projection';
 import {
   BALANCE_ALERT_SETTINGS_TABLE,
@@ -17,6 +18,9 @@ import {
 } from './webhooks.tables';
 
 export const WEBHOOK_OUTBOX = 'webhook-outbox';
+
+/** The `user_id` of `payment.parked` deliveries: no user's (an empty id is none of theirs). */
+export const PARKED_PAYMENTS_QUEUE = '';
 
 export type BalanceAlertsConfig = { lowBalanceBelowDefault: number };
 
@@ -77,6 +81,24 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
       );
       if (queued.length > 0) await insertDeliveries(tx, queued);
     },
+    async applyOthers(tx: SqlExecutor, others: readonly RecordedEvent[]) {
+      const queued: Queued[] = [];
+      for (const event of others) {
+        const parked = parkedPaymentOf(event);
+        if (parked === undefined) continue;
+        queued.push({
+          event_order: 0,
+          event_type: 'payment.parked',
+          // Parked payments have no user: they go in the order of their own stream, as one user's would.
+          user_id: PARKED_PAYMENTS_QUEUE,
+          stream_version: parked.streamVersion,
+          global_position: event.globalPosition,
+          ledger_event_id: event.id,
+          data: parked.data,
+        });
+      }
+      if (queued.length > 0) await insertDeliveries(tx, queued);
+    },
     async deleteRowsOf() {
       // A repair rebuilds a user's read model; what was sent to endpoints stays sent.
     },
@@ -99,9 +121,13 @@ function alertData(state: BalanceAlertState, lowBelow: number, event: ProjectedE
 async function insertDeliveries(tx: SqlExecutor, queued: readonly Queued[]): Promise<void> {
   await tx.query(
     `insert into ${WEBHOOK_DELIVERIES_TABLE}
-       (endpoint_id, event_type, user_id, stream_version, event_order, global_position, ledger_event_id, data)
+       (endpoint_id, event_type, user_id, stream_version, event_order, global_position, ledger_event_id, data,
+        next_attempt_at)
      select endpoint.id, queued.event_type, queued.user_id, queued.stream_version, queued.event_order,
-       queued.global_position, queued.ledger_event_id, queued.data
+       queued.global_position, queued.ledger_event_id, queued.data,
+       -- Behind a pending delivery of the same user waiting for its retry: not due before it.
+       greatest(now(), (select max(pending.next_attempt_at) from ${WEBHOOK_DELIVERIES_TABLE} pending
+         where pending.endpoint_id = endpoint.id and pending.user_id = queued.user_id and pending.status = 'pending'))
      from jsonb_to_recordset($1::jsonb) as queued(event_order int, event_type text, user_id text,
        stream_version int, global_position bigint, ledger_event_id uuid, data jsonb)
      join ${WEBHOOK_ENDPOINTS_TABLE} endpoint

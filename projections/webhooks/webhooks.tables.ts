@@ -45,7 +45,10 @@ export const CREATE_WEBHOOK_TABLES = `
     data jsonb not null,
     -- pending: to send (again at next_attempt_at); delivered; failed: retries ran out.
     status text not null default 'pending' check (status in ('pending', 'delivered', 'failed')),
+    -- Attempts since it was queued or last redelivered, and when that was: the backoff and the retries' age.
     attempts int not null default 0,
+    retry_from timestamptz not null default now(),
+    -- For a user's later deliveries, never before their oldest pending one's (they wait behind it).
     next_attempt_at timestamptz not null default now(),
     last_attempt_at timestamptz,
     last_status_code int,
@@ -54,7 +57,9 @@ export const CREATE_WEBHOOK_TABLES = `
     delivered_at timestamptz,
     unique (endpoint_id, ledger_event_id, event_type)
   );
-  -- The dispatcher's question: each user's oldest pending delivery of an endpoint, in stream order.
+  -- The dispatcher's questions: what is due now, and whether a user has an older pending delivery.
+  create index if not exists webhook_deliveries_due
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, next_attempt_at) where status = 'pending';
   create index if not exists webhook_deliveries_pending
     on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, user_id, stream_version, event_order) where status = 'pending';
   create index if not exists webhook_deliveries_by_endpoint

@@ -5,6 +5,8 @@ import { type WebhookPayload, verifyWebhookSignature } from '@libs/webhooks';
 import request from 'supertest';
 import { TEST_KEYS, type TestApp, bearer, startTestApp } from '../support/test-app';
 import { storeKindsUnderTest } from '../support/test-stores';
+import { paymentIntentSucceeded, stripeId } from '../support/stripe-events';
+import { stripeConfigUnderTest, stripeWebhookClient } from '../support/stripe-webhook-client';
 import { WebhookReceiver } from '../support/webhook-receiver';
 
 /**
@@ -27,7 +29,7 @@ function webhookConfig(env: Record<string, string> = {}): Partial<AppConfig> {
     WEBHOOK_SECRET_OVERLAP_SECONDS: '1',
     ...env,
   });
-  return { projector: config.projector, outboundWebhooks: config.outboundWebhooks };
+  return { projector: config.projector, outboundWebhooks: config.outboundWebhooks, stripe: stripeConfigUnderTest() };
 }
 
 describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
@@ -44,6 +46,7 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
   });
 
   const http = () => request(testApp.app.getHttpServer());
+  const stripe = stripeWebhookClient(() => testApp);
   const as = (scope: Scope) => ({ Authorization: bearer(scope) });
 
   async function receiver(): Promise<{ receiver: WebhookReceiver; url: string }> {
@@ -271,6 +274,24 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     expect(state.body).toMatchObject({ lowBalanceBelow: 50, belowLow: true, depleted: true });
     const reset = await alerts({ lowBalanceBelow: null });
     expect(reset.body).toMatchObject({ lowBalanceBelow: 10, source: 'default' });
+  });
+
+  it('reports a Stripe payment parked for want of a user, with no user, once however often Stripe delivers it', async () => {
+    const { receiver: hooks, url } = await receiver();
+    await register(url, ['payment.parked']);
+    const customerId = stripeId('cus');
+    const payment = paymentIntentSucceeded({ customer: customerId, metadata: { credits: '300' } });
+    await stripe.deliver(payment).expect(200);
+    await stripe.deliver(payment).expect(200);
+    const [parked] = await hooks.waitFor(1);
+    await sleep(300);
+    expect(hooks.received).toHaveLength(1);
+    expect(parked.payload).toMatchObject({ type: 'payment.parked', userId: null });
+    expect(parked.payload.data).toMatchObject({
+      customerId,
+      userIdNamed: null,
+      ledgerEvent: { type: 'PaymentParked' },
+    });
   });
 
   it('sends a delivery again, with the same id, when an operator asks', async () => {

@@ -131,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'must be set when DATABASE_URL is (a development key is made only in the embedded mode)',
     );
   }
-  return {
+  const config: AppConfig = {
     role: oneOf(env, 'ROLE', ['all', 'api', 'projector'] as const, 'all'),
     port: integer(env, 'PORT', 3000, 0, 65_535),
     eventStore: eventStoreLocationFrom(env),
@@ -181,6 +181,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
+  assertLeaseOutlastsRequests(config.projector.webhookDispatch);
+  return config;
+}
+
+/**
+ * A dispatcher renews an endpoint's lease at each round, and a round waits for its slowest request: a lease
+ * shorter than two requests' timeout could lapse mid-round, and another process send the same deliveries at once.
+ */
+function assertLeaseOutlastsRequests({ leaseMs, timeoutMs }: WebhookDispatchConfig): void {
+  if (leaseMs < 2 * timeoutMs) {
+    throw new ConfigError('WEBHOOK_LEASE_MS', `must be at least twice WEBHOOK_TIMEOUT_MS (${2 * timeoutMs})`);
+  }
 }
 
 /**

@@ -85,6 +85,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a webhook lease shorter than two requests’ timeout: it could lapse mid-round', () => {
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '60000' })).toThrow(
+      'WEBHOOK_LEASE_MS must be at least twice WEBHOOK_TIMEOUT_MS (120000)',
+    );
+    expect(
+      loadConfig({ WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_LEASE_MS: '120000' }).projector.webhookDispatch,
+    ).toMatchObject({ timeoutMs: 60_000, leaseMs: 120_000 });
+    expect(() => loadConfig({ OUTBOUND_WEBHOOKS_ALLOW_PRIVATE_URLS: 'yes' })).toThrow(
+      'OUTBOUND_WEBHOOKS_ALLOW_PRIVATE_URLS must be true or false',
+    );
+  });
+
   describe('a bad value stops start-up with a message naming the variable', () => {
     it.each([
       ['PORT', 'abc'],

@@ -1,4 +1,6 @@
 import type { RecordedCreditsEvent } from '@libs/credits';
+import type { RecordedEvent } from '@libs/event-store';
+import { type PaymentParked, UNMATCHED_PAYMENTS_STREAM } from '@libs/stripe';
 
 /**
  * The event types an endpoint may subscribe to. Those driven by a recorded ledger event are mapped here
@@ -14,6 +16,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'credits.low',
   'credits.depleted',
   'grant.expiring',
+  'payment.parked',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -26,7 +29,10 @@ export function isWebhookEventType(value: string): value is WebhookEventType {
  * The types a ledger event is sent as itself: alerts are decided from the balance it leaves, and `grant.expiring`
  * by the expiry process ahead of an expiry nothing has recorded yet.
  */
-export type LedgerWebhookType = Exclude<WebhookEventType, 'credits.low' | 'credits.depleted' | 'grant.expiring'>;
+export type LedgerWebhookType = Exclude<
+  WebhookEventType,
+  'credits.low' | 'credits.depleted' | 'grant.expiring' | 'payment.parked'
+>;
 
 /**
  * The webhook type a ledger event is sent as, or undefined when none. A lost dispute is recorded as a
@@ -94,6 +100,37 @@ export type WebhookPayload = {
   type: WebhookEventType;
   /** When the delivery was queued (UTC ISO 8601). */
   createdAt: string;
-  userId: string;
+  /** Null for `payment.parked`: a payment is parked because it names no user the ledger can credit. */
+  userId: string | null;
   data: WebhookEventData;
 };
+
+/**
+ * A Stripe payment parked for want of a user (`PaymentParked`, in the parked payments' stream), as
+ * `payment.parked` reports it: what an operator needs to assign it, without the Stripe object in full (the
+ * admin API shows it).
+ */
+export function parkedPaymentOf(event: RecordedEvent): { data: WebhookEventData; streamVersion: number } | undefined {
+  if (event.streamId !== UNMATCHED_PAYMENTS_STREAM || event.type !== 'PaymentParked') return undefined;
+  const { paymentId, reason, stripeEventType, payment } = (event as unknown as PaymentParked).data;
+  const { metadata } = event as unknown as { metadata: { occurredAt?: string } };
+  return {
+    streamVersion: event.streamVersion,
+    data: {
+      paymentId,
+      reason,
+      stripeEventType,
+      customerId: payment.customerId ?? null,
+      userIdNamed: payment.userId ?? null,
+      amountPaid: payment.amountPaid,
+      currency: payment.currency,
+      ledgerEvent: {
+        id: event.id,
+        type: event.type,
+        position: event.globalPosition,
+        streamVersion: event.streamVersion,
+        occurredAt: metadata?.occurredAt ?? event.recordedAt,
+      },
+    },
+  };
+}

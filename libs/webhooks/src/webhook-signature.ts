@@ -50,7 +50,11 @@ export function verifyWebhookSignature(
   const { toleranceSeconds = WEBHOOK_SIGNATURE_TOLERANCE_SECONDS_DEFAULT, nowSeconds = Date.now() / 1000 } = options;
   const parts = (header ?? '').split(',').map((part) => part.trim().split('='));
   const timestamps = parts.filter(([key]) => key === 't').map(([, value]) => value);
-  const signatures = parts.filter(([key, value]) => key === 'v1' && value !== undefined).map(([, value]) => value);
+  // A signature is exactly 64 hex digits: Buffer.from(…, 'hex') would stop at the first other character.
+  const signatures = parts.filter(([key]) => key === 'v1').map(([, value]) => value);
+  if (signatures.some((signature) => !/^[0-9a-f]{64}$/i.test(signature ?? ''))) {
+    return { valid: false, reason: 'malformed-header' };
+  }
   if (timestamps.length !== 1 || !/^\d{1,12}$/.test(timestamps[0] ?? '') || signatures.length === 0) {
     return { valid: false, reason: 'malformed-header' };
   }

@@ -56,6 +56,18 @@ describe('outbound webhook signatures', () => {
     }
   });
 
+  it.each([
+    ['trailing non-hex characters', 'zz'],
+    ['a trailing hex digit', '0'],
+    ['garbage after it', '-not-a-signature'],
+  ])('calls a v1 with %s malformed: a signature is exactly 64 hex digits', (_, suffix) => {
+    const header = `${signWebhookPayload(body, [secret], now)}${suffix}`;
+    expect(verifyWebhookSignature(body, header, secret, { nowSeconds: now })).toEqual({
+      valid: false,
+      reason: 'malformed-header',
+    });
+  });
+
   it('refuses to sign without a secret', () => {
     expect(() => signWebhookPayload(body, [])).toThrow('needs a secret');
   });
