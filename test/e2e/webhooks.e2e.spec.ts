@@ -294,6 +294,22 @@ describe.each(storeKindsUnderTest())('outbound webhooks on %s', (kind) => {
     });
   });
 
+  it('documents the routes, the payload and the signature in OpenAPI', async () => {
+    const document = (await http().get('/docs-json').expect(200)).body;
+    for (const path of [
+      '/v1/admin/webhook-endpoints',
+      '/v1/admin/webhook-endpoints/{id}/rotate-secret',
+      '/v1/admin/webhook-deliveries',
+      '/v1/admin/webhook-deliveries/{id}/redeliver',
+      '/v1/users/{userId}/alerts',
+    ]) {
+      expect(Object.keys(document.paths)).toContain(path);
+    }
+    const tag = (document.tags as Array<{ name: string; description: string }>).find(({ name }) => name === 'webhooks');
+    expect(tag?.description).toMatch(/Credits-Signature: t=<unix seconds>,v1=/);
+    expect(tag?.description).toMatch(/payment\.parked/);
+  });
+
   it('sends a delivery again, with the same id, when an operator asks', async () => {
     const { receiver: hooks, url } = await receiver();
     const endpoint = await register(url);

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { OUTBOUND_WEBHOOKS_DESCRIPTION } from './webhooks/webhook-payloads.openapi';
 import type { ApiKey, AppConfig } from '@libs/config';
 import type { EventStore } from '@libs/event-store';
 import { acceptJsonBodies, acceptRawBodiesAt, answerClientErrorsAsProblems } from '@libs/http';
@@ -34,6 +35,7 @@ export async function createApp(
       .setDescription('Prepaid usage credits: consume, grant, recharge, audit. Errors are RFC 9457 problem details.')
       .setVersion('1')
       .addBearerAuth()
+      .addTag('webhooks', OUTBOUND_WEBHOOKS_DESCRIPTION)
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
