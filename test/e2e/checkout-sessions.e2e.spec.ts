@@ -81,6 +81,20 @@ describe.each(storeKindsUnderTest())(
         });
       });
 
+      it('asks Stripe to save the card for off-session payments, on a customer it makes, when told to', async () => {
+        const userId = newUser();
+
+        await createSession(testApp, userId, { ...validBody, savePaymentMethod: true }).expect(201);
+        await createSession(testApp, userId, { ...validBody, savePaymentMethod: 'yes' }).expect(400);
+
+        const [sent] = fake.checkoutSessionRequests();
+        expect(fake.checkoutSessionRequests()).toHaveLength(1);
+        expect(sent.params).toMatchObject({
+          customer_creation: 'always',
+          payment_intent_data: { setup_future_usage: 'off_session', metadata: { userId } },
+        });
+      });
+
       it('buys one pack unless told otherwise, under the client library’s own idempotency key without a header', async () => {
         const userId = newUser();
 

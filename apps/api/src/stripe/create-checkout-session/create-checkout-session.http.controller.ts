@@ -114,12 +114,15 @@ function checkoutSessionParams(
   body: CreateCheckoutSessionRequest,
 ): Stripe.Checkout.SessionCreateParams {
   const metadata = { userId, packId: pack.packId, quantity: String(quantity) };
+  // Saving the card for payments made without the buyer takes a customer to save it on, made by Checkout.
+  const saved = body.savePaymentMethod === true;
   return {
     mode: 'payment',
     line_items: [{ price: pack.priceId, quantity }],
     client_reference_id: userId,
     metadata,
-    payment_intent_data: { metadata },
+    payment_intent_data: saved ? { metadata, setup_future_usage: 'off_session' } : { metadata },
+    ...(saved ? { customer_creation: 'always' as const } : {}),
     success_url: body.successUrl,
     cancel_url: body.cancelUrl,
   };

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsString, IsUrl, Length, MaxLength, Max, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsInt, IsString, IsUrl, Length, MaxLength, Max, Min, ValidateIf } from 'class-validator';
 
 /** How many packs one Checkout session may buy. */
 export const CHECKOUT_QUANTITY_MAX = 100;
@@ -36,4 +36,14 @@ export class CreateCheckoutSessionRequest {
   @Min(1)
   @Max(CHECKOUT_QUANTITY_MAX)
   quantity?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Keep the card for later payments made without the buyer (automatic top-up): Stripe makes a customer and ' +
+      'saves the payment method for off-session use. Default false',
+    example: true,
+  })
+  @ValidateIf((_, value) => value !== undefined)
+  @IsBoolean()
+  savePaymentMethod?: boolean;
 }
