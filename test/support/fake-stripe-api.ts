@@ -31,6 +31,8 @@ export type FakeStripeApi = {
   requests: RecordedRequest[];
   /** The POST /v1/checkout/sessions requests, oldest first. */
   checkoutSessionRequests(): RecordedRequest[];
+  /** The POST /v1/payment_intents requests (off-session charges of saved cards), oldest first. */
+  paymentIntentRequests(): RecordedRequest[];
   /** The GET /v1/events list requests (not retrievals of one event). */
   eventListRequests(): RecordedRequest[];
   /** The GET list requests of one resource path, e.g. `/v1/refunds`. */
@@ -50,7 +52,8 @@ export type RecordedRequest = {
 
 /** A Stripe error: the status and the `error` object of its body. */
 type StripeErrorAnswer = { status: number; error: { type: string; message: string; code?: string; param?: string } };
-type Answer = { status: number; body: unknown };
+/** `ran`: the request was carried out, even if it answers an error (a declined card): its key keeps the answer. */
+type Answer = { status: number; body: unknown; ran?: boolean };
 
 const LIST_LIMIT_DEFAULT = 10;
 const LIST_LIMIT_MAX = 100;
@@ -89,8 +92,8 @@ export async function startFakeStripeApi(
     const earlier = state.replays.get(key);
     if (earlier === undefined) {
       const first = answer();
-      // Like Stripe, a request refused before it ran (a bad parameter) leaves the key free.
-      if (first.status < 400) state.replays.set(key, { params, answer: first });
+      // Like Stripe, a request refused before it ran (a bad parameter) leaves the key free; a declined card does not.
+      if (first.status < 400 || first.ran === true) state.replays.set(key, { params, answer: first });
       return first;
     }
     if (earlier.params === params) return earlier.answer;
@@ -116,6 +119,16 @@ export async function startFakeStripeApi(
         state.sessions.set(session.id as string, session);
         state.objects.set(session.id as string, structuredClone(session));
       }
+      return answer;
+    }
+    if (request.method === 'POST' && request.path === '/v1/payment_intents') {
+      const answer = createPaymentIntent(request.params);
+      const intent = (
+        answer.status === 200
+          ? answer.body
+          : (answer.body as { error: { payment_intent?: unknown } }).error.payment_intent
+      ) as StripeObject | undefined;
+      if (intent !== undefined) state.objects.set(intent.id as string, structuredClone(intent));
       return answer;
     }
     const resource = request.method === 'GET' ? resourceOf(request.path) : undefined;
@@ -148,6 +161,7 @@ export async function startFakeStripeApi(
     },
     requests,
     checkoutSessionRequests: () => requests.filter((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions'),
+    paymentIntentRequests: () => requests.filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents'),
     eventListRequests: () => requests.filter((r) => r.method === 'GET' && r.path === '/v1/events'),
     listRequests: (path) => requests.filter((r) => r.method === 'GET' && r.path === path),
     checkoutSession: (id) => structuredClone(state.sessions.get(id)),
@@ -317,6 +331,60 @@ function createCheckoutSession(params: StripeObject, unitAmounts: Record<string,
 function catalogUnitAmounts(): Record<string, number> {
   const { packs, plans } = loadConfig({}).stripe.catalog;
   return Object.fromEntries([...packs, ...plans].map(({ priceId }) => [priceId, UNIT_AMOUNT_DEFAULT]));
+}
+
+// --- Payment intents -----------------------------------------------------------
+
+/**
+ * Stripe's test payment methods of the cards that fail off session: a decline, and a card that needs its holder
+ * to authenticate (3-D Secure), which an off-session charge cannot ask for.
+ */
+export const DECLINING_PAYMENT_METHOD = 'pm_card_chargeDeclined';
+export const AUTHENTICATING_PAYMENT_METHOD = 'pm_card_authenticationRequired';
+
+/**
+ * POST /v1/payment_intents, confirmed at once off session (as an automatic top-up charges a saved card): a
+ * succeeded intent; or for the failing test cards, Stripe's 402 `card_error` carrying the intent it made, left
+ * `requires_payment_method`. Either is kept for the idempotency key that made it.
+ */
+function createPaymentIntent(params: StripeObject): Answer {
+  const amount = Number(params.amount);
+  if (!Number.isSafeInteger(amount) || amount < 1) return invalidRequest('Invalid integer: amount', 'amount');
+  const intent: StripeObject = {
+    id: stripeId('pi'),
+    object: 'payment_intent',
+    amount,
+    currency: params.currency,
+    customer: params.customer ?? null,
+    payment_method: params.payment_method ?? null,
+    metadata: params.metadata ?? {},
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+  };
+  const failure =
+    params.payment_method === DECLINING_PAYMENT_METHOD
+      ? { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' }
+      : params.payment_method === AUTHENTICATING_PAYMENT_METHOD
+        ? { code: 'authentication_required', message: 'This payment requires authentication.' }
+        : undefined;
+  if (failure === undefined) return { status: 200, body: { ...intent, status: 'succeeded', amount_received: amount } };
+  const failed = {
+    ...intent,
+    status: 'requires_payment_method',
+    last_payment_error: { type: 'card_error', ...failure },
+  };
+  return {
+    ...stripeError({ status: 402, error: { type: 'card_error', ...failure } }),
+    ran: true,
+    body: {
+      error: {
+        type: 'card_error',
+        ...failure,
+        payment_intent: failed,
+        request_log_url: 'https://dashboard.stripe.com/test/logs',
+      },
+    },
+  };
 }
 
 // --- Stripe's HTTP conventions -----------------------------------------------
