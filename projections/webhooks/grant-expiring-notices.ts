@@ -14,7 +14,8 @@ export const CREATE_GRANT_EXPIRING_NOTICES = `
 const NOTICE_EVENT_ORDER = 100;
 
 /**
- * `grant.expiring`, which no ledger event records: the grants with credits left whose `expiresAt` is within
+ * `grant.expiring`, which no ledger event records: the grants with credits left (none of them frozen by a dispute,
+ * which keeps a grant from expiring) whose `expiresAt` is within
  * `leadSeconds` of `now`, each noticed once (the notice's row and its deliveries are one statement: two
  * processes at once notice a grant once), soonest first, up to `batchSize`. The deliveries go to the endpoints
  * enabled and subscribed then, ordered among the user's after the event that made the grant. Returns how many
@@ -30,7 +31,8 @@ export async function noticeGrantsExpiring(
   const [row] = await db.query<{ noticed: string }>(
     `with due as (
        select user_id, grant_id, sequence, category, expires_at, remaining, frozen, held from grants
-       where status = 'active' and remaining > 0 and expires_at > $1::timestamptz
+       -- The grants-due index's own condition: a grant a dispute holds credits of does not expire while it does.
+       where status = 'active' and remaining > 0 and frozen = 0 and expires_at > $1::timestamptz
          and expires_at <= $1::timestamptz + make_interval(secs => $2::float8)
          and not exists (select 1 from ${GRANT_EXPIRING_NOTICES_TABLE} notice where notice.grant_id = grants.grant_id)
        order by expires_at, user_id, sequence limit $3::int
