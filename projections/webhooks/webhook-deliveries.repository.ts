@@ -197,9 +197,10 @@ export async function recordWebhookAttempt(
          where id = $1`,
         [delivery.id, outcome.statusCode],
       );
-      await tx.query(`update ${WEBHOOK_ENDPOINTS_TABLE} set consecutive_failures = 0 where id = $1`, [
-        delivery.endpointId,
-      ]);
+      await tx.query(
+        `update ${WEBHOOK_ENDPOINTS_TABLE} set consecutive_failures = 0 where id = $1 and consecutive_failures <> 0`,
+        [delivery.endpointId],
+      );
       return;
     }
     const [row] = await tx.query<{ attempts: number }>(
