@@ -1,7 +1,8 @@
 import { type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventStore, type SqlDriver } from '@libs/event-store';
-import { PROJECTIONS, ledgerEntryCounts, projectionLag } from '@projections';
+import { loadConfig } from '@libs/config';
+import { feedFollowers, ledgerEntryCounts, projectionLag } from '@projections';
 import { foldEveryStream, writeHistory } from '../support/credits-history';
 import { exited, startProjectorProcess } from '../support/projector-process';
 import { describeOnPostgres } from '../support/test-stores';
@@ -16,6 +17,9 @@ import { type ReadModelDatabase, openReadModelDatabase } from '../support/read-m
 
 /** How long a standby may take to hold a dead instance's locks (it retries every 50 ms here). */
 const TAKEOVER_MS_MAX = 5_000;
+
+/** What a projector process follows the feed with, each behind its own lock: the projections and the webhook outbox. */
+const FOLLOWERS = feedFollowers(loadConfig({}).projector.balanceAlerts);
 
 describeOnPostgres('projector processes on PostgreSQL', () => {
   let database: ReadModelDatabase;
@@ -45,7 +49,7 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
   }
 
   async function lagEvents(): Promise<number> {
-    const lags = await Promise.all(PROJECTIONS.map(({ name }) => projectionLag(driver, store, name)));
+    const lags = await Promise.all(FOLLOWERS.map(({ name }) => projectionLag(driver, store, name)));
     return Math.max(...lags.map((lag) => lag.lagEvents));
   }
 
@@ -69,7 +73,7 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
          on l.objid::bigint = hashtext('credits-ledger:projection:' || p.name)::bigint & 4294967295
        where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
          and l.database = (select oid from pg_database where datname = current_database())`,
-      [PROJECTIONS.map(({ name }) => name)],
+      [FOLLOWERS.map(({ name }) => name)],
     );
     return new Map(rows.map((row) => [row.projection, row.pid]));
   }
@@ -139,14 +143,14 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
     const small = { PROJECTOR_BATCH_SIZE: '100' };
     const active = startProjector(small);
     await until(
-      async () => (await lockHolders()).size === PROJECTIONS.length,
+      async () => (await lockHolders()).size === FOLLOWERS.length,
       'the first instance to lock every projection',
       20_000,
     );
     const activeSessions = new Set((await lockHolders()).values());
     const standby = startProjector(small);
     await until(
-      async () => (await sessionsRefusedALock(activeSessions)) === PROJECTIONS.length,
+      async () => (await sessionsRefusedALock(activeSessions)) === FOLLOWERS.length,
       'the standby to try every lock',
       20_000,
     );
@@ -161,7 +165,7 @@ describeOnPostgres('projector processes on PostgreSQL', () => {
     await until(
       async () => {
         const holders = await lockHolders();
-        return holders.size === PROJECTIONS.length && [...holders.values()].every((pid) => !activeSessions.has(pid));
+        return holders.size === FOLLOWERS.length && [...holders.values()].every((pid) => !activeSessions.has(pid));
       },
       'the standby to lock every projection',
       TAKEOVER_MS_MAX,
