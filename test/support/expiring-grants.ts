@@ -78,11 +78,17 @@ export async function foldOf(store: EventStore, userId: string): Promise<Credits
 
 /** How many `CreditsExpired` each grant has in the whole store. */
 export async function expiriesByGrant(store: EventStore): Promise<Map<string, number>> {
+  // The streams are found in the feed, and counted from themselves: the feed may show a commit a moment later
+  // while an older transaction is open, a stream never does.
+  const streamIds = new Set<string>();
+  for await (const event of store.readAll({ batchSize: 5000 })) streamIds.add(event.streamId);
   const counts = new Map<string, number>();
-  for await (const event of store.readAll({ batchSize: 5000 })) {
-    if (event.type !== 'CreditsExpired') continue;
-    const { grantId } = event.data as { grantId: string };
-    counts.set(grantId, (counts.get(grantId) ?? 0) + 1);
+  for (const streamId of streamIds) {
+    for await (const event of store.readStream(streamId)) {
+      if (event.type !== 'CreditsExpired') continue;
+      const { grantId } = event.data as { grantId: string };
+      counts.set(grantId, (counts.get(grantId) ?? 0) + 1);
+    }
   }
   return counts;
 }
