@@ -1,6 +1,6 @@
 import type { SqlDriver, SqlExecutor } from '@libs/event-store';
 import type { WebhookEventData, WebhookEventType, WebhookPayload } from '@libs/webhooks';
-import { WEBHOOK_DELIVERIES_TABLE, WEBHOOK_ENDPOINTS_TABLE } from './webhooks.tables';
+import { PARKED_PAYMENTS_QUEUE, WEBHOOK_DELIVERIES_TABLE, WEBHOOK_ENDPOINTS_TABLE } from './webhooks.tables';
 
 export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
@@ -152,7 +152,7 @@ export async function dueWebhookDeliveries(
         id: record.id,
         type: record.event_type,
         createdAt,
-        userId: record.user_id === '' ? null : record.user_id,
+        userId: record.user_id === PARKED_PAYMENTS_QUEUE ? null : record.user_id,
         data: record.data,
       },
     };

@@ -87,11 +87,6 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Waits for the rounds running now (tests). */
-  async settled(): Promise<void> {
-    await Promise.allSettled([...this.working.values()].map((work) => work.done));
-  }
-
   /** Rounds for one endpoint while they find work, or were told more came. */
   private async rounds(endpointId: string, work: { again: boolean }): Promise<void> {
     for (;;) {

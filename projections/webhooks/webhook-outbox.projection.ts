@@ -13,14 +13,12 @@ import {
   BALANCE_ALERT_SETTINGS_TABLE,
   BALANCE_ALERT_STATES_TABLE,
   CREATE_WEBHOOK_TABLES,
+  PARKED_PAYMENTS_QUEUE,
   WEBHOOK_DELIVERIES_TABLE,
   WEBHOOK_ENDPOINTS_TABLE,
 } from './webhooks.tables';
 
 export const WEBHOOK_OUTBOX = 'webhook-outbox';
-
-/** The `user_id` of `payment.parked` deliveries: no user's (an empty id is none of theirs). */
-export const PARKED_PAYMENTS_QUEUE = '';
 
 export type BalanceAlertsConfig = { lowBalanceBelowDefault: number };
 

@@ -9,6 +9,9 @@ export const WEBHOOK_DELIVERIES_TABLE = 'webhook_deliveries';
 export const BALANCE_ALERT_SETTINGS_TABLE = 'balance_alert_settings';
 export const BALANCE_ALERT_STATES_TABLE = 'balance_alert_states';
 
+/** The `user_id` of `payment.parked` deliveries: no user's (an empty id is none of theirs). */
+export const PARKED_PAYMENTS_QUEUE = '';
+
 export const CREATE_WEBHOOK_TABLES = `
   create table if not exists ${WEBHOOK_ENDPOINTS_TABLE} (
     id uuid primary key,

@@ -21,10 +21,6 @@ export const WEBHOOK_EVENT_TYPES = [
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-export function isWebhookEventType(value: string): value is WebhookEventType {
-  return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
-}
-
 /**
  * The types a ledger event is sent as itself: alerts are decided from the balance it leaves, and `grant.expiring`
  * by the expiry process ahead of an expiry nothing has recorded yet.
