@@ -79,6 +79,9 @@ function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> 
     case 'CreditsHeld':
     case 'HoldReleased':
     case 'HoldExpired':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return {};
     default:
       return assertNever(event);

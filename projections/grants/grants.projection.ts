@@ -247,6 +247,9 @@ function grantCreditsNamedBy(event: ProjectedEvent): readonly GrantCredits[] {
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return [];
   }
 }

@@ -124,6 +124,9 @@ function holdChangeOf(
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return undefined;
   }
 }

@@ -196,6 +196,40 @@ export type CloseDispute = CreditsCommandOf<
   }
 >;
 
+/**
+ * The top-up process: a user's spendable balance crossed below their top-up threshold at `crossingEventId`.
+ * Keyed by the crossing (one request per crossing, whatever the settings when retried); `maxPerMonth` and
+ * `maxAmountPerMonth` are the user's settings, checked against the requests of the UTC month of `now`.
+ */
+export type RequestTopUp = CreditsCommandOf<
+  'RequestTopUp',
+  {
+    userId: string;
+    crossingEventId: string;
+    belowCredits: number;
+    packId: string;
+    credits: number;
+    amount: number;
+    currency: string;
+    customerId: string;
+    paymentMethodId: string;
+    maxPerMonth: number;
+    maxAmountPerMonth?: number;
+  }
+>;
+
+/** What Stripe answered a top-up's charge. Keyed by the top-up: the first outcome stands. */
+export type RecordTopUpOutcome = CreditsCommandOf<
+  'RecordTopUpOutcome',
+  {
+    userId: string;
+    topUpId: string;
+    outcome:
+      | { kind: 'succeeded'; paymentIntentId: string; status: string }
+      | { kind: 'failed'; reason: string; message: string; paymentIntentId?: string };
+  }
+>;
+
 export type CreditsCommand =
   | ConsumeCredits
   | GrantBonus
@@ -209,4 +243,6 @@ export type CreditsCommand =
   | PlaceHold
   | CaptureHold
   | ReleaseHold
-  | ExpireHold;
+  | ExpireHold
+  | RequestTopUp
+  | RecordTopUpOutcome;

@@ -28,6 +28,12 @@ import {
   spendableCreditsAt,
 } from './credits.state';
 import { creditsStreamId } from './credits.stream';
+import {
+  recordTopUpOutcome,
+  requestTopUp,
+  topUpOutcomeIdempotencyKey,
+  topUpRequestIdempotencyKey,
+} from './credits.top-ups';
 import { priceFeature } from './price-list';
 
 export type { Decision } from './credits.decision';
@@ -76,6 +82,10 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
       return releaseHold(command, state, metadata);
     case 'ExpireHold':
       return expireHold(command, state, metadata);
+    case 'RequestTopUp':
+      return requestTopUp(command, state.topUps, metadata);
+    case 'RecordTopUpOutcome':
+      return recordTopUpOutcome(command, state.topUps, metadata);
     default:
       return assertNever(command);
   }
@@ -224,6 +234,10 @@ function businessKeyOf(command: CreditsCommand): string | undefined {
     case 'ReleaseHold':
     case 'ExpireHold':
       return holdEndedIdempotencyKey(command.data.holdId);
+    case 'RequestTopUp':
+      return topUpRequestIdempotencyKey(command.data.crossingEventId);
+    case 'RecordTopUpOutcome':
+      return topUpOutcomeIdempotencyKey(command.data.topUpId);
     case 'ConsumeCredits':
     case 'GrantBonus':
     case 'PlaceHold':

@@ -110,6 +110,16 @@ export function descriptionOf(event: CreditsEvent): EventDescription {
       return { ...NOTHING, reason: 'hold released', holdId: event.data.holdId };
     case 'HoldExpired':
       return { ...NOTHING, reason: 'hold expired', holdId: event.data.holdId };
+    case 'TopUpRequested':
+      return { ...NOTHING, reason: `top-up requested: pack ${event.data.packId}` };
+    case 'TopUpSucceeded':
+      return { ...NOTHING, reason: 'top-up charged', paymentIntentId: event.data.paymentIntentId };
+    case 'TopUpFailed':
+      return {
+        ...NOTHING,
+        reason: `top-up failed: ${event.data.reason}`,
+        paymentIntentId: event.data.paymentIntentId ?? null,
+      };
     default:
       return assertNever(event);
   }

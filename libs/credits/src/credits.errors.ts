@@ -164,6 +164,22 @@ export type HoldNotDue = {
   expiresAt: string;
 };
 
+/**
+ * No top-up now: one is pending (asked for, its charge's outcome not recorded), or the month's count or amount
+ * would go over the user's limit.
+ */
+export type TopUpRefused = {
+  type: 'top-up-refused';
+  reason: 'pending' | 'monthly-count' | 'monthly-amount';
+  pendingTopUpId?: string;
+};
+
+/** An outcome for a top-up this stream does not hold, or whose outcome is recorded. */
+export type UnknownTopUp = {
+  type: 'unknown-top-up';
+  topUpId: string;
+};
+
 export type CreditsDomainError =
   | InsufficientCredits
   | IdempotencyKeyReused
@@ -187,4 +203,6 @@ export type CreditsDomainError =
   | HoldAlreadyCaptured
   | HoldAlreadyReleased
   | InvalidCaptureAmount
-  | HoldNotDue;
+  | HoldNotDue
+  | TopUpRefused
+  | UnknownTopUp;

@@ -390,6 +390,42 @@ export type CreditsUnfrozen = CreditsEventOf<
   2
 >;
 
+/**
+ * An automatic top-up asked for (its id is this event's): the user's spendable balance crossed below
+ * `belowCredits` at `crossingEventId`, and one pack is to be charged to their saved card. Moves no credits: the
+ * payment credits them through Stripe's webhook (a `RechargeCompleted` whose recharge is the payment intent).
+ * At most one per crossing (keyed by it), none while another is pending, and no more than the month's limits.
+ */
+export type TopUpRequested = CreditsEventOf<
+  'TopUpRequested',
+  {
+    crossingEventId: string;
+    belowCredits: number;
+    packId: string;
+    /** The pack's credits and price when asked for. */
+    credits: number;
+    amount: number;
+    currency: string;
+    customerId: string;
+    paymentMethodId: string;
+  }
+>;
+
+/** Stripe took a top-up's payment (`succeeded`, or `processing` for a method that settles later). */
+export type TopUpSucceeded = CreditsEventOf<
+  'TopUpSucceeded',
+  { topUpId: string; paymentIntentId: string; status: string }
+>;
+
+/**
+ * A top-up's charge failed: declined, the card needs its holder (`authentication_required`), or Stripe refused
+ * the request. Never tried again: the next crossing, or an operator, starts another.
+ */
+export type TopUpFailed = CreditsEventOf<
+  'TopUpFailed',
+  { topUpId: string; reason: string; message: string; paymentIntentId?: string }
+>;
+
 export type CreditsEvent =
   | RechargeCompleted
   | CreditsConsumed
@@ -404,7 +440,10 @@ export type CreditsEvent =
   | CreditsHeld
   | HoldCaptured
   | HoldReleased
-  | HoldExpired;
+  | HoldExpired
+  | TopUpRequested
+  | TopUpSucceeded
+  | TopUpFailed;
 export type CreditsEventType = CreditsEvent['type'];
 
 export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
@@ -422,6 +461,9 @@ export const CREDITS_EVENT_TYPES: readonly CreditsEventType[] = [
   'HoldCaptured',
   'HoldReleased',
   'HoldExpired',
+  'TopUpRequested',
+  'TopUpSucceeded',
+  'TopUpFailed',
 ];
 
 /** An event as read back from its stream. */

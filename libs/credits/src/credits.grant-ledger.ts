@@ -136,6 +136,10 @@ export function evolveGrantLedger(ledger: GrantLedger, event: CreditsEvent & { s
       const end = { capturedFrom, debtPaidFrom, returnedTo, frozenFrom, lapsed, creditsLapsedOnReturn, expired };
       return endHold(ledger, end, decidedAtMs());
     }
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
+      return ledger;
     default:
       return assertNever(event);
   }

@@ -68,6 +68,9 @@ export function evolveHolds(holds: BTree<string, HoldState>, event: RecordedCred
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return holds;
   }
 }
@@ -134,6 +137,9 @@ export function heldDelta(event: CreditsEvent): number {
     case 'CreditsExpired':
     case 'CreditsRolledOver':
     case 'GrantVoided':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return 0;
   }
 }

@@ -118,6 +118,12 @@ function askedOf(command: CreditsCommand): object {
     case 'ReleaseHold':
     case 'ExpireHold':
       return command.data;
+    case 'RequestTopUp':
+      // One request per crossing: a retry after the settings changed is the same request.
+      return { userId: command.data.userId, crossingEventId: command.data.crossingEventId };
+    case 'RecordTopUpOutcome':
+      // A top-up has one outcome: the first recorded stands, a later report is the same request.
+      return { userId: command.data.userId, topUpId: command.data.topUpId };
     case 'VoidGrant':
       // A grant is voided once: a second request, whatever its reason, gets the first one's outcome.
       return { userId: command.data.userId, grantId: command.data.grantId };

@@ -19,6 +19,7 @@ import {
 import { evolveGrantLedger } from './credits.grant-ledger';
 import { type HoldState, emptyHolds, evolveHolds } from './credits.holds';
 import type { InsufficientCredits } from './credits.errors';
+import { NO_TOP_UPS, type TopUpState, evolveTopUps } from './credits.top-ups';
 import { BALANCE_CREDITS_MAX } from './credits.limits';
 
 /** What a command produced, kept per idempotency key so a retry gets the same answer. */
@@ -118,6 +119,8 @@ export type CreditsState = Readonly<{
   grants: GrantLedger;
   /** Holds by id, active and ended: what each reserved, and how it ended. */
   holds: BTree<string, HoldState>;
+  /** Automatic top-ups: the one pending, and this month's count and amount. */
+  topUps: TopUpState;
 }>;
 
 export function initialState(): CreditsState {
@@ -129,6 +132,7 @@ export function initialState(): CreditsState {
     recharges: stringTree(),
     grants: emptyGrantLedger(),
     holds: emptyHolds(),
+    topUps: NO_TOP_UPS,
   };
 }
 
@@ -180,6 +184,7 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     recharges: frozenOnReturn(evolveRecharges(state.recharges, event), state.grants, event),
     grants,
     holds: evolveHolds(state.holds, event),
+    topUps: evolveTopUps(state.topUps, event),
   };
 }
 
@@ -226,6 +231,10 @@ function creditsMovedBy(event: CreditsEvent): number {
     case 'CreditsRolledOver':
     case 'GrantVoided':
       return Math.abs(balanceDelta(event));
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
+      return 0;
   }
 }
 
@@ -265,6 +274,10 @@ export function balanceDelta(event: CreditsEvent): number {
     case 'HoldReleased':
     case 'HoldExpired':
       return -event.data.creditsLapsedOnReturn - sumOfCredits(event.data.expired);
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
+      return 0;
     default:
       return assertNever(event);
   }
@@ -288,6 +301,9 @@ export function frozenDelta(event: CreditsEvent): number {
     case 'CreditsRolledOver':
     case 'GrantVoided':
     case 'CreditsHeld':
+    case 'TopUpRequested':
+    case 'TopUpSucceeded':
+    case 'TopUpFailed':
       return 0;
     case 'HoldCaptured':
     case 'HoldReleased':

@@ -24,6 +24,9 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<CreditsEventType, number>> 
   HoldCaptured: 1,
   HoldReleased: 1,
   HoldExpired: 1,
+  TopUpRequested: 1,
+  TopUpSucceeded: 1,
+  TopUpFailed: 1,
 };
 
 /** `UPCASTERS[type][v]` turns version `v` into version `v + 1`. */

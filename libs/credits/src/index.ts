@@ -18,3 +18,4 @@ export * from './credits.upcast';
 export * from './credits.grant-ledger';
 export * from './credits.holds';
 export * from './credits.hold-decisions';
+export * from './credits.top-ups';

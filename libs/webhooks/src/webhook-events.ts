@@ -17,6 +17,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'credits.depleted',
   'grant.expiring',
   'payment.parked',
+  'topup.succeeded',
+  'topup.failed',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -50,6 +52,10 @@ export function webhookTypeOf(event: RecordedCreditsEvent): LedgerWebhookType | 
       return 'grant.expired';
     case 'HoldExpired':
       return 'hold.expired';
+    case 'TopUpSucceeded':
+      return 'topup.succeeded';
+    case 'TopUpFailed':
+      return 'topup.failed';
     case 'CreditsConsumed':
     case 'BonusGranted':
     case 'RefundReversed':
@@ -57,6 +63,7 @@ export function webhookTypeOf(event: RecordedCreditsEvent): LedgerWebhookType | 
     case 'CreditsHeld':
     case 'HoldCaptured':
     case 'HoldReleased':
+    case 'TopUpRequested':
       return undefined;
   }
 }

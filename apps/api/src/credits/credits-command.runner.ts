@@ -287,6 +287,8 @@ function decidedTogether(command: CreditsCommand): boolean {
     case 'ExpireGrant':
     case 'VoidGrant':
     case 'ExpireHold':
+    case 'RequestTopUp':
+    case 'RecordTopUpOutcome':
       return false;
   }
 }

@@ -171,6 +171,10 @@ export function problemOfDomainError(error: CreditsDomainError): ProblemExceptio
         holdId: error.holdId,
         expiresAt: error.expiresAt,
       });
+    case 'top-up-refused':
+    case 'unknown-top-up':
+      // Decided by the top-up process only, never on a request.
+      throw new Error(`${error.type} has no HTTP answer: no route decides top-ups`);
     default:
       return assertNever(error);
   }

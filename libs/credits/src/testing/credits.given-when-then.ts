@@ -108,5 +108,6 @@ export function plainState(state: CreditsState): object {
       held: grants.held,
     },
     holds: [...state.holds.entries()],
+    topUps: state.topUps,
   };
 }
