@@ -31,3 +31,6 @@ export * from './webhooks/webhook-outbox.projection';
 export * from './webhooks/balance-alert-settings.repository';
 export * from './webhooks/grant-expiring-notices';
 export * from './webhooks/webhook-dispatch.loop';
+export * from './top-ups/auto-top-up-settings.repository';
+export * from './top-ups/top-up-crossings.repository';
+export * from './top-ups/top-ups.tables';

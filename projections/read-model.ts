@@ -9,6 +9,7 @@ import type { Projection } from './runtime/projection';
 import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliveries/stripe-deliveries.table';
 import { type BalanceAlertsConfig, webhookOutboxOf } from './webhooks/webhook-outbox.projection';
 import { CREATE_GRANT_EXPIRING_NOTICES } from './webhooks/grant-expiring-notices';
+import { CREATE_TOP_UP_TABLES } from './top-ups/top-ups.tables';
 import { CREATE_WEBHOOK_TABLES } from './webhooks/webhooks.tables';
 
 /** Every projection of the read model, by name. */
@@ -108,6 +109,8 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
   },
   // Outbound webhooks: endpoints, and the outbox of deliveries the `webhook-outbox` follower queues.
   { name: 'read-model-0012-webhooks', up: `${CREATE_WEBHOOK_TABLES}\n${CREATE_GRANT_EXPIRING_NOTICES}` },
+  // Automatic top-up: settings, saved cards, and the crossings the `webhook-outbox` follower queues.
+  { name: 'read-model-0013-top-ups', up: CREATE_TOP_UP_TABLES },
 ];
 
 /**

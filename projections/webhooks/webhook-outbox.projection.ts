@@ -9,6 +9,8 @@ import {
 } from '@libs/webhooks';
 import type { RecordedEvent, SqlExecutor } from '@libs/event-store';
 import { type ProjectedEvent, type Projection, isNextEvent } from '../runtime/projection';
+import { enabledTopUpThresholds } from '../top-ups/auto-top-up-settings.repository';
+import { type QueuedCrossing, queueCrossings } from '../top-ups/top-up-crossings.repository';
 import {
   BALANCE_ALERT_SETTINGS_TABLE,
   BALANCE_ALERT_STATES_TABLE,
@@ -39,7 +41,8 @@ type Queued = {
  * balance alert an event causes, for every enabled endpoint subscribed to that type, in the transaction that
  * moves its checkpoint: each is queued once per endpoint, whatever the crashes, and none is skipped. Alerts are
  * decided from each user's events in order (`evolveBalanceAlerts`), on a state kept in the same transaction. An
- * endpoint sees what is recorded while it is enabled. Not rebuildable: a rebuild would send the whole history
+ * endpoint sees what is recorded while it is enabled. It queues automatic top-ups' crossings the same way
+ * (`top_up_crossings`), for the top-up process. Not rebuildable: a rebuild would send the whole history
  * again, so it is kept out of `PROJECTIONS` (the rebuild, repair and replay's list) and only run by the projector.
  */
 export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhook_deliveries'> {
@@ -50,8 +53,10 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
     async apply(tx: SqlExecutor, events: readonly ProjectedEvent[]) {
       const states = await alertStatesOf(tx, events);
       const thresholds = await thresholdsOf(tx, events);
+      const topUpThresholds = await enabledTopUpThresholds(tx, usersOf(events));
       const changed = new Set<string>();
       const queued: Queued[] = [];
+      const crossings: QueuedCrossing[] = [];
       const queue = (event: ProjectedEvent, type: string, data: unknown, eventOrder: number) =>
         queued.push({
           event_order: eventOrder,
@@ -70,6 +75,8 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
         const lowBelow = thresholds.get(event.userId) ?? config.lowBalanceBelowDefault;
         const { state, alerts } = evolveBalanceAlerts(before, event, lowBelow);
         alerts.forEach((alert, index) => queue(event, alert, alertData(state, lowBelow, event), index + 1));
+        const crossing = topUpCrossing(before, state, topUpThresholds.get(event.userId), event);
+        if (crossing !== undefined) crossings.push(crossing);
         states.set(event.userId, state);
         changed.add(event.userId);
       }
@@ -78,6 +85,7 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
         [...changed].map((userId) => [userId, states.get(userId)!] as const),
       );
       if (queued.length > 0) await insertDeliveries(tx, queued);
+      await queueCrossings(tx, crossings);
     },
     async applyOthers(tx: SqlExecutor, others: readonly RecordedEvent[]) {
       const queued: Queued[] = [];
@@ -100,6 +108,29 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
     async deleteRowsOf() {
       // A repair rebuilds a user's read model; what was sent to endpoints stays sent.
     },
+  };
+}
+
+/**
+ * A crossing of the user's top-up threshold: spendable was at it or above before the event, and is below it
+ * after. Decided from the events in order, as alerts are, so each crossing is queued once; another needs the
+ * balance back at the threshold first (the top-up's own payment, usually).
+ */
+function topUpCrossing(
+  before: BalanceAlertState,
+  after: BalanceAlertState,
+  belowCredits: number | undefined,
+  event: ProjectedEvent,
+): QueuedCrossing | undefined {
+  if (belowCredits === undefined) return undefined;
+  const spendable = spendableOf(after);
+  if (!(spendableOf(before) >= belowCredits && spendable < belowCredits)) return undefined;
+  return {
+    crossingEventId: event.id,
+    userId: event.userId,
+    globalPosition: event.globalPosition,
+    spendableCredits: spendable,
+    belowCredits,
   };
 }
 

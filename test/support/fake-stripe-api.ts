@@ -37,6 +37,8 @@ export type FakeStripeApi = {
   eventListRequests(): RecordedRequest[];
   /** The GET list requests of one resource path, e.g. `/v1/refunds`. */
   listRequests(path: string): RecordedRequest[];
+  /** An object Stripe holds (a payment intent a top-up made, say), as it stands now. */
+  object(id: string): StripeObject | undefined;
   /** A Checkout session as this server created it, to build the webhook event Stripe would send once it is paid. */
   checkoutSession(id: string): StripeObject | undefined;
   close(): Promise<void>;
@@ -131,6 +133,8 @@ export async function startFakeStripeApi(
       if (intent !== undefined) state.objects.set(intent.id as string, structuredClone(intent));
       return answer;
     }
+    const priceId = /^\/v1\/prices\/([^/]+)$/.exec(request.path)?.[1];
+    if (request.method === 'GET' && priceId !== undefined) return retrievePrice(unitAmounts, priceId);
     const resource = request.method === 'GET' ? resourceOf(request.path) : undefined;
     if (resource !== undefined) {
       return resource.id === undefined
@@ -165,6 +169,7 @@ export async function startFakeStripeApi(
     eventListRequests: () => requests.filter((r) => r.method === 'GET' && r.path === '/v1/events'),
     listRequests: (path) => requests.filter((r) => r.method === 'GET' && r.path === path),
     checkoutSession: (id) => structuredClone(state.sessions.get(id)),
+    object: (id) => structuredClone(state.objects.get(id)),
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
 }
@@ -331,6 +336,21 @@ function createCheckoutSession(params: StripeObject, unitAmounts: Record<string,
 function catalogUnitAmounts(): Record<string, number> {
   const { packs, plans } = loadConfig({}).stripe.catalog;
   return Object.fromEntries([...packs, ...plans].map(({ priceId }) => [priceId, UNIT_AMOUNT_DEFAULT]));
+}
+
+/** GET /v1/prices/{id}: a one-time price of the catalog, in USD. */
+function retrievePrice(unitAmounts: Record<string, number>, priceId: string): Answer {
+  const unitAmount = unitAmounts[priceId];
+  if (unitAmount === undefined) {
+    return stripeError({
+      status: 404,
+      error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such price: '${priceId}'` },
+    });
+  }
+  return {
+    status: 200,
+    body: { id: priceId, object: 'price', unit_amount: unitAmount, currency: 'usd', type: 'one_time', active: true },
+  };
 }
 
 // --- Payment intents -----------------------------------------------------------

@@ -102,6 +102,15 @@ export type StripeConfig = {
   apiKey: string | undefined;
   /** Where Stripe's API is; undefined: api.stripe.com. Tests point it at a local Stripe-shaped server. */
   apiBase: URL | undefined;
+  autoTopUp: AutoTopUpConfig;
+};
+
+/** The top-up process, in every process that serves the API (it needs Stripe's API key). */
+export type AutoTopUpConfig = {
+  /** How often it looks for crossings to top up; 0: never (no automatic top-up from this process). */
+  pollMs: number;
+  /** How long a process holds a crossing it works before another may take it over. */
+  leaseMs: number;
 };
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -172,6 +181,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       refundShortfall: oneOf(env, 'REFUND_SHORTFALL', SHORTFALL_POLICIES, 'debt'),
       apiKey: read('STRIPE_API_KEY', () => optionalStripeApiKey(env.STRIPE_API_KEY)),
       apiBase: read('STRIPE_API_BASE', () => optionalHttpUrl(env.STRIPE_API_BASE)),
+      autoTopUp: {
+        pollMs: integer(env, 'AUTO_TOP_UP_POLL_MS', 500, 0, 60_000),
+        leaseMs: integer(env, 'AUTO_TOP_UP_LEASE_MS', 120_000, 1_000, 3_600_000),
+      },
     },
     readYourWritesTimeoutMs: integer(env, 'READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 30_000),
     holdExpiresInMaxSeconds: integer(env, 'HOLD_EXPIRES_IN_MAX_SECONDS', 86_400, 60, 2_592_000),

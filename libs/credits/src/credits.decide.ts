@@ -28,12 +28,8 @@ import {
   spendableCreditsAt,
 } from './credits.state';
 import { creditsStreamId } from './credits.stream';
-import {
-  recordTopUpOutcome,
-  requestTopUp,
-  topUpOutcomeIdempotencyKey,
-  topUpRequestIdempotencyKey,
-} from './credits.top-ups';
+import { recordTopUpOutcome, requestTopUp } from './credits.top-up-decisions';
+import { topUpOutcomeIdempotencyKey, topUpRequestIdempotencyKey } from './credits.top-ups';
 import { priceFeature } from './price-list';
 
 export type { Decision } from './credits.decision';

@@ -19,3 +19,4 @@ export * from './credits.grant-ledger';
 export * from './credits.holds';
 export * from './credits.hold-decisions';
 export * from './credits.top-ups';
+export * from './credits.top-up-decisions';

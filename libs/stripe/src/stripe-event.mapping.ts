@@ -178,7 +178,19 @@ function paymentIntentMeaning(event: StripeEventEnvelope, catalog: StripeCatalog
     currency: currencyOf(intent),
     source: { paymentIntentId, customerId },
     expiresAt: expiryOfPacks(bought, event),
+    savedPaymentMethod: savedPaymentMethodOf(intent, customerId),
   });
+}
+
+/** The card a payment intent saved on its customer for off-session payments, if it did. */
+function savedPaymentMethodOf(
+  intent: PayloadObject,
+  customerId: string | undefined,
+): StripePayment['savedPaymentMethod'] {
+  const paymentMethodId = optionalId(intent, 'payment_method');
+  if (optionalString(intent, 'setup_future_usage') !== 'off_session') return undefined;
+  if (customerId === undefined || paymentMethodId === undefined) return undefined;
+  return { customerId, paymentMethodId };
 }
 
 function invoiceMeaning(event: StripeEventEnvelope, catalog: StripeCatalog): StripeEventMeaning {
@@ -354,15 +366,17 @@ function subscriptionMeaning(event: StripeEventEnvelope): StripeEventMeaning {
   };
 }
 
-type PaymentFields = Omit<StripePayment, 'source' | 'expiresAt' | 'rollover'> & {
+type PaymentFields = Omit<StripePayment, 'source' | 'expiresAt' | 'rollover' | 'savedPaymentMethod'> & {
   source: Omit<RechargeSource, 'kind' | 'stripeEventId'>;
   expiresAt: string | undefined;
   /** Only a plan's invoice may carry credits over. */
   rollover?: RolloverTerms | undefined;
+  /** Only a payment intent names the card it saved. */
+  savedPaymentMethod?: StripePayment['savedPaymentMethod'];
 };
 
 function payment(event: StripeEventEnvelope, fields: PaymentFields): StripeEventMeaning {
-  const { expiresAt, rollover, ...rest } = fields;
+  const { expiresAt, rollover, savedPaymentMethod, ...rest } = fields;
   const source = { kind: 'stripe' as const, stripeEventId: event.id, ...definedOnly(fields.source) };
   // A payment that never expires (or carries nothing over) has no field for it, as before these existed.
   return {
@@ -372,6 +386,7 @@ function payment(event: StripeEventEnvelope, fields: PaymentFields): StripeEvent
       source,
       ...(expiresAt === undefined ? {} : { expiresAt }),
       ...(rollover === undefined ? {} : { rollover }),
+      ...(savedPaymentMethod === undefined ? {} : { savedPaymentMethod }),
     },
   };
 }

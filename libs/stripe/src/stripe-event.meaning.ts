@@ -44,6 +44,11 @@ export type StripePayment = {
    * left lapses (and on payments parked before carry-overs existed).
    */
   rollover?: RolloverTerms;
+  /**
+   * The card the payment saved for payments without the customer (a Checkout with `savePaymentMethod`:
+   * its payment intent has `setup_future_usage: off_session`): automatic top-up charges it. Absent otherwise.
+   */
+  savedPaymentMethod?: { customerId: string; paymentMethodId: string };
 };
 
 /** `charge.refunded`: the charge's cumulative refunded amount, so two partial refunds add up exactly. */

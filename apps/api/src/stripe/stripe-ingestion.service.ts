@@ -17,6 +17,7 @@ import {
   type DeliveryStatus,
   recordDeliveryOutcome,
   recordDeliveryReceived,
+  recordSavedPaymentMethod,
 } from '@projections';
 import { RechargesLookup } from './recharges-lookup';
 import { outcomeOfRecharge, rechargeCommandOf } from './stripe-recharge';
@@ -141,7 +142,16 @@ export class StripeIngestion {
     }
     if (payment.credits.kind === 'unknown') return this.unmatched.park(payment, payment.credits.reason, event);
     const result = await this.commandBus.execute(rechargeCommandOf(payment, userId, payment.credits.credits));
-    return outcomeOfRecharge(result, payment.paymentId);
+    const outcome = outcomeOfRecharge(result, payment.paymentId);
+    if (payment.savedPaymentMethod !== undefined && outcome.userId === userId && outcome.status !== 'failed') {
+      // The card automatic top-up charges: the user's, once the payment that saved it is theirs.
+      await recordSavedPaymentMethod(this.db, userId, {
+        ...payment.savedPaymentMethod,
+        paymentId: payment.paymentId,
+        savedAt: event.created,
+      });
+    }
+    return outcome;
   }
 }
 

@@ -11,6 +11,8 @@ import { StripeMetrics } from './stripe-metrics';
 import { REFUND_SHORTFALL, StripeReversals } from './stripe-reversals';
 import { UnmatchedPayments } from './unmatched-payments/unmatched-payments';
 import { UnmatchedPaymentsHttpController } from './unmatched-payments/unmatched-payments.http.controller';
+import { AutoTopUpHttpController } from './top-up/auto-top-up.http.controller';
+import { AUTO_TOP_UP_CONFIG, TopUpLoop } from './top-up/top-up.loop';
 
 /**
  * StripeModule as configured for one application. Nest keeps one instance of
@@ -33,12 +35,15 @@ export class StripeModule {
         StripeDeliveriesHttpController,
         UnmatchedPaymentsHttpController,
         CreateCheckoutSessionHttpController,
+        AutoTopUpHttpController,
       ],
       providers: [
         { provide: STRIPE_WEBHOOK_SECRETS, useValue: config.webhookSecrets },
         { provide: STRIPE_CATALOG, useValue: config.catalog },
         { provide: REFUND_SHORTFALL, useValue: config.refundShortfall },
         { provide: STRIPE_API, useFactory: () => stripeApiClient(config) },
+        { provide: AUTO_TOP_UP_CONFIG, useValue: config.autoTopUp },
+        TopUpLoop,
         StripeReversals,
         RechargesLookup,
         StripeMetrics,
