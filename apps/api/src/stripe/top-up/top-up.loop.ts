@@ -44,7 +44,9 @@ export class TopUpLoop implements OnModuleInit, OnApplicationBootstrap, OnApplic
     private readonly registry: MetricsRegistry,
   ) {
     this.process =
-      stripe === undefined ? undefined : new TopUpProcess(db, store, runner, stripe, catalog, config.leaseMs);
+      stripe === undefined
+        ? undefined
+        : new TopUpProcess(db, store, runner, stripe, catalog, { leaseMs: config.leaseMs });
   }
 
   onModuleInit(): void {

@@ -30,7 +30,14 @@ const CROSSINGS_PER_PASS = 50;
  */
 export const TOP_UP_CHARGE_WINDOW_MS = 23 * 3_600_000;
 /** After Stripe or the store could not be reached: the crossing is tried again this much later. */
-const RETRY_AFTER_MS = 5_000;
+const RETRY_AFTER_MS_DEFAULT = 5_000;
+
+export type TopUpProcessTiming = {
+  /** How long a pass holds the crossings it claims. */
+  leaseMs: number;
+  retryAfterMs?: number;
+  now?: () => Date;
+};
 
 export type TopUpPass = { requested: number; charged: number; failed: number; skipped: number; retried: number };
 
@@ -47,19 +54,23 @@ export class TopUpProcess {
     private readonly runner: CreditsCommandRunner,
     private readonly stripe: Stripe,
     private readonly catalog: StripeCatalog,
-    private readonly leaseMs: number,
-    private readonly now: () => Date = () => new Date(),
+    private readonly timing: TopUpProcessTiming,
   ) {}
+
+  private now(): Date {
+    return this.timing.now?.() ?? new Date();
+  }
 
   async runOnce(): Promise<TopUpPass> {
     const pass: TopUpPass = { requested: 0, charged: 0, failed: 0, skipped: 0, retried: 0 };
-    const crossings = await claimOpenCrossings(this.db, CROSSINGS_PER_PASS, this.leaseMs);
+    const crossings = await claimOpenCrossings(this.db, CROSSINGS_PER_PASS, this.timing.leaseMs);
     for (const crossing of crossings) {
       try {
         await this.work(crossing, pass);
       } catch (error) {
         pass.retried++;
-        await retryCrossingLater(this.db, crossing.crossingEventId, RETRY_AFTER_MS, messageOf(error));
+        const retryAfterMs = this.timing.retryAfterMs ?? RETRY_AFTER_MS_DEFAULT;
+        await retryCrossingLater(this.db, crossing.crossingEventId, retryAfterMs, messageOf(error));
       }
     }
     return pass;
