@@ -177,8 +177,7 @@ function withPaymentIntents(
   const paymentIntents = new Proxy(stripe.paymentIntents, {
     get(target, property, receiver) {
       if (property !== 'create') return Reflect.get(target, property, receiver) as unknown;
-      return (...args: Parameters<Stripe['paymentIntents']['create']>) =>
-        create(() => target.create(...args) as unknown as Promise<Stripe.PaymentIntent>);
+      return (...args: Parameters<Stripe['paymentIntents']['create']>) => create(() => target.create(...args));
     },
   });
   return new Proxy(stripe, {
