@@ -79,7 +79,7 @@ export function decide(command: CreditsCommand, state: CreditsState): Decision {
     case 'ExpireHold':
       return expireHold(command, state, metadata);
     case 'RequestTopUp':
-      return requestTopUp(command, state.topUps, metadata);
+      return requestTopUp(command, state, metadata);
     case 'RecordTopUpOutcome':
       return recordTopUpOutcome(command, state.topUps, metadata);
     default:

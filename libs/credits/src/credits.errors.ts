@@ -165,13 +165,14 @@ export type HoldNotDue = {
 };
 
 /**
- * No top-up now: one is pending (asked for, its charge's outcome not recorded), or the month's count or amount
- * would go over the user's limit.
+ * No top-up now: one is pending (asked for, its charge's outcome not recorded), the user may spend the threshold
+ * or more again (`spendable`), or the month's count or amount would go over the user's limit.
  */
 export type TopUpRefused = {
   type: 'top-up-refused';
-  reason: 'pending' | 'monthly-count' | 'monthly-amount';
+  reason: 'pending' | 'above-threshold' | 'monthly-count' | 'monthly-amount';
   pendingTopUpId?: string;
+  spendable?: number;
 };
 
 /** An outcome for a top-up this stream does not hold, or whose outcome is recorded. */

@@ -184,7 +184,7 @@ export function evolve(state: CreditsState, event: RecordedCreditsEvent): Credit
     recharges: frozenOnReturn(evolveRecharges(state.recharges, event), state.grants, event),
     grants,
     holds: evolveHolds(state.holds, event),
-    topUps: evolveTopUps(state.topUps, event),
+    topUps: evolveTopUps(state.topUps, event, (rechargeId) => state.recharges.has(rechargeId)),
   };
 }
 

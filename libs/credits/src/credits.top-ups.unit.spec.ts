@@ -4,9 +4,9 @@ import type { TopUpFailed, TopUpRequested, TopUpSucceeded } from './credits.even
 import { payloadFingerprint } from './credits.idempotency';
 import { type CreditsState, balanceDelta, evolve, frozenDelta, initialState } from './credits.state';
 import { heldDelta } from './credits.holds';
-import { topUpOutcomeIdempotencyKey, topUpRequestIdempotencyKey } from './credits.top-ups';
+import { TOP_UP_CREDIT_WAIT_MS, topUpOutcomeIdempotencyKey, topUpRequestIdempotencyKey } from './credits.top-ups';
 import { given, recordAfter } from './testing/credits.given-when-then';
-import { GRANTS_USER_ID, T0, bonus, consume, eventIdOf } from './testing/grant-commands';
+import { GRANTS_USER_ID, T0, bonus, consume, eventIdOf, plus, recharge } from './testing/grant-commands';
 
 const LIMITS = { maxPerMonth: 2 };
 
@@ -14,6 +14,7 @@ function requestOf(
   crossingEventId: string,
   now = T0,
   limits: { maxPerMonth: number; maxAmountPerMonth?: number } = LIMITS,
+  currency = 'usd',
 ): RequestTopUp {
   return {
     type: 'RequestTopUp',
@@ -24,7 +25,7 @@ function requestOf(
       packId: 'pack_100',
       credits: 100,
       amount: 999,
-      currency: 'usd',
+      currency,
       customerId: 'cus_1',
       paymentMethodId: 'pm_1',
       ...limits,
@@ -142,8 +143,77 @@ describe('automatic top-ups on the stream', () => {
   it('keeps the month amount under maxAmountPerMonth when set', () => {
     const limits = { maxPerMonth: 10, maxAmountPerMonth: 1500 };
     const first = requestOf('c1', T0, limits);
-    given(first, outcomeOf(first, succeeded))
+    given(first, outcomeOf(first, declined))
       .when(requestOf('c2', T0, limits))
+      .thenRefuses({ type: 'top-up-refused', reason: 'monthly-amount' });
+  });
+});
+
+describe('a top-up Stripe accepted', () => {
+  const accepted = { kind: 'succeeded' as const, paymentIntentId: 'pi_topup', status: 'succeeded' };
+
+  it('stays pending until its payment is credited: a second dip before the credit charges nothing', () => {
+    const first = requestOf('c1');
+    given(first, outcomeOf(first, accepted))
+      .when(requestOf('c2'))
+      .thenRefuses({ type: 'top-up-refused', reason: 'pending', pendingTopUpId: eventIdOf(first) });
+    const second = requestOf('c2');
+    given(first, outcomeOf(first, accepted), recharge('pi_topup', 100), consume('c', 95))
+      .when(second)
+      .thenRecords(requested(second));
+  });
+
+  it('is over when its payment was credited before its acceptance was recorded', () => {
+    const first = requestOf('c1');
+    const second = requestOf('c2');
+    given(first, recharge('pi_topup', 100), consume('c', 95), outcomeOf(first, accepted))
+      .when(second)
+      .thenRecords(requested(second));
+  });
+
+  it('takes no second outcome: its payment ends it', () => {
+    const first = requestOf('c1');
+    const late = outcomeOf(first, declined);
+    expect(decide(late, foldedWith(first, outcomeOf(first, accepted))).kind).toBe('replayed');
+  });
+
+  it('stops holding new top-ups back once its credit is overdue by the webhook’s three days', () => {
+    const first = requestOf('c1');
+    const overdue = requestOf('c2', plus(T0, TOP_UP_CREDIT_WAIT_MS + 1));
+    given(first, outcomeOf(first, accepted)).when(overdue).thenRecords(requested(overdue));
+  });
+});
+
+describe('a top-up no longer needed or over the limits', () => {
+  it('is refused when the user may spend the threshold again by now (a crossing worked late)', () => {
+    given(bonus('b', 10))
+      .when(requestOf('c1'))
+      .thenRefuses({ type: 'top-up-refused', reason: 'above-threshold', spendable: 10 });
+  });
+
+  it('counts a request stamped by a clock behind at the month’s turn in the later month, never resetting it', () => {
+    const limits = { maxPerMonth: 2 };
+    const febFirst = requestOf('c1', '2026-02-01T00:00:05.000Z', limits);
+    const skewed = requestOf('c2', '2026-01-31T23:59:57.000Z', limits);
+    const history = [
+      febFirst,
+      outcomeOf(febFirst, declined, '2026-02-01T00:00:06.000Z'),
+      skewed,
+      outcomeOf(skewed, declined, '2026-02-01T00:00:08.000Z'),
+    ];
+    given(...history)
+      .when(requestOf('c3', '2026-02-01T00:01:00.000Z', limits))
+      .thenRefuses({ type: 'top-up-refused', reason: 'monthly-count' });
+    given(...history)
+      .when(requestOf('c3', '2026-01-31T23:59:59.000Z', limits))
+      .thenRefuses({ type: 'top-up-refused', reason: 'monthly-count' });
+  });
+
+  it('refuses a request in another currency than the month’s when an amount limit is set', () => {
+    const limits = { maxPerMonth: 10, maxAmountPerMonth: 100_000 };
+    const first = requestOf('c1', T0, limits, 'usd');
+    given(first, outcomeOf(first, declined))
+      .when(requestOf('c2', T0, limits, 'jpy'))
       .thenRefuses({ type: 'top-up-refused', reason: 'monthly-amount' });
   });
 });
