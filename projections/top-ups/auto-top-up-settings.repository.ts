@@ -60,7 +60,8 @@ export async function setAutoTopUpSettings(
      on conflict (user_id) do update set enabled = excluded.enabled, below_credits = excluded.below_credits,
        pack_id = excluded.pack_id, max_per_month = excluded.max_per_month,
        max_amount_per_month = excluded.max_amount_per_month, stripe_customer_id = excluded.stripe_customer_id,
-       payment_method_id = excluded.payment_method_id, updated_at = now()`,
+       payment_method_id = excluded.payment_method_id,
+       settings_version = ${AUTO_TOP_UP_SETTINGS_TABLE}.settings_version + 1, updated_at = now()`,
     [
       userId,
       settings.enabled,
@@ -74,17 +75,45 @@ export async function setAutoTopUpSettings(
   );
 }
 
+/**
+ * A user's threshold as the outbox follower reads it: `armedVersion` is the save not acted on yet (the next
+ * event is a crossing if it leaves spendable below), undefined when every save was.
+ */
+export type TopUpThreshold = { belowCredits: number; armedVersion: number | undefined };
+
 /** The enabled thresholds of these users: who has none is never topped up. */
 export async function enabledTopUpThresholds(
   db: SqlExecutor,
   userIds: readonly string[],
-): Promise<Map<string, number>> {
-  const rows = await db.query<{ user_id: string; below_credits: string }>(
-    `select user_id, below_credits::text as below_credits from ${AUTO_TOP_UP_SETTINGS_TABLE}
-     where enabled and user_id = any($1::text[])`,
+): Promise<Map<string, TopUpThreshold>> {
+  const rows = await db.query<{ user_id: string; below_credits: string; settings_version: number; used: number }>(
+    `select user_id, below_credits::text as below_credits, settings_version, armed_version_used as used
+     from ${AUTO_TOP_UP_SETTINGS_TABLE} where enabled and user_id = any($1::text[])`,
     [userIds],
   );
-  return new Map(rows.map((row) => [row.user_id, Number(row.below_credits)]));
+  return new Map(
+    rows.map((row) => [
+      row.user_id,
+      {
+        belowCredits: Number(row.below_credits),
+        armedVersion: row.settings_version > row.used ? row.settings_version : undefined,
+      },
+    ]),
+  );
+}
+
+/** Notes the saves the follower acted on; a save made since stays armed. */
+export async function disarmTopUpThresholds(
+  tx: SqlExecutor,
+  used: ReadonlyArray<{ userId: string; version: number }>,
+): Promise<void> {
+  if (used.length === 0) return;
+  await tx.query(
+    `update ${AUTO_TOP_UP_SETTINGS_TABLE} settings set armed_version_used = used.version
+     from jsonb_to_recordset($1::jsonb) as used(user_id text, version int)
+     where settings.user_id = used.user_id and settings.armed_version_used < used.version`,
+    [JSON.stringify(used.map(({ userId, version }) => ({ user_id: userId, version })))],
+  );
 }
 
 /**

@@ -21,6 +21,10 @@ export const CREATE_TOP_UP_TABLES = `
     -- Absent: those of the user's last payment that saved a card (saved_payment_methods).
     stripe_customer_id text,
     payment_method_id text,
+    -- Each save counts one; the outbox follower notes the save it last acted on. A save it has not acted on
+    -- yet arms the next event: spendable below the threshold after it is a crossing, as if from above.
+    settings_version int not null default 1,
+    armed_version_used int not null default 0,
     updated_at timestamptz not null default now()
   );
   -- The card a user's Checkout saved for payments without them (setup_future_usage off_session), the latest.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { consume, recharge } from '../../libs/credits/src/testing/grant-commands';
+import { creditsStreamId } from '@libs/credits';
+import { T0, bonus, consume, openDisputeOf, recharge, refundOf } from '../../libs/credits/src/testing/grant-commands';
 import { type ReadModelDatabase, openReadModelDatabase } from '../../test/support/read-model-database';
 import { storeKindsUnderTest } from '../../test/support/test-stores';
 import { catchUp } from '../runtime/catch-up';
@@ -8,6 +9,8 @@ import { UserStream, as } from '../testing/grants-vs-fold';
 import { createWebhookEndpoint, updateWebhookEndpoint } from './webhook-endpoints.repository';
 import { WEBHOOK_OUTBOX, webhookOutboxOf } from './webhook-outbox.projection';
 import { WEBHOOK_DELIVERIES_TABLE } from './webhooks.tables';
+import { setAutoTopUpSettings } from '../top-ups/auto-top-up-settings.repository';
+import { TOP_UP_CROSSINGS_TABLE } from '../top-ups/top-ups.tables';
 
 /**
  * The outbox queues each event, and each alert, once per subscribed endpoint: in any batch size, when its
@@ -80,5 +83,64 @@ describe.each(storeKindsUnderTest())('the webhook outbox on %s', (kind) => {
     expect(await queued()).toEqual([
       { endpoint: later.endpoint.id, type: 'recharge.completed', user: user.userId, version: 2 },
     ]);
+  });
+
+  describe('automatic top-up’s crossings', () => {
+    const settings = { enabled: true, belowCredits: 50, packId: 'credits_100', maxPerMonth: 3 };
+
+    it('queues each crossing once, replayed or not, and none for a refund or a dispute', async () => {
+      const user = new UserStream(db, `topup-${randomUUID()}`);
+      const rechargeId = `${user.userId}-pack`;
+      await setAutoTopUpSettings(db.driver, user.userId, settings);
+      await user.record(as(user.userId, recharge(rechargeId, 100)));
+      await user.record(as(user.userId, consume('job-1', 40))); // 60
+      await user.record(as(user.userId, consume('job-2', 20))); // 40: a crossing
+      await user.record(as(user.userId, consume('job-3', 10))); // 30: still below
+      await user.record(as(user.userId, bonus('back', 70))); // 100
+      await user.record(as(user.userId, refundOf(rechargeId, 600, T0, 'debt'))); // 40: a refund, no crossing
+      await user.record(as(user.userId, bonus('again', 20))); // 60
+      await user.record(as(user.userId, openDisputeOf(rechargeId, 'dp_1', T0))); // frozen: no crossing
+
+      for (const batchSize of [1, 1000]) {
+        await db.driver.query(`update ${CHECKPOINTS_TABLE} set global_position = null where projection = $1`, [
+          WEBHOOK_OUTBOX,
+        ]);
+        await catchUp(db.driver, db.store, outbox, { batchSize });
+        expect(await crossingEvents(user.userId)).toEqual([{ version: 3, spendable: 40 }]);
+      }
+    });
+
+    it('takes a save of the settings as a crossing at the next event that leaves the user below', async () => {
+      const user = new UserStream(db, `topup-${randomUUID()}`);
+      await user.record(as(user.userId, bonus('start', 30)));
+      await catchUp(db.driver, db.store, outbox, { batchSize: 100 });
+      await setAutoTopUpSettings(db.driver, user.userId, settings); // saved while below 50
+      await user.record(as(user.userId, consume('job-1', 1))); // 29: a crossing
+      await user.record(as(user.userId, consume('job-2', 1))); // 28: the save was acted on
+      await catchUp(db.driver, db.store, outbox, { batchSize: 100 });
+      await setAutoTopUpSettings(db.driver, user.userId, { ...settings, maxPerMonth: 4 });
+      await user.record(as(user.userId, consume('job-3', 1))); // 27: a crossing again, for the new save
+      await catchUp(db.driver, db.store, outbox, { batchSize: 100 });
+      expect(await crossingEvents(user.userId)).toEqual([
+        { version: 2, spendable: 29 },
+        { version: 4, spendable: 27 },
+      ]);
+    });
+
+    /** The crossings queued for the user: the version of the event that crossed, and what it left. */
+    async function crossingEvents(userId: string): Promise<Array<{ version: number; spendable: number }>> {
+      const rows = await db.driver.query<{ crossing_event_id: string; spendable_credits: string }>(
+        `select crossing_event_id::text as crossing_event_id, spendable_credits::text as spendable_credits
+         from ${TOP_UP_CROSSINGS_TABLE} where user_id = $1 order by global_position`,
+        [userId],
+      );
+      const versions = new Map<string, number>();
+      for await (const stored of db.store.readStream(creditsStreamId(userId)))
+        versions.set(stored.id, stored.streamVersion);
+      return rows.map((row) => ({
+        version: versions.get(row.crossing_event_id)!,
+        spendable: Number(row.spendable_credits),
+      }));
+    }
   });
 });

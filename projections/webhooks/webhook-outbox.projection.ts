@@ -9,7 +9,11 @@ import {
 } from '@libs/webhooks';
 import type { RecordedEvent, SqlExecutor } from '@libs/event-store';
 import { type ProjectedEvent, type Projection, isNextEvent } from '../runtime/projection';
-import { enabledTopUpThresholds } from '../top-ups/auto-top-up-settings.repository';
+import {
+  type TopUpThreshold,
+  disarmTopUpThresholds,
+  enabledTopUpThresholds,
+} from '../top-ups/auto-top-up-settings.repository';
 import { type QueuedCrossing, queueCrossings } from '../top-ups/top-up-crossings.repository';
 import {
   BALANCE_ALERT_SETTINGS_TABLE,
@@ -57,6 +61,7 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
       const changed = new Set<string>();
       const queued: Queued[] = [];
       const crossings: QueuedCrossing[] = [];
+      const armedUsed: Array<{ userId: string; version: number }> = [];
       const queue = (event: ProjectedEvent, type: string, data: unknown, eventOrder: number) =>
         queued.push({
           event_order: eventOrder,
@@ -75,8 +80,14 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
         const lowBelow = thresholds.get(event.userId) ?? config.lowBalanceBelowDefault;
         const { state, alerts } = evolveBalanceAlerts(before, event, lowBelow);
         alerts.forEach((alert, index) => queue(event, alert, alertData(state, lowBelow, event), index + 1));
-        const crossing = topUpCrossing(before, state, topUpThresholds.get(event.userId), event);
+        const threshold = topUpThresholds.get(event.userId);
+        const crossing = topUpCrossing(before, state, threshold, event);
         if (crossing !== undefined) crossings.push(crossing);
+        if (threshold?.armedVersion !== undefined && !TAKEN_BACK.includes(event.type)) {
+          // The save is acted on with this event, crossing or not.
+          armedUsed.push({ userId: event.userId, version: threshold.armedVersion });
+          topUpThresholds.set(event.userId, { ...threshold, armedVersion: undefined });
+        }
         states.set(event.userId, state);
         changed.add(event.userId);
       }
@@ -86,6 +97,7 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
       );
       if (queued.length > 0) await insertDeliveries(tx, queued);
       await queueCrossings(tx, crossings);
+      await disarmTopUpThresholds(tx, armedUsed);
     },
     async applyOthers(tx: SqlExecutor, others: readonly RecordedEvent[]) {
       const queued: Queued[] = [];
@@ -112,19 +124,28 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
 }
 
 /**
+ * Events that take credits back for a refund or a dispute: the customer asked for their money, or disputes a
+ * payment; charging their card again for it would be the last thing they want. No crossing comes of them.
+ */
+const TAKEN_BACK: readonly string[] = ['RechargeRefunded', 'CreditsFrozen'];
+
+/**
  * A crossing of the user's top-up threshold: spendable was at it or above before the event, and is below it
- * after. Decided from the events in order, as alerts are, so each crossing is queued once; another needs the
- * balance back at the threshold first (the top-up's own payment, usually).
+ * after; or the settings were saved since the user's last event (armed) and spendable is below it after. Decided
+ * from the events in order, as alerts are, so each crossing is queued once; another needs the balance back at
+ * the threshold first (the top-up's own payment, usually), or a new save of the settings.
  */
 function topUpCrossing(
   before: BalanceAlertState,
   after: BalanceAlertState,
-  belowCredits: number | undefined,
+  threshold: TopUpThreshold | undefined,
   event: ProjectedEvent,
 ): QueuedCrossing | undefined {
-  if (belowCredits === undefined) return undefined;
+  if (threshold === undefined || TAKEN_BACK.includes(event.type)) return undefined;
+  const { belowCredits } = threshold;
   const spendable = spendableOf(after);
-  if (!(spendableOf(before) >= belowCredits && spendable < belowCredits)) return undefined;
+  const wasAbove = spendableOf(before) >= belowCredits || threshold.armedVersion !== undefined;
+  if (!(wasAbove && spendable < belowCredits)) return undefined;
   return {
     crossingEventId: event.id,
     userId: event.userId,

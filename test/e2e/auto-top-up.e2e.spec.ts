@@ -82,6 +82,20 @@ function topUpClient(testApp: () => TestApp, fake: () => FakeStripeApi) {
         .set('Idempotency-Key', randomUUID())
         .send({ amount, reason: 'test' })
         .expect(201),
+    async hold(userId: string, amount: number): Promise<string> {
+      const response = await http()
+        .post(`/v1/users/${userId}/holds`)
+        .set('Authorization', bearer('consume'))
+        .send({ feature: 'video_generation', reference: `job-${randomUUID()}`, amount })
+        .expect(201);
+      return response.body.holdId as string;
+    },
+    capture: (userId: string, holdId: string, amount: number) =>
+      http()
+        .post(`/v1/users/${userId}/holds/${holdId}/capture`)
+        .set('Authorization', bearer('consume'))
+        .send({ amount })
+        .expect(201),
     consume: (userId: string, reference = randomUUID()) =>
       http()
         .post(`/v1/users/${userId}/consumptions`)
@@ -189,18 +203,19 @@ describe.each(storeKindsUnderTest())(
 
     it('reports a declined card once as topup.failed and does not try it again until the next crossing', async () => {
       const userId = `user-${randomUUID()}`;
+      // The customer is the user's (a Checkout of theirs); the operator names a card of it that declines.
+      await client.stripe.deliver(checkoutThatSavedACard(userId, 'cus_declining')).expect(200);
       await client
         .setAutoTopUp(userId, {
           enabled: true,
-          belowCredits: 5,
+          belowCredits: 95,
           packId: 'credits_100',
           maxPerMonth: 5,
           stripeCustomerId: 'cus_declining',
           paymentMethodId: DECLINING_PAYMENT_METHOD,
         })
         .expect(200);
-      await client.bonus(userId, 10);
-      for (let index = 0; index < 8; index++) expect((await client.consume(userId)).status).toBe(201);
+      for (let index = 0; index < 6; index++) expect((await client.consume(userId)).status).toBe(201);
       const [failed] = await client.settledCrossingsOf(userId, 1);
       expect(failed).toMatchObject({ status: 'failed', detail: expect.stringMatching(/^card_declined/) });
       await waitUntil(() => webhooksOf(userId).length >= 1);
@@ -221,6 +236,7 @@ describe.each(storeKindsUnderTest())(
       await client.bonus(userId, 10);
       for (let index = 0; index < 8; index++) expect((await client.consume(userId)).status).toBe(201);
       await client.settledCrossingsOf(userId, 2);
+      expect((await client.stripe.balanceOf(userId)).balance).toBe(100 - 6 - 2 + 10 - 8);
       expect(new Set(chargesOf(fake, userId).map((sent) => sent.headers['idempotency-key'])).size).toBe(2);
       const types = await client.eventTypesOf(userId);
       expect(types.filter((type) => type === 'TopUpFailed')).toHaveLength(2);
@@ -228,17 +244,10 @@ describe.each(storeKindsUnderTest())(
 
     it('counts a card that needs its holder as failed: an off-session charge cannot ask them', async () => {
       const userId = `user-${randomUUID()}`;
+      await client.stripe.deliver(checkoutThatSavedACard(userId, 'cus_3ds', AUTHENTICATING_PAYMENT_METHOD)).expect(200);
       await client
-        .setAutoTopUp(userId, {
-          enabled: true,
-          belowCredits: 5,
-          packId: 'credits_100',
-          maxPerMonth: 5,
-          stripeCustomerId: 'cus_3ds',
-          paymentMethodId: AUTHENTICATING_PAYMENT_METHOD,
-        })
+        .setAutoTopUp(userId, { enabled: true, belowCredits: 99, packId: 'credits_100', maxPerMonth: 5 })
         .expect(200);
-      await client.bonus(userId, 6);
       expect((await client.consume(userId)).status).toBe(201);
       expect((await client.consume(userId)).status).toBe(201);
       const [failed] = await client.settledCrossingsOf(userId, 1);
@@ -261,6 +270,54 @@ describe.each(storeKindsUnderTest())(
       expect(skipped).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/monthly-count/) });
       expect(chargesOf(fake, userId)).toHaveLength(1);
       expect((await client.eventTypesOf(userId)).filter((type) => type === 'TopUpRequested')).toHaveLength(1);
+    });
+
+    it('charges no second pack while the first one’s payment is on its way: two jobs in one dip', async () => {
+      const userId = `user-${randomUUID()}`;
+      await client.stripe.deliver(checkoutThatSavedACard(userId, 'cus_jobs')).expect(200);
+      await client
+        .setAutoTopUp(userId, { enabled: true, belowCredits: 50, packId: 'credits_100', maxPerMonth: 10 })
+        .expect(200);
+      const job1 = await client.hold(userId, 60); // spendable 40: a crossing, charged
+      const [first] = await client.settledCrossingsOf(userId, 1);
+      expect(first.status).toBe('succeeded');
+      await client.capture(userId, job1, 5); // spendable 95
+      const job2 = await client.hold(userId, 60); // spendable 35: a crossing, before the first pack is credited
+      const [second] = await client.settledCrossingsOf(userId, 2);
+      expect(second).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/pending/) });
+      expect(chargesOf(fake, userId)).toHaveLength(1);
+      await client.capture(userId, job2, 5);
+      await client.deliverPaymentOf(first.paymentIntentId!);
+      expect((await client.stripe.balanceOf(userId)).balance).toBe(100 - 5 - 5 + 100);
+    });
+
+    it('tops up a user already below the threshold when it is turned on, at their next event', async () => {
+      const userId = `user-${randomUUID()}`;
+      await client.stripe.deliver(checkoutThatSavedACard(userId, 'cus_below')).expect(200);
+      for (let index = 0; index < 3; index++) expect((await client.consume(userId)).status).toBe(201);
+      await projectionsCaughtUp(testApp.app);
+      await client
+        .setAutoTopUp(userId, { enabled: true, belowCredits: 98, packId: 'credits_100', maxPerMonth: 5 })
+        .expect(200);
+      expect((await client.consume(userId)).status).toBe(201);
+      const [crossing] = await client.settledCrossingsOf(userId, 1);
+      expect(crossing).toMatchObject({ status: 'succeeded', spendableCredits: 96 });
+      // One save arms one event: the next consumption, still below, is no crossing.
+      expect((await client.consume(userId)).status).toBe(201);
+      await projectionsCaughtUp(testApp.app);
+      expect(await client.crossingsOf(userId)).toHaveLength(1);
+    });
+
+    it('charges only a customer of the user: another user’s card is refused', async () => {
+      const owner = `user-${randomUUID()}`;
+      const other = `user-${randomUUID()}`;
+      await client.stripe.deliver(checkoutThatSavedACard(owner, 'cus_owner')).expect(200);
+      const settings = { enabled: true, belowCredits: 10, packId: 'credits_100', maxPerMonth: 1 };
+      const card = { stripeCustomerId: 'cus_owner', paymentMethodId: 'pm_card_visa' };
+      const refused = await client.setAutoTopUp(other, { ...settings, ...card });
+      expect(refused.status).toBe(422);
+      expect(refused.body.type).toMatch(/stripe-customer-not-the-users$/);
+      expect((await client.setAutoTopUp(owner, { ...settings, ...card })).status).toBe(200);
     });
 
     it('refuses settings it cannot keep', async () => {

@@ -83,7 +83,19 @@ export function evolveTopUps(
       const paid = paymentIntentId !== undefined && paymentIntentId === event.data.rechargeId;
       return paid ? { ...topUps, pending: undefined } : topUps;
     }
-    default:
+    case 'CreditsConsumed':
+    case 'BonusGranted':
+    case 'RechargeRefunded':
+    case 'RefundReversed':
+    case 'CreditsFrozen':
+    case 'CreditsUnfrozen':
+    case 'CreditsExpired':
+    case 'CreditsRolledOver':
+    case 'GrantVoided':
+    case 'CreditsHeld':
+    case 'HoldCaptured':
+    case 'HoldReleased':
+    case 'HoldExpired':
       return topUps;
   }
 }

@@ -219,9 +219,14 @@ export class CreditsCommandRunner {
    * decided differently.
    */
   async preview(command: CreditsCommand): Promise<CreditsPreview> {
-    const streamId = creditsStreamId(command.data.userId);
-    const state = await foldCreditsStream(this.store, streamId, this.states.peek(streamId));
+    const state = await this.currentState(command.data.userId);
     return { decision: decide(command, state), state };
+  }
+
+  /** The user's stream folded as it stands now (read from the cached version on). */
+  async currentState(userId: string): Promise<CreditsState> {
+    const streamId = creditsStreamId(userId);
+    return foldCreditsStream(this.store, streamId, this.states.peek(streamId));
   }
 
   /** The cached state as it is (not known to be current), or the stream read (current). */

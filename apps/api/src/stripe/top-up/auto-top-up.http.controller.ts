@@ -13,6 +13,7 @@ import {
   crossingsOf,
   savedPaymentMethodOf,
   setAutoTopUpSettings,
+  userOfStripeCustomer,
 } from '@projections';
 import { RequiresScope } from '../../auth/api-key.guard';
 import { UserIdPipe } from '../../credits/credits.http';
@@ -111,6 +112,7 @@ export class AutoTopUpHttpController {
   })
   @ApiResponse({ status: 404, description: 'unknown-pack' })
   @ApiResponse({ status: 422, description: 'invalid-auto-topup: a payment method without its customer' })
+  @ApiResponse({ status: 422, description: 'stripe-customer-not-the-users: no payment of that customer is theirs' })
   async put(@Param('userId', UserIdPipe) userId: string, @Body() body: AutoTopUpRequest): Promise<AutoTopUpAnswer> {
     if (packById(this.catalog, body.packId) === undefined) {
       throw ProblemException.of(404, 'unknown-pack', 'Unknown pack', {
@@ -124,6 +126,7 @@ export class AutoTopUpHttpController {
         detail: 'stripeCustomerId and paymentMethodId are set together, or neither (the saved card is used)',
       });
     }
+    if (body.stripeCustomerId !== undefined) await this.assertCustomerOf(userId, body.stripeCustomerId);
     await setAutoTopUpSettings(this.db, userId, {
       enabled: body.enabled,
       belowCredits: body.belowCredits,
@@ -134,6 +137,21 @@ export class AutoTopUpHttpController {
       ...(body.paymentMethodId === undefined ? {} : { paymentMethodId: body.paymentMethodId }),
     });
     return this.answer(userId);
+  }
+
+  /**
+   * A card is charged for the user only on a customer of theirs: one whose payments the ledger credits to them,
+   * or whose card their Checkout saved. Another user's customer would charge that user's card, and tie their
+   * customer to this user. (Stripe itself refuses a card not attached to the customer, at the charge.)
+   */
+  private async assertCustomerOf(userId: string, customerId: string): Promise<void> {
+    const saved = await savedPaymentMethodOf(this.db, userId);
+    if (saved?.customerId === customerId) return;
+    if ((await userOfStripeCustomer(this.db, customerId)) === userId) return;
+    throw ProblemException.of(422, 'stripe-customer-not-the-users', 'Not the user’s Stripe customer', {
+      detail: `no payment of customer ${customerId} was credited to this user, and no Checkout of theirs saved its card`,
+      stripeCustomerId: customerId,
+    });
   }
 
   private async answer(userId: string): Promise<AutoTopUpAnswer> {

@@ -32,6 +32,9 @@ export function topUpIdempotencyKey(topUpId: string): string {
   return `credits-topup-${topUpId}`;
 }
 
+/** The statuses of Stripe's answers that decide a charge failed. */
+const DECIDED_BY_STRIPE = [400, 402, 404];
+
 export async function chargeTopUp(stripe: Stripe, charge: TopUpCharge): Promise<TopUpChargeOutcome> {
   try {
     const intent = await stripe.paymentIntents.create(
@@ -57,9 +60,11 @@ export async function chargeTopUp(stripe: Stripe, charge: TopUpCharge): Promise<
     };
   } catch (error) {
     if (!(error instanceof Stripe.errors.StripeError)) throw error;
-    // A connection error or a 5xx after the client's retries: unknown whether it charged. The same key later
-    // answers what Stripe did, so the caller tries again rather than record a failure.
-    if (error instanceof Stripe.errors.StripeConnectionError || (error.statusCode ?? 0) >= 500) throw error;
+    // Only Stripe's word on this payment is a failure: a declined card (402), a card or customer it refuses or
+    // does not know (400, 404). Anything else says nothing of the card: a connection error or a 5xx (unknown
+    // whether it charged), a rate limit (429), the same key in use by another process right now (409), our own
+    // key refused (401, 403). The same key later answers what Stripe did, so the caller tries again.
+    if (!DECIDED_BY_STRIPE.includes(error.statusCode ?? 0)) throw error;
     const intent = (error as Stripe.errors.StripeCardError).payment_intent;
     return {
       kind: 'failed',

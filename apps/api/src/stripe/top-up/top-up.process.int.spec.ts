@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CreditsCommand, creditsStreamId, parseCreditsEvent } from '@libs/credits';
+import { type CreditsCommand, creditsStreamId, parseCreditsEvent, topUpRequestIdempotencyKey } from '@libs/credits';
 import { MetricsRegistry } from '@libs/http';
 import { crossingsOf, queueCrossings, setAutoTopUpSettings } from '@projections';
 import Stripe from 'stripe';
@@ -105,6 +105,37 @@ describe.each(storeKindsUnderTest())('the top-up process on %s', (kind) => {
     expect(await typesOf(userId)).toEqual(['BonusGranted', 'CreditsConsumed', 'TopUpRequested', 'TopUpSucceeded']);
     const [crossing] = await crossingsOf(db.driver, userId);
     expect(crossing).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('charges a top-up the stream recorded before a crash, even with automatic top-up turned off since', async () => {
+    const { userId, crossingEventId } = await crossingOf();
+    // A process recorded the request, then died before marking the crossing: it is still `due`, with no top-up.
+    await run({
+      type: 'RequestTopUp',
+      data: {
+        userId,
+        crossingEventId,
+        belowCredits: 5,
+        packId: 'credits_100',
+        credits: 100,
+        amount: 1000,
+        currency: 'usd',
+        customerId: 'cus_process',
+        paymentMethodId: 'pm_card_visa',
+        maxPerMonth: 2,
+      },
+      metadata: { idempotencyKey: topUpRequestIdempotencyKey(crossingEventId), now: now() },
+    });
+    await setAutoTopUpSettings(db.driver, userId, {
+      enabled: false,
+      belowCredits: 5,
+      packId: 'credits_100',
+      maxPerMonth: 2,
+    });
+    // Skipping it would leave the top-up pending for ever, and refuse every later one.
+    expect(await processOf().runOnce()).toMatchObject({ requested: 0, charged: 1, skipped: 0 });
+    expect(await typesOf(userId)).toEqual(['BonusGranted', 'CreditsConsumed', 'TopUpRequested', 'TopUpSucceeded']);
+    expect(intentsCreated().size).toBe(1);
   });
 
   it('charges what the stream recorded, not settings changed since the request', async () => {

@@ -1,4 +1,5 @@
 import {
+  type CommandOutcome,
   type RecordTopUpOutcome,
   type RequestTopUp,
   type TopUpRequested,
@@ -63,27 +64,36 @@ export class TopUpProcess {
 
   async runOnce(): Promise<TopUpPass> {
     const pass: TopUpPass = { requested: 0, charged: 0, failed: 0, skipped: 0, retried: 0 };
-    const crossings = await claimOpenCrossings(this.db, CROSSINGS_PER_PASS, this.timing.leaseMs);
-    for (const crossing of crossings) {
+    // One at a time: a crossing's lease starts when its work does, so a slow Stripe cannot let it lapse under
+    // crossings waiting their turn.
+    for (let worked = 0; worked < CROSSINGS_PER_PASS; worked++) {
+      const [crossing] = await claimOpenCrossings(this.db, 1, this.timing.leaseMs);
+      if (crossing === undefined) break;
       try {
         await this.work(crossing, pass);
       } catch (error) {
         pass.retried++;
         const retryAfterMs = this.timing.retryAfterMs ?? RETRY_AFTER_MS_DEFAULT;
         await retryCrossingLater(this.db, crossing.crossingEventId, retryAfterMs, messageOf(error));
+        // Stripe or the store is failing: the next pass tries again, rather than this one hammer them.
+        break;
       }
     }
     return pass;
   }
 
   private async work(crossing: TopUpCrossing, pass: TopUpPass): Promise<void> {
-    const topUpId = crossing.topUpId ?? (await this.request(crossing, pass));
+    const recorded =
+      crossing.topUpId === null
+        ? ((await this.requestRecorded(crossing)) ?? (await this.request(crossing, pass)))
+        : undefined;
+    const topUpId = crossing.topUpId ?? recorded?.eventId;
     if (topUpId === undefined) return;
-    const requested = await this.requestedEvent(crossing.userId, topUpId);
+    const requested = await this.requestedEvent(crossing.userId, topUpId, recorded?.streamVersion);
     const outcome = await this.charge(crossing.userId, requested);
-    const recorded = await this.runner.run(outcomeCommand(crossing.userId, topUpId, outcome, this.now()));
-    if (recorded.kind === 'refused' && recorded.error.type !== 'unknown-top-up') {
-      throw new Error(`the top-up's outcome was refused: ${JSON.stringify(recorded.error)}`);
+    const answered = await this.runner.run(outcomeCommand(crossing.userId, topUpId, outcome, this.now()));
+    if (answered.kind === 'refused' && answered.error.type !== 'unknown-top-up') {
+      throw new Error(`the top-up's outcome was refused: ${JSON.stringify(answered.error)}`);
     }
     const status = outcome.kind === 'submitted' ? 'succeeded' : 'failed';
     const detail = outcome.kind === 'submitted' ? outcome.status : `${outcome.reason}: ${outcome.message}`;
@@ -95,8 +105,20 @@ export class TopUpProcess {
     else pass.failed++;
   }
 
+  /**
+   * The crossing's top-up if the stream holds it already (a process died between recording it and marking the
+   * crossing): it is charged as recorded, whatever the settings say now, so that no top-up is left pending.
+   */
+  private async requestRecorded(crossing: TopUpCrossing): Promise<CommandOutcome | undefined> {
+    const state = await this.runner.currentState(crossing.userId);
+    const outcome = state.outcomes.get(topUpRequestIdempotencyKey(crossing.crossingEventId));
+    if (outcome?.eventType !== 'TopUpRequested') return undefined;
+    await markCrossingRequested(this.db, crossing.crossingEventId, outcome.eventId);
+    return outcome;
+  }
+
   /** Asks the stream for the crossing's top-up: its id, or undefined when none is made (and why, on the row). */
-  private async request(crossing: TopUpCrossing, pass: TopUpPass): Promise<string | undefined> {
+  private async request(crossing: TopUpCrossing, pass: TopUpPass): Promise<CommandOutcome | undefined> {
     const skip = async (detail: string) => {
       pass.skipped++;
       await finishCrossing(this.db, crossing.crossingEventId, 'skipped', { detail });
@@ -135,12 +157,17 @@ export class TopUpProcess {
     if (result.kind === 'refused') return skip(`no top-up: ${result.error.type} ${JSON.stringify(result.error)}`);
     pass.requested++;
     await markCrossingRequested(this.db, crossing.crossingEventId, result.outcome.eventId);
-    return result.outcome.eventId;
+    return result.outcome;
   }
 
   /** The top-up as the stream recorded it: a repeat charges what the first request asked, whatever changed since. */
-  private async requestedEvent(userId: string, topUpId: string): Promise<TopUpRequested & { recordedAt: string }> {
-    for await (const stored of this.store.readStream(creditsStreamId(userId))) {
+  private async requestedEvent(
+    userId: string,
+    topUpId: string,
+    streamVersion: number | undefined,
+  ): Promise<TopUpRequested & { recordedAt: string }> {
+    const at = streamVersion === undefined ? {} : { fromVersion: streamVersion, toVersion: streamVersion };
+    for await (const stored of this.store.readStream(creditsStreamId(userId), at)) {
       if (stored.id !== topUpId) continue;
       const event = parseCreditsEvent(stored);
       if (event.type !== 'TopUpRequested') throw new Error(`event ${topUpId} is a ${event.type}, not a top-up`);
