@@ -6,7 +6,9 @@
  *   receiver getting its delivery.
  * - Throughput: with the dispatcher stopped, recharges of many users queue; then it starts, and the time to
  *   deliver them all gives deliveries per second (`WEBHOOK_CONCURRENCY_PER_ENDPOINT`, 8, in flight).
- * Verified: every recharge delivered, under distinct ids, each user's in stream order.
+ * - `BENCH_WEBHOOK_ENDPOINTS=N` (default 1): N endpoints, each with its own receiver, subscribed to the same
+ *   events: the throughput phase then counts every endpoint's deliveries (endpoints are dispatched apart).
+ * Verified: every recharge delivered to every endpoint, under distinct ids, each user's in stream order.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +24,7 @@ const QUEUED_USERS = Number(process.env.BENCH_QUEUED_USERS ?? 500);
 const QUEUED_PER_USER = 4;
 const LATENCY_PAUSE_MS = 10;
 const ADMIN_KEY = 'bench-secret-0123456789';
+const ENDPOINTS = Number(process.env.BENCH_WEBHOOK_ENDPOINTS ?? 1);
 
 type Figures = { store: string; phase: string; deliveries: number; perSecond: number; p50Ms: number; p99Ms: number };
 
@@ -47,10 +50,13 @@ async function measure(store: string, location: EventStoreLocation) {
   const app = await createApp(config, parseApiKeys(`bench:admin:${ADMIN_KEY}`));
   await app.listen(0, '127.0.0.1');
   const base = await app.getUrl();
-  const receiver = new WebhookReceiver();
+  const receivers = Array.from({ length: ENDPOINTS }, () => new WebhookReceiver());
+  const [receiver] = receivers;
   try {
-    const url = await receiver.start();
-    await call(base, 'POST', '/v1/admin/webhook-endpoints', { url, events: ['recharge.completed'] });
+    for (const each of receivers) {
+      const url = await each.start();
+      await call(base, 'POST', '/v1/admin/webhook-endpoints', { url, events: ['recharge.completed'] });
+    }
 
     const answeredAt = new Map<string, number>();
     const rechargeOf = (userId: string, index: number) => async () => {
@@ -67,7 +73,7 @@ async function measure(store: string, location: EventStoreLocation) {
       await rechargeOf(`lat-${index}`, 0)();
       await sleep(LATENCY_PAUSE_MS);
     }
-    await receiver.waitFor(LATENCY_RECHARGES, 60_000);
+    await Promise.all(receivers.map((each) => each.waitFor(LATENCY_RECHARGES, 60_000)));
     // The receiver's clock is this process's: performance.now() of arrival against the answer's.
     const latencies = receiver.received.map(
       ({ payload, at }) => at - performance.timeOrigin - answeredAt.get(String(payload.data.rechargeId))!,
@@ -80,15 +86,14 @@ async function measure(store: string, location: EventStoreLocation) {
     });
     await inFlight(queuedJobs, 16);
     const queued = QUEUED_USERS * QUEUED_PER_USER;
-    await waitForPending(base, queued);
-    const before = receiver.received.length;
+    await waitForPending(base, queued * ENDPOINTS);
     const started = performance.now();
     dispatcher.start();
-    await receiver.waitFor(before + queued, 120_000);
+    await Promise.all(receivers.map((each) => each.waitFor(LATENCY_RECHARGES + queued, 120_000)));
     const seconds = (performance.now() - started) / 1000;
     await sleep(200);
 
-    const verified = deliveredOnceInOrder(receiver, LATENCY_RECHARGES + queued);
+    const verified = receivers.every((each) => deliveredOnceInOrder(each, LATENCY_RECHARGES + queued));
     return {
       verified,
       figures: [
@@ -101,16 +106,16 @@ async function measure(store: string, location: EventStoreLocation) {
         },
         {
           store,
-          phase: 'throughput (queued)',
-          deliveries: queued,
-          perSecond: Math.round(queued / seconds),
+          phase: `throughput (queued, ${ENDPOINTS} endpoint${ENDPOINTS === 1 ? '' : 's'})`,
+          deliveries: queued * ENDPOINTS,
+          perSecond: Math.round((queued * ENDPOINTS) / seconds),
           p50Ms: NaN,
           p99Ms: NaN,
         },
       ],
     };
   } finally {
-    await receiver.stop();
+    await Promise.all(receivers.map((each) => each.stop()));
     await app.close();
   }
 }
