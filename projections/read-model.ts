@@ -10,7 +10,7 @@ import { CREATE_STRIPE_DELIVERIES, INDEX_INVOICE_PAYMENTS } from './stripe-deliv
 import { type BalanceAlertsConfig, webhookOutboxOf } from './webhooks/webhook-outbox.projection';
 import { CREATE_GRANT_EXPIRING_NOTICES } from './webhooks/grant-expiring-notices';
 import { CREATE_TOP_UP_TABLES } from './top-ups/top-ups.tables';
-import { CREATE_WEBHOOK_TABLES } from './webhooks/webhooks.tables';
+import { CREATE_WEBHOOK_TABLES, INDEX_DUE_WEBHOOK_DELIVERIES } from './webhooks/webhooks.tables';
 
 /** Every projection of the read model, by name. */
 export const PROJECTIONS: readonly Projection[] = [
@@ -111,6 +111,8 @@ export const READ_MODEL_MIGRATIONS: readonly SqlMigration[] = [
   { name: 'read-model-0012-webhooks', up: `${CREATE_WEBHOOK_TABLES}\n${CREATE_GRANT_EXPIRING_NOTICES}` },
   // Automatic top-up: settings, saved cards, and the crossings the `webhook-outbox` follower queues.
   { name: 'read-model-0013-top-ups', up: CREATE_TOP_UP_TABLES },
+  // The dispatcher's due index, in the order it asks (see DUE_DELIVERIES_SQL).
+  { name: 'read-model-0014-webhook-due-index', up: INDEX_DUE_WEBHOOK_DELIVERIES },
 ];
 
 /**

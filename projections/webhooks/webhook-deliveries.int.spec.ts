@@ -133,6 +133,27 @@ describeOnPostgres('webhook deliveries, what asking for due work reads, on Postg
     );
     expect(rowsRead(plan)).toBeLessThan(100);
   });
+
+  it('reads a few rows per delivery asked for when a whole backlog is due, analyzed or not yet', async () => {
+    const endpointId = await endpointOf(db);
+    await db.driver.query(
+      `insert into ${WEBHOOK_DELIVERIES_TABLE}
+         (endpoint_id, event_type, user_id, stream_version, ledger_event_id, data, next_attempt_at)
+       select $1, 'recharge.completed', 'user-' || (n % 500), n / 500 + 1, gen_random_uuid(), '{}'::jsonb, now()
+       from generate_series(0, 19999) n`,
+      [endpointId],
+    );
+    for (const analyzed of [false, true]) {
+      if (analyzed) await db.driver.query(`analyze ${WEBHOOK_DELIVERIES_TABLE}`);
+      const due = await dueWebhookDeliveries(db.driver, endpointId, 16);
+      expect(new Set(due.map((delivery) => delivery.payload.userId)).size).toBe(16);
+      const [{ 'QUERY PLAN': plan }] = await db.driver.query<{ 'QUERY PLAN': unknown }>(
+        `explain (analyze, format json) ${DUE_DELIVERIES_SQL}`,
+        [endpointId, 16],
+      );
+      expect(rowsRead(plan)).toBeLessThan(200);
+    }
+  });
 });
 
 /** Every row a plan's nodes produced or filtered out. */

@@ -19,6 +19,7 @@ import {
   BALANCE_ALERT_SETTINGS_TABLE,
   BALANCE_ALERT_STATES_TABLE,
   CREATE_WEBHOOK_TABLES,
+  INDEX_DUE_WEBHOOK_DELIVERIES,
   PARKED_PAYMENTS_QUEUE,
   WEBHOOK_DELIVERIES_TABLE,
   WEBHOOK_ENDPOINTS_TABLE,
@@ -53,7 +54,7 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
   return {
     name: WEBHOOK_OUTBOX,
     tables: { webhook_deliveries: WEBHOOK_DELIVERIES_TABLE },
-    createTables: () => CREATE_WEBHOOK_TABLES,
+    createTables: () => `${CREATE_WEBHOOK_TABLES}\n${INDEX_DUE_WEBHOOK_DELIVERIES}`,
     async apply(tx: SqlExecutor, events: readonly ProjectedEvent[]) {
       const states = await alertStatesOf(tx, events);
       const thresholds = await thresholdsOf(tx, events);

@@ -12,6 +12,17 @@ export const BALANCE_ALERT_STATES_TABLE = 'balance_alert_states';
 /** The `user_id` of `payment.parked` deliveries: no user's (an empty id is none of theirs). */
 export const PARKED_PAYMENTS_QUEUE = '';
 
+/**
+ * What is due, in the order the dispatcher asks for it (so a limit stops the scan early). Its predicate is one
+ * the test of an earlier pending delivery does not imply, so that test can only probe the pending index.
+ */
+export const INDEX_DUE_WEBHOOK_DELIVERIES = `
+  drop index if exists webhook_deliveries_due;
+  create index if not exists webhook_deliveries_due_in_order
+    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, next_attempt_at, sequence)
+    where status = 'pending' and next_attempt_at is not null;
+`;
+
 export const CREATE_WEBHOOK_TABLES = `
   create table if not exists ${WEBHOOK_ENDPOINTS_TABLE} (
     id uuid primary key,
@@ -60,9 +71,7 @@ export const CREATE_WEBHOOK_TABLES = `
     delivered_at timestamptz,
     unique (endpoint_id, ledger_event_id, event_type)
   );
-  -- The dispatcher's questions: what is due now, and whether a user has an older pending delivery.
-  create index if not exists webhook_deliveries_due
-    on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, next_attempt_at) where status = 'pending';
+  -- The dispatcher's other question: whether a user has an older pending delivery (and INDEX_DUE_WEBHOOK_DELIVERIES).
   create index if not exists webhook_deliveries_pending
     on ${WEBHOOK_DELIVERIES_TABLE} (endpoint_id, user_id, stream_version, event_order) where status = 'pending';
   create index if not exists webhook_deliveries_by_endpoint
