@@ -88,6 +88,15 @@ export async function userOfStripeCustomer(db: SqlExecutor, customerId: string):
   return rows[0]?.user_id;
 }
 
+/** Whether any payment of this Stripe customer was credited to this user. */
+export async function isStripeCustomerOf(db: SqlExecutor, customerId: string, userId: string): Promise<boolean> {
+  const rows = await db.query<{ found: number }>(
+    `select 1 as found from recharges where customer_id = $1 and user_id = $2 limit 1`,
+    [customerId, userId],
+  );
+  return rows.length > 0;
+}
+
 /** The recharge recorded for a payment id, whichever user it credited. */
 export async function rechargeById(db: SqlExecutor, rechargeId: string): Promise<RechargeRow | undefined> {
   const rows = await db.query<RechargeRecord>(

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { creditsStreamId } from '@libs/credits';
+import {
+  type RequestTopUp,
+  creditsStreamId,
+  topUpOutcomeIdempotencyKey,
+  topUpRequestIdempotencyKey,
+} from '@libs/credits';
 import { T0, bonus, consume, openDisputeOf, recharge, refundOf } from '../../libs/credits/src/testing/grant-commands';
 import { type ReadModelDatabase, openReadModelDatabase } from '../../test/support/read-model-database';
 import { storeKindsUnderTest } from '../../test/support/test-stores';
@@ -127,6 +132,31 @@ describe.each(storeKindsUnderTest())('the webhook outbox on %s', (kind) => {
       ]);
     });
 
+    it('keeps a save armed through the top-ups’ own events, which make no crossing', async () => {
+      const user = new UserStream(db, `topup-${randomUUID()}`);
+      await user.record(as(user.userId, bonus('start', 60)));
+      await setAutoTopUpSettings(db.driver, user.userId, settings);
+      await user.record(as(user.userId, consume('job-1', 20))); // 40: a crossing; the save is acted on
+      await catchUp(db.driver, db.store, outbox, { batchSize: 100 });
+      const crossingEventId = user.state.outcomes.get('job-1')!.eventId;
+      const request = topUpRequestOf(user.userId, crossingEventId);
+      await user.record(request);
+      // A new card saved while the top-up is pending, before the outbox sees its request.
+      await setAutoTopUpSettings(db.driver, user.userId, { ...settings, maxPerMonth: 5 });
+      const topUpId = user.state.outcomes.get(request.metadata.idempotencyKey)!.eventId;
+      await user.record({
+        type: 'RecordTopUpOutcome',
+        data: { userId: user.userId, topUpId, outcome: { kind: 'failed', reason: 'card_declined', message: 'no' } },
+        metadata: { idempotencyKey: topUpOutcomeIdempotencyKey(topUpId), now: T0 },
+      });
+      await user.record(as(user.userId, consume('job-2', 1))); // 39: the save's crossing
+      await catchUp(db.driver, db.store, outbox, { batchSize: 100 });
+      expect(await crossingEvents(user.userId)).toEqual([
+        { version: 2, spendable: 40 },
+        { version: 5, spendable: 39 },
+      ]);
+    });
+
     /** The crossings queued for the user: the version of the event that crossed, and what it left. */
     async function crossingEvents(userId: string): Promise<Array<{ version: number; spendable: number }>> {
       const rows = await db.driver.query<{ crossing_event_id: string; spendable_credits: string }>(
@@ -144,3 +174,22 @@ describe.each(storeKindsUnderTest())('the webhook outbox on %s', (kind) => {
     }
   });
 });
+
+function topUpRequestOf(userId: string, crossingEventId: string): RequestTopUp {
+  return {
+    type: 'RequestTopUp',
+    data: {
+      userId,
+      crossingEventId,
+      belowCredits: 50,
+      packId: 'credits_100',
+      credits: 100,
+      amount: 1000,
+      currency: 'usd',
+      customerId: 'cus_1',
+      paymentMethodId: 'pm_1',
+      maxPerMonth: 3,
+    },
+    metadata: { idempotencyKey: topUpRequestIdempotencyKey(crossingEventId), now: T0 },
+  };
+}

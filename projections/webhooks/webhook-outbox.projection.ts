@@ -84,7 +84,7 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
         const threshold = topUpThresholds.get(event.userId);
         const crossing = topUpCrossing(before, state, threshold, event);
         if (crossing !== undefined) crossings.push(crossing);
-        if (threshold?.armedVersion !== undefined && !TAKEN_BACK.includes(event.type)) {
+        if (threshold?.armedVersion !== undefined && !NEVER_CROSSING.includes(event.type)) {
           // The save is acted on with this event, crossing or not.
           armedUsed.push({ userId: event.userId, version: threshold.armedVersion });
           topUpThresholds.set(event.userId, { ...threshold, armedVersion: undefined });
@@ -125,10 +125,17 @@ export function webhookOutboxOf(config: BalanceAlertsConfig): Projection<'webhoo
 }
 
 /**
- * Events that take credits back for a refund or a dispute: the customer asked for their money, or disputes a
- * payment; charging their card again for it would be the last thing they want. No crossing comes of them.
+ * Events no crossing comes of, and that leave a save of the settings armed: those that take credits back for a
+ * refund or a dispute (the customer asked for their money, or disputes a payment: charging their card again for
+ * it would be the last thing they want), and the top-ups' own, which move no credits.
  */
-const TAKEN_BACK: readonly string[] = ['RechargeRefunded', 'CreditsFrozen'];
+const NEVER_CROSSING: readonly string[] = [
+  'RechargeRefunded',
+  'CreditsFrozen',
+  'TopUpRequested',
+  'TopUpSucceeded',
+  'TopUpFailed',
+];
 
 /**
  * A crossing of the user's top-up threshold: spendable was at it or above before the event, and is below it
@@ -142,7 +149,7 @@ function topUpCrossing(
   threshold: TopUpThreshold | undefined,
   event: ProjectedEvent,
 ): QueuedCrossing | undefined {
-  if (threshold === undefined || TAKEN_BACK.includes(event.type)) return undefined;
+  if (threshold === undefined || NEVER_CROSSING.includes(event.type)) return undefined;
   const { belowCredits } = threshold;
   const spendable = spendableOf(after);
   const wasAbove = spendableOf(before) >= belowCredits || threshold.armedVersion !== undefined;

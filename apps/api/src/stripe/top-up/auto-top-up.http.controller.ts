@@ -13,7 +13,7 @@ import {
   crossingsOf,
   savedPaymentMethodOf,
   setAutoTopUpSettings,
-  userOfStripeCustomer,
+  isStripeCustomerOf,
 } from '@projections';
 import { RequiresScope } from '../../auth/api-key.guard';
 import { UserIdPipe } from '../../credits/credits.http';
@@ -147,7 +147,7 @@ export class AutoTopUpHttpController {
   private async assertCustomerOf(userId: string, customerId: string): Promise<void> {
     const saved = await savedPaymentMethodOf(this.db, userId);
     if (saved?.customerId === customerId) return;
-    if ((await userOfStripeCustomer(this.db, customerId)) === userId) return;
+    if (await isStripeCustomerOf(this.db, customerId, userId)) return;
     throw ProblemException.of(422, 'stripe-customer-not-the-users', 'Not the user’s Stripe customer', {
       detail: `no payment of customer ${customerId} was credited to this user, and no Checkout of theirs saved its card`,
       stripeCustomerId: customerId,
