@@ -1,4 +1,5 @@
 import { assertNever, balanceDelta, frozenDelta, isBalanceAllowed } from '@libs/credits';
+import { isPlanted } from '../runtime/planted-defect';
 import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 /** One user's row of the balance read model. */
@@ -36,7 +37,7 @@ export function emptyBalanceRow(userId: string): BalanceRow {
 /** The row after one event; the same row for an event already applied. Pure. */
 export function evolveBalanceRow(row: BalanceRow, event: ProjectedEvent): BalanceRow {
   if (!isNextEvent(BALANCE_PROJECTION, row.version, event)) return row;
-  const balance = row.balance + balanceDelta(event);
+  const balance = row.balance + (skippedByPlantedDefect(event) ? 0 : balanceDelta(event));
   if (!isBalanceAllowed(row.balance, balance, event)) {
     throw new ProjectionInvariantError(
       `balance projection: user ${row.userId} would go below zero or out of bounds (${balance}) ` +
@@ -58,6 +59,15 @@ export function evolveBalanceRow(row: BalanceRow, event: ProjectedEvent): Balanc
     lastPosition: event.globalPosition,
     lastEventAt: event.metadata.occurredAt,
   };
+}
+
+/** The simulation's planted defect (`runtime/planted-defect.ts`): false unless it is planted. */
+function skippedByPlantedDefect(event: ProjectedEvent): boolean {
+  return (
+    isPlanted('balance-skips-a-consume') &&
+    event.type === 'CreditsConsumed' &&
+    BigInt(event.globalPosition) % 100n === 0n
+  );
 }
 
 function countedIn(row: BalanceRow, event: ProjectedEvent): Partial<BalanceRow> {

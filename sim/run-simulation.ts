@@ -1,0 +1,350 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { WebhookReceiver } from '../test/support/webhook-receiver';
+import { type SentLog, checkHealth, checkReadModel, checkStreams } from './checker';
+import { FaultInjector, type UnavailableFaults } from './fault-injector';
+import { FaultyTcpProxy } from './infra/faulty-tcp-proxy';
+import { ScratchPostgres } from './infra/scratch-postgres';
+import { LedgerClient } from './ledger-client';
+import { SeededRandom } from './seeded-random';
+import { SIM_WEBHOOK_SECRET, StepExecutor } from './step-executor';
+import { LedgerProcesses } from './system/ledger-processes';
+import { Trace } from './trace';
+import { checkWebhooks } from './webhook-check';
+import { type FaultMode, type Step, workload } from './workload';
+
+export type SimulationOptions = {
+  seed: number;
+  steps: number;
+  faults: FaultMode;
+  users?: number;
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** A defect planted in the processes (`CREDITS_PLANTED_DEFECT`), to show the checker finds it. */
+  plantedDefect?: string;
+  /** Progress lines (the CLI prints them; the test suite does not). */
+  log?: (line: string) => void;
+};
+
+export type SimulationReport = {
+  seed: number;
+  steps: number;
+  faults: FaultMode;
+  passed: boolean;
+  /** The step the first violation was found at (a checkpoint's or the end's), and the violations. */
+  failedAtStep?: number;
+  violations: string[];
+  tracePath: string;
+  durationMs: number;
+  faultsStruck: Partial<Record<string, number>>;
+  faultsUnavailable: UnavailableFaults;
+  /** Faults the harness failed to strike (traced as `fault-error`). */
+  faultErrors: number;
+  answers: Record<string, number>;
+  checkpoints: number;
+  webhooks: { expected: number; received: number; copies: number };
+};
+
+const SIM_API_SECRET = 'simulation-secret-0123456789';
+/** Steps after a fault before its window closes: the requests it hit have been retried by then. */
+const FAULT_WINDOW_STEPS = 10;
+
+/**
+ * One seed's run against the real system: its own PostgreSQL cluster behind a faulty TCP proxy, two API
+ * processes and a projector process, a webhook receiver; the schedule drawn from the seed; a check at the close
+ * of every fault window and a full one at the end.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
+  const startedAt = Date.now();
+  const log = options.log ?? (() => undefined);
+  const steps = workload(new SeededRandom(options.seed), { users: 4, ...options });
+  const directory = mkdtempSync(join(tmpdir(), `credits-sim-${options.seed}-`));
+  const trace = new Trace(join(directory, 'trace.jsonl'));
+  const world = await World.create(options, steps, directory, trace, log);
+  const report: SimulationReport = {
+    seed: options.seed,
+    steps: options.steps,
+    faults: options.faults,
+    passed: false,
+    violations: [],
+    tracePath: trace.path,
+    durationMs: 0,
+    faultsStruck: world.faults.counts,
+    faultsUnavailable: world.faults.unavailable,
+    faultErrors: 0,
+    answers: {},
+    checkpoints: 0,
+    webhooks: { expected: 0, received: 0, copies: 0 },
+  };
+  try {
+    await drive(world, steps, options.concurrency ?? 6, report, log);
+  } catch (error) {
+    report.violations.push(`the run stopped: ${(error as Error).stack ?? String(error)}`);
+  } finally {
+    await world.close();
+    await trace.close();
+  }
+  report.passed = report.violations.length === 0;
+  report.durationMs = Date.now() - startedAt;
+  report.faultErrors = world.faults.errors;
+  report.answers = countAnswers(world.executor);
+  return report;
+}
+
+async function drive(
+  world: World,
+  steps: Step[],
+  concurrency: number,
+  report: SimulationReport,
+  log: (line: string) => void,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  const drain = async () => {
+    while (inFlight.size > 0) await Promise.all(inFlight);
+    await world.executor.deliveriesDone();
+  };
+  let openWindowSince: number | undefined;
+  for (const step of steps) {
+    if (step.kind === 'fault') {
+      world.faults.strike(step.step, step.fault);
+      openWindowSince ??= step.step;
+      continue;
+    }
+    if (openWindowSince !== undefined && step.step - openWindowSince >= FAULT_WINDOW_STEPS) {
+      await drain();
+      await world.faults.healed();
+      report.checkpoints++;
+      if (failed(report, step.step, await world.checkpoint(step.step))) return;
+      openWindowSince = undefined;
+    }
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    const running: Promise<void> = world.executor.execute(step).finally(() => inFlight.delete(running));
+    inFlight.add(running);
+    if (step.step % 100 === 0) log(`seed ${report.seed}: step ${step.step} of ${report.steps}`);
+  }
+  await drain();
+  await world.faults.healed();
+  const end = report.steps + 1;
+  failed(report, end, await world.finalCheck(end, report));
+}
+
+function failed(report: SimulationReport, step: number, violations: string[]): boolean {
+  if (violations.length === 0) return false;
+  report.failedAtStep ??= step;
+  report.violations.push(...violations);
+  return true;
+}
+
+function countAnswers(executor: StepExecutor): Record<string, number> {
+  const answers: Record<string, number> = {};
+  for (const outcome of executor.outcomes.values()) {
+    const key = outcome.status === 'unknown' ? 'unknown' : String(outcome.status);
+    answers[key] = (answers[key] ?? 0) + 1;
+  }
+  return answers;
+}
+
+/** Everything one run starts, and stops at its end. */
+class World {
+  private constructor(
+    readonly processes: LedgerProcesses,
+    readonly proxy: FaultyTcpProxy,
+    readonly postgres: ScratchPostgres | undefined,
+    readonly receiver: WebhookReceiver,
+    readonly client: LedgerClient,
+    readonly executor: StepExecutor,
+    readonly faults: FaultInjector,
+    readonly users: string[],
+    private readonly steps: ReadonlyMap<number, Step>,
+    private readonly directory: string,
+    private readonly dropDatabase: () => Promise<void>,
+  ) {}
+
+  static async create(
+    options: SimulationOptions,
+    steps: Step[],
+    directory: string,
+    trace: Trace,
+    log: (line: string) => void,
+  ): Promise<World> {
+    const unavailable: UnavailableFaults = {};
+    const { postgres, target, database, dropDatabase } = await databaseFor(options.seed, unavailable, log);
+    const proxy = new FaultyTcpProxy(target);
+    await proxy.start();
+    const receiver = new WebhookReceiver();
+    const hookUrl = await receiver.start();
+    const processes = await LedgerProcesses.start(processEnv(proxy.port, database, options.plantedDefect), directory);
+    const client = new LedgerClient(() => processes.apiUrls, `Bearer ${SIM_API_SECRET}`, trace);
+    await registerEndpoint(client, hookUrl);
+    const faults = new FaultInjector(
+      { processes, proxy, postgres, database },
+      new SeededRandom(options.seed ^ 0x5eed),
+      trace,
+      unavailable,
+    );
+    const users = Array.from({ length: options.users ?? 4 }, (_, index) => `sim-${options.seed}-u${index}`);
+    const executor = new StepExecutor(client, trace);
+    const stepsByNumber = new Map(steps.map((step) => [step.step, step]));
+    return new World(
+      processes,
+      proxy,
+      postgres,
+      receiver,
+      client,
+      executor,
+      faults,
+      users,
+      stepsByNumber,
+      directory,
+      dropDatabase,
+    );
+  }
+
+  /** Streams against the model and the answers, and the health check (a projection behind is not a failure). */
+  async checkpoint(step: number): Promise<string[]> {
+    const streams = await checkStreams(this.client, this.sentLog(), step);
+    const violations = [...this.answeredViolations(), ...streams.violations, ...(await checkHealth(this.client, step))];
+    if (violations.length > 0) this.keepStreams(streams.events);
+    return violations;
+  }
+
+  private answeredViolations(): string[] {
+    return this.executor.violations.map(({ step, violation }) => `step ${step}: ${violation}`);
+  }
+
+  /** The streams a failed check read, beside the trace: what the violations name can be looked up there. */
+  private keepStreams(events: ReadonlyMap<string, unknown>): void {
+    writeFileSync(join(this.directory, 'streams.json'), JSON.stringify(Object.fromEntries(events), null, 1));
+  }
+
+  private sentLog(): SentLog {
+    const { outcomes, payments } = this.executor;
+    return { steps: this.steps, outcomes, payments, users: this.users };
+  }
+
+  /**
+   * At the end: once the expiry process has closed every grant and hold past its expiry, the streams against the
+   * model, the read model against it, the health check, and every outbound event delivered in order.
+   */
+  async finalCheck(step: number, report: SimulationReport): Promise<string[]> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const streams = await checkStreams(this.client, this.sentLog(), step);
+      const nowMs = Date.now() - 1_000;
+      const due = [...streams.models.values()].flatMap((model) => [
+        ...model.dueAt(nowMs),
+        ...model.activeHoldsDueAt(nowMs),
+      ]);
+      if (streams.violations.length > 0) {
+        this.keepStreams(streams.events);
+        return [...this.answeredViolations(), ...streams.violations];
+      }
+      if (due.length === 0 || Date.now() > deadline) {
+        const violations = this.answeredViolations();
+        if (due.length > 0) violations.push(`grants or holds past their expiry never closed: ${due.join(', ')}`);
+        violations.push(...(await checkReadModel(this.client, streams.models, streams.events, step)));
+        violations.push(...(await checkHealth(this.client, step)));
+        const webhooks = await checkWebhooks(this.receiver, streams.events, 30_000);
+        report.webhooks = webhooks.figures;
+        violations.push(...webhooks.violations);
+        if (violations.length > 0) this.keepStreams(streams.events);
+        return violations;
+      }
+      await sleep(250);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.processes.stopAll();
+    await this.proxy.stop();
+    await this.receiver.stop();
+    await this.dropDatabase();
+    await this.postgres?.destroy();
+  }
+}
+
+/** The processes' environment: fast loops, so that expiries and deliveries happen within the run. */
+function processEnv(proxyPort: number, database: string, plantedDefect: string | undefined): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${proxyPort}/${database}`,
+    DATABASE_POOL_SIZE: '4',
+    API_KEYS: `simulation:admin+consume+grant+read+audit:${SIM_API_SECRET}`,
+    STRIPE_WEBHOOK_SECRET: SIM_WEBHOOK_SECRET,
+    LOG_LEVEL: 'warn',
+    PROJECTOR_POLL_MS: '20',
+    PROJECTOR_LOCK_RETRY_MS: '100',
+    GRANT_EXPIRY_INTERVAL_MS: '250',
+    WEBHOOK_DISPATCH_POLL_MS: '50',
+    WEBHOOK_LEASE_MS: '2000',
+    WEBHOOK_TIMEOUT_MS: '1000',
+    WEBHOOK_RETRY_BASE_MS: '50',
+    WEBHOOK_RETRY_MAX_DELAY_MS: '1000',
+    OUTBOUND_WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
+    ...(plantedDefect === undefined ? {} : { CREDITS_PLANTED_DEFECT: plantedDefect }),
+  };
+}
+
+async function registerEndpoint(client: LedgerClient, url: string): Promise<void> {
+  const answer = await client.send({
+    step: 0,
+    method: 'POST',
+    path: '/v1/admin/webhook-endpoints',
+    body: { url, events: ['recharge.completed', 'grant.expired', 'hold.expired'] },
+  });
+  if (answer.status !== 201) throw new Error(`registering the webhook endpoint: ${JSON.stringify(answer)}`);
+}
+
+type Database = {
+  postgres: ScratchPostgres | undefined;
+  target: { host: string; port: number };
+  database: string;
+  dropDatabase: () => Promise<void>;
+};
+
+/**
+ * A cluster of the simulation's own when this machine can make one; otherwise a new database on the server
+ * DATABASE_URL names, and the database faults that need a cluster of one's own are reported unavailable.
+ */
+async function databaseFor(
+  seed: number,
+  unavailable: UnavailableFaults,
+  log: (line: string) => void,
+): Promise<Database> {
+  const database = `credits_sim_${seed}_${Date.now().toString(36)}`;
+  try {
+    const postgres = await ScratchPostgres.start();
+    await postgres.createDatabase(database);
+    return {
+      postgres,
+      target: { host: '127.0.0.1', port: postgres.port },
+      database,
+      dropDatabase: () => Promise.resolve(),
+    };
+  } catch (error) {
+    const reason = `no PostgreSQL cluster of the simulation's own: ${(error as Error).message}`;
+    log(`${reason}; restart-postgres and terminate-backends will not run`);
+    unavailable['restart-postgres'] = reason;
+    unavailable['terminate-backends'] = reason;
+  }
+  const server = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const admin = new Client({ connectionString: server.toString() });
+  await admin.connect();
+  await admin.query(`create database ${database}`);
+  await admin.end();
+  const dropDatabase = async () => {
+    const dropper = new Client({ connectionString: server.toString() });
+    await dropper.connect();
+    await dropper.query(`drop database if exists ${database} with (force)`);
+    await dropper.end();
+  };
+  return {
+    postgres: undefined,
+    target: { host: server.hostname, port: Number(server.port || 5432) },
+    database,
+    dropDatabase,
+  };
+}
