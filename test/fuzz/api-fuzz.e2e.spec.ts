@@ -165,6 +165,24 @@ describe.each(storeKindsUnderTest())(
       expect(undocumentedRoutes).toContain(`POST ${STRIPE_WEBHOOK_PATH}`);
     });
 
+    it('fuzzes the routes of grants, holds, outbound webhooks, alerts and top-up with the rest', () => {
+      const fuzzed = operations.map(({ method, path }) => `${method.toUpperCase()} ${path}`);
+      expect(fuzzed).toEqual(
+        expect.arrayContaining([
+          'POST /v1/users/{userId}/grants/{grantId}/void',
+          'GET /v1/users/{userId}/grants',
+          'POST /v1/users/{userId}/holds',
+          'POST /v1/users/{userId}/holds/{holdId}/capture',
+          'POST /v1/users/{userId}/holds/{holdId}/release',
+          'POST /v1/admin/webhook-endpoints',
+          'PATCH /v1/admin/webhook-endpoints/{id}',
+          'POST /v1/admin/webhook-deliveries/{id}/redeliver',
+          'PUT /v1/users/{userId}/alerts',
+          'PUT /v1/users/{userId}/auto-topup',
+        ]),
+      );
+    });
+
     it(
       'answers no hostile request with a 500 or an undocumented 5xx, every error as problem+json, and a 4xx changes nothing',
       async () => {
