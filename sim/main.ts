@@ -2,7 +2,7 @@ import { runSimulation, type SimulationReport } from './run-simulation';
 import { FAULT_MODES, type FaultMode } from './workload';
 
 /**
- * `npm run sim -- --seed N [--seeds K] [--steps M] [--faults none|process|database|network|all] [--json]`:
+ * `npm run sim -- --seed N [--seeds K] [--parallel P] [--steps M] [--faults none|process|database|network|all] [--json]`:
  * runs the seeded simulation against the real system, seed after seed (N, N+1, …, K of them), and exits 1 on
  * the first failure, printing its seed, step and trace.
  */
@@ -12,11 +12,13 @@ type Arguments = {
   steps: number;
   faults: FaultMode;
   json: boolean;
+  /** Seeds run at once, each on a system of its own: a run mostly waits for its faults to heal. */
+  parallel: number;
   plantedDefect?: string;
 };
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { seed: 1, seeds: 1, steps: 300, faults: 'all', json: false };
+  const args: Arguments = { seed: 1, seeds: 1, steps: 300, faults: 'all', json: false, parallel: 1 };
   for (let index = 0; index < argv.length; index++) {
     const [name, value] = [argv[index], argv[index + 1]];
     const next = () => {
@@ -28,6 +30,7 @@ function parseArguments(argv: string[]): Arguments {
     else if (name === '--seeds') args.seeds = wholeNumber(name, next());
     else if (name === '--steps') args.steps = wholeNumber(name, next());
     else if (name === '--faults') args.faults = faultMode(next());
+    else if (name === '--parallel') args.parallel = Math.max(1, wholeNumber(name, next()));
     else if (name === '--planted-defect') args.plantedDefect = next();
     else if (name === '--json') args.json = true;
     else throw new Error(`unknown argument ${name}`);
@@ -55,7 +58,7 @@ function summary(report: SimulationReport): string {
       .join(', ') || 'none';
   const lines = [
     `seed ${report.seed}: ${outcome} — ${report.steps} steps, faults ${report.faults} in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `  faults struck: ${faults} (${report.faultErrors} failed to strike); checkpoints ${report.checkpoints}; answers ${JSON.stringify(report.answers)}`,
+    `  faults struck: ${faults} (${report.faultErrors} failed to strike, ${report.commitsCut} commits cut); checkpoints ${report.checkpoints}; answers ${JSON.stringify(report.answers)}`,
     `  webhooks: ${report.webhooks.expected} expected, ${report.webhooks.received} received (${report.webhooks.copies} copies)`,
     ...Object.entries(report.faultsUnavailable).map(([kind, reason]) => `  fault ${kind} NOT RUN: ${reason}`),
     `  trace: ${report.tracePath}`,
@@ -64,16 +67,31 @@ function summary(report: SimulationReport): string {
   return lines.join('\n');
 }
 
+function totals(reports: SimulationReport[], durationMs: number): string {
+  const passed = reports.filter((report) => report.passed).length;
+  const steps = reports.reduce((sum, report) => sum + report.steps, 0);
+  let faults = 0;
+  for (const report of reports) for (const count of Object.values(report.faultsStruck)) faults += count ?? 0;
+  return `${passed} of ${reports.length} seeds passed: ${steps} steps, ${faults} faults, in ${(durationMs / 60_000).toFixed(1)} min`;
+}
+
 async function main(): Promise<void> {
   const args = parseArguments(process.argv.slice(2));
+  const startedAt = Date.now();
   const reports: SimulationReport[] = [];
-  for (let seed = args.seed; seed < args.seed + args.seeds; seed++) {
-    const log = args.json ? undefined : (line: string) => console.error(line);
-    const report = await runSimulation({ ...args, seed, log });
-    reports.push(report);
-    if (!args.json) console.log(summary(report));
-    if (!report.passed) break;
-  }
+  let nextSeed = args.seed;
+  const runSeeds = async () => {
+    // A failure stops new seeds from starting; those running finish.
+    while (nextSeed < args.seed + args.seeds && reports.every((report) => report.passed)) {
+      const seed = nextSeed++;
+      const log = args.json ? undefined : (line: string) => console.error(line);
+      const report = await runSimulation({ ...args, seed, log });
+      reports.push(report);
+      if (!args.json) console.log(summary(report));
+    }
+  };
+  await Promise.all(Array.from({ length: args.parallel }, runSeeds));
+  if (!args.json) console.log(totals(reports, Date.now() - startedAt));
   if (args.json) console.log(JSON.stringify(reports, null, 2));
   process.exitCode = reports.every((report) => report.passed) ? 0 : 1;
 }

@@ -268,13 +268,13 @@ export class UserLedgerModel {
   /** Grants past their expiry at `nowMs` the expiry process has still to close (none held). */
   dueAt(nowMs: number): string[] {
     return [...this.grants.values()]
-      .filter((grant) => !grant.closed && grant.expiresAtMs <= nowMs && grant.remaining + grant.held > 0)
+      .filter((grant) => !grant.closed && isDue(grant.expiresAtMs, nowMs) && grant.remaining + grant.held > 0)
       .map((grant) => grant.grantId);
   }
 
   activeHoldsDueAt(nowMs: number): string[] {
     return [...this.holds.values()]
-      .filter((hold) => hold.ended === undefined && hold.expiresAtMs <= nowMs)
+      .filter((hold) => hold.ended === undefined && isDue(hold.expiresAtMs, nowMs))
       .map((hold) => hold.holdId);
   }
 
@@ -284,6 +284,11 @@ export class UserLedgerModel {
       this.violations.push(`${what} recorded ${JSON.stringify(actual)}, the model says ${JSON.stringify(expected)}`);
     }
   }
+}
+
+/** Past its expiry at `nowMs` (`Infinity`: it will be some day); never for what never expires. */
+function isDue(expiresAtMs: number, nowMs: number): boolean {
+  return expiresAtMs !== Infinity && expiresAtMs <= nowMs;
 }
 
 function sumOf(draws: readonly Draw[]): number {

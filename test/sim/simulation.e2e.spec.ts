@@ -1,16 +1,15 @@
 import { runSimulation, type SimulationReport } from '../../sim/run-simulation';
-import { SeededRandom } from '../../sim/seeded-random';
 import { type Fault, workload } from '../../sim/workload';
 import { describeOnPostgres } from '../support/test-stores';
 
 /**
  * The seeded simulation (sim/, docs/reliability.md) in its short bounded form: real processes on a PostgreSQL
  * cluster of its own behind a faulty proxy, a few hundred steps, checked against the model. Long runs are
- * `npm run sim`. Seeds 1 and 6 at 200 steps strike every kind of fault between them (the first test says so
- * from the schedules alone).
+ * `npm run sim`. Seeds 2 and 5 at 200 steps each strike every kind of fault (the first test says so from the
+ * schedules alone).
  */
 const SHORT_RUN = { steps: 200, faults: 'all' as const };
-const SEEDS_WITH_EVERY_FAULT = [1, 6];
+const SEEDS_WITH_EVERY_FAULT = [2, 5];
 const ALL_FAULT_KINDS: Array<Fault['kind']> = [
   'kill-process',
   'terminate-backends',
@@ -26,16 +25,14 @@ function failureOf(report: SimulationReport): string {
 }
 
 describe('the simulation schedule', () => {
-  it('is the same for the same seed, and the short run strikes every kind of fault', () => {
-    const schedule = (seed: number) => workload(new SeededRandom(seed), { seed, users: 4, ...SHORT_RUN });
+  it('is the same for the same seed, and each short run strikes every kind of fault', () => {
+    const schedule = (seed: number) => workload({ seed, users: 4, ...SHORT_RUN });
     expect(schedule(6)).toEqual(schedule(6));
     expect(schedule(6)).not.toEqual(schedule(7));
-    const struck = new Set(
-      SEEDS_WITH_EVERY_FAULT.flatMap((seed) =>
-        schedule(seed).flatMap((step) => (step.kind === 'fault' ? [step.fault.kind] : [])),
-      ),
-    );
-    expect([...struck].sort()).toEqual([...ALL_FAULT_KINDS].sort());
+    for (const seed of SEEDS_WITH_EVERY_FAULT) {
+      const struck = new Set(schedule(seed).flatMap((step) => (step.kind === 'fault' ? [step.fault.kind] : [])));
+      expect([...struck].sort()).toEqual([...ALL_FAULT_KINDS].sort());
+    }
   });
 });
 
@@ -58,7 +55,8 @@ describeOnPostgres('the seeded simulation against real processes', () => {
       reports.push(await runSimulation({ seed, steps: 200, faults: 'none', plantedDefect: 'balance-skips-a-consume' }));
     }
     const found = reports.find((report) => !report.passed);
-    expect(found?.violations.join('\n')).toMatch(/read model balance .* the model/);
-    expect(found?.violations.join('\n')).toMatch(/health check read-model-vs-replay failed/);
+    const findings = found === undefined ? 'no seed failed' : failureOf(found);
+    expect(findings).toMatch(/read model balance .* the model/);
+    expect(findings).toMatch(/health check read-model-vs-replay failed/);
   }, 600_000);
 });
