@@ -22,7 +22,10 @@ export type LedgerRequest = {
 
 /** Answers a client sends again, as its body says: the same request with the same idempotency key. */
 const RETRIED_STATUSES = new Set([502, 503, 504]);
-const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/** How long a client keeps sending a request, and how long it waits for each answer. */
+export type ClientPatience = { giveUpAfterMs: number; attemptTimeoutMs: number };
+const PATIENCE_DEFAULT: ClientPatience = { giveUpAfterMs: 45_000, attemptTimeoutMs: 10_000 };
 
 /**
  * A client as a product's backend is one: it sends a request to one of the API processes, and when the request
@@ -35,11 +38,11 @@ export class LedgerClient {
     private readonly apiUrls: () => string[],
     private readonly authorization: string,
     private readonly trace: Trace,
-    private readonly giveUpAfterMs = 45_000,
+    private readonly patience: ClientPatience = PATIENCE_DEFAULT,
   ) {}
 
   async send(request: LedgerRequest): Promise<Outcome> {
-    const deadline = Date.now() + this.giveUpAfterMs;
+    const deadline = Date.now() + this.patience.giveUpAfterMs;
     let lastError: string;
     for (let attempt = 1; ; attempt++) {
       const urls = this.apiUrls();
@@ -75,6 +78,6 @@ export class LedgerClient {
     };
     if (request.idempotencyKey !== undefined) headers['idempotency-key'] = request.idempotencyKey;
     const body = request.raw?.body ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
-    return { method: request.method, headers, body, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) };
+    return { method: request.method, headers, body, signal: AbortSignal.timeout(this.patience.attemptTimeoutMs) };
   }
 }

@@ -2,15 +2,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'pg';
 import { WebhookReceiver } from '../test/support/webhook-receiver';
 import { type SentLog, checkHealth, checkReadModel, checkStreams } from './checker';
 import { FaultInjector, type UnavailableFaults } from './fault-injector';
 import { FaultyTcpProxy } from './infra/faulty-tcp-proxy';
-import { ScratchPostgres } from './infra/scratch-postgres';
+import type { ScratchPostgres } from './infra/scratch-postgres';
 import { LedgerClient } from './ledger-client';
 import { SeededRandom } from './seeded-random';
-import { SIM_WEBHOOK_SECRET, StepExecutor } from './step-executor';
+import { StepExecutor } from './step-executor';
+import { SIM_AUTHORIZATION, ledgerEnvironment, registerWebhookEndpoint } from './system/ledger-environment';
+import { openSimulationDatabase } from './system/simulation-database';
 import { LedgerProcesses } from './system/ledger-processes';
 import { Trace } from './trace';
 import { checkWebhooks } from './webhook-check';
@@ -50,7 +51,6 @@ export type SimulationReport = {
   webhooks: { expected: number; received: number; copies: number };
 };
 
-const SIM_API_SECRET = 'simulation-secret-0123456789';
 /** Steps after a fault before its window closes: the requests it hit have been retried by then. */
 const FAULT_WINDOW_STEPS = 10;
 
@@ -164,7 +164,7 @@ class World {
     readonly users: string[],
     private readonly steps: ReadonlyMap<number, Step>,
     private readonly directory: string,
-    private readonly dropDatabase: () => Promise<void>,
+    private readonly closeDatabase: () => Promise<void>,
   ) {}
 
   static async create(
@@ -175,14 +175,26 @@ class World {
     log: (line: string) => void,
   ): Promise<World> {
     const unavailable: UnavailableFaults = {};
-    const { postgres, target, database, dropDatabase } = await databaseFor(options.seed, unavailable, log);
+    const {
+      postgres,
+      unavailable: noCluster,
+      target,
+      database,
+      close,
+    } = await openSimulationDatabase(`credits_sim_${options.seed}`);
+    if (noCluster !== undefined) {
+      log(`${noCluster}; restart-postgres and terminate-backends will not run`);
+      unavailable['restart-postgres'] = noCluster;
+      unavailable['terminate-backends'] = noCluster;
+    }
     const proxy = new FaultyTcpProxy(target);
     await proxy.start();
     const receiver = new WebhookReceiver();
     const hookUrl = await receiver.start();
-    const processes = await LedgerProcesses.start(processEnv(proxy.port, database, options.plantedDefect), directory);
-    const client = new LedgerClient(() => processes.apiUrls, `Bearer ${SIM_API_SECRET}`, trace);
-    await registerEndpoint(client, hookUrl);
+    const databaseUrl = `postgres://postgres@127.0.0.1:${proxy.port}/${database}`;
+    const processes = await LedgerProcesses.start(ledgerEnvironment(databaseUrl, options.plantedDefect), directory);
+    const client = new LedgerClient(() => processes.apiUrls, SIM_AUTHORIZATION, trace);
+    await registerWebhookEndpoint(client, hookUrl);
     const faults = new FaultInjector(
       { processes, proxy, postgres, database },
       new SeededRandom(options.seed ^ 0x5eed),
@@ -203,7 +215,7 @@ class World {
       users,
       stepsByNumber,
       directory,
-      dropDatabase,
+      close,
     );
   }
 
@@ -266,90 +278,6 @@ class World {
     await this.processes.stopAll();
     await this.proxy.stop();
     await this.receiver.stop();
-    await this.dropDatabase();
-    await this.postgres?.destroy();
+    await this.closeDatabase();
   }
-}
-
-/** The processes' environment: fast loops, so that expiries and deliveries happen within the run. */
-function processEnv(proxyPort: number, database: string, plantedDefect: string | undefined): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: `postgres://postgres@127.0.0.1:${proxyPort}/${database}`,
-    DATABASE_POOL_SIZE: '4',
-    API_KEYS: `simulation:admin+consume+grant+read+audit:${SIM_API_SECRET}`,
-    STRIPE_WEBHOOK_SECRET: SIM_WEBHOOK_SECRET,
-    LOG_LEVEL: 'warn',
-    PROJECTOR_POLL_MS: '20',
-    PROJECTOR_LOCK_RETRY_MS: '100',
-    GRANT_EXPIRY_INTERVAL_MS: '250',
-    WEBHOOK_DISPATCH_POLL_MS: '50',
-    WEBHOOK_LEASE_MS: '2000',
-    WEBHOOK_TIMEOUT_MS: '1000',
-    WEBHOOK_RETRY_BASE_MS: '50',
-    WEBHOOK_RETRY_MAX_DELAY_MS: '1000',
-    OUTBOUND_WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
-    ...(plantedDefect === undefined ? {} : { CREDITS_PLANTED_DEFECT: plantedDefect }),
-  };
-}
-
-async function registerEndpoint(client: LedgerClient, url: string): Promise<void> {
-  const answer = await client.send({
-    step: 0,
-    method: 'POST',
-    path: '/v1/admin/webhook-endpoints',
-    body: { url, events: ['recharge.completed', 'grant.expired', 'hold.expired'] },
-  });
-  if (answer.status !== 201) throw new Error(`registering the webhook endpoint: ${JSON.stringify(answer)}`);
-}
-
-type Database = {
-  postgres: ScratchPostgres | undefined;
-  target: { host: string; port: number };
-  database: string;
-  dropDatabase: () => Promise<void>;
-};
-
-/**
- * A cluster of the simulation's own when this machine can make one; otherwise a new database on the server
- * DATABASE_URL names, and the database faults that need a cluster of one's own are reported unavailable.
- */
-async function databaseFor(
-  seed: number,
-  unavailable: UnavailableFaults,
-  log: (line: string) => void,
-): Promise<Database> {
-  const database = `credits_sim_${seed}_${Date.now().toString(36)}`;
-  try {
-    const postgres = await ScratchPostgres.start();
-    await postgres.createDatabase(database);
-    return {
-      postgres,
-      target: { host: '127.0.0.1', port: postgres.port },
-      database,
-      dropDatabase: () => Promise.resolve(),
-    };
-  } catch (error) {
-    const reason = `no PostgreSQL cluster of the simulation's own: ${(error as Error).message}`;
-    log(`${reason}; restart-postgres and terminate-backends will not run`);
-    unavailable['restart-postgres'] = reason;
-    unavailable['terminate-backends'] = reason;
-  }
-  const server = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  const admin = new Client({ connectionString: server.toString() });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
-  const dropDatabase = async () => {
-    const dropper = new Client({ connectionString: server.toString() });
-    await dropper.connect();
-    await dropper.query(`drop database if exists ${database} with (force)`);
-    await dropper.end();
-  };
-  return {
-    postgres: undefined,
-    target: { host: server.hostname, port: Number(server.port || 5432) },
-    database,
-    dropDatabase,
-  };
 }

@@ -2,11 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkoutSessionCompleted, signedDelivery } from '../test/support/stripe-events';
 import type { LedgerClient, Outcome } from './ledger-client';
 import { PACK } from './model/commands';
+import { SIM_WEBHOOK_SECRET } from './system/ledger-environment';
 import type { Trace } from './trace';
 import type { Step } from './workload';
 
-/** The shared secret Stripe signs the simulation's deliveries with (`STRIPE_WEBHOOK_SECRET`). */
-export const SIM_WEBHOOK_SECRET = 'whsec_simulation_0123456789abcdef';
 const FORGERS_SECRET = 'whsec_not_the_ledgers_0123456789';
 
 /**

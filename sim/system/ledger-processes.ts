@@ -85,6 +85,11 @@ export class LedgerProcesses {
     await Promise.all(PROCESS_NAMES.map((name) => this.kill(name)));
   }
 
+  /** The running process's id, for sampling its resident memory. */
+  pid(name: ProcessName): number | undefined {
+    return this.isRunning(name) ? this.managed(name).child?.pid : undefined;
+  }
+
   starts(name: ProcessName): number {
     return this.managed(name).starts;
   }
