@@ -147,6 +147,17 @@ export class ScratchPostgres {
     });
   }
 
+  /**
+   * Stops the cluster cleanly, runs `pg_resetwal <args>` on its data directory (as its owner), and starts it
+   * again: what an operator does to advance the transaction counter of a cluster a dump was restored into.
+   */
+  async resetWal(args: string[]): Promise<void> {
+    await this.pgCtl(['stop', '-m', 'fast']);
+    await this.tools.run('pg_resetwal', [...args, this.dataDirectory]);
+    await this.pgCtl(['start']);
+    await this.waitUntilReady();
+  }
+
   /** pg_ctl stop -m immediate and remove the directory. Idempotent, never throws: safe in any `finally`. */
   destroy(): Promise<void> {
     this.destroyed ??= this.stopAndRemove();

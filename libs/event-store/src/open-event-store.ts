@@ -1,6 +1,7 @@
 import type { EventStore } from './event-store.port';
 import { PgliteDriver } from './pglite/pglite-driver';
 import { PostgresDriver } from './postgres/postgres-driver';
+import { assertTransactionCounterAhead } from './sql/commit-order-guard';
 import { type SqlMigration, migrate } from './sql/migrate';
 import { EVENT_STORE_MIGRATIONS } from './sql/migrations';
 import type { SqlDriver } from './sql/sql-driver';
@@ -74,6 +75,7 @@ export async function openSqlEventStore(
   const driver = await openSqlDriver(location);
   try {
     await migrate(driver, [...EVENT_STORE_MIGRATIONS, ...extraMigrations]);
+    await assertTransactionCounterAhead(driver);
   } catch (error) {
     await driver.close();
     throw error;
