@@ -63,6 +63,8 @@ export function modelCommandOf(step: Step | undefined): ModelCommand | undefined
     case 'capture':
     case 'release':
     case 'checkout':
+    case 'parked-checkout':
+    case 'assign':
     case 'forged-checkout':
     case 'fault':
     case 'pause':
@@ -112,7 +114,8 @@ function checkPaymentsCredited(sent: SentLog, models: Map<string, UserLedgerMode
   }
   for (const [step, outcome] of sent.outcomes) {
     const sentStep = sent.steps.get(step);
-    if (sentStep?.kind !== 'checkout' || outcome.status !== 200) continue;
+    const acknowledged = outcome.status === 200 || outcome.status === 201;
+    if ((sentStep?.kind !== 'checkout' && sentStep?.kind !== 'assign') || !acknowledged) continue;
     if (!credited.has(sentStep.paymentIntentId)) {
       violations.push(`step ${step}: payment ${sentStep.paymentIntentId} acknowledged (200) but never credited`);
     }

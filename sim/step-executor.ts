@@ -59,6 +59,11 @@ export class StepExecutor {
       case 'checkout':
         this.checkout(step);
         return;
+      case 'parked-checkout':
+        this.parkedCheckout(step);
+        return;
+      case 'assign':
+        return this.assign(step);
       case 'forged-checkout':
         return this.forgedCheckout(step);
       case 'pause':
@@ -121,6 +126,24 @@ export class StepExecutor {
     for (const delayMs of step.deliveryDelaysMs) {
       this.deliveries.push(this.deliver(step.step, body, signature, delayMs));
     }
+  }
+
+  /** A payment Stripe made for no user the ledger can find: parked, credited to no one until assigned. */
+  private parkedCheckout(step: Extract<Step, { kind: 'parked-checkout' }>): void {
+    const event = checkoutSessionCompleted(
+      { payment_intent: step.paymentIntentId, metadata: { packId: PACK.packId } },
+      { id: `evt_sim_${step.step}` },
+    );
+    const { body, signature } = signedDelivery(event, SIM_WEBHOOK_SECRET);
+    for (const delayMs of step.deliveryDelaysMs)
+      this.deliveries.push(this.deliver(step.step, body, signature, delayMs));
+  }
+
+  /** The operator's assignment: from now on the payment is this user's (it is the only assignment of it). */
+  private async assign(step: Extract<Step, { kind: 'assign' }>): Promise<void> {
+    const { paymentIntentId, userId } = step;
+    this.payments.set(paymentIntentId, { kind: 'checkout', step: step.step, userId, paymentIntentId });
+    await this.record(step.step, { path: `/v1/admin/unmatched-payments/${paymentIntentId}/assign`, body: { userId } });
   }
 
   private async deliver(step: number, body: string, signature: string, delayMs: number): Promise<void> {

@@ -21,6 +21,10 @@ export type Step = { step: number; userId: string } & (
   | { kind: 'release'; holdStep: number }
   /** A paid Checkout of the 100-credit pack, delivered `deliveryDelaysMs.length` times (late, twice, at once). */
   | { kind: 'checkout'; paymentIntentId: string; deliveryDelaysMs: number[] }
+  /** A paid Checkout that names no user: the ledger parks it until an operator assigns it. */
+  | { kind: 'parked-checkout'; paymentIntentId: string; deliveryDelaysMs: number[] }
+  /** An operator assigns a parked payment to this step's user (`POST /v1/admin/unmatched-payments/…/assign`). */
+  | { kind: 'assign'; paymentIntentId: string }
   /** A delivery that Stripe did not sign (wrong secret) or whose body was changed after signing. */
   | { kind: 'forged-checkout'; paymentIntentId: string; how: 'wrong-secret' | 'tampered' }
   | { kind: 'fault'; fault: Fault }
@@ -59,7 +63,7 @@ export function workload(options: WorkloadOptions): Step[] {
   const random = new SeededRandom(options.seed);
   const faultRandom = new SeededRandom(options.seed ^ 0x0fa017);
   const users = Array.from({ length: options.users }, (_, index) => `sim-${options.seed}-u${index}`);
-  const holdSteps: Array<{ step: number; userId: string }> = [];
+  const drawn: DrawnSoFar = { holds: [], parked: [] };
   const steps: Step[] = [];
   const faultKinds = FAULTS_BY_MODE[options.faults];
   for (let step = 1; step <= options.steps; step++) {
@@ -68,20 +72,19 @@ export function workload(options: WorkloadOptions): Step[] {
       steps.push({ step, userId, kind: 'fault', fault: drawFault(faultRandom, faultRandom.pick(faultKinds)) });
       continue;
     }
-    const next = drawCommand(random, step, userId, holdSteps, options.seed);
-    if (next.kind === 'hold') holdSteps.push({ step, userId });
+    const next = drawCommand(random, step, userId, drawn, options.seed);
+    if (next.kind === 'hold') drawn.holds.push({ step, userId });
+    if (next.kind === 'parked-checkout') drawn.parked.push(next.paymentIntentId);
     steps.push(next);
   }
   return steps;
 }
 
-function drawCommand(
-  random: SeededRandom,
-  step: number,
-  userId: string,
-  holds: ReadonlyArray<{ step: number; userId: string }>,
-  seed: number,
-): Step {
+/** What earlier steps made that a later one names: holds to capture or release, parked payments to assign. */
+type DrawnSoFar = { holds: Array<{ step: number; userId: string }>; parked: string[] };
+
+function drawCommand(random: SeededRandom, step: number, userId: string, drawn: DrawnSoFar, seed: number): Step {
+  const { holds, parked } = drawn;
   const kind = random.weighted({
     // About as many credits in as out: balances stay low, and consumptions and holds race for the last ones.
     consume: 40,
@@ -90,6 +93,8 @@ function drawCommand(
     capture: holds.length > 0 ? 6 : 0,
     release: holds.length > 0 ? 3 : 0,
     checkout: 3,
+    'parked-checkout': 1,
+    assign: parked.length > 0 ? 2 : 0,
     'forged-checkout': 1,
     pause: 3,
   });
@@ -124,6 +129,11 @@ function drawCommand(
       const deliveryDelaysMs = Array.from({ length: copies }, () => (random.chance(0.5) ? 0 : random.int(0, 3_000)));
       return { step, userId, kind, paymentIntentId: `pi_sim_${seed}_${step}`, deliveryDelaysMs };
     }
+    case 'parked-checkout':
+      return { step, userId, kind, paymentIntentId: `pi_parked_${seed}_${step}`, deliveryDelaysMs: [0] };
+    case 'assign':
+      // Each parked payment is assigned once, to one user, oldest first.
+      return { step, userId, kind, paymentIntentId: parked.shift()! };
     case 'forged-checkout':
       return {
         step,
