@@ -3,7 +3,7 @@ export * from './event-store.port';
 export * from './expected-version';
 export * from './transient-failure';
 export * from './open-event-store';
-export { TransactionCounterBehindError, nextTransactionPast } from './sql/commit-order-guard';
+export { TransactionCounterBehindError, epochPast } from './sql/commit-order-guard';
 export { type SqlMigration, migrate } from './sql/migrate';
 export { EVENT_STORE_MIGRATIONS } from './sql/migrations';
 export type { LockSession, SqlDriver, SqlExecutor } from './sql/sql-driver';

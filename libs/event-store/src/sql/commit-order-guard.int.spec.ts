@@ -27,7 +27,7 @@ async function expectRefusedAfterCounterFallsBehind(location: EventStoreLocation
   await store.close();
   const reopening = openSqlEventStore(location);
   await expect(reopening).rejects.toBeInstanceOf(TransactionCounterBehindError);
-  await expect(reopening).rejects.toThrow(/restored from a logical dump .* pg_resetwal -e 0 -x \d+/);
+  await expect(reopening).rejects.toThrow(/restored from a logical dump .* pg_resetwal -e 1 </);
 }
 
 describe('opening a SQL store whose server counter is behind its events', () => {

@@ -1,17 +1,13 @@
-import { nextTransactionPast } from './commit-order-guard';
+import { epochPast } from './commit-order-guard';
 
 const EPOCH = 2n ** 32n;
-const SEGMENT = 1_048_576n;
 
-describe('the transaction id pg_resetwal is told to start from', () => {
-  it('is the next transaction-status segment past the newest id, in its epoch', () => {
-    expect(nextTransactionPast(2103n)).toEqual({ epoch: 0n, xid: SEGMENT });
-    expect(nextTransactionPast(SEGMENT - 1n)).toEqual({ epoch: 0n, xid: SEGMENT });
-    expect(nextTransactionPast(SEGMENT)).toEqual({ epoch: 0n, xid: 2n * SEGMENT });
-    expect(nextTransactionPast(3n * EPOCH + 5n)).toEqual({ epoch: 3n, xid: SEGMENT });
-  });
-
-  it('skips the first segment of an epoch, whose first ids are reserved', () => {
-    expect(nextTransactionPast(EPOCH - 1n)).toEqual({ epoch: 1n, xid: SEGMENT });
+describe('the transaction id epoch pg_resetwal is told to set', () => {
+  it("is the one after the newest event's, whatever its 32-bit part", () => {
+    expect(epochPast(2103n)).toBe(1n);
+    expect(epochPast(3_000_000_000n)).toBe(1n);
+    expect(epochPast(EPOCH - 1n)).toBe(1n);
+    expect(epochPast(EPOCH)).toBe(2n);
+    expect(epochPast(3n * EPOCH + 5n)).toBe(4n);
   });
 });
