@@ -1,4 +1,4 @@
-import type { AnswerBody, LedgerClient, Outcome } from './ledger-client';
+import { type AnswerBody, type LedgerClient, type Outcome, RETRIED_STATUSES } from './ledger-client';
 import { AMOUNT_FEATURE, type CheckoutPayment, FEATURE_PRICES, type ModelCommand } from './model/commands';
 import { type StoredEvent, UserLedgerModel } from './model/ledger-model';
 import type { Step } from './workload';
@@ -9,6 +9,8 @@ export type SentLog = {
   outcomes: ReadonlyMap<number, Outcome>;
   /** Checkouts whose signed delivery was sent at least once: the payments Stripe made. */
   payments: ReadonlyMap<string, CheckoutPayment>;
+  /** The hold each hold step placed, by that step (a capture or release names it). */
+  holdIds: ReadonlyMap<number, string>;
   users: readonly string[];
 };
 
@@ -40,7 +42,12 @@ export async function checkStreams(client: LedgerClient, sent: SentLog, step: nu
     events.set(userId, stream);
     violations.push(...model.violations);
   }
-  violations.push(...checkCommandsStored(sent, models), ...checkPaymentsCredited(sent, models));
+  violations.push(
+    ...checkAnswers(sent),
+    ...checkCommandsStored(sent, models),
+    ...checkHoldEnds(sent, models),
+    ...checkPaymentsCredited(sent, models),
+  );
   return { models, events, violations };
 }
 
@@ -94,9 +101,63 @@ function checkCommandsStored(sent: SentLog, models: Map<string, UserLedgerModel>
   return violations;
 }
 
-/** How many copies of a command its answer allows: success once, a refusal none, unknown at most one. */
+/**
+ * Answers no request may end with: a 500 is a bug (a database's failure is a 503), and a delivery Stripe
+ * signed is never refused (a 4xx makes Stripe give up on a payment it took).
+ */
+function checkAnswers(sent: SentLog): string[] {
+  const violations: string[] = [];
+  for (const [step, outcome] of sent.outcomes) {
+    if (outcome.status === 'unknown') continue;
+    if (outcome.status >= 500 && !RETRIED_STATUSES.has(outcome.status)) {
+      violations.push(`step ${step} answered ${outcome.status} ${JSON.stringify(outcome.body).slice(0, 300)}`);
+    }
+    const kind = sent.steps.get(step)?.kind;
+    const signed = kind === 'checkout' || kind === 'parked-checkout';
+    if (signed && outcome.status >= 400 && outcome.status < 500) {
+      violations.push(`step ${step}: a delivery Stripe signed answered ${outcome.status}`);
+    }
+  }
+  return violations;
+}
+
+/**
+ * A capture or release answered with success ended its hold as it asked: captured for the amount asked (all
+ * of it when none was), or released (or expired, when the release came after its expiry and answers so).
+ */
+function checkHoldEnds(sent: SentLog, models: Map<string, UserLedgerModel>): string[] {
+  const violations: string[] = [];
+  for (const [step, outcome] of sent.outcomes) {
+    const sentStep = sent.steps.get(step);
+    if ((sentStep?.kind !== 'capture' && sentStep?.kind !== 'release') || !isSuccess(outcome)) continue;
+    const holdId = sent.holdIds.get(sentStep.holdStep);
+    const hold = holdId === undefined ? undefined : models.get(sentStep.userId)?.holds.get(holdId);
+    if (hold === undefined) {
+      violations.push(`step ${step}: ${sentStep.kind} answered ${outcome.status} of a hold the stream lacks`);
+    } else if (sentStep.kind === 'capture') {
+      const asked = sentStep.amount ?? hold.amount;
+      if (hold.ended !== 'HoldCaptured' || hold.capturedAmount !== asked) {
+        violations.push(
+          `step ${step}: capture of ${asked} answered ${outcome.status}, the hold ${hold.ended} (${hold.capturedAmount})`,
+        );
+      }
+    } else if (hold.ended !== 'HoldReleased' && hold.ended !== 'HoldExpired') {
+      violations.push(`step ${step}: release answered ${outcome.status}, the hold ${hold.ended ?? 'still active'}`);
+    }
+  }
+  return violations;
+}
+
+function isSuccess(outcome: Outcome): boolean {
+  return outcome.status === 200 || outcome.status === 201;
+}
+
+/**
+ * How many copies of a command its answer allows: success once, a refusal none, unknown at most one (no
+ * answer, or a 502/503/504 after every retry: applied or not, the client cannot tell).
+ */
 function expectedCopies(outcome: Outcome): number[] {
-  if (outcome.status === 'unknown') return [0, 1];
+  if (outcome.status === 'unknown' || RETRIED_STATUSES.has(outcome.status)) return [0, 1];
   if (outcome.status === 200 || outcome.status === 201) return [1];
   return [0];
 }
@@ -187,6 +248,9 @@ export async function checkReadModel(
       const status = ended === undefined ? 'active' : ended.replace('Hold', '').toLowerCase();
       if (hold.status !== status)
         violations.push(`${userId}: hold ${hold.holdId} is ${hold.status}, the model ${status}`);
+    }
+    if (holds.holds.length !== model.holds.size) {
+      violations.push(`${userId}: ${holds.holds.length} holds listed, the model has ${model.holds.size}`);
     }
   }
   return violations;

@@ -11,7 +11,10 @@ export type UnavailableFaults = Partial<Record<Fault['kind'], string>>;
 
 export type FaultTargets = {
   processes: LedgerProcesses;
-  proxy: FaultyTcpProxy;
+  /** Between the API processes and PostgreSQL: where commands commit. */
+  apiProxy: FaultyTcpProxy;
+  /** Between the projector process and PostgreSQL. */
+  projectorProxy: FaultyTcpProxy;
   /** Absent when the simulation could not create a cluster of its own (then PostgreSQL is never restarted). */
   postgres: ScratchPostgres | undefined;
   database: string;
@@ -60,11 +63,11 @@ export class FaultInjector {
     const healing = this.healing.splice(0);
     await Promise.all(healing);
     await this.targets.processes.startStopped();
-    this.targets.proxy.setDelay(0);
+    for (const proxy of this.proxies()) proxy.setDelay(0);
   }
 
   private async start(step: number, fault: Fault): Promise<void> {
-    const { processes, proxy, postgres, database } = this.targets;
+    const { processes, apiProxy, postgres, database } = this.targets;
     switch (fault.kind) {
       case 'kill-process':
         await processes.kill(fault.process);
@@ -80,20 +83,29 @@ export class FaultInjector {
         await postgres!.restart(fault.mode);
         return;
       case 'cut-connections':
-        this.trace.write(step, 'fault-done', { fault, cut: proxy.cutSome(() => this.random.float(), fault.fraction) });
+        this.trace.write(step, 'fault-done', {
+          fault,
+          cut: this.proxies().reduce((cut, proxy) => cut + proxy.cutSome(() => this.random.float(), fault.fraction), 0),
+        });
         return;
       case 'cut-at-commit':
-        proxy.cutAtNextCommits(fault.count);
+        // On the API processes' connections only: there a cut COMMIT leaves a command's outcome unknown (the
+        // projector's loops commit far more often, and would take most cuts).
+        apiProxy.cutAtNextCommits(fault.count);
         return;
       case 'delay-traffic':
-        proxy.setDelay(fault.ms);
+        for (const proxy of this.proxies()) proxy.setDelay(fault.ms);
         await sleep(fault.forMs);
-        proxy.setDelay(0);
+        for (const proxy of this.proxies()) proxy.setDelay(0);
         return;
       case 'stall-traffic':
-        await proxy.stall(fault.ms);
+        await Promise.all(this.proxies().map((proxy) => proxy.stall(fault.ms)));
         return;
     }
+  }
+
+  private proxies(): FaultyTcpProxy[] {
+    return [this.targets.apiProxy, this.targets.projectorProxy];
   }
 
   /** Which backend to terminate, drawn from the seed (the list's order is the server's). */

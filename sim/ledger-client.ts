@@ -21,7 +21,7 @@ export type LedgerRequest = {
 };
 
 /** Answers a client sends again, as its body says: the same request with the same idempotency key. */
-const RETRIED_STATUSES = new Set([502, 503, 504]);
+export const RETRIED_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /** How long a client keeps sending a request, and how long it waits for each answer. */
 export type ClientPatience = { giveUpAfterMs: number; attemptTimeoutMs: number };

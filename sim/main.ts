@@ -1,3 +1,4 @@
+import { PLANTED_DEFECTS } from '../libs/config/src/planted-defect';
 import { runSimulation, type SimulationReport } from './run-simulation';
 import { FAULT_MODES, type FaultMode } from './workload';
 
@@ -31,7 +32,7 @@ function parseArguments(argv: string[]): Arguments {
     else if (name === '--steps') args.steps = wholeNumber(name, next());
     else if (name === '--faults') args.faults = faultMode(next());
     else if (name === '--parallel') args.parallel = Math.max(1, wholeNumber(name, next()));
-    else if (name === '--planted-defect') args.plantedDefect = next();
+    else if (name === '--planted-defect') args.plantedDefect = plantedDefect(next());
     else if (name === '--json') args.json = true;
     else throw new Error(`unknown argument ${name}`);
   }
@@ -42,6 +43,13 @@ function wholeNumber(name: string, value: string): number {
   const number = Number(value);
   if (!Number.isSafeInteger(number) || number < 0) throw new Error(`${name} must be a whole number, not ${value}`);
   return number;
+}
+
+function plantedDefect(value: string): string {
+  if (!(PLANTED_DEFECTS as readonly string[]).includes(value)) {
+    throw new Error(`--planted-defect is one of ${PLANTED_DEFECTS.join(', ')}`);
+  }
+  return value;
 }
 
 function faultMode(value: string): FaultMode {
@@ -58,7 +66,7 @@ function summary(report: SimulationReport): string {
       .join(', ') || 'none';
   const lines = [
     `seed ${report.seed}: ${outcome} — ${report.steps} steps, faults ${report.faults} in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `  faults struck: ${faults} (${report.faultErrors} failed to strike, ${report.commitsCut} commits cut); checkpoints ${report.checkpoints}; answers ${JSON.stringify(report.answers)}`,
+    `  faults struck: ${faults} (${report.faultErrors} failed to strike, ${report.commitsCut} commits cut, ${report.replayedAfterRetry} retries answered as applied); checkpoints ${report.checkpoints}; answers ${JSON.stringify(report.answers)}`,
     `  webhooks: ${report.webhooks.expected} expected, ${report.webhooks.received} received (${report.webhooks.copies} copies)`,
     ...Object.entries(report.faultsUnavailable).map(([kind, reason]) => `  fault ${kind} NOT RUN: ${reason}`),
     `  trace: ${report.tracePath}`,

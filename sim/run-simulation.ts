@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebhookReceiver } from '../test/support/webhook-receiver';
-import { type SentLog, checkHealth, checkReadModel, checkStreams } from './checker';
+import { type SentLog, type StreamsCheck, checkHealth, checkReadModel, checkStreams } from './checker';
 import { FaultInjector, type UnavailableFaults } from './fault-injector';
 import { FaultyTcpProxy } from './infra/faulty-tcp-proxy';
 import type { ScratchPostgres } from './infra/scratch-postgres';
@@ -46,6 +46,11 @@ export type SimulationReport = {
   faultErrors: number;
   /** `COMMIT`s the proxy forwarded and then cut before their answer: outcomes the client could not know. */
   commitsCut: number;
+  /**
+   * Requests sent again after a failure or a 503 and then answered as their first attempt had been applied
+   * (`Idempotent-Replayed`): the outcomes a client could not know, that the ledger kept once.
+   */
+  replayedAfterRetry: number;
   answers: Record<string, number>;
   checkpoints: number;
   webhooks: { expected: number; received: number; copies: number };
@@ -78,6 +83,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     faultsUnavailable: world.faults.unavailable,
     faultErrors: 0,
     commitsCut: 0,
+    replayedAfterRetry: 0,
     answers: {},
     checkpoints: 0,
     webhooks: { expected: 0, received: 0, copies: 0 },
@@ -93,7 +99,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   report.passed = report.violations.length === 0;
   report.durationMs = Date.now() - startedAt;
   report.faultErrors = world.faults.errors;
-  report.commitsCut = world.proxy.commitCuts;
+  report.commitsCut = world.apiProxy.commitCuts;
+  report.replayedAfterRetry = [...world.executor.outcomes.values()].filter(
+    (outcome) => outcome.status !== 'unknown' && outcome.attempts > 1 && outcome.replayed,
+  ).length;
   report.answers = countAnswers(world.executor);
   return report;
 }
@@ -155,7 +164,8 @@ function countAnswers(executor: StepExecutor): Record<string, number> {
 class World {
   private constructor(
     readonly processes: LedgerProcesses,
-    readonly proxy: FaultyTcpProxy,
+    readonly apiProxy: FaultyTcpProxy,
+    readonly projectorProxy: FaultyTcpProxy,
     readonly postgres: ScratchPostgres | undefined,
     readonly receiver: WebhookReceiver,
     readonly client: LedgerClient,
@@ -187,16 +197,22 @@ class World {
       unavailable['restart-postgres'] = noCluster;
       unavailable['terminate-backends'] = noCluster;
     }
-    const proxy = new FaultyTcpProxy(target);
-    await proxy.start();
+    const apiProxy = new FaultyTcpProxy(target);
+    const projectorProxy = new FaultyTcpProxy(target);
+    await apiProxy.start();
+    await projectorProxy.start();
     const receiver = new WebhookReceiver();
     const hookUrl = await receiver.start();
-    const databaseUrl = `postgres://postgres@127.0.0.1:${proxy.port}/${database}`;
-    const processes = await LedgerProcesses.start(ledgerEnvironment(databaseUrl, options.plantedDefect), directory);
+    const urlThrough = (proxy: FaultyTcpProxy) => `postgres://postgres@127.0.0.1:${proxy.port}/${database}`;
+    const processes = await LedgerProcesses.start(
+      ledgerEnvironment(urlThrough(apiProxy), options.plantedDefect),
+      directory,
+      (name): Record<string, string> => (name === 'projector' ? { DATABASE_URL: urlThrough(projectorProxy) } : {}),
+    );
     const client = new LedgerClient(() => processes.apiUrls, SIM_AUTHORIZATION, trace);
     await registerWebhookEndpoint(client, hookUrl);
     const faults = new FaultInjector(
-      { processes, proxy, postgres, database },
+      { processes, apiProxy, projectorProxy, postgres, database },
       new SeededRandom(options.seed ^ 0x5eed),
       trace,
       unavailable,
@@ -206,7 +222,8 @@ class World {
     const stepsByNumber = new Map(steps.map((step) => [step.step, step]));
     return new World(
       processes,
-      proxy,
+      apiProxy,
+      projectorProxy,
       postgres,
       receiver,
       client,
@@ -237,8 +254,8 @@ class World {
   }
 
   private sentLog(): SentLog {
-    const { outcomes, payments } = this.executor;
-    return { steps: this.steps, outcomes, payments, users: this.users };
+    const { outcomes, payments, holdIds } = this.executor;
+    return { steps: this.steps, outcomes, payments, holdIds, users: this.users };
   }
 
   /**
@@ -266,7 +283,7 @@ class World {
         violations.push(...(await checkHealth(this.client, step)));
         const webhooks = await checkWebhooks(this.receiver, streams.events, 30_000);
         report.webhooks = webhooks.figures;
-        violations.push(...webhooks.violations);
+        violations.push(...webhooks.violations, ...(await this.recheck(streams, step)));
         if (violations.length > 0) this.keepStreams(streams.events);
         return violations;
       }
@@ -274,9 +291,21 @@ class World {
     }
   }
 
+  /**
+   * The streams read once more after the last checks: a request a client gave up on may still commit late
+   * (a second copy would show here), and the read model is compared again if anything was written since.
+   */
+  private async recheck(before: StreamsCheck, step: number): Promise<string[]> {
+    const after = await checkStreams(this.client, this.sentLog(), step);
+    const count = (check: StreamsCheck) => [...check.events.values()].reduce((sum, events) => sum + events.length, 0);
+    if (count(after) === count(before)) return after.violations;
+    return [...after.violations, ...(await checkReadModel(this.client, after.models, after.events, step))];
+  }
+
   async close(): Promise<void> {
     await this.processes.stopAll();
-    await this.proxy.stop();
+    await this.apiProxy.stop();
+    await this.projectorProxy.stop();
     await this.receiver.stop();
     await this.closeDatabase();
   }

@@ -34,7 +34,7 @@ export async function checkWebhooks(
     const event = expected.get(id)!;
     return `${REPORTED[event.type]} for ledger event ${id} (v${event.version}) never delivered`;
   });
-  violations.push(...outOfOrder(receiver), ...differingCopies(receiver));
+  violations.push(...outOfOrder(receiver), ...differingCopies(receiver), ...unknownEvents(receiver, expected));
   const figures = {
     expected: expected.size,
     received: receiver.received.length,
@@ -46,6 +46,15 @@ export async function checkWebhooks(
 function missing(receiver: WebhookReceiver, expected: ReadonlyMap<string, StoredEvent>): string[] {
   const delivered = new Set(receiver.received.map(({ payload }) => payload.data.ledgerEvent?.id));
   return [...expected.keys()].filter((id) => !delivered.has(id));
+}
+
+/** A delivery must report an event the streams hold, of the type that event is reported as. */
+function unknownEvents(receiver: WebhookReceiver, expected: ReadonlyMap<string, StoredEvent>): string[] {
+  return receiver.received.flatMap(({ payload }) => {
+    const event = expected.get(payload.data.ledgerEvent?.id ?? '');
+    if (event !== undefined && REPORTED[event.type] === payload.type) return [];
+    return [`delivery ${payload.id} (${payload.type}) reports no such event of the streams`];
+  });
 }
 
 function outOfOrder(receiver: WebhookReceiver): string[] {

@@ -1,5 +1,5 @@
+import { isPlanted } from '@libs/config';
 import { assertNever, balanceDelta, frozenDelta, isBalanceAllowed } from '@libs/credits';
-import { isPlanted } from '../runtime/planted-defect';
 import { type ProjectedEvent, ProjectionInvariantError, isNextEvent } from '../runtime/projection';
 
 /** One user's row of the balance read model. */

@@ -35,7 +35,16 @@ type ModelGrant = {
   closed: boolean;
 };
 
-type ModelHold = { holdId: string; step: number; amount: number; drawn: Draw[]; expiresAtMs: number; ended?: string };
+type ModelHold = {
+  holdId: string;
+  step: number;
+  amount: number;
+  drawn: Draw[];
+  expiresAtMs: number;
+  /** The event type that ended it, and what a capture consumed. */
+  ended?: string;
+  capturedAmount?: number;
+};
 
 /** What the commands and payments the simulation sent let the model expect of a stream. */
 export type Expectations = {
@@ -192,6 +201,7 @@ export class UserLedgerModel {
       return;
     }
     hold.ended = event.type;
+    if (event.type === 'HoldCaptured') hold.capturedAmount = event.data.amount as number;
     if (event.type === 'HoldCaptured' && nowMs >= hold.expiresAtMs) this.violations.push('captured after expiresAt');
     if (event.type === 'HoldExpired' && nowMs < hold.expiresAtMs) this.violations.push('expired before expiresAt');
     const captured: Draw[] = event.type === 'HoldCaptured' ? event.data.capturedFrom : [];

@@ -31,11 +31,16 @@ export class LedgerProcesses {
     private readonly logDirectory: string,
   ) {}
 
-  static async start(commonEnv: Record<string, string>, logDirectory: string): Promise<LedgerProcesses> {
+  /** `envOf` adds to a process's environment (the projector's own database URL, say). */
+  static async start(
+    commonEnv: Record<string, string>,
+    logDirectory: string,
+    envOf: (name: ProcessName) => Record<string, string> = () => ({}),
+  ): Promise<LedgerProcesses> {
     const system = new LedgerProcesses(commonEnv, logDirectory);
     for (const name of PROCESS_NAMES) {
       const role = name === 'projector' ? 'projector' : 'api';
-      system.processes.set(name, { name, port: await freePort(), env: { ROLE: role }, starts: 0 });
+      system.processes.set(name, { name, port: await freePort(), env: { ...envOf(name), ROLE: role }, starts: 0 });
     }
     // The projector first: it migrates the database while the API processes are not yet racing it.
     for (const name of PROCESS_NAMES) await system.startProcess(name);

@@ -43,6 +43,7 @@ describeOnPostgres('the seeded simulation against real processes', () => {
       const report = await runSimulation({ seed, ...SHORT_RUN });
       if (process.env.CI === 'true') expect(report.faultsUnavailable).toEqual({});
       if (!report.passed) throw new Error(failureOf(report));
+      expect(report.faultErrors).toBe(0);
       expect(report.checkpoints).toBeGreaterThan(0);
       expect(report.webhooks.received).toBeGreaterThanOrEqual(report.webhooks.expected);
     },
@@ -58,5 +59,17 @@ describeOnPostgres('the seeded simulation against real processes', () => {
     const findings = found === undefined ? 'no seed failed' : failureOf(found);
     expect(findings).toMatch(/read model balance .* the model/);
     expect(findings).toMatch(/health check read-model-vs-replay failed/);
+  }, 600_000);
+
+  it('finds the planted defect (a capture consumes the whole hold) within 4 seeds', async () => {
+    const reports: SimulationReport[] = [];
+    for (let seed = 2; seed < 6 && reports.every((report) => report.passed); seed++) {
+      reports.push(
+        await runSimulation({ seed, steps: 200, faults: 'none', plantedDefect: 'capture-takes-whole-hold' }),
+      );
+    }
+    const found = reports.find((report) => !report.passed);
+    const findings = found === undefined ? 'no seed failed' : failureOf(found);
+    expect(findings).toMatch(/capture of \d+ answered 20\d, the hold HoldCaptured/);
   }, 600_000);
 });

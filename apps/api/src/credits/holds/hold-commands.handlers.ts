@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { isPlanted } from '@libs/config';
 import { type PriceList, featurePrice, holdEndedIdempotencyKey } from '@libs/credits';
 import { CreditsCommandRunner, type CreditsCommandResult } from '../credits-command.runner';
 import { PRICE_LIST } from '../price-list.provider';
@@ -31,7 +32,8 @@ export class EndHoldHandler implements ICommandHandler<EndHoldCommand> {
   async execute({ userId, holdId, how, causedBy }: EndHoldCommand): Promise<CreditsCommandResult> {
     const metadata = { idempotencyKey: holdEndedIdempotencyKey(holdId), now: new Date().toISOString(), causedBy };
     if (how === 'release') return this.runner.run({ type: 'ReleaseHold', data: { userId, holdId }, metadata });
-    const amount = how.capture === undefined ? {} : { amount: how.capture };
+    const asked = how.capture === undefined || isPlanted('capture-takes-whole-hold') ? undefined : how.capture;
+    const amount = asked === undefined ? {} : { amount: asked };
     return this.runner.run({ type: 'CaptureHold', data: { userId, holdId, ...amount }, metadata });
   }
 }
