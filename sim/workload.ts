@@ -34,20 +34,23 @@ export type Step = { step: number; userId: string } & (
 
 export type WorkloadOptions = { seed: number; steps: number; faults: FaultMode; users: number };
 
-const FAULTS_BY_MODE: Record<FaultMode, Array<Fault['kind']>> = {
+/** Every kind of fault the simulation can strike. */
+export const FAULT_KINDS: ReadonlyArray<Fault['kind']> = [
+  'kill-process',
+  'terminate-backends',
+  'restart-postgres',
+  'cut-connections',
+  'cut-at-commit',
+  'delay-traffic',
+  'stall-traffic',
+];
+
+const FAULTS_BY_MODE: Record<FaultMode, ReadonlyArray<Fault['kind']>> = {
   none: [],
   process: ['kill-process'],
   database: ['terminate-backends', 'restart-postgres'],
   network: ['cut-connections', 'cut-at-commit', 'delay-traffic', 'stall-traffic'],
-  all: [
-    'kill-process',
-    'terminate-backends',
-    'restart-postgres',
-    'cut-connections',
-    'cut-at-commit',
-    'delay-traffic',
-    'stall-traffic',
-  ],
+  all: FAULT_KINDS,
 };
 
 /** Every how many steps a fault strikes, on average. */

@@ -10,6 +10,7 @@ import { type AppConfig, loadConfig } from '@libs/config';
 import { Client } from 'pg';
 import request from 'supertest';
 import { createApp } from '../../apps/api/src/create-app';
+import { SIM_AUTHORIZATION, ledgerEnvironment } from '../../sim/system/ledger-environment';
 import { LedgerProcesses } from '../../sim/system/ledger-processes';
 import { builtCli, runCli } from '../support/cli-process';
 import { type Report, checkOf, healthCheckOf, statusesOf } from '../support/health-check-client';
@@ -37,7 +38,6 @@ import { type TestDatabase, createTestDatabase, describeOnPostgres } from '../su
  * answers the same balances and a clean health check.
  */
 
-const PROCESS_SECRET = 'drill-secret-0123456789abcdef';
 const USERS = Array.from({ length: 30 }, (_, index) => `drill-${randomUUID().slice(0, 8)}-u${index}`);
 const HEALTH_CLI = builtCli('api/src/health-check/health-check.cli.js');
 const PROJECTIONS_CLI = builtCli('cli/src/projections.js');
@@ -53,22 +53,6 @@ const READ_MODEL_TABLES = [
   'hold_streams',
 ];
 
-/** What the processes need, as `sim/run-simulation.ts` gives it, on the given database. */
-function processEnv(databaseUrl: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: databaseUrl,
-    DATABASE_POOL_SIZE: '4',
-    API_KEYS: `drill:admin+consume+grant+read+audit:${PROCESS_SECRET}`,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    LOG_LEVEL: 'warn',
-    PROJECTOR_POLL_MS: '20',
-    PROJECTOR_LOCK_RETRY_MS: '100',
-    GRANT_EXPIRY_INTERVAL_MS: '250',
-    WEBHOOK_DISPATCH_POLL_MS: '50',
-  };
-}
-
 type Answer = { status: number; body: Record<string, unknown> };
 
 async function call(
@@ -77,7 +61,7 @@ async function call(
   path: string,
   options: { body?: object; key?: string } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = { Authorization: `Bearer ${PROCESS_SECRET}` };
+  const headers: Record<string, string> = { Authorization: SIM_AUTHORIZATION };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (options.key !== undefined) headers['Idempotency-Key'] = options.key;
   const response = await fetch(`${url}${path}`, {
@@ -293,14 +277,14 @@ describeOnPostgres('backup and restore drill on PostgreSQL', () => {
   async function startLedger(database: TestDatabase, name: string): Promise<LedgerProcesses> {
     const logs = join(workDir, `logs-${name}`);
     mkdirSync(logs, { recursive: true });
-    const system = await LedgerProcesses.start(processEnv(database.url), logs);
+    const system = await LedgerProcesses.start(ledgerEnvironment(database.url), logs);
     systems.push(system);
     return system;
   }
 
   /** `npm run health` with the service's environment, its processes stopped. */
   function health(database: TestDatabase, ...args: string[]) {
-    return runCli(HEALTH_CLI, processEnv(database.url), ...args);
+    return runCli(HEALTH_CLI, ledgerEnvironment(database.url), ...args);
   }
 
   it('restores a pg_dump taken under load into a new database, and rebuilds the read model from its events alone', async () => {
